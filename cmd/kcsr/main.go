@@ -1,0 +1,42 @@
+// Command kcsr is the kcsr binary: the control plane (`kcsr server`) and, later, the
+// controllers and CLI verbs. main only wires cobra commands to their packages.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"kcsr.dev/kcsr/pkg/cmd/server"
+	"kcsr.dev/kcsr/pkg/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := newRootCommand().ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "kcsr",
+		Short:         "kcsr: Kubernetes certificate signing requests, production grade",
+		Version:       version.GitVersion(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
+	root.AddCommand(server.NewCommand(os.Stdout))
+	return root
+}

@@ -1,0 +1,188 @@
+package approval
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+)
+
+var approver = &user.DefaultInfo{Name: "approver"}
+
+// signerAuthorizer allows verb on the signers named in allowed, and fails with err if set.
+func signerAuthorizer(verb string, err error, allowed ...string) authorizer.Authorizer {
+	return authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+		if err != nil {
+			return authorizer.DecisionNoOpinion, "", err
+		}
+		if a.GetVerb() == verb && a.GetAPIGroup() == "certificates.k8s.io" && a.GetResource() == "signers" && a.IsResourceRequest() {
+			for _, name := range allowed {
+				if a.GetName() == name {
+					return authorizer.DecisionAllow, "", nil
+				}
+			}
+		}
+		return authorizer.DecisionNoOpinion, "", nil
+	})
+}
+
+func csr(signerName string, conditions ...certificatesv1.CertificateSigningRequestCondition) *certificatesv1.CertificateSigningRequest {
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "csr-1"},
+		Spec:       certificatesv1.CertificateSigningRequestSpec{SignerName: signerName},
+		Status:     certificatesv1.CertificateSigningRequestStatus{Conditions: conditions},
+	}
+}
+
+var approved = certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}
+
+func attrs(obj, old runtime.Object, subresource string, op admission.Operation) admission.Attributes {
+	return admission.NewAttributesRecord(obj, old,
+		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
+		certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"), subresource,
+		op, &metav1.UpdateOptions{}, false, approver)
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		authz   authorizer.Authorizer
+		attrs   admission.Attributes
+		wantErr string
+	}{
+		{
+			name:  "exact signer allowed",
+			authz: signerAuthorizer("approve", nil, "example.com/a"),
+			attrs: attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
+		},
+		{
+			name:  "domain wildcard allowed",
+			authz: signerAuthorizer("approve", nil, "example.com/*"),
+			attrs: attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
+		},
+		{
+			name:    "denied",
+			authz:   signerAuthorizer("approve", nil, "example.com/b"),
+			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
+		},
+		{
+			name:    "sign does not imply approve",
+			authz:   signerAuthorizer("sign", nil, "example.com/a"),
+			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
+		},
+		{
+			name:    "a no-op write through /approval is checked too",
+			authz:   signerAuthorizer("approve", nil),
+			attrs:   attrs(csr("example.com/a"), csr("example.com/a"), "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
+		},
+		{
+			name:    "old signerName counts, not the new one",
+			authz:   signerAuthorizer("approve", nil, "example.com/mine"),
+			attrs:   attrs(csr("example.com/mine", approved), csr("example.com/theirs"), "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/theirs"`,
+		},
+		{
+			name:    "authorizer error",
+			authz:   signerAuthorizer("approve", errors.New("webhook down"), "example.com/a"),
+			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
+		},
+		{
+			name:    "not a CSR",
+			authz:   signerAuthorizer("approve", nil, "example.com/a"),
+			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, &certificatesv1.CertificateSigningRequestList{}, "approval", admission.Update),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
+		},
+		{
+			name:  "status subresource ignored",
+			authz: signerAuthorizer("approve", nil),
+			attrs: attrs(csr("example.com/a"), csr("example.com/a"), "status", admission.Update),
+		},
+		{
+			name:  "main resource ignored",
+			authz: signerAuthorizer("approve", nil),
+			attrs: attrs(csr("example.com/a"), csr("example.com/a"), "", admission.Update),
+		},
+		{
+			name:  "other resource ignored",
+			authz: signerAuthorizer("approve", nil),
+			attrs: admission.NewAttributesRecord(csr("example.com/a"), csr("example.com/a"),
+				certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
+				certificatesv1.SchemeGroupVersion.WithResource("clustertrustbundles"), "approval",
+				admission.Update, &metav1.UpdateOptions{}, false, approver),
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(tc.authz)
+			var gotErr string
+			if err := p.Validate(context.Background(), tc.attrs, nil); err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHandles(t *testing.T) {
+	p := New(signerAuthorizer("approve", nil))
+	for op, want := range map[admission.Operation]bool{admission.Update: true, admission.Create: false, admission.Delete: false, admission.Connect: false} {
+		if got := p.Handles(op); got != want {
+			t.Errorf("Handles(%s) = %v, want %v", op, got, want)
+		}
+	}
+}
+
+// authorizerInitializer hands an authorizer to plugins, as the server's admission
+// initializer does.
+type authorizerInitializer struct{ authz authorizer.Authorizer }
+
+func (i authorizerInitializer) Initialize(p admission.Interface) {
+	if w, ok := p.(genericadmissioninit.WantsAuthorizer); ok && i.authz != nil {
+		w.SetAuthorizer(i.authz)
+	}
+}
+
+func TestRegister(t *testing.T) {
+	plugins := admission.NewPlugins()
+	Register(plugins)
+
+	_, err := plugins.InitPlugin(PluginName, nil, authorizerInitializer{})
+	if diff := cmp.Diff(`failed to initialize admission plugin "CertificateApproval": CertificateApproval requires an authorizer`, errString(err)); diff != "" {
+		t.Errorf("error without an authorizer (-want +got):\n%s", diff)
+	}
+
+	p, err := plugins.InitPlugin(PluginName, nil, authorizerInitializer{authz: signerAuthorizer("approve", nil)})
+	if err != nil {
+		t.Fatalf("InitPlugin() error = %v", err)
+	}
+	v, ok := p.(admission.ValidationInterface)
+	if !ok {
+		t.Fatalf("plugin %T is not a ValidationInterface", p)
+	}
+	err = v.Validate(context.Background(), attrs(csr("example.com/a"), csr("example.com/a"), "approval", admission.Update), nil)
+	if err == nil {
+		t.Errorf("want a denial from the initialized plugin")
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,113 @@
+package subjectrestriction
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
+)
+
+// pemCSR returns a freshly generated PKCS#10 request for subject, PEM-encoded.
+func pemCSR(t *testing.T, subject pkix.Name) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func csr(signerName string, request []byte) *certificatesv1.CertificateSigningRequest {
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "csr-1"},
+		Spec:       certificatesv1.CertificateSigningRequestSpec{SignerName: signerName, Request: request},
+	}
+}
+
+func attrs(obj runtime.Object, subresource string, op admission.Operation) admission.Attributes {
+	return admission.NewAttributesRecord(obj, nil,
+		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
+		certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"), subresource,
+		op, &metav1.CreateOptions{}, false, &user.DefaultInfo{Name: "alice"})
+}
+
+func TestValidate(t *testing.T) {
+	const client = certificatesv1.KubeAPIServerClientSignerName
+	masters := pemCSR(t, pkix.Name{CommonName: "root", Organization: []string{"dev", "system:masters"}})
+	ordinary := pemCSR(t, pkix.Name{CommonName: "alice", Organization: []string{"dev"}})
+	keyPEM := []byte("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n")
+	garbled := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{0x30, 0x03, 0x02, 0x01}})
+
+	tests := []struct {
+		name    string
+		attrs   admission.Attributes
+		wantErr string
+	}{
+		{
+			name:    "system:masters for kube-apiserver-client",
+			attrs:   attrs(csr(client, masters), "", admission.Create),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`,
+		},
+		{name: "other groups", attrs: attrs(csr(client, ordinary), "", admission.Create)},
+		{name: "system:masters for another signer", attrs: attrs(csr("example.com/a", masters), "", admission.Create)},
+		{name: "system:masters for the kubelet client signer", attrs: attrs(csr(certificatesv1.KubeAPIServerClientKubeletSignerName, masters), "", admission.Create)},
+		{
+			name:    "not a CERTIFICATE REQUEST block",
+			attrs:   attrs(csr(client, keyPEM), "", admission.Create),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: failed to parse CSR: PEM block type must be CERTIFICATE REQUEST`,
+		},
+		{
+			name:    "no PEM at all",
+			attrs:   attrs(csr(client, []byte("not pem")), "", admission.Create),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: failed to parse CSR: PEM block type must be CERTIFICATE REQUEST`,
+		},
+		{
+			name:    "bad DER",
+			attrs:   attrs(csr(client, garbled), "", admission.Create),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: failed to parse CSR: asn1: syntax error: data truncated`,
+		},
+		{name: "unparsable request for another signer is not this plugin's business", attrs: attrs(csr("example.com/a", garbled), "", admission.Create)},
+		{
+			name:    "not a CSR",
+			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, "", admission.Create),
+			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
+		},
+		{name: "subresource ignored", attrs: attrs(csr(client, masters), "status", admission.Create)},
+		{name: "update ignored", attrs: attrs(csr(client, masters), "", admission.Update)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotErr string
+			if err := New().Validate(context.Background(), tc.attrs, nil); err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestHandles(t *testing.T) {
+	p := New()
+	for op, want := range map[admission.Operation]bool{admission.Create: true, admission.Update: false, admission.Delete: false} {
+		if got := p.Handles(op); got != want {
+			t.Errorf("Handles(%s) = %v, want %v", op, got, want)
+		}
+	}
+}

@@ -1,0 +1,160 @@
+package validation
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// testPKI holds material generated for one test: never committed keys.
+type testPKI struct {
+	request []byte // PEM CERTIFICATE REQUEST
+	cert    []byte // PEM CERTIFICATE
+	cert2   []byte // another PEM CERTIFICATE
+	certDER []byte
+}
+
+func newTestPKI(t testing.TB) testPKI {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "jane"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certDER := func(serial int64) []byte {
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial),
+			Subject:      pkix.Name{CommonName: "jane"},
+			NotBefore:    time.Unix(1_700_000_000, 0),
+			NotAfter:     time.Unix(1_800_000_000, 0),
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	der := certDER(1)
+	return testPKI{
+		request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: reqDER}),
+		cert:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		cert2:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER(2)}),
+		certDER: der,
+	}
+}
+
+type csrOption func(*certificatesv1.CertificateSigningRequest)
+
+// newCSR builds a valid CSR as stored: named, with a resourceVersion, a valid request, a
+// custom signer and client usages; options change it.
+func newCSR(pki testPKI, opts ...csrOption) *certificatesv1.CertificateSigningRequest {
+	obj := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "csr-1", ResourceVersion: "1"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pki.request,
+			SignerName: "example.com/signer",
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
+		},
+	}
+	for _, o := range opts {
+		o(obj)
+	}
+	return obj
+}
+
+func withName(name string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Name = name }
+}
+
+func withGenerateName(prefix string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.GenerateName = prefix }
+}
+
+func withNamespace(ns string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Namespace = ns }
+}
+
+func withResourceVersion(rv string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.ResourceVersion = rv }
+}
+
+func withFinalizers(f ...string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Finalizers = f }
+}
+
+func withLabels(l map[string]string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Labels = l }
+}
+
+func withRequest(r []byte) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Request = r }
+}
+
+func withSignerName(n string) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.SignerName = n }
+}
+
+func withUsages(u ...certificatesv1.KeyUsage) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Usages = u }
+}
+
+func withExpirationSeconds(s int32) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.ExpirationSeconds = &s }
+}
+
+func withConditions(c ...certificatesv1.CertificateSigningRequestCondition) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Status.Conditions = c }
+}
+
+func withCertificate(c []byte) csrOption {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Status.Certificate = c }
+}
+
+var conditionTime = metav1.NewTime(time.Unix(1_750_000_000, 0).UTC())
+
+// condition builds a condition with a reason and fixed timestamps.
+func condition(t certificatesv1.RequestConditionType, status corev1.ConditionStatus) certificatesv1.CertificateSigningRequestCondition {
+	return certificatesv1.CertificateSigningRequestCondition{
+		Type: t, Status: status, Reason: "Test", LastUpdateTime: conditionTime, LastTransitionTime: conditionTime,
+	}
+}
+
+func approved() certificatesv1.CertificateSigningRequestCondition {
+	return condition(certificatesv1.CertificateApproved, corev1.ConditionTrue)
+}
+
+func denied() certificatesv1.CertificateSigningRequestCondition {
+	return condition(certificatesv1.CertificateDenied, corev1.ConditionTrue)
+}
+
+func failed() certificatesv1.CertificateSigningRequestCondition {
+	return condition(certificatesv1.CertificateFailed, corev1.ConditionTrue)
+}
+
+func withMessage(c certificatesv1.CertificateSigningRequestCondition, msg string) certificatesv1.CertificateSigningRequestCondition {
+	c.Message = msg
+	return c
+}
+
+// errorStrings renders an ErrorList as its errors' texts, so that cases compare exact texts.
+func errorStrings(errs field.ErrorList) []string {
+	var s []string
+	for _, e := range errs {
+		s = append(s, e.Error())
+	}
+	return s
+}

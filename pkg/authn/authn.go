@@ -1,0 +1,46 @@
+// Package authn builds the request authenticator of `kcsr server`: x509 client certificates
+// signed by the cluster CA (CN is the user, every O a group, the certificate's SHA-256
+// fingerprint the credential id, as kube-apiserver ≥ 1.32 does) and bearer tokens from a
+// kube-apiserver style token file. Every authenticated user is put in
+// system:authenticated; a request that no authenticator accepts gets 401 (there is no
+// anonymous access).
+package authn
+
+import (
+	"fmt"
+
+	"k8s.io/apiserver/pkg/authentication/authenticator"
+	"k8s.io/apiserver/pkg/authentication/group"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
+	"k8s.io/apiserver/pkg/authentication/request/union"
+	"k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+)
+
+// Options selects the authenticators.
+type Options struct {
+	// ClientCA verifies client certificates. Required.
+	ClientCA dynamiccertificates.CAContentProvider
+	// TokenAuthFile is a CSV file of static bearer tokens (token,user,uid,"group1,group2").
+	// Optional.
+	TokenAuthFile string
+}
+
+// New returns the request authenticator.
+func New(o Options) (authenticator.Request, error) {
+	if o.ClientCA == nil {
+		return nil, fmt.Errorf("authn: a client CA is required")
+	}
+	authenticators := []authenticator.Request{
+		x509.NewDynamic(o.ClientCA.VerifyOptions, x509.CommonNameUserConversion),
+	}
+	if o.TokenAuthFile != "" {
+		tokens, err := tokenfile.NewCSV(o.TokenAuthFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-auth-file: %w", err)
+		}
+		authenticators = append(authenticators, bearertoken.New(tokens))
+	}
+	return group.NewAuthenticatedGroupAdder(union.New(authenticators...)), nil
+}

@@ -1,0 +1,119 @@
+// Package server is the `kcsr server` command: its flags (Options), their validation, and
+// the start-up sequence: cluster PKI, storage (embedded or external etcd), the API server,
+// the bootstrap RBAC policy, and the kubeconfig printed for the administrator.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/storage/storagebackend"
+)
+
+// Options are the flags of `kcsr server`.
+type Options struct {
+	// DataDir holds the PKI, the embedded etcd and the admin kubeconfig.
+	DataDir string
+	// TLSSANs are extra host names and IPs for the serving certificate.
+	TLSSANs []string
+	// TokenAuthFile is a kube-apiserver style static token file.
+	TokenAuthFile string
+
+	SecureServing *genericoptions.SecureServingOptionsWithLoopback
+	Etcd          *genericoptions.EtcdOptions
+	Audit         *genericoptions.AuditOptions
+}
+
+// NewOptions returns the defaults: data in ./kcsr-data, https on 127.0.0.1:6443, embedded
+// etcd.
+func NewOptions() *Options {
+	o := &Options{
+		DataDir:       "kcsr-data",
+		SecureServing: genericoptions.NewSecureServingOptions().WithLoopback(),
+		Etcd:          genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
+		Audit:         genericoptions.NewAuditOptions(),
+	}
+	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
+	o.SecureServing.BindPort = 6443
+	o.SecureServing.ServerCert.PairName = "serving"
+	// The embedded etcd is the default; --etcd-servers selects an external cluster.
+	o.Etcd.StorageConfig.Transport.ServerList = nil
+	return o
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir,
+		"Directory for the cluster CA, the serving and admin certificates, admin.kubeconfig and the embedded etcd. Created on first start; reused after.")
+	fs.StringSliceVar(&o.TLSSANs, "tls-san", o.TLSSANs,
+		"Extra host name or IP address the serving certificate must be valid for (repeatable). localhost, 127.0.0.1 and ::1 are always included.")
+	fs.StringVar(&o.TokenAuthFile, "token-auth-file", o.TokenAuthFile,
+		"File of static bearer tokens in kube-apiserver's CSV format: token,user,uid,\"group1,group2\".")
+
+	fs.IPVar(&o.SecureServing.BindAddress, "bind-address", o.SecureServing.BindAddress,
+		"IP address to serve HTTPS on. Use 0.0.0.0 for every interface (and add --tls-san for the names clients use).")
+	fs.IntVar(&o.SecureServing.BindPort, "secure-port", o.SecureServing.BindPort,
+		"Port to serve HTTPS on. 0 picks a free port (printed at start).")
+	fs.StringVar(&o.SecureServing.ServerCert.CertKey.CertFile, "tls-cert-file", o.SecureServing.ServerCert.CertKey.CertFile,
+		"Serving certificate to use instead of the one kcsr issues from its CA in --data-dir.")
+	fs.StringVar(&o.SecureServing.ServerCert.CertKey.KeyFile, "tls-private-key-file", o.SecureServing.ServerCert.CertKey.KeyFile,
+		"Private key of --tls-cert-file.")
+
+	etcdFlags := pflag.NewFlagSet("etcd", pflag.ContinueOnError)
+	o.Etcd.AddFlags(etcdFlags)
+	for _, name := range []string{"etcd-servers", "etcd-cafile", "etcd-certfile", "etcd-keyfile", "etcd-prefix", "etcd-compaction-interval", "etcd-count-metric-poll-period", "etcd-db-metric-poll-interval", "etcd-healthcheck-timeout", "etcd-readycheck-timeout", "watch-cache", "encryption-provider-config", "encryption-provider-config-automatic-reload"} {
+		if f := etcdFlags.Lookup(name); f != nil {
+			fs.AddFlag(f)
+		}
+	}
+	if f := fs.Lookup("etcd-servers"); f != nil {
+		f.Usage = "External etcd servers (scheme://ip:port, comma separated). Empty: kcsr runs an embedded etcd in --data-dir."
+	}
+	o.Audit.AddFlags(fs)
+}
+
+// Complete fills in derived values.
+func (o *Options) Complete() error {
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
+	o.DataDir = abs
+	return nil
+}
+
+// Validate returns every problem with the flags at once.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if o.SecureServing.BindPort < 0 || o.SecureServing.BindPort > 65535 {
+		errs = append(errs, fmt.Errorf("--secure-port %d is out of range; use 1-65535, or 0 for a free port", o.SecureServing.BindPort))
+	}
+	for _, san := range o.TLSSANs {
+		if strings.TrimSpace(san) == "" || strings.ContainsAny(san, " /") {
+			errs = append(errs, fmt.Errorf("--tls-san %q is neither a host name nor an IP address", san))
+		}
+	}
+	if (o.SecureServing.ServerCert.CertKey.CertFile == "") != (o.SecureServing.ServerCert.CertKey.KeyFile == "") {
+		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file go together; set both or neither"))
+	}
+	if o.TokenAuthFile != "" {
+		if _, err := os.Stat(o.TokenAuthFile); err != nil {
+			errs = append(errs, fmt.Errorf("--token-auth-file: %w", err))
+		}
+	}
+	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {
+		errs = append(errs, o.Etcd.Validate()...)
+	}
+	errs = append(errs, o.Audit.Validate()...)
+	return utilerrors.NewAggregate(errs)
+}

@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	authorizerunion "k8s.io/apiserver/pkg/authorization/union"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/klog/v2"
+
+	"kcsr.dev/kcsr/pkg/admission/certificates/approval"
+	"kcsr.dev/kcsr/pkg/admission/certificates/signing"
+	"kcsr.dev/kcsr/pkg/admission/certificates/subjectrestriction"
+	"kcsr.dev/kcsr/pkg/apiserver"
+	"kcsr.dev/kcsr/pkg/authn"
+	"kcsr.dev/kcsr/pkg/authz/bootstrap"
+	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/embeddedetcd"
+	"kcsr.dev/kcsr/pkg/pki"
+)
+
+// AdminKubeconfig is the file name of the administrator's kubeconfig in the data directory.
+const AdminKubeconfig = "admin.kubeconfig"
+
+// NewCommand returns `kcsr server`.
+func NewCommand(out io.Writer) *cobra.Command {
+	o := NewOptions()
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the kcsr control plane: a Kubernetes-compatible CSR API over etcd",
+		Long: `Run the kcsr control plane: the certificates.k8s.io/v1 CertificateSigningRequest API,
+RBAC, authentication by client certificate, admission and audit, as kube-apiserver
+serves them, over an embedded etcd (or an external cluster with --etcd-servers).
+
+The first start creates, in --data-dir, a cluster CA, a serving certificate, an
+administrator certificate (CN=kcsr-admin, O=system:masters) and admin.kubeconfig.
+Later starts reuse them and every stored object.`,
+		Example: `  # Start on https://127.0.0.1:6443 with data in ./kcsr-data
+  kcsr server
+
+  # Then, in another shell
+  kubectl --kubeconfig kcsr-data/admin.kubeconfig get csr`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context(), out)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// Run starts everything and serves until ctx is done.
+func (o *Options) Run(ctx context.Context, out io.Writer) error {
+	p, err := pki.Ensure(pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs})
+	if err != nil {
+		return err
+	}
+	for _, e := range p.Events {
+		klog.InfoS("PKI", "action", e)
+	}
+
+	if len(o.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		etcd, err := embeddedetcd.Start(ctx, embeddedetcd.Config{Dir: filepath.Join(o.DataDir, "etcd")})
+		if err != nil {
+			return err
+		}
+		defer etcd.Close()
+		o.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
+		go func() {
+			if err, ok := <-etcd.Err(); ok && err != nil {
+				klog.ErrorS(err, "embedded etcd failed")
+			}
+		}()
+	}
+
+	config, serverURL, err := o.Config(p)
+	if err != nil {
+		return err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+
+	kubeconfig := filepath.Join(o.DataDir, AdminKubeconfig)
+	if err := p.WriteAdminKubeconfig(kubeconfig, serverURL); err != nil {
+		return err
+	}
+	client, err := kubernetes.NewForConfig(config.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	if err := server.GenericAPIServer.AddPostStartHook("kcsr-bootstrap-rbac", func(hc genericapiserver.PostStartHookContext) error {
+		return ensureBootstrapPolicy(hc, client)
+	}); err != nil {
+		return err
+	}
+	go announceWhenReady(ctx, client, out, serverURL, kubeconfig, o.DataDir)
+
+	return server.Run(ctx)
+}
+
+// Config builds the API server configuration. It returns the URL clients should use.
+func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
+	generic := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	apiserver.ApplyVersion(&generic.Config)
+	apiserver.ApplyOpenAPI(&generic.Config)
+
+	if o.SecureServing.ServerCert.CertKey.CertFile == "" {
+		o.SecureServing.ServerCert.CertKey.CertFile = p.Path(pki.ServingCertFile)
+		o.SecureServing.ServerCert.CertKey.KeyFile = p.Path(pki.ServingKeyFile)
+	}
+	if err := o.SecureServing.ApplyTo(&generic.SecureServing, &generic.LoopbackClientConfig); err != nil {
+		return nil, "", err
+	}
+	// The in-process controllers use the loopback client; they must not be throttled by
+	// client-side rate limits meant for remote clients.
+	generic.LoopbackClientConfig.QPS = -1
+
+	clientCA, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", p.Path(pki.CACertFile))
+	if err != nil {
+		return nil, "", err
+	}
+	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile})
+	if err != nil {
+		return nil, "", err
+	}
+	generic.Authentication.Authenticator = authenticator
+	if err := generic.Authentication.ApplyClientCert(clientCA, generic.SecureServing); err != nil {
+		return nil, "", err
+	}
+
+	client, err := kubernetes.NewForConfig(generic.LoopbackClientConfig)
+	if err != nil {
+		return nil, "", err
+	}
+	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	generic.SharedInformerFactory = factory
+	roles, bindings := authzrbac.NewListerGetters(
+		factory.Rbac().V1().ClusterRoles().Lister(),
+		factory.Rbac().V1().ClusterRoleBindings().Lister(),
+	)
+	rbac := authzrbac.New(roles, bindings)
+	authz, err := authorizerunion.New(
+		authorizerunion.NamedAuthorizer{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbac},
+	)
+	if err != nil {
+		return nil, "", err
+	}
+	generic.Authorization.Authorizer = authz
+	generic.RuleResolver = rbac
+
+	generic.AdmissionControl = admission.NewChainHandler(
+		approval.New(authz),
+		signing.New(authz),
+		subjectrestriction.New(),
+	)
+
+	if err := o.Audit.ApplyTo(&generic.Config); err != nil {
+		return nil, "", err
+	}
+	o.Etcd.StorageConfig.StorageObjectCountTracker = generic.StorageObjectCountTracker
+	if err := o.Etcd.ApplyWithStorageFactoryTo(apiserver.NewStorageFactory(o.Etcd.StorageConfig), &generic.Config); err != nil {
+		return nil, "", err
+	}
+
+	return &apiserver.Config{
+		GenericConfig: generic,
+		ExtraConfig: apiserver.ExtraConfig{
+			Authorizer:   authz,
+			RuleResolver: rbac,
+			Escalation:   authzrbac.NewEscalationChecker(authz, rbac, roles),
+		},
+	}, serverURL(generic.SecureServing), nil
+}
+
+// serverURL is the URL a local client uses: the bind address, or loopback when the server
+// binds every interface.
+func serverURL(s *genericapiserver.SecureServingInfo) string {
+	host, port, err := net.SplitHostPort(s.Listener.Addr().String())
+	if err != nil {
+		return "https://" + s.Listener.Addr().String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "https://" + net.JoinHostPort(host, port)
+}
+
+// ensureBootstrapPolicy creates the default ClusterRoles and ClusterRoleBindings that are
+// missing. Existing ones are left alone: an administrator may have changed them.
+func ensureBootstrapPolicy(ctx context.Context, client kubernetes.Interface) error {
+	return wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		for _, role := range bootstrap.ClusterRoles() {
+			if _, err := client.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				klog.V(2).InfoS("waiting to create bootstrap ClusterRole", "name", role.Name, "err", err)
+				return false, nil
+			}
+		}
+		for _, binding := range bootstrap.ClusterRoleBindings() {
+			if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				klog.V(2).InfoS("waiting to create bootstrap ClusterRoleBinding", "name", binding.Name, "err", err)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// announceWhenReady prints how to use the server once /readyz says so.
+func announceWhenReady(ctx context.Context, client kubernetes.Interface, out io.Writer, url, kubeconfig, dataDir string) {
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		body, err := client.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err == nil && string(body) == "ok", nil
+	})
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(out, `kcsr server is ready at %s (data in %s)
+
+Use it with kubectl:
+  export KUBECONFIG=%s
+  kubectl get csr
+
+Stop it with Ctrl-C; a restart keeps every object.
+`, url, dataDir, kubeconfig)
+}

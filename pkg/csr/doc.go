@@ -1,0 +1,16 @@
+// Package csr decodes and checks PKCS#10 certificate signing requests and the constraints
+// that the built-in kubernetes.io signers put on them.
+//
+// It owns three things, each with the semantics of the Kubernetes code it mirrors:
+//   - ParseRequest: the decoding of spec.request (pkg/apis/certificates ParseCSR upstream,
+//     plus the proof-of-possession signature check that API validation adds);
+//   - KeyUsages: the mapping of spec.usages to x509 key usages and extended key usages
+//     (the in-tree signer's policies.go upstream);
+//   - the built-in signer names and their constraints (ValidateKubeAPIServerClient,
+//     ValidateKubeletClient, ValidateKubeletServing), whose error texts are the exact
+//     texts kube-controller-manager writes into a Failed condition.
+//
+// The package must not touch the Kubernetes API machinery, storage or the network: it
+// imports k8s.io/api/certificates/v1 only for the KeyUsage type and its constants, so that
+// API validation, the approver, the signer and the CLI can all share it.
+package csr

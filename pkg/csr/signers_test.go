@@ -1,0 +1,160 @@
+package csr
+
+import (
+	"crypto/x509"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+)
+
+func usages(u ...certificatesv1.KeyUsage) []certificatesv1.KeyUsage { return u }
+
+var (
+	clientUsages      = usages("digital signature", "key encipherment", "client auth")
+	clientUsagesNoKE  = usages("digital signature", "client auth")
+	servingUsages     = usages("digital signature", "key encipherment", "server auth")
+	servingUsagesNoKE = usages("digital signature", "server auth")
+)
+
+func TestValidateKubeAPIServerClient(t *testing.T) {
+	req := request(t, requestTemplate("jane", []string{"dev"}))
+	cases := []struct {
+		name    string
+		usages  []certificatesv1.KeyUsage
+		wantErr string
+	}{
+		{name: "client auth only", usages: usages("client auth")},
+		{name: "all three allowed usages", usages: clientUsages},
+		{name: "server auth", usages: usages("digital signature", "key encipherment", "server auth"), wantErr: "invalid usage for client certificate: server auth"},
+		{name: "first invalid usage is reported", usages: usages("client auth", "code signing", "any"), wantErr: "invalid usage for client certificate: code signing"},
+		{name: "missing client auth", usages: usages("digital signature", "key encipherment"), wantErr: "missing required usage for client certificate: client auth"},
+		{name: "no usages", wantErr: "missing required usage for client certificate: client auth"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateKubeAPIServerClient(req, tc.usages)
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidateKubeletClient(t *testing.T) {
+	nodes := []string{"system:nodes"}
+	cases := []struct {
+		name    string
+		tmpl    *x509.CertificateRequest
+		usages  []certificatesv1.KeyUsage
+		wantErr string
+	}{
+		{name: "rsa-style usages", tmpl: requestTemplate("system:node:n1", nodes), usages: clientUsages},
+		{name: "usages without key encipherment", tmpl: requestTemplate("system:node:n1", nodes), usages: clientUsagesNoKE},
+		{name: "duplicate usages count once", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("client auth", "digital signature", "client auth")},
+		{name: "no organization", tmpl: requestTemplate("system:node:n1", nil), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "extra organization", tmpl: requestTemplate("system:node:n1", []string{"system:nodes", "system:masters"}), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "DNS SAN", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
+		{name: "email SAN", tmpl: requestTemplate("system:node:n1", nodes, withEmail("n1@example.com")), usages: clientUsages, wantErr: "Email subjectAltNames are not allowed"},
+		{name: "IP SAN", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1")), usages: clientUsages, wantErr: "IP subjectAltNames are not allowed"},
+		{name: "URI SAN", tmpl: requestTemplate("system:node:n1", nodes, withURI(t, "spiffe://example.com/n1")), usages: clientUsages, wantErr: "URI subjectAltNames are not allowed"},
+		{name: "DNS SAN is checked before email", tmpl: requestTemplate("system:node:n1", nodes, withEmail("a@example.com"), withDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
+		{name: "common name", tmpl: requestTemplate("n1", nodes), usages: clientUsages, wantErr: "subject common name does not begin with system:node:"},
+		{name: "common name is checked before usages", tmpl: requestTemplate("n1", nodes), usages: usages("server auth"), wantErr: "subject common name does not begin with system:node:"},
+		{name: "server auth", tmpl: requestTemplate("system:node:n1", nodes), usages: servingUsages, wantErr: "usages did not match [client auth digital signature key encipherment]"},
+		{name: "extra usage", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("digital signature", "key encipherment", "client auth", "server auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
+		{name: "client auth alone", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("client auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(t, tc.tmpl)
+			err := ValidateKubeletClient(req, tc.usages)
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if got, want := IsKubeletClientCSR(req, tc.usages), tc.wantErr == ""; got != want {
+				t.Errorf("IsKubeletClientCSR = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestValidateKubeletServing(t *testing.T) {
+	nodes := []string{"system:nodes"}
+	cases := []struct {
+		name    string
+		tmpl    *x509.CertificateRequest
+		usages  []certificatesv1.KeyUsage
+		wantErr string
+	}{
+		{name: "DNS SAN, rsa-style usages", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1.example.com")), usages: servingUsages},
+		{name: "IP SAN, usages without key encipherment", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1")), usages: servingUsagesNoKE},
+		{name: "organization", tmpl: requestTemplate("system:node:n1", []string{"nodes"}, withDNS("n1")), usages: servingUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "no SAN", tmpl: requestTemplate("system:node:n1", nodes), usages: servingUsages, wantErr: "DNS or IP subjectAltName is required"},
+		{name: "email SAN", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1"), withEmail("n1@example.com")), usages: servingUsages, wantErr: "Email subjectAltNames are not allowed"},
+		{name: "URI SAN", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1"), withURI(t, "spiffe://example.com/n1")), usages: servingUsages, wantErr: "URI subjectAltNames are not allowed"},
+		{name: "client auth", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1")), usages: clientUsages, wantErr: "usages did not match [digital signature key encipherment server auth]"},
+		{name: "usages are checked before common name", tmpl: requestTemplate("n1", nodes, withDNS("n1")), usages: usages("server auth"), wantErr: "usages did not match [digital signature key encipherment server auth]"},
+		{name: "common name", tmpl: requestTemplate("n1", nodes, withDNS("n1")), usages: servingUsagesNoKE, wantErr: "subject common name does not begin with system:node:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(t, tc.tmpl)
+			err := ValidateKubeletServing(req, tc.usages)
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if got, want := IsKubeletServingCSR(req, tc.usages), tc.wantErr == ""; got != want {
+				t.Errorf("IsKubeletServingCSR = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestValidateForSigner(t *testing.T) {
+	node := request(t, requestTemplate("system:node:n1", []string{"system:nodes"}, withDNS("n1")))
+	cases := []struct {
+		name       string
+		signerName string
+		usages     []certificatesv1.KeyUsage
+		wantErr    string
+	}{
+		{name: "kube-apiserver-client", signerName: "kubernetes.io/kube-apiserver-client", usages: usages("server auth"), wantErr: "invalid usage for client certificate: server auth"},
+		{name: "kube-apiserver-client-kubelet", signerName: "kubernetes.io/kube-apiserver-client-kubelet", usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
+		{name: "kubelet-serving", signerName: "kubernetes.io/kubelet-serving", usages: servingUsagesNoKE},
+		{name: "legacy-unknown has no constraints", signerName: "kubernetes.io/legacy-unknown", usages: usages("any")},
+		{name: "other", signerName: "example.com/signer", usages: clientUsages, wantErr: `unrecognized signerName: "example.com/signer"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ValidateForSigner(tc.signerName, node, tc.usages)
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestIsKubernetesSignerName(t *testing.T) {
+	cases := []struct {
+		name string
+		want bool
+	}{
+		{"kubernetes.io/kube-apiserver-client", true},
+		{"kubernetes.io/legacy-unknown", true},
+		{"kubernetes.io", true},
+		{"foo.kubernetes.io/bar", true},
+		{"a.b.kubernetes.io/x/y", true},
+		{"example.com/kubernetes.io", false},
+		{"notkubernetes.io/x", false},
+		{"kubernetes.io.example.com/x", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := IsKubernetesSignerName(tc.name); got != tc.want {
+				t.Errorf("IsKubernetesSignerName(%q) = %v, want %v", tc.name, got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package certificatesigningrequest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"kcsr.dev/kcsr/pkg/registry/table"
+)
+
+// REST is the main resource.
+type REST struct{ *genericregistry.Store }
+
+var (
+	_ rest.ShortNamesProvider = &REST{}
+	_ rest.CategoriesProvider = &REST{}
+)
+
+// ShortNames lets `kubectl get csr` work.
+func (*REST) ShortNames() []string { return []string{"csr"} }
+
+// Categories: CSRs are not part of "all", as in Kubernetes.
+func (*REST) Categories() []string { return nil }
+
+// StatusREST is /status.
+type StatusREST struct{ store *genericregistry.Store }
+
+// ApprovalREST is /approval.
+type ApprovalREST struct{ store *genericregistry.Store }
+
+// Storage holds the three endpoints of the resource.
+type Storage struct {
+	CSR      *REST
+	Status   *StatusREST
+	Approval *ApprovalREST
+}
+
+// NewStorage returns the REST storage of the resource over optsGetter's storage backend.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
+	strategy := NewStrategy(scheme)
+	store := &genericregistry.Store{
+		NewFunc:                   func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} },
+		NewListFunc:               func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
+		PredicateFunc:             Matcher,
+		DefaultQualifiedResource:  certificatesv1.Resource("certificatesigningrequests"),
+		SingularQualifiedResource: certificatesv1.Resource("certificatesigningrequest"),
+
+		CreateStrategy:      strategy,
+		UpdateStrategy:      strategy,
+		DeleteStrategy:      strategy,
+		ResetFieldsStrategy: strategy,
+
+		TableConvertor: TableConvertor(),
+	}
+	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
+		return nil, fmt.Errorf("certificatesigningrequests storage: %w", err)
+	}
+
+	statusStore := *store
+	statusStrategy := NewStatusStrategy(strategy)
+	statusStore.UpdateStrategy = statusStrategy
+	statusStore.ResetFieldsStrategy = statusStrategy
+
+	approvalStore := *store
+	approvalStrategy := NewApprovalStrategy(strategy)
+	approvalStore.UpdateStrategy = approvalStrategy
+	approvalStore.ResetFieldsStrategy = approvalStrategy
+
+	return &Storage{
+		CSR:      &REST{store},
+		Status:   &StatusREST{store: &statusStore},
+		Approval: &ApprovalREST{store: &approvalStore},
+	}, nil
+}
+
+// New returns an empty CSR.
+func (r *StatusREST) New() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }
+
+// Destroy is a no-op: the main resource owns the storage.
+func (r *StatusREST) Destroy() {}
+
+// Get returns the CSR, for GET on /status.
+func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes the status. A PUT on /status never creates.
+func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields implements rest.ResetFieldsStrategy.
+func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable renders the CSR as a table row.
+func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+// New returns an empty CSR.
+func (r *ApprovalREST) New() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }
+
+// Destroy is a no-op: the main resource owns the storage.
+func (r *ApprovalREST) Destroy() {}
+
+// Get returns the CSR, for GET on /approval.
+func (r *ApprovalREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
+	return r.store.Get(ctx, name, options)
+}
+
+// Update writes the conditions. A PUT on /approval never creates.
+func (r *ApprovalREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
+}
+
+// GetResetFields implements rest.ResetFieldsStrategy.
+func (r *ApprovalREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return r.store.GetResetFields()
+}
+
+// ConvertToTable renders the CSR as a table row.
+func (r *ApprovalREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	return r.store.ConvertToTable(ctx, object, tableOptions)
+}
+
+// TableConvertor renders CSRs with kubectl's columns: NAME, AGE, SIGNERNAME, REQUESTOR,
+// REQUESTEDDURATION, CONDITION.
+func TableConvertor() table.Convertor {
+	spec := certificatesv1.CertificateSigningRequestSpec{}.SwaggerDoc()
+	status := certificatesv1.CertificateSigningRequestStatus{}.SwaggerDoc()
+	return table.Convertor{
+		Columns: []metav1.TableColumnDefinition{
+			table.NameColumn,
+			table.AgeColumn,
+			{Name: "SignerName", Type: "string", Description: spec["signerName"]},
+			{Name: "Requestor", Type: "string", Description: spec["username"]},
+			{Name: "RequestedDuration", Type: "string", Description: spec["expirationSeconds"]},
+			{Name: "Condition", Type: "string", Description: status["conditions"]},
+		},
+		Cells: func(obj runtime.Object) ([]any, error) {
+			csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
+			if !ok {
+				return nil, errNotCSR(obj)
+			}
+			signer := "<none>"
+			if csr.Spec.SignerName != "" {
+				signer = csr.Spec.SignerName
+			}
+			requested := "<none>"
+			if csr.Spec.ExpirationSeconds != nil {
+				requested = duration.HumanDuration(time.Duration(*csr.Spec.ExpirationSeconds) * time.Second)
+			}
+			return []any{
+				csr.Name,
+				table.Age(csr.CreationTimestamp, time.Now()),
+				signer,
+				csr.Spec.Username,
+				requested,
+				ConditionString(csr),
+			}, nil
+		},
+	}
+}
+
+// ConditionString is kubectl's CONDITION column: Denied wins over Approved, else Pending;
+// then ",Failed" and ",Issued" when they apply.
+func ConditionString(csr *certificatesv1.CertificateSigningRequest) string {
+	var approved, denied, failed bool
+	for _, c := range csr.Status.Conditions {
+		switch c.Type {
+		case certificatesv1.CertificateApproved:
+			approved = true
+		case certificatesv1.CertificateDenied:
+			denied = true
+		case certificatesv1.CertificateFailed:
+			failed = true
+		}
+	}
+	s := "Pending"
+	switch {
+	case denied:
+		s = "Denied"
+	case approved:
+		s = "Approved"
+	}
+	if failed {
+		s += ",Failed"
+	}
+	if len(csr.Status.Certificate) > 0 {
+		s += ",Issued"
+	}
+	return s
+}
+
+func errNotCSR(obj runtime.Object) error {
+	return fmt.Errorf("expected a CertificateSigningRequest, got %T", obj)
+}

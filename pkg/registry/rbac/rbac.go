@@ -1,0 +1,83 @@
+// Package rbac holds what the ClusterRole and ClusterRoleBinding registries share: the
+// defaulting Kubernetes applies to rbac.authorization.k8s.io/v1 objects, and the wrapper
+// that refuses privilege escalation on every write.
+package rbac
+
+import (
+	"context"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+)
+
+// DefaultSubjects fills in each subject's apiGroup as rbac/v1 defaulting does: the RBAC
+// group for users and groups, the core group for service accounts.
+func DefaultSubjects(subjects []rbacv1.Subject) {
+	for i := range subjects {
+		s := &subjects[i]
+		if s.APIGroup != "" {
+			continue
+		}
+		switch s.Kind {
+		case rbacv1.UserKind, rbacv1.GroupKind:
+			s.APIGroup = rbacv1.GroupName
+		}
+	}
+}
+
+// DefaultRoleRef fills in the role reference's apiGroup when omitted.
+func DefaultRoleRef(ref *rbacv1.RoleRef) {
+	if ref.APIGroup == "" {
+		ref.APIGroup = rbacv1.GroupName
+	}
+}
+
+// EscalationCheck decides whether the caller may write obj (old is nil on create).
+type EscalationCheck func(ctx context.Context, obj, old runtime.Object) error
+
+// GuardedStore is a generic store whose creates and updates first pass an escalation check,
+// as Kubernetes' "policybased" RBAC storages do.
+type GuardedStore struct {
+	*genericregistry.Store
+	Check EscalationCheck
+}
+
+// Create checks the new object, then creates it.
+func (s *GuardedStore) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	guarded := func(ctx context.Context, obj runtime.Object) error {
+		if err := s.Check(ctx, obj, nil); err != nil {
+			return err
+		}
+		if createValidation != nil {
+			return createValidation(ctx, obj)
+		}
+		return nil
+	}
+	return s.Store.Create(ctx, obj, guarded, options)
+}
+
+// Update checks the updated object against the stored one, then writes it.
+func (s *GuardedStore) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	guardedCreate := func(ctx context.Context, obj runtime.Object) error {
+		if err := s.Check(ctx, obj, nil); err != nil {
+			return err
+		}
+		if createValidation != nil {
+			return createValidation(ctx, obj)
+		}
+		return nil
+	}
+	guardedUpdate := func(ctx context.Context, obj, old runtime.Object) error {
+		if err := s.Check(ctx, obj, old); err != nil {
+			return err
+		}
+		if updateValidation != nil {
+			return updateValidation(ctx, obj, old)
+		}
+		return nil
+	}
+	return s.Store.Update(ctx, name, objInfo, guardedCreate, guardedUpdate, forceAllowCreate, options)
+}

@@ -1,0 +1,39 @@
+package framework
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// CSRManifest is the seed's manifest: a CertificateSigningRequest whose request field holds
+// the given value verbatim.
+func CSRManifest(name, request, signerName string, expirationSeconds int, usages ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: %s\nspec:\n  request: %s\n  signerName: %s\n", name, request, signerName)
+	if expirationSeconds > 0 {
+		fmt.Fprintf(&b, "  expirationSeconds: %d\n", expirationSeconds)
+	}
+	b.WriteString("  usages:\n")
+	for _, u := range usages {
+		fmt.Fprintf(&b, "  - %s\n", u)
+	}
+	return b.String()
+}
+
+// OpensslCSR runs the seed's two openssl commands in dir (`openssl genrsa -out NAME.key
+// 2048`, `openssl req -new -key NAME.key -out NAME.csr -subj SUBJ`) and returns the CSR
+// encoded as the seed does: base64 with the line breaks removed.
+func OpensslCSR(t testing.TB, dir, name, subj string) string {
+	t.Helper()
+	Openssl(t, dir, "genrsa", "-out", name+".key", "2048")
+	Openssl(t, dir, "req", "-new", "-key", name+".key", "-out", name+".csr", "-subj", subj)
+	pem, err := os.ReadFile(filepath.Join(dir, name+".csr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(pem)
+}

@@ -114,6 +114,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	var infos []*genericapiserver.APIGroupInfo
 	for _, g := range groups {
 		info := genericapiserver.NewDefaultAPIGroupInfo(g.group, Scheme, metav1.ParameterCodec, Codecs)
+		info.NegotiatedSerializer = hintingSerializer{Codecs}
 		info.VersionedResourcesStorageMap[g.version] = g.resources
 		infos = append(infos, &info)
 	}

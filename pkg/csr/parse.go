@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 )
 
 // RequestBlockType is the PEM block type of a PKCS#10 certificate signing request.
@@ -34,4 +35,19 @@ func ParseRequest(pemBytes []byte) (*x509.CertificateRequest, error) {
 		return nil, err
 	}
 	return req, nil
+}
+
+// HoldsPrivateKey reports whether any PEM block of data is a private key (PKCS#1, PKCS#8,
+// SEC 1 or encrypted), the classic mistake of sending the key instead of the request.
+func HoldsPrivateKey(data []byte) bool {
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return false
+		}
+		if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+			return true
+		}
+	}
 }

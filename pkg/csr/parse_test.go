@@ -106,3 +106,22 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestHoldsPrivateKey(t *testing.T) {
+	cases := map[string]struct {
+		data string
+		want bool
+	}{
+		"pkcs8":       {"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", true},
+		"rsa":         {"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n", true},
+		"after a csr": {"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", true},
+		"csr only":    {"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", false},
+		"not pem":     {"hello", false},
+		"public key":  {"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", false},
+	}
+	for name, tc := range cases {
+		if got := HoldsPrivateKey([]byte(tc.data)); got != tc.want {
+			t.Errorf("%s: HoldsPrivateKey = %v, want %v", name, got, tc.want)
+		}
+	}
+}

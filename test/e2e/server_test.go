@@ -121,7 +121,7 @@ func TestCreateRejections(t *testing.T) {
 		{"wrongpem", base64.StdEncoding.EncodeToString(keyPEM), clientSigner, 86400, []string{"client auth"},
 			[]string{"spec.request", "PEM block type must be CERTIFICATE REQUEST"}},
 		{"badsig", corrupted, clientSigner, 86400, []string{"client auth"},
-			[]string{"spec.request", "signature"}},
+			[]string{"spec.request", "verification error"}},
 		{"short", good, clientSigner, 599, []string{"client auth"},
 			[]string{"spec.expirationSeconds", "may not specify a duration less than 600 seconds (10 minutes)"}},
 		{"badusage", good, clientSigner, 86400, []string{"client-auth"},

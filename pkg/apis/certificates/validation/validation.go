@@ -142,9 +142,17 @@ func validateFinalizerNames(finalizers []string) field.ErrorList {
 func validateSpec(spec *certificatesv1.CertificateSigningRequestSpec, opts options) field.ErrorList {
 	var errs field.ErrorList
 	if _, err := csr.ParseRequest(spec.Request); err != nil {
-		// The value is the raw request: it is reported as JSON, i.e. as the base64 text
-		// the client sent, as kube-apiserver does.
-		errs = append(errs, field.Invalid(specPath.Child("request"), spec.Request, err.Error()))
+		if csr.HoldsPrivateKey(spec.Request) {
+			// kube-apiserver echoes the value back, which would put the key into the
+			// response, the client's terminal and the audit log. kcsr does not
+			// (docs/compatibility.md).
+			errs = append(errs, field.Invalid(specPath.Child("request"), "<private key omitted>",
+				err.Error()+", found a private key: never send a private key; send the CSR made from it (openssl req -new -key KEY -out REQ.csr)"))
+		} else {
+			// The value is the raw request: it is reported as JSON, i.e. as the base64
+			// text the client sent, as kube-apiserver does.
+			errs = append(errs, field.Invalid(specPath.Child("request"), spec.Request, err.Error()))
+		}
 	}
 
 	usagesPath := specPath.Child("usages")

@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 hack/install-deps.sh
 export PATH="$PATH:/usr/local/go/bin"
 
-hack/verify-openapi.sh
+hack/verify-codegen.sh
 go vet ./...
 # -p 2: the machine has two cores; e2e packages start real servers.
 go test -count=1 -p 2 -timeout 30m "$@" ./...

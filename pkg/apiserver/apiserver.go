@@ -19,10 +19,12 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
+	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
 	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrole"
 	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrolebinding"
 )
@@ -88,6 +90,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	issued, issuedStatus, err := issuedcertificate.NewStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+
 	groups := []struct {
 		group     string
 		version   string
@@ -109,6 +116,10 @@ func (c CompletedConfig) New() (*Server, error) {
 		}},
 		{authenticationv1.GroupName, "v1", map[string]rest.Storage{
 			"selfsubjectreviews": &authentication.SelfSubjectReviewREST{},
+		}},
+		{kcsrv1alpha1.GroupName, "v1alpha1", map[string]rest.Storage{
+			"issuedcertificates":        issued,
+			"issuedcertificates/status": issuedStatus,
 		}},
 	}
 	var infos []*genericapiserver.APIGroupInfo

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	basecompatibility "k8s.io/component-base/compatibility"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/generated/openapi"
 	"kcsr.dev/kcsr/pkg/version"
 )
@@ -41,5 +42,11 @@ func ApplyOpenAPI(c *genericapiserver.Config) {
 
 // NewStorageFactory returns the storage factory for base (etcd servers and TLS).
 func NewStorageFactory(base storagebackend.Config) *storageFactory {
-	return &storageFactory{base: base, scheme: Scheme, codecs: Codecs}
+	return &storageFactory{
+		base:   base,
+		scheme: Scheme,
+		codecs: Codecs,
+		// kcsr's own types have no protobuf encoding.
+		jsonGroups: map[string]bool{kcsrv1alpha1.GroupName: true},
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // Scheme holds every type kcsr serves. kcsr has no internal API types: each served
@@ -28,6 +30,7 @@ var servedGroupVersions = []schema.GroupVersion{
 	rbacv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion,
+	kcsrv1alpha1.SchemeGroupVersion,
 }
 
 var versionedSchemeBuilder = runtime.NewSchemeBuilder(
@@ -35,6 +38,7 @@ var versionedSchemeBuilder = runtime.NewSchemeBuilder(
 	rbacv1.AddToScheme,
 	authorizationv1.AddToScheme,
 	authenticationv1.AddToScheme,
+	kcsrv1alpha1.AddToScheme,
 )
 
 func init() {
@@ -68,6 +72,18 @@ func addToScheme(scheme *runtime.Scheme) error {
 		&metav1.APIGroup{},
 		&metav1.APIResourceList{},
 	)
+	if err := scheme.AddFieldLabelConversionFunc(
+		kcsrv1alpha1.SchemeGroupVersion.WithKind("IssuedCertificate"),
+		func(label, value string) (string, string, error) {
+			switch label {
+			case "metadata.name", "spec.serialNumber", "spec.sha256Fingerprint", "spec.signerName", "spec.csrName", "spec.commonName":
+				return label, value, nil
+			}
+			return "", "", fmt.Errorf("field label not supported: %s", label)
+		},
+	); err != nil {
+		return err
+	}
 	return scheme.AddFieldLabelConversionFunc(
 		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"),
 		func(label, value string) (string, string, error) {

@@ -2,6 +2,11 @@ package csr
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/pem"
 	"testing"
 
@@ -122,6 +127,26 @@ func TestHoldsPrivateKey(t *testing.T) {
 	for name, tc := range cases {
 		if got := HoldsPrivateKey([]byte(tc.data)); got != tc.want {
 			t.Errorf("%s: HoldsPrivateKey = %v, want %v", name, got, tc.want)
+		}
+	}
+}
+
+func TestKeyAlgorithm(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want, pub := range map[string]any{"RSA 1024": &rsaKey.PublicKey, "ECDSA P-384": &ecKey.PublicKey, "Ed25519": edPub} {
+		if got := KeyAlgorithm(pub); got != want {
+			t.Errorf("KeyAlgorithm = %q, want %q", got, want)
 		}
 	}
 }

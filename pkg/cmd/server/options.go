@@ -10,11 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+
+	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	"kcsr.dev/kcsr/pkg/signer"
 )
 
 // Options are the flags of `kcsr server`.
@@ -26,6 +30,13 @@ type Options struct {
 	// TokenAuthFile is a kube-apiserver style static token file.
 	TokenAuthFile string
 
+	// SignerConfig declares custom signers and CA overrides (pkg/signer).
+	SignerConfig string
+	// ClusterSigningDuration is the longest lifetime a built-in signer issues.
+	ClusterSigningDuration time.Duration
+	// Cleaner holds the CSR garbage-collection ages.
+	Cleaner cleaner.Options
+
 	SecureServing *genericoptions.SecureServingOptionsWithLoopback
 	Etcd          *genericoptions.EtcdOptions
 	Audit         *genericoptions.AuditOptions
@@ -35,10 +46,12 @@ type Options struct {
 // etcd.
 func NewOptions() *Options {
 	o := &Options{
-		DataDir:       "kcsr-data",
-		SecureServing: genericoptions.NewSecureServingOptions().WithLoopback(),
-		Etcd:          genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
-		Audit:         genericoptions.NewAuditOptions(),
+		DataDir:                "kcsr-data",
+		ClusterSigningDuration: signer.DefaultMaxDuration,
+		Cleaner:                cleaner.DefaultOptions(),
+		SecureServing:          genericoptions.NewSecureServingOptions().WithLoopback(),
+		Etcd:                   genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
+		Audit:                  genericoptions.NewAuditOptions(),
 	}
 	o.SecureServing.BindAddress = net.ParseIP("127.0.0.1")
 	o.SecureServing.BindPort = 6443
@@ -56,6 +69,15 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"Extra host name or IP address the serving certificate must be valid for (repeatable). localhost, 127.0.0.1 and ::1 are always included.")
 	fs.StringVar(&o.TokenAuthFile, "token-auth-file", o.TokenAuthFile,
 		"File of static bearer tokens in kube-apiserver's CSV format: token,user,uid,\"group1,group2\".")
+
+	fs.StringVar(&o.SignerConfig, "signer-config", o.SignerConfig,
+		"SignerConfiguration file (kcsr.dev/v1alpha1) declaring custom signers (CA, usages, maximum duration, subject and SAN rules) and CA overrides for the built-in ones. See docs/signers.md.")
+	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", o.ClusterSigningDuration,
+		"The longest lifetime the built-in signers issue; spec.expirationSeconds above it is clamped, as kube-controller-manager does.")
+	fs.DurationVar(&o.Cleaner.Interval, "csr-gc-interval", o.Cleaner.Interval, "How often finished CSRs are garbage-collected.")
+	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
+	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
+	fs.DurationVar(&o.Cleaner.PendingAge, "csr-gc-pending-age", o.Cleaner.PendingAge, "Delete CSRs left Pending, or Approved but never issued, this long.")
 
 	fs.IPVar(&o.SecureServing.BindAddress, "bind-address", o.SecureServing.BindAddress,
 		"IP address to serve HTTPS on. Use 0.0.0.0 for every interface (and add --tls-san for the names clients use).")
@@ -105,6 +127,19 @@ func (o *Options) Validate() error {
 	}
 	if (o.SecureServing.ServerCert.CertKey.CertFile == "") != (o.SecureServing.ServerCert.CertKey.KeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-private-key-file go together; set both or neither"))
+	}
+	if o.ClusterSigningDuration < 10*time.Minute {
+		errs = append(errs, fmt.Errorf("--cluster-signing-duration %s is below the 10m minimum", o.ClusterSigningDuration))
+	}
+	for name, d := range map[string]time.Duration{"--csr-gc-interval": o.Cleaner.Interval, "--csr-gc-issued-age": o.Cleaner.ApprovedAge, "--csr-gc-denied-age": o.Cleaner.DeniedAge, "--csr-gc-pending-age": o.Cleaner.PendingAge} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	if o.SignerConfig != "" {
+		if _, err := signer.LoadConfiguration(o.SignerConfig); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.TokenAuthFile != "" {
 		if _, err := os.Stat(o.TokenAuthFile); err != nil {

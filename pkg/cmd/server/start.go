@@ -117,6 +117,15 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	profiles, err := o.signerProfiles(ctx, p)
+	if err != nil {
+		return err
+	}
+	if err := server.GenericAPIServer.AddPostStartHook("kcsr-controllers", func(hc genericapiserver.PostStartHookContext) error {
+		return o.startControllers(hc, config.GenericConfig.LoopbackClientConfig, profiles)
+	}); err != nil {
+		return err
+	}
 	go announceWhenReady(ctx, client, out, serverURL, kubeconfig, o.DataDir)
 
 	return server.Run(ctx)

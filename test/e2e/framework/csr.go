@@ -1,8 +1,15 @@
 package framework
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,4 +43,30 @@ func OpensslCSR(t testing.TB, dir, name, subj string) string {
 		t.Fatal(err)
 	}
 	return base64.StdEncoding.EncodeToString(pem)
+}
+
+// GoCSR makes an ECDSA P-256 key and a PKCS#10 request for the subject and SANs, writes
+// the key to dir/name.key, and returns the request as one line of base64.
+func GoCSR(t testing.TB, dir, name, cn string, orgs, dnsNames []string, ips []net.IP) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject:     pkix.Name{CommonName: cn, Organization: orgs},
+		DNSNames:    dnsNames,
+		IPAddresses: ips,
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }

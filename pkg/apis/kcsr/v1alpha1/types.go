@@ -1,0 +1,90 @@
+package v1alpha1
+
+import (
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:nonNamespaced
+// +genclient:onlyVerbs=create,get,list,watch,delete,update,updateStatus
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// IssuedCertificate records one certificate a kcsr signer issued. The signer creates it
+// before it hands the certificate out (no certificate without its record), it is named after
+// the UID of the CSR it answers (so a retried issuance finds it instead of issuing twice),
+// and it outlives that CSR.
+type IssuedCertificate struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   IssuedCertificateSpec   `json:"spec"`
+	Status IssuedCertificateStatus `json:"status,omitempty"`
+}
+
+// IssuedCertificateSpec is what was issued, to whom, on whose request. It never changes.
+type IssuedCertificateSpec struct {
+	// SerialNumber is the certificate's serial number in lower-case hex, without leading
+	// zeros.
+	SerialNumber string `json:"serialNumber"`
+	// SHA256Fingerprint is the lower-case hex SHA-256 of the certificate's DER, the value
+	// Kubernetes puts in the credential id X509SHA256=<fingerprint>.
+	SHA256Fingerprint string `json:"sha256Fingerprint"`
+	// SignerName is the signer that issued the certificate.
+	SignerName string `json:"signerName"`
+	// Issuer is the issuing CA's subject, in RFC 2253 form.
+	Issuer string `json:"issuer"`
+
+	// CommonName, Organizations and OrganizationalUnits are the subject's.
+	CommonName          string   `json:"commonName,omitempty"`
+	Organizations       []string `json:"organizations,omitempty"`
+	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
+	// DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names.
+	DNSNames       []string `json:"dnsNames,omitempty"`
+	IPAddresses    []string `json:"ipAddresses,omitempty"`
+	URIs           []string `json:"uris,omitempty"`
+	EmailAddresses []string `json:"emailAddresses,omitempty"`
+	// Usages are the key usages the certificate was issued with.
+	Usages []certificatesv1.KeyUsage `json:"usages,omitempty"`
+	// KeyAlgorithm describes the subject's public key, e.g. "ECDSA P-256" or "RSA 2048".
+	KeyAlgorithm string `json:"keyAlgorithm,omitempty"`
+
+	// NotBefore and NotAfter are the certificate's validity.
+	NotBefore metav1.Time `json:"notBefore"`
+	NotAfter  metav1.Time `json:"notAfter"`
+
+	// Requester is who created the CSR, as the server recorded it.
+	Requester Requester `json:"requester"`
+	// CSRName and CSRUID identify the CertificateSigningRequest answered.
+	CSRName string `json:"csrName"`
+	CSRUID  string `json:"csrUID"`
+
+	// Certificate is the issued certificate, PEM encoded.
+	Certificate []byte `json:"certificate"`
+}
+
+// Requester is the identity that created a CSR.
+type Requester struct {
+	Username string   `json:"username,omitempty"`
+	UID      string   `json:"uid,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+}
+
+// IssuedCertificateStatus is what happened to the certificate after issuance.
+type IssuedCertificateStatus struct {
+	// Conditions of the certificate.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// IssuedCertificateList is a list of IssuedCertificates.
+type IssuedCertificateList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []IssuedCertificate `json:"items"`
+}

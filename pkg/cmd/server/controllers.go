@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	cafile "kcsr.dev/kcsr/pkg/ca/file"
+	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/signer"
+)
+
+// signerProfiles loads the cluster CA (the default CA of the built-in signers) and the
+// signer configuration.
+func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI) (map[string]*signer.Profile, error) {
+	now := time.Now()
+	clusterCA, err := cafile.Load(ctx, p.Path(pki.CACertFile), p.Path(pki.CAKeyFile), now)
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	var cfg *signer.Configuration
+	if o.SignerConfig != "" {
+		if cfg, err = signer.LoadConfiguration(o.SignerConfig); err != nil {
+			return nil, err
+		}
+	}
+	return signer.Build(ctx, cfg, clusterCA, o.ClusterSigningDuration, now)
+}
+
+// startControllers runs the in-process controllers over the loopback client until ctx is
+// done. They use client-go exactly as they would against a remote kube-apiserver.
+func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, profiles map[string]*signer.Profile) error {
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	kcsr, err := kcsrclient.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
+		Profiles:       profiles,
+		ReportUnserved: true,
+	})
+	if err != nil {
+		return err
+	}
+	cleanerController := cleaner.New(client, csrs, o.Cleaner)
+	factory.Start(ctx.Done())
+	go signerController.Run(ctx, 5)
+	go cleanerController.Run(ctx)
+	return nil
+}

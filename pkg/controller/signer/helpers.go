@@ -1,0 +1,30 @@
+package signer
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"strings"
+
+	"golang.org/x/time/rate"
+)
+
+// newBucket is the overall retry rate limit of Kubernetes' certificate controllers.
+func newBucket() *rate.Limiter { return rate.NewLimiter(rate.Limit(10), 100) }
+
+func parseFirstCert(data []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no CERTIFICATE PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// labelSafe turns a signerName into a label value ("example.com/x" → "example.com.x").
+func labelSafe(s string) string {
+	s = strings.ReplaceAll(s, "/", ".")
+	if len(s) > 63 {
+		s = s[:63]
+	}
+	return strings.Trim(s, ".-_")
+}

@@ -1,0 +1,366 @@
+// Package signer is the controller that issues certificates for Approved CSRs. For each CSR
+// of a signerName it serves, it checks the request against the signer's rules (a violation
+// marks the CSR Failed with reason SignerValidationFailure and a message saying what to
+// change), signs it with the signer's CA, records the certificate in the IssuedCertificate
+// inventory, and only then writes status.certificate. The record is named after the CSR's
+// UID, so a crash between recording and writing the status, or two replicas racing, still
+// yields exactly one certificate per CSR. Transient errors are retried with backoff and
+// never mark a CSR Failed.
+//
+// In standalone mode (ReportUnserved) the controller is the only signer, so an Approved
+// CSR whose signerName nothing serves gets a SignerUnavailable condition saying so:
+// "Approved but never issued" is never silent.
+package signer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
+	"k8s.io/client-go/kubernetes"
+	certificateslisters "k8s.io/client-go/listers/certificates/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/certificate"
+	"kcsr.dev/kcsr/pkg/csr"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/signer"
+)
+
+// Condition types and reasons this controller writes.
+const (
+	// ReasonSignerValidationFailure is Kubernetes' reason for a request its signer refuses.
+	ReasonSignerValidationFailure = "SignerValidationFailure"
+	// ConditionSignerUnavailable says why an Approved CSR is not issued.
+	ConditionSignerUnavailable certificatesv1.RequestConditionType = "SignerUnavailable"
+	// ReasonNoSigner: no signer serves the CSR's signerName.
+	ReasonNoSigner = "NoSignerConfigured"
+	// ReasonCAUnavailable: the signer's CA cannot sign (expired, not yet valid, missing).
+	ReasonCAUnavailable = "CAUnavailable"
+)
+
+// Options configure the controller.
+type Options struct {
+	// Profiles are the signers served, by signerName.
+	Profiles map[string]*signer.Profile
+	// ReportUnserved marks Approved CSRs of signerNames not in Profiles with a
+	// SignerUnavailable condition (standalone mode, where no other signer exists).
+	ReportUnserved bool
+	// Clock and Rand default to the real clock and crypto/rand.
+	Clock clock.PassiveClock
+	Rand  io.Reader
+	// CRLDistributionPoints and OCSPServers are put in issued certificates when set.
+	CRLDistributionPoints, OCSPServers func(signerName string) []string
+}
+
+// Controller issues certificates.
+type Controller struct {
+	client kubernetes.Interface
+	kcsr   kcsrclient.Interface
+	lister certificateslisters.CertificateSigningRequestLister
+	synced cache.InformerSynced
+	queue  workqueue.TypedRateLimitingInterface[string]
+	opts   Options
+}
+
+// New returns a controller watching csrs.
+func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	c := &Controller{
+		client: client,
+		kcsr:   kcsr,
+		lister: csrs.Lister(),
+		synced: csrs.Informer().HasSynced,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedMaxOfRateLimiter(
+				workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 1000*time.Second),
+				&workqueue.TypedBucketRateLimiter[string]{Limiter: newBucket()},
+			),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kcsr_signer"},
+		),
+		opts: opts,
+	}
+	_, err := csrs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+	})
+	return c, err
+}
+
+func (c *Controller) enqueue(obj any) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+// Run processes CSRs with the given number of workers until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	logger := klog.FromContext(ctx).WithName("signer")
+	ctx = klog.NewContext(ctx, logger)
+	logger.Info("Starting signer controller", "signers", len(c.opts.Profiles))
+	defer logger.Info("Shutting down signer controller")
+	if !cache.WaitForNamedCacheSync("signer", ctx.Done(), c.synced) {
+		return
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, c.worker, time.Second)
+	}
+	<-ctx.Done()
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNext(ctx) {
+	}
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		klog.FromContext(ctx).Error(err, "sync failed; retrying", "csr", key)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// sync issues the certificate of one CSR if it is due.
+func (c *Controller) sync(ctx context.Context, name string) error {
+	cached, err := c.lister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(cached.Status.Certificate) > 0 || !isApproved(cached) || hasCondition(cached, certificatesv1.CertificateFailed) {
+		return nil
+	}
+	obj := cached.DeepCopy()
+	logger := klog.FromContext(ctx).WithValues("csr", name, "signerName", obj.Spec.SignerName)
+
+	profile := c.opts.Profiles[obj.Spec.SignerName]
+	if profile == nil || profile.CA == nil {
+		if !c.opts.ReportUnserved {
+			return nil
+		}
+		return c.setUnavailable(ctx, obj, ReasonNoSigner, fmt.Sprintf(
+			"no signer serves signerName %q; declare it in the --signer-config file of kcsr server (or fix a misspelled signerName and create a new CSR)", obj.Spec.SignerName))
+	}
+
+	req, err := csr.ParseRequest(obj.Spec.Request)
+	if err != nil {
+		return fmt.Errorf("unable to parse csr %q: %w", name, err)
+	}
+	if err := profile.Check(req, obj.Spec.Usages); err != nil {
+		logger.V(2).Info("refusing to sign", "reason", err)
+		return c.fail(ctx, obj, err.Error())
+	}
+
+	issued, err := c.issue(ctx, obj, profile, req)
+	if err != nil {
+		var unavailable caUnavailableError
+		if errors.As(err, &unavailable) {
+			if uerr := c.setUnavailable(ctx, obj, ReasonCAUnavailable, err.Error()); uerr != nil {
+				return uerr
+			}
+		}
+		return err
+	}
+	obj.Status.Certificate = issued.Spec.Certificate
+	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable)
+	if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("error updating signature for csr: %w", err)
+	}
+	logger.Info("Issued certificate", "serial", issued.Spec.SerialNumber, "notAfter", issued.Spec.NotAfter.UTC())
+	return nil
+}
+
+// issue returns the inventory record of obj's certificate, signing and recording it first
+// when no record exists yet.
+func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*kcsrv1alpha1.IssuedCertificate, error) {
+	records := c.kcsr.KcsrV1alpha1().IssuedCertificates()
+	name := string(obj.UID)
+	if existing, err := records.Get(ctx, name, metav1.GetOptions{}); err == nil {
+		return existing, checkRecord(existing, req)
+	} else if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+
+	chain, err := profile.CA.Chain(ctx)
+	if err != nil || len(chain) == 0 {
+		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s is unavailable: %v", profile.SignerName, err)}
+	}
+	now := c.opts.Clock.Now()
+	if caCert := chain[0]; !now.Before(caCert.NotAfter) {
+		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s expired on %s; configure a valid CA", profile.SignerName, caCert.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	opts := certificate.Options{
+		Now:      now,
+		Rand:     c.opts.Rand,
+		TTL:      certificate.Duration(obj.Spec.ExpirationSeconds, profile.MaxDuration),
+		Backdate: 5 * time.Minute,
+	}
+	if c.opts.CRLDistributionPoints != nil {
+		opts.CRLDistributionPoints = c.opts.CRLDistributionPoints(profile.SignerName)
+	}
+	if c.opts.OCSPServers != nil {
+		opts.OCSPServers = c.opts.OCSPServers(profile.SignerName)
+	}
+	signed, err := certificate.Sign(ctx, profile.CA, req, obj.Spec.Usages, opts)
+	if err != nil {
+		return nil, fmt.Errorf("error auto signing csr: %w", err)
+	}
+	record := NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
+	created, err := records.Create(ctx, record, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		// Another replica (or an earlier attempt whose response was lost) recorded first:
+		// that certificate is the one; ours was never handed out.
+		existing, gerr := records.Get(ctx, name, metav1.GetOptions{})
+		if gerr != nil {
+			return nil, gerr
+		}
+		return existing, checkRecord(existing, req)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record issued certificate: %w", err)
+	}
+	return created, nil
+}
+
+// NewRecord builds the inventory record of a certificate issued for a CSR.
+func NewRecord(obj *certificatesv1.CertificateSigningRequest, signerName string, cert *x509.Certificate, certPEM []byte) *kcsrv1alpha1.IssuedCertificate {
+	sum := sha256.Sum256(cert.Raw)
+	spec := kcsrv1alpha1.IssuedCertificateSpec{
+		SerialNumber:        cert.SerialNumber.Text(16),
+		SHA256Fingerprint:   hex.EncodeToString(sum[:]),
+		SignerName:          signerName,
+		Issuer:              cert.Issuer.String(),
+		CommonName:          cert.Subject.CommonName,
+		Organizations:       cert.Subject.Organization,
+		OrganizationalUnits: cert.Subject.OrganizationalUnit,
+		DNSNames:            cert.DNSNames,
+		EmailAddresses:      cert.EmailAddresses,
+		Usages:              obj.Spec.Usages,
+		KeyAlgorithm:        csr.KeyAlgorithm(cert.PublicKey),
+		NotBefore:           metav1.NewTime(cert.NotBefore),
+		NotAfter:            metav1.NewTime(cert.NotAfter),
+		Requester:           kcsrv1alpha1.Requester{Username: obj.Spec.Username, UID: obj.Spec.UID, Groups: obj.Spec.Groups},
+		CSRName:             obj.Name,
+		CSRUID:              string(obj.UID),
+		Certificate:         certPEM,
+	}
+	for _, ip := range cert.IPAddresses {
+		spec.IPAddresses = append(spec.IPAddresses, ip.String())
+	}
+	for _, u := range cert.URIs {
+		spec.URIs = append(spec.URIs, u.String())
+	}
+	return &kcsrv1alpha1.IssuedCertificate{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:   string(obj.UID),
+			Labels: map[string]string{"kcsr.dev/signer": labelSafe(signerName)},
+		},
+		Spec: spec,
+	}
+}
+
+// checkRecord makes sure an existing record answers this request (same public key).
+func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
+	cert, err := parseFirstCert(record.Spec.Certificate)
+	if err != nil {
+		return fmt.Errorf("inventory record %s: %w", record.Name, err)
+	}
+	pub, err1 := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	want, err2 := x509.MarshalPKIXPublicKey(req.PublicKey)
+	if err1 != nil || err2 != nil || !bytes.Equal(pub, want) {
+		return fmt.Errorf("inventory record %s holds a certificate for another key; refusing to hand it out", record.Name)
+	}
+	return nil
+}
+
+func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
+	now := metav1.NewTime(c.opts.Clock.Now())
+	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
+		Type:           certificatesv1.CertificateFailed,
+		Status:         "True",
+		Reason:         ReasonSignerValidationFailure,
+		Message:        message,
+		LastUpdateTime: now,
+	})
+	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// setUnavailable records why an Approved CSR is not issued, once per reason and message.
+func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, reason, message string) error {
+	for _, cond := range obj.Status.Conditions {
+		if cond.Type == ConditionSignerUnavailable && cond.Reason == reason && cond.Message == message {
+			return nil
+		}
+	}
+	now := metav1.NewTime(c.opts.Clock.Now())
+	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
+		Type:           ConditionSignerUnavailable,
+		Status:         "True",
+		Reason:         reason,
+		Message:        message,
+		LastUpdateTime: now,
+	})
+	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+type caUnavailableError struct{ error }
+
+func (e caUnavailableError) Unwrap() error { return e.error }
+
+func isApproved(obj *certificatesv1.CertificateSigningRequest) bool {
+	return hasCondition(obj, certificatesv1.CertificateApproved) && !hasCondition(obj, certificatesv1.CertificateDenied)
+}
+
+func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
+	for _, c := range obj.Status.Conditions {
+		if c.Type == t && c.Status == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition, t certificatesv1.RequestConditionType) []certificatesv1.CertificateSigningRequestCondition {
+	out := conds[:0:0]
+	for _, c := range conds {
+		if c.Type != t {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,208 @@
+package signer
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"sigs.k8s.io/yaml"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"kcsr.dev/kcsr/pkg/apis/certificates/validation"
+	"kcsr.dev/kcsr/pkg/ca"
+	cafile "kcsr.dev/kcsr/pkg/ca/file"
+	"kcsr.dev/kcsr/pkg/csr"
+)
+
+// Configuration is the signer configuration file of `kcsr server --signer-config`.
+//
+//	apiVersion: kcsr.dev/v1alpha1
+//	kind: SignerConfiguration
+//	signers:
+//	- signerName: example.com/internal-webhook
+//	  ca: {certFile: /etc/kcsr/webhook-ca.crt, keyFile: /etc/kcsr/webhook-ca.key}
+//	  maxDuration: 720h
+//	  rules:
+//	    allowedUsages: [digital signature, key encipherment, server auth]
+//	    requiredUsages: [server auth]
+//	    dnsNames: ["*.svc", "*.svc.cluster.local"]
+type Configuration struct {
+	metav1.TypeMeta `json:",inline"`
+	// Signers declares custom signers, and may override the CA or maximum duration of a
+	// built-in one (its Kubernetes rules always apply; rules given for it are refused).
+	Signers []SignerSpec `json:"signers"`
+}
+
+// SignerSpec declares one signer.
+type SignerSpec struct {
+	SignerName  string          `json:"signerName"`
+	CA          *CASpec         `json:"ca,omitempty"`
+	MaxDuration metav1.Duration `json:"maxDuration,omitempty"`
+	Rules       *Rules          `json:"rules,omitempty"`
+}
+
+// CASpec selects a CA backend: PEM files, or a key in an HSM over PKCS#11.
+type CASpec struct {
+	CertFile string      `json:"certFile,omitempty"`
+	KeyFile  string      `json:"keyFile,omitempty"`
+	PKCS11   *PKCS11Spec `json:"pkcs11,omitempty"`
+}
+
+// PKCS11Spec addresses a key in an HSM. The PIN comes from the URI's pin-source file or
+// the KCSR_PKCS11_PIN environment variable, never from this file.
+type PKCS11Spec struct {
+	ModulePath string `json:"modulePath,omitempty"`
+	URI        string `json:"uri"`
+	// CertFile is the CA certificate (PEM).
+	CertFile string `json:"certFile"`
+}
+
+// LoadConfiguration reads and checks a signer configuration file.
+func LoadConfiguration(file string) (*Configuration, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--signer-config: %w", err)
+	}
+	var c Configuration
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("--signer-config %s: %w", file, err)
+	}
+	if c.APIVersion != "kcsr.dev/v1alpha1" || c.Kind != "SignerConfiguration" {
+		return nil, fmt.Errorf("--signer-config %s: apiVersion/kind must be kcsr.dev/v1alpha1 SignerConfiguration, got %q %q", file, c.APIVersion, c.Kind)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("--signer-config %s: %w", file, err)
+	}
+	return &c, nil
+}
+
+// Validate returns every problem of the configuration at once.
+func (c *Configuration) Validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, s := range c.Signers {
+		p := field.NewPath("signers").Index(i)
+		for _, e := range validation.ValidateSignerName(p.Child("signerName"), s.SignerName) {
+			errs = append(errs, e)
+		}
+		if seen[s.SignerName] {
+			errs = append(errs, fmt.Errorf("%s: signer %q is declared twice", p.Child("signerName"), s.SignerName))
+		}
+		seen[s.SignerName] = true
+		builtIn := isBuiltIn(s.SignerName)
+		if builtIn && s.Rules != nil {
+			errs = append(errs, fmt.Errorf("%s: %s is a built-in signer with Kubernetes' rules; remove rules", p.Child("rules"), s.SignerName))
+		}
+		if !builtIn && s.CA == nil {
+			errs = append(errs, fmt.Errorf("%s: a custom signer needs a CA (certFile + keyFile, or pkcs11)", p.Child("ca")))
+		}
+		if s.MaxDuration.Duration < 0 || (s.MaxDuration.Duration > 0 && s.MaxDuration.Duration < 10*time.Minute) {
+			errs = append(errs, fmt.Errorf("%s: %s is below the 10m minimum", p.Child("maxDuration"), s.MaxDuration.Duration))
+		}
+		if ca := s.CA; ca != nil {
+			files := ca.CertFile != "" || ca.KeyFile != ""
+			switch {
+			case files && ca.PKCS11 != nil:
+				errs = append(errs, fmt.Errorf("%s: set either certFile + keyFile or pkcs11, not both", p.Child("ca")))
+			case files && (ca.CertFile == "" || ca.KeyFile == ""):
+				errs = append(errs, fmt.Errorf("%s: certFile and keyFile go together", p.Child("ca")))
+			case ca.PKCS11 != nil && (ca.PKCS11.URI == "" || ca.PKCS11.CertFile == ""):
+				errs = append(errs, fmt.Errorf("%s: uri and certFile are required", p.Child("ca", "pkcs11")))
+			case !files && ca.PKCS11 == nil:
+				errs = append(errs, fmt.Errorf("%s: set certFile + keyFile, or pkcs11", p.Child("ca")))
+			}
+		}
+		if r := s.Rules; r != nil {
+			for _, u := range append(append([]certificatesv1.KeyUsage{}, r.AllowedUsages...), r.RequiredUsages...) {
+				if !csr.KnownUsage(u) {
+					errs = append(errs, fmt.Errorf("%s: unknown usage %q", p.Child("rules"), u))
+				}
+			}
+			for _, pat := range append(append(append(append([]string{}, r.CommonNames...), r.Organizations...), r.DNSNames...), append(r.URIs, r.EmailAddresses...)...) {
+				if _, err := path.Match(pat, ""); err != nil {
+					errs = append(errs, fmt.Errorf("%s: bad pattern %q: %v", p.Child("rules"), pat, err))
+				}
+			}
+			for _, cidr := range r.IPRanges {
+				if _, _, err := net.ParseCIDR(cidr); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %v", p.Child("rules", "ipRanges"), err))
+				}
+			}
+		}
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+func isBuiltIn(name string) bool {
+	for _, b := range BuiltInSignerNames {
+		if b == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Build loads every CA and returns the profiles by signerName: the built-in signers on
+// clusterCA with defaultMax unless the configuration overrides them, then the custom
+// signers. On error, every CA already opened is closed.
+func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultMax time.Duration, now time.Time) (profiles map[string]*Profile, err error) {
+	profiles = map[string]*Profile{}
+	var opened []ca.Backend
+	defer func() {
+		if err != nil {
+			for _, b := range opened {
+				b.Close()
+			}
+		}
+	}()
+	for _, name := range BuiltInSignerNames {
+		profiles[name] = &Profile{SignerName: name, CA: clusterCA, MaxDuration: defaultMax, Check: builtInCheck(name)}
+	}
+	if c == nil {
+		return profiles, nil
+	}
+	for _, s := range c.Signers {
+		p := profiles[s.SignerName]
+		if p == nil {
+			rules := Rules{}
+			if s.Rules != nil {
+				rules = *s.Rules
+			}
+			name := s.SignerName
+			p = &Profile{SignerName: name, MaxDuration: defaultMax, Check: func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
+				return rules.check(name, req, usages)
+			}}
+			profiles[name] = p
+		}
+		if s.MaxDuration.Duration > 0 {
+			p.MaxDuration = s.MaxDuration.Duration
+		}
+		if s.CA != nil {
+			b, err := openCA(ctx, s.CA, now)
+			if err != nil {
+				return nil, fmt.Errorf("signer %s: %w", s.SignerName, err)
+			}
+			opened = append(opened, b)
+			p.CA = b
+		}
+	}
+	return profiles, nil
+}
+
+func openCA(ctx context.Context, s *CASpec, now time.Time) (ca.Backend, error) {
+	if s.PKCS11 != nil {
+		return openPKCS11(ctx, s.PKCS11, now)
+	}
+	if s.CertFile == "" {
+		return nil, errors.New("no CA configured")
+	}
+	return cafile.Load(ctx, s.CertFile, s.KeyFile, now)
+}

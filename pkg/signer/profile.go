@@ -1,0 +1,147 @@
+// Package signer says how each signerName issues: with which CA, for how long at most, and
+// which requests it must refuse. The built-in Kubernetes signers carry Kubernetes' rules
+// (pkg/csr); custom signers carry the rules of the signer configuration file. It holds no
+// Kubernetes machinery: the signer controller (pkg/controller/signer) applies it to CSRs.
+package signer
+
+import (
+	"crypto/x509"
+	"fmt"
+	"net"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/ca"
+	"kcsr.dev/kcsr/pkg/csr"
+)
+
+// DefaultMaxDuration is kube-controller-manager's --cluster-signing-duration default.
+const DefaultMaxDuration = 365 * 24 * time.Hour
+
+// Profile is how one signerName issues.
+type Profile struct {
+	SignerName  string
+	CA          ca.Backend
+	MaxDuration time.Duration
+	// Check returns an error, saying what to change, for a request this signer must not
+	// honour. The CSR is then marked Failed (SignerValidationFailure).
+	Check func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error
+}
+
+// BuiltInSignerNames are the Kubernetes signers a kcsr server serves by default.
+var BuiltInSignerNames = []string{
+	certificatesv1.KubeAPIServerClientSignerName,
+	certificatesv1.KubeAPIServerClientKubeletSignerName,
+	certificatesv1.KubeletServingSignerName,
+	csr.LegacyUnknownSignerName,
+}
+
+// builtInCheck returns Kubernetes' check for a built-in signer.
+func builtInCheck(signerName string) func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error {
+	return func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
+		return csr.ValidateForSigner(signerName, req, usages)
+	}
+}
+
+// Rules are the constraints of a custom signer. Empty lists allow nothing, except where
+// noted; patterns are shell globs (path.Match: "*" does not cross "." for DNS names here:
+// it matches one label).
+type Rules struct {
+	// AllowedUsages lists the usages a request may ask for; empty allows any.
+	AllowedUsages []certificatesv1.KeyUsage `json:"allowedUsages,omitempty"`
+	// RequiredUsages must all be requested.
+	RequiredUsages []certificatesv1.KeyUsage `json:"requiredUsages,omitempty"`
+	// CommonNames are patterns the subject CN must match; empty allows any CN.
+	CommonNames []string `json:"commonNames,omitempty"`
+	// Organizations are patterns every subject O must match; empty allows none.
+	Organizations []string `json:"organizations,omitempty"`
+	// DNSNames, URIs and EmailAddresses are patterns every SAN of that kind must match;
+	// empty allows none.
+	DNSNames       []string `json:"dnsNames,omitempty"`
+	URIs           []string `json:"uris,omitempty"`
+	EmailAddresses []string `json:"emailAddresses,omitempty"`
+	// IPRanges are CIDRs every IP SAN must be inside; empty allows none.
+	IPRanges []string `json:"ipRanges,omitempty"`
+}
+
+// check applies the rules, returning the first violation with what to change.
+func (r Rules) check(signerName string, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
+	if len(r.AllowedUsages) > 0 {
+		for _, u := range usages {
+			if !slices.Contains(r.AllowedUsages, u) {
+				return fmt.Errorf("usage %q is not allowed for signer %s; allowed: %s", u, signerName, joinUsages(r.AllowedUsages))
+			}
+		}
+	}
+	for _, u := range r.RequiredUsages {
+		if !slices.Contains(usages, u) {
+			return fmt.Errorf("usage %q is required by signer %s; add it to spec.usages", u, signerName)
+		}
+	}
+	if len(r.CommonNames) > 0 && !matchAny(r.CommonNames, req.Subject.CommonName) {
+		return fmt.Errorf("subject common name %q is not allowed for signer %s; it must match one of %s", req.Subject.CommonName, signerName, strings.Join(r.CommonNames, ", "))
+	}
+	for _, o := range req.Subject.Organization {
+		if !matchAny(r.Organizations, o) {
+			return fmt.Errorf("subject organization %q is not allowed for signer %s%s", o, signerName, allowedList(r.Organizations))
+		}
+	}
+	for _, d := range req.DNSNames {
+		if !matchAny(r.DNSNames, d) {
+			return fmt.Errorf("DNS subjectAltName %q is not allowed for signer %s%s", d, signerName, allowedList(r.DNSNames))
+		}
+	}
+	for _, u := range req.URIs {
+		if !matchAny(r.URIs, u.String()) {
+			return fmt.Errorf("URI subjectAltName %q is not allowed for signer %s%s", u, signerName, allowedList(r.URIs))
+		}
+	}
+	for _, e := range req.EmailAddresses {
+		if !matchAny(r.EmailAddresses, e) {
+			return fmt.Errorf("email subjectAltName %q is not allowed for signer %s%s", e, signerName, allowedList(r.EmailAddresses))
+		}
+	}
+	for _, ip := range req.IPAddresses {
+		if !inRanges(r.IPRanges, ip) {
+			return fmt.Errorf("IP subjectAltName %s is not allowed for signer %s%s", ip, signerName, allowedList(r.IPRanges))
+		}
+	}
+	return nil
+}
+
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if ok, err := path.Match(p, s); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+func inRanges(cidrs []string, ip net.IP) bool {
+	for _, c := range cidrs {
+		if _, n, err := net.ParseCIDR(c); err == nil && n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func allowedList(allowed []string) string {
+	if len(allowed) == 0 {
+		return " (it allows none)"
+	}
+	return "; allowed: " + strings.Join(allowed, ", ")
+}
+
+func joinUsages(us []certificatesv1.KeyUsage) string {
+	s := make([]string, len(us))
+	for i, u := range us {
+		s[i] = string(u)
+	}
+	return strings.Join(s, ", ")
+}

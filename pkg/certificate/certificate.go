@@ -120,11 +120,10 @@ func Template(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ca
 	}, nil
 }
 
-// Sign issues the certificate for req with the CA of b.
+// Sign issues the certificate for req with the CA of b. req must come from
+// csr.ParseRequest, which has verified its signature (proof of possession); Sign does not
+// verify it a second time.
 func Sign(ctx context.Context, b ca.Backend, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, o Options) (*Issued, error) {
-	if err := req.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("unable to verify certificate request signature: %w", err)
-	}
 	chain, err := b.Chain(ctx)
 	if err != nil {
 		return nil, err

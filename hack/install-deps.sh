@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # Installs what kcsr's build and test suite need on a fresh machine of this kind (Debian with
-# Go): openssl and kubectl are used by the end-to-end tests as a user would use them. Safe to
-# run again: it installs only what is missing.
+# Go): openssl and kubectl are used by the end-to-end tests as a user would use them, SoftHSM2
+# and a C compiler by the PKCS#11 CA backend and its tests. Safe to run again: it installs
+# only what is missing.
 set -euo pipefail
 
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v git >/dev/null || need_apt+=(git)
 command -v make >/dev/null || need_apt+=(make)
+# SoftHSM2: the PKCS#11 HSM the CA-backend tests create tokens in (softhsm2-util and the
+# module, /usr/lib/softhsm/libsofthsm2.so).
+{ command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || need_apt+=(softhsm2)
+# A C toolchain: the PKCS#11 backend is cgo (crypto11), and without a C compiler the go
+# command silently builds without cgo, leaving the HSM out of the binary and its tests.
+command -v gcc >/dev/null || need_apt+=(gcc)
+[ -e /usr/include/stdlib.h ] || need_apt+=(libc6-dev)
 
 if ((${#need_apt[@]})); then
   echo "hack/install-deps.sh: installing ${need_apt[*]}" >&2

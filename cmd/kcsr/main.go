@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/cmd/server"
 	"kcsr.dev/kcsr/pkg/version"
 )
@@ -37,6 +38,9 @@ func newRootCommand() *cobra.Command {
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
-	root.AddCommand(server.NewCommand(os.Stdout))
+	root.AddCommand(
+		server.NewCommand(os.Stdout),
+		cli.NewTokenCommand(os.Stdout, os.Stderr),
+	)
 	return root
 }

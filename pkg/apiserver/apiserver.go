@@ -25,6 +25,7 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
+	"kcsr.dev/kcsr/pkg/registry/kcsr/token"
 	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrole"
 	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrolebinding"
 )
@@ -95,6 +96,15 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	bootstrapTokens, err := token.NewBootstrapTokenStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	joinTokens, joinTokenStatus, err := token.NewJoinTokenStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+
 	groups := []struct {
 		group     string
 		version   string
@@ -120,6 +130,9 @@ func (c CompletedConfig) New() (*Server, error) {
 		{kcsrv1alpha1.GroupName, "v1alpha1", map[string]rest.Storage{
 			"issuedcertificates":        issued,
 			"issuedcertificates/status": issuedStatus,
+			"bootstraptokens":           bootstrapTokens,
+			"jointokens":                joinTokens,
+			"jointokens/status":         joinTokenStatus,
 		}},
 	}
 	var infos []*genericapiserver.APIGroupInfo

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
+	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 )
 
@@ -25,6 +26,8 @@ type Options struct {
 	// TokenAuthFile is a CSV file of static bearer tokens (token,user,uid,"group1,group2").
 	// Optional.
 	TokenAuthFile string
+	// Tokens authenticates bootstrap and join tokens. Optional.
+	Tokens authenticator.Token
 }
 
 // New returns the request authenticator.
@@ -35,12 +38,19 @@ func New(o Options) (authenticator.Request, error) {
 	authenticators := []authenticator.Request{
 		x509.NewDynamic(o.ClientCA.VerifyOptions, x509.CommonNameUserConversion),
 	}
+	var tokens []authenticator.Token
 	if o.TokenAuthFile != "" {
-		tokens, err := tokenfile.NewCSV(o.TokenAuthFile)
+		static, err := tokenfile.NewCSV(o.TokenAuthFile)
 		if err != nil {
 			return nil, fmt.Errorf("--token-auth-file: %w", err)
 		}
-		authenticators = append(authenticators, bearertoken.New(tokens))
+		tokens = append(tokens, static)
+	}
+	if o.Tokens != nil {
+		tokens = append(tokens, o.Tokens)
+	}
+	if len(tokens) > 0 {
+		authenticators = append(authenticators, bearertoken.New(tokenunion.New(tokens...)))
 	}
 	return group.NewAuthenticatedGroupAdder(union.New(authenticators...)), nil
 }

@@ -2,13 +2,13 @@ package signer
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"kcsr.dev/kcsr/pkg/ca"
+	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 )
 
 // openPKCS11 opens a CA key held in an HSM.
-func openPKCS11(_ context.Context, _ *PKCS11Spec, _ time.Time) (ca.Backend, error) {
-	return nil, errors.New("pkcs11: the PKCS#11 backend is not available in this build")
+func openPKCS11(ctx context.Context, s *PKCS11Spec, now time.Time) (ca.Backend, error) {
+	return capkcs11.New(ctx, capkcs11.Config{ModulePath: s.ModulePath, URI: s.URI, CertFile: s.CertFile}, now)
 }

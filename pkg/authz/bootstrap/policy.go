@@ -37,6 +37,8 @@ const (
 	KubeletServingApprover             = "system:certificates.k8s.io:kubelet-serving-approver"
 	LegacyUnknownApprover              = "system:certificates.k8s.io:legacy-unknown-approver"
 	CertificateController              = "system:controller:certificate-controller"
+	// Joiner lets a join-token holder create its CSR and watch for the certificate.
+	Joiner = "kcsr:joiner"
 )
 
 // LegacyUnknownSignerName is the signer of CSRs created through the removed v1beta1 API;
@@ -112,6 +114,12 @@ func ClusterRoles() []rbacv1.ClusterRole {
 				resourceRule(verbs("create"), groups(certificatesGroup), "certificatesigningrequests/selfnodeclient"),
 			},
 		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: Joiner},
+			Rules: []rbacv1.PolicyRule{
+				resourceRule(verbs("create", "get", "list", "watch"), groups(certificatesGroup), "certificatesigningrequests"),
+			},
+		},
 		approverRole(LegacyUnknownApprover, LegacyUnknownSignerName),
 		approverRole(KubeletServingApprover, "kubernetes.io/kubelet-serving"),
 		approverRole(KubeAPIServerClientApprover, "kubernetes.io/kube-apiserver-client"),
@@ -149,6 +157,16 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		groupBinding(Discovery, user.AllAuthenticated),
 		groupBinding(BasicUser, user.AllAuthenticated),
 		groupBinding(PublicInfoViewer, user.AllAuthenticated, user.AllUnauthenticated),
+		// kcsr issues bootstrap tokens itself, so it also makes kubeadm's bindings: token
+		// holders may create node client CSRs that the kubelet approver then approves,
+		// and nodes may renew their own client certificates.
+		namedGroupBinding("kcsr:kubelet-bootstrap", NodeBootstrapper, "system:bootstrappers"),
+		namedGroupBinding("kcsr:node-autoapprove-bootstrap", NodeClient, "system:bootstrappers"),
+		namedGroupBinding("kcsr:node-autoapprove-certificate-rotation", SelfNodeClient, "system:nodes"),
+		// Kubernetes' Node authorizer lets nodes create and watch CSRs for rotation; kcsr
+		// has no Node authorizer, so RBAC grants the same.
+		namedGroupBinding("kcsr:node-certificate-rotation", NodeBootstrapper, "system:nodes"),
+		groupBinding(Joiner, "system:kcsr:joiners"),
 	}
 	for i := range bindings {
 		addDefaultMetadata(&bindings[i].ObjectMeta)
@@ -163,6 +181,12 @@ func approverRole(name, signerName string) rbacv1.ClusterRole {
 			namedRule(verbs("approve"), groups(certificatesGroup), "signers", signerName),
 		},
 	}
+}
+
+func namedGroupBinding(name, role string, groupNames ...string) rbacv1.ClusterRoleBinding {
+	b := groupBinding(role, groupNames...)
+	b.Name = name
+	return b
 }
 
 func groupBinding(role string, groupNames ...string) rbacv1.ClusterRoleBinding {

@@ -38,6 +38,7 @@ func TestClusterRoleNames(t *testing.T) {
 		"system:node-bootstrapper",
 		"system:certificates.k8s.io:certificatesigningrequests:nodeclient",
 		"system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+		"kcsr:joiner",
 		"system:certificates.k8s.io:legacy-unknown-approver",
 		"system:certificates.k8s.io:kubelet-serving-approver",
 		"system:certificates.k8s.io:kube-apiserver-client-approver",
@@ -114,18 +115,21 @@ func TestMetadataAndValidity(t *testing.T) {
 func TestBindings(t *testing.T) {
 	got := map[string][]string{}
 	for _, b := range ClusterRoleBindings() {
-		if b.Name != b.RoleRef.Name {
-			t.Errorf("binding %q is not named after its role %q", b.Name, b.RoleRef.Name)
-		}
 		for _, s := range b.Subjects {
-			got[b.Name] = append(got[b.Name], s.Kind+":"+s.Name)
+			got[b.Name] = append(got[b.Name], b.RoleRef.Name+" → "+s.Kind+":"+s.Name)
 		}
 	}
 	want := map[string][]string{
-		"cluster-admin":             {"Group:system:masters"},
-		"system:discovery":          {"Group:system:authenticated"},
-		"system:basic-user":         {"Group:system:authenticated"},
-		"system:public-info-viewer": {"Group:system:authenticated", "Group:system:unauthenticated"},
+		"cluster-admin":             {"cluster-admin → Group:system:masters"},
+		"system:discovery":          {"system:discovery → Group:system:authenticated"},
+		"system:basic-user":         {"system:basic-user → Group:system:authenticated"},
+		"system:public-info-viewer": {"system:public-info-viewer → Group:system:authenticated", "system:public-info-viewer → Group:system:unauthenticated"},
+		// kubeadm's bindings, for the bootstrap tokens kcsr issues.
+		"kcsr:kubelet-bootstrap":                     {"system:node-bootstrapper → Group:system:bootstrappers"},
+		"kcsr:node-autoapprove-bootstrap":            {NodeClient + " → Group:system:bootstrappers"},
+		"kcsr:node-autoapprove-certificate-rotation": {SelfNodeClient + " → Group:system:nodes"},
+		"kcsr:node-certificate-rotation":             {"system:node-bootstrapper → Group:system:nodes"},
+		"kcsr:joiner":                                {"kcsr:joiner → Group:system:kcsr:joiners"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("bindings (-want +got):\n%s", diff)

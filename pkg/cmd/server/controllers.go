@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
+	"kcsr.dev/kcsr/pkg/controller/approver"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
@@ -54,8 +55,13 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 	if err != nil {
 		return err
 	}
+	approverController, err := approver.New(client, kcsr, csrs, approver.Options{})
+	if err != nil {
+		return err
+	}
 	cleanerController := cleaner.New(client, csrs, o.Cleaner)
 	factory.Start(ctx.Done())
+	go approverController.Run(ctx, 5)
 	go signerController.Run(ctx, 5)
 	go cleanerController.Run(ctx)
 	return nil

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates/approval"
 	"kcsr.dev/kcsr/pkg/admission/certificates/signing"
@@ -30,6 +31,8 @@ import (
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -152,7 +155,23 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile})
+	kcsrClient, err := kcsrclient.NewForConfig(generic.LoopbackClientConfig)
+	if err != nil {
+		return nil, "", err
+	}
+	kcsrFactory := kcsrinformers.NewSharedInformerFactory(kcsrClient, 10*time.Minute)
+	tokens := &authn.TokenAuthenticator{
+		Bootstrap: kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Lister(),
+		Join:      kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(),
+		Clock:     clock.RealClock{},
+	}
+	if err := generic.AddPostStartHook("kcsr-token-informers", func(hc genericapiserver.PostStartHookContext) error {
+		kcsrFactory.Start(hc.Done())
+		return nil
+	}); err != nil {
+		return nil, "", err
+	}
+	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens})
 	if err != nil {
 		return nil, "", err
 	}

@@ -397,11 +397,23 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.Unknown{}.OpenAPIModelName():                                   schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		intstr.IntOrString{}.OpenAPIModelName():                                schema_apimachinery_pkg_util_intstr_IntOrString(ref),
 		version.Info{}.OpenAPIModelName():                                      schema_k8sio_apimachinery_pkg_version_Info(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy":                  schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicy(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicyList":              schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec":              schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicySpec(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken":                  schema_pkg_apis_kcsr_v1alpha1_BootstrapToken(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenList":              schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec":              schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenSpec(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificate":               schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateList":           schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateSpec":           schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateStatus":         schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateStatus(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken":                       schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenList":                   schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec":                   schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus":                 schema_pkg_apis_kcsr_v1alpha1_JoinTokenStatus(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.PolicyRule":                      schema_pkg_apis_kcsr_v1alpha1_PolicyRule(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.Requester":                       schema_pkg_apis_kcsr_v1alpha1_Requester(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.TokenUse":                        schema_pkg_apis_kcsr_v1alpha1_TokenUse(ref),
 	}
 }
 
@@ -20393,6 +20405,315 @@ func schema_k8sio_apimachinery_pkg_version_Info(ref common.ReferenceCallback) co
 	}
 }
 
+func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicy(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalPolicy approves or denies CSRs automatically, and says why. Rules are CEL expressions over the decoded request and its requester; a policy whose expressions do not compile is refused at create, with the CEL error and its position. Deny wins over approve; guard rails (protected groups, weak keys) apply whatever the policies say.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec"),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ObjectMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalPolicyList is a list of ApprovalPolicies.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy"),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicySpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ApprovalPolicySpec is what a policy decides, and for which requests.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"signerNames": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SignerNames the policy covers: exact names or \"domain/*\".",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"match": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Match is a CEL boolean expression; the policy applies only to requests for which it is true. Empty: it applies to every request of its signers.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"rules": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Rules are CEL boolean expressions, each named; Message is shown when one is false.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.PolicyRule"),
+									},
+								},
+							},
+						},
+					},
+					"action": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Action is the verdict when every rule holds: Approve or Deny.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"onFailure": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OnFailure is the verdict when a rule is false: NoOpinion (a human decides; the default) or Deny.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"signerNames", "rules", "action"},
+			},
+		},
+		Dependencies: []string{
+			"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.PolicyRule"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_BootstrapToken(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BootstrapToken is a Kubernetes-format bootstrap token (\"<id>.<secret>\", id [a-z0-9]{6}, secret [a-z0-9]{16}) for kubelet TLS bootstrapping. It is named after its id. Unlike a Kubernetes bootstrap Secret, it stores only the SHA-256 of the secret: the server never holds a usable token. It authenticates as system:bootstrap:<id> in group system:bootstrappers (plus ExtraGroups) until it expires.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec"),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ObjectMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BootstrapTokenList is a list of BootstrapTokens.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken"),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BootstrapTokenSpec describes a bootstrap token.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"secretSHA256": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretSHA256 is the lower-case hex SHA-256 of the token's secret part.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"expiration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Expiration is when the token stops authenticating. Required.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"usages": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Usages: \"authentication\" lets the token authenticate; \"signing\" is accepted for compatibility with Kubernetes' format.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"extraGroups": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ExtraGroups are added to system:bootstrappers; each must match system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9].",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"description": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"secretSHA256", "expiration", "usages"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -20721,6 +21042,224 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateStatus(ref common.ReferenceC
 	}
 }
 
+func schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "JoinToken lets one person or service get one certificate without an administrator handling files: a CSR created with the token (it authenticates as system:join:<id>) whose subject is exactly Username and Groups, for SignerName, is approved automatically, once. The token is then spent; another CSR with it, or a mismatching one, is denied with the reason. Only the SHA-256 of the secret is stored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec"),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus"),
+						},
+					},
+				},
+				Required: []string{"spec"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ObjectMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec", "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "JoinTokenList is a list of JoinTokens.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Default: map[string]interface{}{},
+							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken"),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "JoinTokenSpec is what the token allows.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"secretSHA256": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SecretSHA256 is the lower-case hex SHA-256 of the token's secret part.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"expiration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Expiration is when the token stops working.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"username": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Username is the subject CN the CSR must carry.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"groups": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Groups are the subject O values the CSR must carry, exactly (order aside).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"signerName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SignerName the CSR must ask for.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"maxExpirationSeconds": {
+						SchemaProps: spec.SchemaProps{
+							Description: "MaxExpirationSeconds caps the certificate lifetime the CSR may request; 0: the signer's maximum.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+				Required: []string{"secretSHA256", "expiration", "username", "signerName"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_JoinTokenStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "JoinTokenStatus records the token's use.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"usedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "UsedBy is the CSR the token approved.",
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.TokenUse"),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.TokenUse"},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_PolicyRule(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "PolicyRule is one named CEL expression.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"expression": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Type:   []string{"string"},
+							Format: "",
+						},
+					},
+				},
+				Required: []string{"name", "expression"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_kcsr_v1alpha1_Requester(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -20756,5 +21295,40 @@ func schema_pkg_apis_kcsr_v1alpha1_Requester(ref common.ReferenceCallback) commo
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_TokenUse(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "TokenUse names the CSR a token was spent on.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"csrName": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"csrUID": {
+						SchemaProps: spec.SchemaProps{
+							Default: "",
+							Type:    []string{"string"},
+							Format:  "",
+						},
+					},
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Ref: ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"csrName", "csrUID", "time"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
 	}
 }

@@ -28,6 +28,12 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
 		&IssuedCertificate{},
 		&IssuedCertificateList{},
+		&ApprovalPolicy{},
+		&ApprovalPolicyList{},
+		&BootstrapToken{},
+		&BootstrapTokenList{},
+		&JoinToken{},
+		&JoinTokenList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

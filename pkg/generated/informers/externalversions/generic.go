@@ -53,8 +53,14 @@ func (f *genericInformer) Lister() cache.GenericLister {
 func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource) (GenericInformer, error) {
 	switch resource {
 	// Group=kcsr.dev, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithResource("approvalpolicies"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Kcsr().V1alpha1().ApprovalPolicies().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("bootstraptokens"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Kcsr().V1alpha1().BootstrapTokens().Informer()}, nil
 	case v1alpha1.SchemeGroupVersion.WithResource("issuedcertificates"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Kcsr().V1alpha1().IssuedCertificates().Informer()}, nil
+	case v1alpha1.SchemeGroupVersion.WithResource("jointokens"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Kcsr().V1alpha1().JoinTokens().Informer()}, nil
 
 	}
 

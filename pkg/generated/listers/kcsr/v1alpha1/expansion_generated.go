@@ -18,6 +18,18 @@ limitations under the License.
 
 package v1alpha1
 
+// ApprovalPolicyListerExpansion allows custom methods to be added to
+// ApprovalPolicyLister.
+type ApprovalPolicyListerExpansion interface{}
+
+// BootstrapTokenListerExpansion allows custom methods to be added to
+// BootstrapTokenLister.
+type BootstrapTokenListerExpansion interface{}
+
 // IssuedCertificateListerExpansion allows custom methods to be added to
 // IssuedCertificateLister.
 type IssuedCertificateListerExpansion interface{}
+
+// JoinTokenListerExpansion allows custom methods to be added to
+// JoinTokenLister.
+type JoinTokenListerExpansion interface{}

@@ -24,8 +24,14 @@ import (
 
 // Interface provides access to all the informers in this group version.
 type Interface interface {
+	// ApprovalPolicies returns a ApprovalPolicyInformer.
+	ApprovalPolicies() TypedApprovalPolicyInformer
+	// BootstrapTokens returns a BootstrapTokenInformer.
+	BootstrapTokens() TypedBootstrapTokenInformer
 	// IssuedCertificates returns a IssuedCertificateInformer.
 	IssuedCertificates() TypedIssuedCertificateInformer
+	// JoinTokens returns a JoinTokenInformer.
+	JoinTokens() TypedJoinTokenInformer
 }
 
 type version struct {
@@ -39,7 +45,22 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 	return &version{factory: f, namespace: namespace, tweakListOptions: tweakListOptions}
 }
 
+// ApprovalPolicies returns a TypedApprovalPolicyInformer.
+func (v *version) ApprovalPolicies() TypedApprovalPolicyInformer {
+	return &approvalPolicyInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// BootstrapTokens returns a TypedBootstrapTokenInformer.
+func (v *version) BootstrapTokens() TypedBootstrapTokenInformer {
+	return &bootstrapTokenInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
 // IssuedCertificates returns a TypedIssuedCertificateInformer.
 func (v *version) IssuedCertificates() TypedIssuedCertificateInformer {
 	return &issuedCertificateInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
+}
+
+// JoinTokens returns a TypedJoinTokenInformer.
+func (v *version) JoinTokens() TypedJoinTokenInformer {
+	return &joinTokenInformer{factory: v.factory, tweakListOptions: v.tweakListOptions}
 }

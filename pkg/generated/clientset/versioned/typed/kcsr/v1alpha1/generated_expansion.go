@@ -18,4 +18,10 @@ limitations under the License.
 
 package v1alpha1
 
+type ApprovalPolicyExpansion interface{}
+
+type BootstrapTokenExpansion interface{}
+
 type IssuedCertificateExpansion interface{}
+
+type JoinTokenExpansion interface{}

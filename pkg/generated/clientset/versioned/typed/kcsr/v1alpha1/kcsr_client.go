@@ -28,7 +28,10 @@ import (
 
 type KcsrV1alpha1Interface interface {
 	RESTClient() rest.Interface
+	ApprovalPoliciesGetter
+	BootstrapTokensGetter
 	IssuedCertificatesGetter
+	JoinTokensGetter
 }
 
 // KcsrV1alpha1Client is used to interact with features provided by the kcsr.dev group.
@@ -36,8 +39,20 @@ type KcsrV1alpha1Client struct {
 	restClient rest.Interface
 }
 
+func (c *KcsrV1alpha1Client) ApprovalPolicies() ApprovalPolicyInterface {
+	return newApprovalPolicies(c)
+}
+
+func (c *KcsrV1alpha1Client) BootstrapTokens() BootstrapTokenInterface {
+	return newBootstrapTokens(c)
+}
+
 func (c *KcsrV1alpha1Client) IssuedCertificates() IssuedCertificateInterface {
 	return newIssuedCertificates(c)
+}
+
+func (c *KcsrV1alpha1Client) JoinTokens() JoinTokenInterface {
+	return newJoinTokens(c)
 }
 
 // NewForConfig creates a new KcsrV1alpha1Client for the given config.

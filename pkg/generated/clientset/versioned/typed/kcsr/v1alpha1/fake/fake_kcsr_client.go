@@ -28,8 +28,20 @@ type FakeKcsrV1alpha1 struct {
 	*testing.Fake
 }
 
+func (c *FakeKcsrV1alpha1) ApprovalPolicies() v1alpha1.ApprovalPolicyInterface {
+	return newFakeApprovalPolicies(c)
+}
+
+func (c *FakeKcsrV1alpha1) BootstrapTokens() v1alpha1.BootstrapTokenInterface {
+	return newFakeBootstrapTokens(c)
+}
+
 func (c *FakeKcsrV1alpha1) IssuedCertificates() v1alpha1.IssuedCertificateInterface {
 	return newFakeIssuedCertificates(c)
+}
+
+func (c *FakeKcsrV1alpha1) JoinTokens() v1alpha1.JoinTokenInterface {
+	return newFakeJoinTokens(c)
 }
 
 // RESTClient returns a RESTClient that is used to communicate

@@ -1,0 +1,108 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BootstrapToken is a Kubernetes-format bootstrap token ("<id>.<secret>", id [a-z0-9]{6},
+// secret [a-z0-9]{16}) for kubelet TLS bootstrapping. It is named after its id. Unlike a
+// Kubernetes bootstrap Secret, it stores only the SHA-256 of the secret: the server never
+// holds a usable token. It authenticates as system:bootstrap:<id> in group
+// system:bootstrappers (plus ExtraGroups) until it expires.
+type BootstrapToken struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec BootstrapTokenSpec `json:"spec"`
+}
+
+// BootstrapTokenSpec describes a bootstrap token.
+type BootstrapTokenSpec struct {
+	// SecretSHA256 is the lower-case hex SHA-256 of the token's secret part.
+	SecretSHA256 string `json:"secretSHA256"`
+	// Expiration is when the token stops authenticating. Required.
+	Expiration metav1.Time `json:"expiration"`
+	// Usages: "authentication" lets the token authenticate; "signing" is accepted for
+	// compatibility with Kubernetes' format.
+	Usages []string `json:"usages"`
+	// ExtraGroups are added to system:bootstrappers; each must match
+	// system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9].
+	// +optional
+	ExtraGroups []string `json:"extraGroups,omitempty"`
+	// +optional
+	Description string `json:"description,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BootstrapTokenList is a list of BootstrapTokens.
+type BootstrapTokenList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []BootstrapToken `json:"items"`
+}
+
+// +genclient
+// +genclient:nonNamespaced
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// JoinToken lets one person or service get one certificate without an administrator
+// handling files: a CSR created with the token (it authenticates as system:join:<id>) whose
+// subject is exactly Username and Groups, for SignerName, is approved automatically, once.
+// The token is then spent; another CSR with it, or a mismatching one, is denied with the
+// reason. Only the SHA-256 of the secret is stored.
+type JoinToken struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JoinTokenSpec   `json:"spec"`
+	Status JoinTokenStatus `json:"status,omitempty"`
+}
+
+// JoinTokenSpec is what the token allows.
+type JoinTokenSpec struct {
+	// SecretSHA256 is the lower-case hex SHA-256 of the token's secret part.
+	SecretSHA256 string `json:"secretSHA256"`
+	// Expiration is when the token stops working.
+	Expiration metav1.Time `json:"expiration"`
+	// Username is the subject CN the CSR must carry.
+	Username string `json:"username"`
+	// Groups are the subject O values the CSR must carry, exactly (order aside).
+	// +optional
+	Groups []string `json:"groups,omitempty"`
+	// SignerName the CSR must ask for.
+	SignerName string `json:"signerName"`
+	// MaxExpirationSeconds caps the certificate lifetime the CSR may request; 0: the
+	// signer's maximum.
+	// +optional
+	MaxExpirationSeconds int32 `json:"maxExpirationSeconds,omitempty"`
+}
+
+// JoinTokenStatus records the token's use.
+type JoinTokenStatus struct {
+	// UsedBy is the CSR the token approved.
+	// +optional
+	UsedBy *TokenUse `json:"usedBy,omitempty"`
+}
+
+// TokenUse names the CSR a token was spent on.
+type TokenUse struct {
+	CSRName string      `json:"csrName"`
+	CSRUID  string      `json:"csrUID"`
+	Time    metav1.Time `json:"time"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// JoinTokenList is a list of JoinTokens.
+type JoinTokenList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []JoinToken `json:"items"`
+}

@@ -1,0 +1,241 @@
+package cli
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/authn"
+)
+
+// NewTokenCommand returns `kcsr token`.
+func NewTokenCommand(out, errOut io.Writer) *cobra.Command {
+	var conn Connection
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Create, list and delete join tokens and kubelet bootstrap tokens",
+		Long: `Join tokens let one person or service get one certificate without an administrator
+handling files: a CSR created with the token whose subject is exactly the token's user
+and groups is approved automatically, once.
+
+Bootstrap tokens are Kubernetes' kubelet TLS bootstrap tokens (<id>.<secret>): a node
+authenticates with one as system:bootstrap:<id> and its client CSR is approved after
+the nodeclient SubjectAccessReview.
+
+The server stores only the SHA-256 of a token's secret: the token is printed once.`,
+	}
+	conn.AddFlags(cmd.PersistentFlags())
+	cmd.AddCommand(newTokenCreate(&conn, out, errOut), newTokenList(&conn, out), newTokenDelete(&conn, out))
+	return cmd
+}
+
+func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
+	var (
+		user, signer, description string
+		groups                    []string
+		ttl, maxDuration          time.Duration
+		bootstrap                 bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create a token and print it",
+		Example: `  # A join token: rahul gets one client certificate for CN=rahul, O=developers
+  kcsr token create --user rahul --group developers --ttl 24h
+
+  # A kubelet bootstrap token
+  kcsr token create --bootstrap --ttl 1h --description "node pool a"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if ttl <= 0 {
+				return fmt.Errorf("--ttl must be positive, got %s", ttl)
+			}
+			if !bootstrap && user == "" {
+				return errors.New("--user is required for a join token (the CN the certificate will carry); use --bootstrap for a kubelet bootstrap token")
+			}
+			if bootstrap && user != "" {
+				return errors.New("--user does not apply to --bootstrap tokens (the kubelet names itself system:node:<name>)")
+			}
+			if !bootstrap {
+				if errs := certvalidation.ValidateSignerName(nil, signer); len(errs) > 0 {
+					return fmt.Errorf("--signer: %s", errs.ToAggregate())
+				}
+				if maxDuration != 0 && maxDuration < 10*time.Minute {
+					return fmt.Errorf("--max-duration %s is below the 10m minimum", maxDuration)
+				}
+			}
+			_, kcsr, _, err := conn.Clients()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			id, secret, err := newToken()
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256([]byte(secret))
+			expiration := metav1.NewTime(time.Now().Add(ttl).Truncate(time.Second))
+			if bootstrap {
+				_, err = kcsr.KcsrV1alpha1().BootstrapTokens().Create(ctx, &kcsrv1alpha1.BootstrapToken{
+					ObjectMeta: metav1.ObjectMeta{Name: id},
+					Spec: kcsrv1alpha1.BootstrapTokenSpec{
+						SecretSHA256: hex.EncodeToString(sum[:]),
+						Expiration:   expiration,
+						Usages:       []string{"authentication", "signing"},
+						ExtraGroups:  groups,
+						Description:  description,
+					},
+				}, metav1.CreateOptions{})
+			} else {
+				spec := kcsrv1alpha1.JoinTokenSpec{
+					SecretSHA256: hex.EncodeToString(sum[:]),
+					Expiration:   expiration,
+					Username:     user,
+					Groups:       groups,
+					SignerName:   signer,
+				}
+				if maxDuration > 0 {
+					spec.MaxExpirationSeconds = int32(maxDuration / time.Second)
+				}
+				_, err = kcsr.KcsrV1alpha1().JoinTokens().Create(ctx, &kcsrv1alpha1.JoinToken{ObjectMeta: metav1.ObjectMeta{Name: id}, Spec: spec}, metav1.CreateOptions{})
+			}
+			if err != nil {
+				return fmt.Errorf("create token: %w", err)
+			}
+			fmt.Fprintln(out, id+"."+secret)
+			if bootstrap {
+				fmt.Fprintf(errOut, "bootstrap token %s expires %s; a kubelet authenticates with it as %s%s\n", id, expiration.UTC().Format(time.RFC3339), authn.BootstrapUserPrefix, id)
+			} else {
+				fmt.Fprintf(errOut, "join token %s for %s expires %s; it is printed once: hand it to %s over a trusted channel\n", id, describeIdentity(user, groups), expiration.UTC().Format(time.RFC3339), user)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&user, "user", "", "Join token: the subject CN (the user name) the certificate will carry.")
+	f.StringSliceVar(&groups, "group", nil, "Join token: a subject O (group) the certificate will carry (repeatable); bootstrap token: an extra group system:bootstrappers:… .")
+	f.StringVar(&signer, "signer", certificatesv1.KubeAPIServerClientSignerName, "Join token: the signerName the CSR must use.")
+	f.DurationVar(&ttl, "ttl", 24*time.Hour, "How long the token stays usable.")
+	f.DurationVar(&maxDuration, "max-duration", 0, "Join token: the longest certificate lifetime the CSR may request (0: the signer's maximum).")
+	f.BoolVar(&bootstrap, "bootstrap", false, "Create a kubelet bootstrap token instead of a join token.")
+	f.StringVar(&description, "description", "", "Bootstrap token: a description.")
+	return cmd
+}
+
+func newTokenList(conn *Connection, out io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List join and bootstrap tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, kcsr, _, err := conn.Clients()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			joins, err := kcsr.KcsrV1alpha1().JoinTokens().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			boots, err := kcsr.KcsrV1alpha1().BootstrapTokens().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tKIND\tIDENTITY\tSIGNER\tEXPIRES\tSTATE")
+			now := time.Now()
+			for _, t := range joins.Items {
+				state := "unused"
+				switch {
+				case t.Status.UsedBy != nil:
+					state = "spent on " + t.Status.UsedBy.CSRName
+				case now.After(t.Spec.Expiration.Time):
+					state = "expired"
+				}
+				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", t.Name, describeIdentity(t.Spec.Username, t.Spec.Groups), t.Spec.SignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+			}
+			for _, t := range boots.Items {
+				state := "valid"
+				if now.After(t.Spec.Expiration.Time) {
+					state = "expired"
+				}
+				fmt.Fprintf(w, "%s\tbootstrap\t%s%s\t%s\t%s\t%s\n", t.Name, authn.BootstrapUserPrefix, t.Name, certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newTokenDelete(conn *Connection, out io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete ID...",
+		Short: "Delete tokens; they stop authenticating at once",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, ids []string) error {
+			_, kcsr, _, err := conn.Clients()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var errs []error
+			for _, arg := range ids {
+				id, _, _ := strings.Cut(arg, ".") // accept a whole token too
+				errJoin := kcsr.KcsrV1alpha1().JoinTokens().Delete(ctx, id, metav1.DeleteOptions{})
+				errBoot := kcsr.KcsrV1alpha1().BootstrapTokens().Delete(ctx, id, metav1.DeleteOptions{})
+				switch {
+				case errJoin == nil || errBoot == nil:
+					fmt.Fprintf(out, "token %s deleted\n", id)
+				case apierrors.IsNotFound(errJoin) && apierrors.IsNotFound(errBoot):
+					errs = append(errs, fmt.Errorf("token %s not found; see kcsr token list", id))
+				default:
+					errs = append(errs, fmt.Errorf("delete token %s: %v", id, errors.Join(errJoin, errBoot)))
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+const tokenAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// newToken returns a random id ([a-z0-9]{6}) and secret ([a-z0-9]{16}).
+func newToken() (string, string, error) {
+	s, err := randomString(22)
+	if err != nil {
+		return "", "", err
+	}
+	return s[:6], s[6:], nil
+}
+
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	max := big.NewInt(int64(len(tokenAlphabet)))
+	for i := range b {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", err
+		}
+		b[i] = tokenAlphabet[v.Int64()]
+	}
+	return string(b), nil
+}
+
+func describeIdentity(user string, groups []string) string {
+	if len(groups) == 0 {
+		return "CN=" + user
+	}
+	return "CN=" + user + " O=" + strings.Join(groups, ",")
+}

@@ -1,0 +1,290 @@
+// Package approver is the controller that approves or denies Pending CSRs without a human,
+// and says why every time. In order:
+//
+//  1. Join tokens: a CSR created with a join token (requester system:join:<id>) whose
+//     subject and signer match the token exactly is approved, and the token is spent; a
+//     mismatch, a spent or an expired token is denied with the reason.
+//  2. Kubelet client certificates, as kube-controller-manager's csrapproving does: a
+//     SubjectAccessReview as the requester on certificatesigningrequests/selfnodeclient or
+//     /nodeclient.
+//  3. Approval policies (pkg/policy), behind guard rails no policy can override.
+//
+// A CSR nobody decided stays Pending with an annotation that explains why.
+package approver
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
+	"k8s.io/client-go/kubernetes"
+	certificateslisters "k8s.io/client-go/listers/certificates/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"kcsr.dev/kcsr/pkg/csr"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+)
+
+// Reasons of the conditions this controller writes.
+const (
+	ReasonAutoApproved      = "AutoApproved" // Kubernetes' kubelet client approval
+	ReasonJoinToken         = "JoinToken"
+	ReasonJoinTokenMismatch = "JoinTokenMismatch"
+	ReasonJoinTokenSpent    = "JoinTokenSpent"
+	ReasonJoinTokenExpired  = "JoinTokenExpired"
+	ReasonJoinTokenUnknown  = "JoinTokenUnknown"
+	ReasonGuardRail         = "GuardRail"
+
+	// VerdictAnnotation explains, on a CSR left Pending, what every policy said.
+	VerdictAnnotation = "kcsr.dev/approval-verdict"
+)
+
+// Decision is the outcome of the policy stage.
+type Decision struct {
+	// Approve or Deny; both false means no opinion.
+	Approve, Deny bool
+	// Reason and Message go into the condition (or, with no opinion, the annotation).
+	Reason, Message string
+}
+
+// PolicyFunc decides a CSR by policy. It is nil when no policy engine is configured.
+type PolicyFunc func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (Decision, error)
+
+// Options configure the controller.
+type Options struct {
+	Policies PolicyFunc
+	Clock    clock.PassiveClock
+}
+
+// Controller approves and denies CSRs.
+type Controller struct {
+	client kubernetes.Interface
+	kcsr   kcsrclient.Interface
+	lister certificateslisters.CertificateSigningRequestLister
+	synced cache.InformerSynced
+	queue  workqueue.TypedRateLimitingInterface[string]
+	opts   Options
+}
+
+// New returns an approver watching csrs.
+func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	c := &Controller{
+		client: client,
+		kcsr:   kcsr,
+		lister: csrs.Lister(),
+		synced: csrs.Informer().HasSynced,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kcsr_approver"},
+		),
+		opts: opts,
+	}
+	_, err := csrs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+	})
+	return c, err
+}
+
+func (c *Controller) enqueue(obj any) {
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// Enqueue asks for every CSR to be looked at again (e.g. after a policy changed).
+func (c *Controller) EnqueueAll() {
+	csrs, err := c.lister.List(everything)
+	if err != nil {
+		return
+	}
+	for _, obj := range csrs {
+		c.enqueue(obj)
+	}
+}
+
+// Run processes CSRs until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	logger := klog.FromContext(ctx).WithName("approver")
+	ctx = klog.NewContext(ctx, logger)
+	logger.Info("Starting approver controller")
+	defer logger.Info("Shutting down approver controller")
+	if !cache.WaitForNamedCacheSync("approver", ctx.Done(), c.synced) {
+		return
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for c.processNext(ctx) {
+			}
+		}, time.Second)
+	}
+	<-ctx.Done()
+}
+
+func (c *Controller) processNext(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		klog.FromContext(ctx).V(2).Info("approver sync failed; retrying", "csr", key, "err", err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+func (c *Controller) sync(ctx context.Context, name string) error {
+	cached, err := c.lister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if decided(cached) {
+		return nil
+	}
+	obj := cached.DeepCopy()
+
+	if id, ok := joinTokenID(obj.Spec.Username); ok {
+		return c.handleJoin(ctx, obj, id)
+	}
+
+	req, err := csr.ParseRequest(obj.Spec.Request)
+	if err != nil {
+		// Validation refused such requests at create; nothing to decide.
+		return nil
+	}
+	if approved, err := c.kubeletClient(ctx, obj, req); err != nil || approved {
+		return err
+	}
+
+	if c.opts.Policies == nil {
+		return nil
+	}
+	d, err := c.opts.Policies(ctx, obj)
+	if err != nil {
+		return err
+	}
+	switch {
+	case d.Deny:
+		return c.decide(ctx, obj, certificatesv1.CertificateDenied, d.Reason, d.Message)
+	case d.Approve:
+		return c.decide(ctx, obj, certificatesv1.CertificateApproved, d.Reason, d.Message)
+	}
+	return c.explain(ctx, obj, d.Message)
+}
+
+// decide writes Approved or Denied through /approval.
+func (c *Controller) decide(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType, reason, message string) error {
+	obj.Status.Conditions = append(obj.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+		Type:           t,
+		Status:         "True",
+		Reason:         reason,
+		Message:        message,
+		LastUpdateTime: metav1.NewTime(c.opts.Clock.Now()),
+	})
+	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
+	if err == nil {
+		klog.FromContext(ctx).Info("Decided CSR", "csr", obj.Name, "decision", t, "reason", reason, "message", message)
+	}
+	return err
+}
+
+// explain records why a CSR is left for a human, when that changed.
+func (c *Controller) explain(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
+	if message == "" || obj.Annotations[VerdictAnnotation] == message {
+		return nil
+	}
+	if obj.Annotations == nil {
+		obj.Annotations = map[string]string{}
+	}
+	obj.Annotations[VerdictAnnotation] = message
+	_, err := c.client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// kubeletClient is kube-controller-manager's csrapproving: recognise a kubelet client CSR,
+// then approve when the requester may create selfnodeclient (renewal of its own
+// certificate) or nodeclient (bootstrap) requests.
+func (c *Controller) kubeletClient(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, req reqInfo) (bool, error) {
+	if obj.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || !csr.IsKubeletClientCSR(req, obj.Spec.Usages) {
+		return false, nil
+	}
+	recognizers := []struct {
+		subresource, message string
+		applies              bool
+	}{
+		{"selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview.", obj.Spec.Username == req.Subject.CommonName},
+		{"nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview.", true},
+	}
+	for _, r := range recognizers {
+		if !r.applies {
+			continue
+		}
+		allowed, err := c.authorize(ctx, obj, r.subresource)
+		if err != nil {
+			return false, err
+		}
+		if allowed {
+			return true, c.decide(ctx, obj, certificatesv1.CertificateApproved, ReasonAutoApproved, r.message)
+		}
+	}
+	return false, nil
+}
+
+// authorize asks, as the CSR's requester, for create on certificatesigningrequests/<sub>.
+func (c *Controller) authorize(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, subresource string) (bool, error) {
+	extra := map[string]authorizationv1.ExtraValue{}
+	for k, v := range obj.Spec.Extra {
+		extra[k] = authorizationv1.ExtraValue(v)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User:   obj.Spec.Username,
+		UID:    obj.Spec.UID,
+		Groups: obj.Spec.Groups,
+		Extra:  extra,
+		ResourceAttributes: &authorizationv1.ResourceAttributes{
+			Group:       certificatesv1.GroupName,
+			Resource:    "certificatesigningrequests",
+			Verb:        "create",
+			Version:     "*",
+			Subresource: subresource,
+		},
+	}}
+	res, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+	if err != nil {
+		return false, fmt.Errorf("subject access review: %w", err)
+	}
+	return res.Status.Allowed, nil
+}
+
+func decided(obj *certificatesv1.CertificateSigningRequest) bool {
+	if len(obj.Status.Certificate) > 0 {
+		return true
+	}
+	for _, c := range obj.Status.Conditions {
+		if c.Type == certificatesv1.CertificateApproved || c.Type == certificatesv1.CertificateDenied {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,182 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509/pkix"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	certutil "k8s.io/client-go/util/cert"
+	"k8s.io/client-go/util/certificate/csr"
+	"k8s.io/client-go/util/keyutil"
+
+	"kcsr.dev/kcsr/test/e2e/framework"
+)
+
+// TestJoinToken: one CSR approved with a join token; a second use and a subject mismatch
+// are denied with reasons.
+func TestJoinToken(t *testing.T) {
+	s := framework.StartServer(t, "")
+	dir := t.TempDir()
+	kcsr := func(args ...string) framework.Result {
+		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", s.Kubeconfig)...)
+	}
+	r := kcsr("token", "create", "--user", "rahul", "--group", "developers", "--ttl", "1h")
+	if r.ExitCode != 0 {
+		t.Fatalf("kcsr token create: %s", r.Combined())
+	}
+	token := strings.TrimSpace(r.Stdout)
+	if !framework.TokenRE.MatchString(token) {
+		t.Fatalf("token %q is not in <id>.<secret> form", token)
+	}
+	if !strings.Contains(r.Stderr, "printed once") {
+		t.Errorf("create does not warn that the token is shown once: %s", r.Stderr)
+	}
+	asRahul := func(args ...string) framework.Result {
+		return framework.Run(t, "", framework.KubectlBinary(), append([]string{"--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--token", token}, args...)...)
+	}
+
+	ok := framework.GoCSR(t, dir, "rahul", "rahul", []string{"developers"}, nil, nil)
+	if r := asRahul("create", "-f", writeFile(t, dir, "rahul.yaml", framework.CSRManifest("rahul", ok, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
+		t.Fatalf("create with the join token: %s", r.Combined())
+	}
+	waitIssued(t, s.Kubeconfig, "rahul")
+	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "rahul", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}`); got != "JoinToken" {
+		t.Errorf("approval reason = %q, want JoinToken", got)
+	}
+	// The holder can fetch its certificate with the (spent) token.
+	if r := asRahul("get", "csr", "rahul", "-o", "jsonpath={.status.certificate}"); r.ExitCode != 0 || r.Stdout == "" {
+		t.Errorf("fetching the certificate with the token: %s", r.Combined())
+	}
+
+	// Second use of the same token.
+	again := framework.GoCSR(t, dir, "rahul2", "rahul", []string{"developers"}, nil, nil)
+	asRahul("create", "-f", writeFile(t, dir, "rahul2.yaml", framework.CSRManifest("rahul-again", again, clientSigner, 3600, "client auth")))
+	wantDenied(t, s.Kubeconfig, "rahul-again", "JoinTokenSpent", `was already used for CSR "rahul"`)
+
+	// A fresh token, but the request claims other groups.
+	r = kcsr("token", "create", "--user", "priya", "--group", "developers", "--ttl", "1h")
+	token = strings.TrimSpace(r.Stdout)
+	// (DER sorts the O values of one RDN set, so the request holds [admins developers].)
+	bad := framework.GoCSR(t, dir, "priya", "priya", []string{"developers", "admins"}, nil, nil)
+	asRahul("create", "-f", writeFile(t, dir, "priya.yaml", framework.CSRManifest("priya", bad, clientSigner, 3600, "client auth")))
+	wantDenied(t, s.Kubeconfig, "priya", "JoinTokenMismatch", "join token "+strings.Split(token, ".")[0]+` is for groups [developers] but the request's subject O is [admins developers]`)
+
+	list := kcsr("token", "list")
+	if !strings.Contains(list.Stdout, "spent on rahul") || !strings.Contains(list.Stdout, "CN=priya O=developers") {
+		t.Errorf("kcsr token list:\n%s", list.Combined())
+	}
+	if strings.Contains(list.Stdout, strings.Split(token, ".")[1]) {
+		t.Errorf("kcsr token list shows a secret")
+	}
+	// A wrong secret does not authenticate.
+	wrong := strings.Split(token, ".")[0] + ".0123456789abcdef"
+	if r := framework.Run(t, "", framework.KubectlBinary(), "--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--token", wrong, "get", "csr"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "Unauthorized") {
+		t.Errorf("a wrong secret: %s", r.Combined())
+	}
+	// Bad input changes nothing and says what to do.
+	if r := kcsr("token", "create", "--group", "x"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "--user is required") {
+		t.Errorf("token create without --user: %s", r.Combined())
+	}
+}
+
+// TestKubeletBootstrap: a simulated kubelet (client-go, as the kubelet does) gets its client
+// certificate with a bootstrap token and no human, renews it with that certificate, and a
+// serving CSR stays unapproved without a policy.
+func TestKubeletBootstrap(t *testing.T) {
+	s := framework.StartServer(t, "")
+	r := framework.Run(t, "", framework.Binary(t), "token", "create", "--bootstrap", "--ttl", "1h", "--kubeconfig", s.Kubeconfig)
+	if r.ExitCode != 0 {
+		t.Fatalf("kcsr token create --bootstrap: %s", r.Combined())
+	}
+	token := strings.TrimSpace(r.Stdout)
+	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	bootstrapClient := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile}})
+	certPEM, keyPEM := requestNodeClientCert(ctx, t, bootstrapClient, "node-1")
+	cert := parseCert(t, certPEM)
+	if cert.Subject.CommonName != "system:node:node-1" || strings.Join(cert.Subject.Organization, ",") != "system:nodes" {
+		t.Errorf("subject = %s", cert.Subject)
+	}
+	reasons := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "-o", `jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].reason}{"\n"}{end}`)
+	if !strings.Contains(reasons, "system:bootstrap:"+strings.Split(token, ".")[0]+" AutoApproved") {
+		t.Errorf("bootstrap CSR not AutoApproved for the bootstrap user:\n%s", reasons)
+	}
+
+	// Rotation: the node, now system:node:node-1, renews (selfnodeclient).
+	nodeClient := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.URL, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile, CertData: certPEM, KeyData: keyPEM}})
+	requestNodeClientCert(ctx, t, nodeClient, "node-1")
+	msgs := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "-o", `jsonpath={range .items[*]}{.status.conditions[0].message}{"\n"}{end}`)
+	if !strings.Contains(msgs, "Auto approving self kubelet client certificate after SubjectAccessReview.") {
+		t.Errorf("renewal not approved by selfnodeclient:\n%s", msgs)
+	}
+
+	// A serving CSR is never approved by default.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:node-1", Organization: []string{"system:nodes"}}, []string{"node-1.example"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, _, err := csr.RequestCertificate(nodeClient, csrPEM, "", certificatesv1.KubeletServingSignerName, nil, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	got, err := nodeClient.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Status.Conditions) != 0 {
+		t.Errorf("serving CSR was decided without a policy: %+v", got.Status.Conditions)
+	}
+}
+
+// requestNodeClientCert does what the kubelet's bootstrap does: a P-256 key, a CSR for
+// system:node:<name>, submit, wait for the certificate.
+func requestNodeClientCert(ctx context.Context, t *testing.T, client kubernetes.Interface, node string) ([]byte, []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, uid, err := csr.RequestCertificate(client, csrPEM, fmt.Sprintf("node-csr-%d", time.Now().UnixNano()), certificatesv1.KubeAPIServerClientKubeletSignerName, nil,
+		[]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, key)
+	if err != nil {
+		t.Fatalf("create node CSR: %v", err)
+	}
+	certPEM, err := csr.WaitForCertificate(ctx, client, name, uid)
+	if err != nil {
+		t.Fatalf("wait for node certificate: %v", err)
+	}
+	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certPEM, keyPEM
+}
+
+func wantDenied(t *testing.T, kc, name, reason, messagePart string) {
+	t.Helper()
+	framework.Eventually(t, 20*time.Second, name+" to be denied", func() bool { return condition(t, kc, name) == "Denied" })
+	got := framework.MustKubectl(t, kc, "get", "csr", name, "-o", `jsonpath={.status.conditions[?(@.type=="Denied")].reason}|{.status.conditions[?(@.type=="Denied")].message}`)
+	r, msg, _ := strings.Cut(got, "|")
+	if r != reason || !strings.Contains(msg, messagePart) {
+		t.Errorf("%s denied with %q; want reason %s and a message containing %q", name, got, reason, messagePart)
+	}
+}

@@ -35,6 +35,17 @@ if ! command -v kubectl >/dev/null; then
   }
 fi
 
+# The e2e suite also drives older kubectl releases (1.27 speaks OpenAPI v2 only). They ship
+# beside kubectl in the Google Cloud SDK on these machines; KCSR_E2E_KUBECTL_DIR may point
+# elsewhere.
+kubectl_dir="${KCSR_E2E_KUBECTL_DIR:-/usr/lib/google-cloud-sdk/bin}"
+for v in 1.27 1.33; do
+  if [ ! -x "$kubectl_dir/kubectl.$v" ]; then
+    echo "hack/install-deps.sh: $kubectl_dir/kubectl.$v is missing; set KCSR_E2E_KUBECTL_DIR to a directory holding kubectl.1.27 and kubectl.1.33" >&2
+    exit 1
+  fi
+done
+
 if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then
     echo "hack/install-deps.sh: add /usr/local/go/bin to PATH" >&2

@@ -63,6 +63,9 @@ type Options struct {
 	// SANs are the host names and IP addresses the serving certificate must be valid for,
 	// on top of localhost, 127.0.0.1 and ::1.
 	SANs []string
+	// CASigner, when set, is the cluster CA key held elsewhere (an HSM): ca.crt must be
+	// in Dir already, and no ca.key may be there.
+	CASigner crypto.Signer
 	// Clock and Rand default to the real clock and crypto/rand.
 	Clock clock.PassiveClock
 	Rand  io.Reader
@@ -117,6 +120,9 @@ func Ensure(opts Options) (*PKI, error) {
 
 func (p *PKI) ensureCA(opts Options) error {
 	certPath, keyPath := p.Path(CACertFile), p.Path(CAKeyFile)
+	if opts.CASigner != nil {
+		return p.useExternalCA(opts, certPath, keyPath)
+	}
 	certPEM, certErr := os.ReadFile(certPath)
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	switch {
@@ -178,6 +184,29 @@ func (p *PKI) ensureCA(opts Options) error {
 	}
 	p.CA, p.CAKey, p.CAPEM = cert, key, certPEM
 	p.Events = append(p.Events, "created cluster CA "+certPath)
+	return nil
+}
+
+// useExternalCA adopts a CA whose key is held outside the data directory.
+func (p *PKI) useExternalCA(opts Options, certPath, keyPath string) error {
+	if _, err := os.Stat(keyPath); err == nil {
+		return fmt.Errorf("the cluster CA key is in the HSM, but %s exists too; remove it (keep a backup offline) so the key lives in one place", keyPath)
+	}
+	certPEM, err := os.ReadFile(certPath)
+	if err != nil {
+		return fmt.Errorf("the cluster CA key is in the HSM: put its certificate in %s (%w)", certPath, err)
+	}
+	cert, err := ParseCert(certPEM)
+	if err != nil {
+		return fmt.Errorf("cluster CA certificate %s: %w", certPath, err)
+	}
+	if !publicKeysEqual(cert.PublicKey, opts.CASigner.Public()) {
+		return fmt.Errorf("cluster CA certificate %s does not belong to the HSM key", certPath)
+	}
+	if now := opts.Clock.Now(); now.After(cert.NotAfter) {
+		return fmt.Errorf("cluster CA %s expired on %s", certPath, cert.NotAfter.Format(time.RFC3339))
+	}
+	p.CA, p.CAKey, p.CAPEM = cert, opts.CASigner, certPEM
 	return nil
 }
 

@@ -1,6 +1,15 @@
-// Package file is the CA backend whose key is a PEM file on disk (RSA, ECDSA or Ed25519;
-// PKCS#8, SEC 1 or PKCS#1). The certificate file holds the CA certificate, optionally
-// followed by intermediates. A key file readable by group or others is refused.
+// Package file is the CA backend whose key is a PEM file on disk: the cluster CA of `kcsr
+// server` by default, and any CA a signer configuration names by certFile and keyFile.
+//
+// The key may be RSA, ECDSA or Ed25519, in PKCS#8 ("PRIVATE KEY"), SEC 1 ("EC PRIVATE
+// KEY", optionally after the "EC PARAMETERS" block `openssl ecparam -genkey` writes) or
+// PKCS#1 ("RSA PRIVATE KEY") form, unencrypted. A key file readable by group or others is
+// refused. The certificate file holds the CA certificate, optionally followed by the
+// certificates that issued it, root included or not (kube-controller-manager refuses such
+// chains; kcsr accepts them so that an intermediate CA can sign; Chain leaves the root out).
+// Load runs ca.Check on the whole file, so a Backend it returns is a usable CA.
+//
+// The key is read once; the files are not watched.
 package file
 
 import (
@@ -8,83 +17,121 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
-// Backend is a CA loaded from files.
+// Backend is a CA whose key was loaded from a file. It is safe for concurrent use.
 type Backend struct {
-	chain []*x509.Certificate
-	key   crypto.Signer
+	chain  []*x509.Certificate
+	key    crypto.Signer
+	closed atomic.Bool
 }
 
-var _ ca.Backend = &Backend{}
+var _ ca.Backend = (*Backend)(nil)
 
-// Load reads certFile and keyFile and checks them with ca.Check at now.
+// Load reads the CA certificate (and any issuers after it) from certFile and its key from
+// keyFile, and checks them with ca.Check at now. Errors name the file and what to change.
 func Load(ctx context.Context, certFile, keyFile string, now time.Time) (*Backend, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return nil, fmt.Errorf("read CA certificate: %w", err)
+		return nil, fmt.Errorf("read the CA certificate: %w", err)
 	}
-	fi, err := os.Stat(keyFile)
+	chain, err := ca.ParseChain(certPEM)
 	if err != nil {
-		return nil, fmt.Errorf("read CA key: %w", err)
+		return nil, fmt.Errorf("CA certificate file %s: %w", certFile, err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("CA key %s has mode %#o, readable by others; run: chmod 600 %s", keyFile, fi.Mode().Perm(), keyFile)
-	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := readKeyFile(keyFile)
 	if err != nil {
-		return nil, fmt.Errorf("read CA key: %w", err)
+		return nil, err
 	}
-	chain, err := parseChain(certPEM)
+	key, err := parseKey(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("CA certificate %s: %w", certFile, err)
-	}
-	key, err := pki.ParseKey(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("CA key %s: %w", keyFile, err)
+		return nil, fmt.Errorf("CA key file %s: %w", keyFile, err)
 	}
 	b := &Backend{chain: chain, key: key}
 	if err := ca.Check(ctx, b, now); err != nil {
-		return nil, fmt.Errorf("CA %s: %w", certFile, err)
+		return nil, fmt.Errorf("CA %s with key %s: %w", certFile, keyFile, err)
 	}
+	b.chain = ca.TrimRoot(chain)
 	return b, nil
 }
 
-// Chain returns the CA certificate and its intermediates.
-func (b *Backend) Chain(context.Context) ([]*x509.Certificate, error) { return b.chain, nil }
+// Chain returns the CA certificate, then its issuers without the root.
+func (b *Backend) Chain(context.Context) ([]*x509.Certificate, error) {
+	if b.closed.Load() {
+		return nil, ca.ErrClosed
+	}
+	return b.chain, nil
+}
 
 // Signer returns the CA key.
-func (b *Backend) Signer(context.Context) (crypto.Signer, error) { return b.key, nil }
+func (b *Backend) Signer(context.Context) (crypto.Signer, error) {
+	if b.closed.Load() {
+		return nil, ca.ErrClosed
+	}
+	return b.key, nil
+}
 
-// Close does nothing: the key lives in memory.
-func (b *Backend) Close() error { return nil }
+// Close makes the backend unusable. It is safe to call twice.
+func (b *Backend) Close() error {
+	b.closed.Store(true)
+	return nil
+}
 
-func parseChain(data []byte) ([]*x509.Certificate, error) {
-	var chain []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
+// readKeyFile reads a private key file that group and others cannot read. The mode is
+// checked on the open file, so the file checked is the file read.
+func readKeyFile(keyFile string) ([]byte, error) {
+	f, err := os.Open(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("read the CA key: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read the CA key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("CA key file %s is readable by group or others (mode %#o); run: chmod 600 %s", keyFile, perm, keyFile)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read the CA key: %w", err)
+	}
+	return data, nil
+}
+
+// parseKey parses the key with pki.ParseKey after skipping an EC PARAMETERS block, and
+// explains the usual mistakes.
+func parseKey(data []byte) (crypto.Signer, error) {
+	rest := data
+	for {
+		block, next := pem.Decode(rest)
 		if block == nil {
-			break
+			return nil, fmt.Errorf("no PEM private key found; give an unencrypted PEM key (-----BEGIN PRIVATE KEY-----)")
 		}
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("found a %q PEM block; the file must hold only CERTIFICATE blocks", block.Type)
+		switch {
+		case block.Type == "EC PARAMETERS":
+			rest = next
+			continue
+		case block.Type == "CERTIFICATE":
+			return nil, fmt.Errorf("the key file holds a certificate; were the certificate and key files swapped?")
+		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] == "4,ENCRYPTED":
+			return nil, fmt.Errorf("the key is encrypted; give it unencrypted, protected by mode 0600 (openssl pkey -in KEY -out KEY.new), or keep it in an HSM with the pkcs11 backend")
+		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
+			return pki.ParseKey(pem.EncodeToMemory(block))
+		default:
+			return nil, fmt.Errorf("PEM block %q is not a private key; give a PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block", block.Type)
 		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		chain = append(chain, cert)
 	}
-	if len(chain) == 0 {
-		return nil, errors.New("no CERTIFICATE PEM block found")
-	}
-	return chain, nil
 }

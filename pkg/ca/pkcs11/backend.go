@@ -25,7 +25,7 @@ type Backend struct {
 
 var _ ca.Backend = (*Backend)(nil)
 
-// Chain returns the CA certificate, then its issuers.
+// Chain returns the CA certificate, then its issuers without the root.
 func (b *Backend) Chain(context.Context) ([]*x509.Certificate, error) {
 	if b.closed.Load() {
 		return nil, ca.ErrClosed

@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config, now time.Time) (*Backend, error) {
 		}
 		return fail(fmt.Errorf("pkcs11: CA %s with key %s: %w", where, describeObject(u), err))
 	}
+	b.chain = ca.TrimRoot(b.chain)
 	return b, nil
 }
 

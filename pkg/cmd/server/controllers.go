@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
+	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/approver"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
@@ -18,14 +21,32 @@ import (
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
-// signerProfiles loads the cluster CA (the default CA of the built-in signers) and the
-// signer configuration.
-func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI) (map[string]*signer.Profile, error) {
-	now := time.Now()
-	clusterCA, err := cafile.Load(ctx, p.Path(pki.CACertFile), p.Path(pki.CAKeyFile), now)
-	if err != nil {
-		return nil, fmt.Errorf("cluster CA: %w", err)
+// openClusterHSM opens the cluster CA key in an HSM when --cluster-ca-pkcs11-uri is set;
+// nil otherwise.
+func (o *Options) openClusterHSM(ctx context.Context, pkiDir string) (ca.Backend, error) {
+	if o.ClusterCAPKCS11URI == "" {
+		return nil, nil
 	}
+	b, err := capkcs11.New(ctx, capkcs11.Config{ModulePath: o.PKCS11Module, URI: o.ClusterCAPKCS11URI, CertFile: filepath.Join(pkiDir, pki.CACertFile)}, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA in the HSM: %w", err)
+	}
+	return b, nil
+}
+
+// signerProfiles loads the cluster CA (the default CA of the built-in signers; hsm when the
+// key is in an HSM) and the signer configuration.
+func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI, hsm ca.Backend) (map[string]*signer.Profile, error) {
+	now := time.Now()
+	clusterCA := hsm
+	if clusterCA == nil {
+		fileCA, err := cafile.Load(ctx, p.Path(pki.CACertFile), p.Path(pki.CAKeyFile), now)
+		if err != nil {
+			return nil, fmt.Errorf("cluster CA: %w", err)
+		}
+		clusterCA = fileCA
+	}
+	var err error
 	var cfg *signer.Configuration
 	if o.SignerConfig != "" {
 		if cfg, err = signer.LoadConfiguration(o.SignerConfig); err != nil {

@@ -17,6 +17,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
+	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -34,6 +35,9 @@ type Options struct {
 	SignerConfig string
 	// ClusterSigningDuration is the longest lifetime a built-in signer issues.
 	ClusterSigningDuration time.Duration
+	// ClusterCAPKCS11URI and PKCS11Module put the cluster CA key in an HSM.
+	ClusterCAPKCS11URI string
+	PKCS11Module       string
 	// Cleaner holds the CSR garbage-collection ages.
 	Cleaner cleaner.Options
 
@@ -74,6 +78,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"SignerConfiguration file (kcsr.dev/v1alpha1) declaring custom signers (CA, usages, maximum duration, subject and SAN rules) and CA overrides for the built-in ones. See docs/signers.md.")
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", o.ClusterSigningDuration,
 		"The longest lifetime the built-in signers issue; spec.expirationSeconds above it is clamped, as kube-controller-manager does.")
+	fs.StringVar(&o.ClusterCAPKCS11URI, "cluster-ca-pkcs11-uri", o.ClusterCAPKCS11URI,
+		"RFC 7512 URI of the cluster CA key in an HSM (pkcs11:token=…;object=…?pin-source=file:/path). The CA certificate must be in DATA_DIR/pki/ca.crt and no ca.key beside it. The PIN comes from pin-source or $KCSR_PKCS11_PIN, never from a flag.")
+	fs.StringVar(&o.PKCS11Module, "pkcs11-module", o.PKCS11Module,
+		"PKCS#11 module of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so (or module-path= in the URI).")
 	fs.DurationVar(&o.Cleaner.Interval, "csr-gc-interval", o.Cleaner.Interval, "How often finished CSRs are garbage-collected.")
 	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
 	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
@@ -134,6 +142,11 @@ func (o *Options) Validate() error {
 	for name, d := range map[string]time.Duration{"--csr-gc-interval": o.Cleaner.Interval, "--csr-gc-issued-age": o.Cleaner.ApprovedAge, "--csr-gc-denied-age": o.Cleaner.DeniedAge, "--csr-gc-pending-age": o.Cleaner.PendingAge} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
+		}
+	}
+	if o.ClusterCAPKCS11URI != "" {
+		if _, err := capkcs11.ParseURI(o.ClusterCAPKCS11URI); err != nil {
+			errs = append(errs, fmt.Errorf("--cluster-ca-pkcs11-uri: %w", err))
 		}
 	}
 	if o.SignerConfig != "" {

@@ -76,7 +76,18 @@ Later starts reuse them and every stored object.`,
 
 // Run starts everything and serves until ctx is done.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
-	p, err := pki.Ensure(pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs})
+	pkiOpts := pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs}
+	clusterCA, err := o.openClusterHSM(ctx, pkiOpts.Dir)
+	if err != nil {
+		return err
+	}
+	if clusterCA != nil {
+		defer clusterCA.Close()
+		if pkiOpts.CASigner, err = clusterCA.Signer(ctx); err != nil {
+			return err
+		}
+	}
+	p, err := pki.Ensure(pkiOpts)
 	if err != nil {
 		return err
 	}
@@ -120,7 +131,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	profiles, err := o.signerProfiles(ctx, p)
+	profiles, err := o.signerProfiles(ctx, p, clusterCA)
 	if err != nil {
 		return err
 	}
@@ -150,6 +161,10 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	// The in-process controllers use the loopback client; they must not be throttled by
 	// client-side rate limits meant for remote clients.
 	generic.LoopbackClientConfig.QPS = -1
+	// End open watches (kubectl get -w, informers) as soon as shutdown starts; with
+	// k8s.io/apiserver's default of 0, SIGTERM waits for them until the 60s shutdown
+	// timeout.
+	generic.ShutdownWatchTerminationGracePeriod = 5 * time.Second
 
 	clientCA, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", p.Path(pki.CACertFile))
 	if err != nil {

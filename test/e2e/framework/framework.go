@@ -54,6 +54,13 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// RemoveBinary deletes the binary Binary built, if any; call it from TestMain after m.Run.
+func RemoveBinary() {
+	if binPath != "" && os.Getenv("KCSR_BINARY") == "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // RepoRoot is the module root.
 func RepoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

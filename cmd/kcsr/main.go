@@ -13,8 +13,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"kcsr.dev/kcsr/pkg/cli"
-	"kcsr.dev/kcsr/pkg/cmd/server"
 	"kcsr.dev/kcsr/pkg/version"
 )
 
@@ -38,9 +36,13 @@ func newRootCommand() *cobra.Command {
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
-	root.AddCommand(
-		server.NewCommand(os.Stdout),
-		cli.NewTokenCommand(os.Stdout, os.Stderr),
-	)
+	for _, newCommand := range commands {
+		root.AddCommand(newCommand())
+	}
 	return root
 }
+
+// commands are kcsr's subcommands; each file of this package registers its own.
+var commands []func() *cobra.Command
+
+func register(newCommand func() *cobra.Command) { commands = append(commands, newCommand) }

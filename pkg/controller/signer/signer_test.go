@@ -1,0 +1,229 @@
+package signer
+
+import (
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/ca/catest"
+	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
+	"kcsr.dev/kcsr/pkg/signer"
+)
+
+const clientSigner = certificatesv1.KubeAPIServerClientSignerName
+
+type fixture struct {
+	ca     *catest.CA
+	client *fake.Clientset
+	kcsr   *kcsrfake.Clientset
+	c      *Controller
+}
+
+func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
+	t.Helper()
+	ca := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	f := &fixture{ca: ca, client: fake.NewSimpleClientset(objs...), kcsr: kcsrfake.NewSimpleClientset()}
+	factory := informers.NewSharedInformerFactory(f.client, 0)
+	profiles, err := signer.Build(context.Background(), nil, ca.Backend(), signer.DefaultMaxDuration, catest.Epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), Options{
+		Profiles:       profiles,
+		ReportUnserved: true,
+		Clock:          clocktesting.NewFakeClock(catest.Epoch),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return f
+}
+
+func approvedCSR(t *testing.T, name, signerName string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice", Organization: []string{"dev"}}})
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
+		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signerName, Usages: usages, Username: "kcsr-admin"},
+		Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{
+			{Type: certificatesv1.CertificateApproved, Status: "True", Reason: "KubectlApprove"},
+		}},
+	}
+}
+
+func (f *fixture) csr(t *testing.T, name string) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	obj, err := f.client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
+}
+
+func TestIssues(t *testing.T) {
+	obj := approvedCSR(t, "alice", clientSigner, certificatesv1.UsageClientAuth)
+	f := newFixture(t, obj)
+	if err := f.c.sync(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.csr(t, "alice")
+	if len(got.Status.Certificate) == 0 {
+		t.Fatal("no certificate issued")
+	}
+	records, err := f.kcsr.KcsrV1alpha1().IssuedCertificates().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records.Items) != 1 || records.Items[0].Name != string(obj.UID) {
+		t.Fatalf("inventory = %d records, want one named after the CSR UID", len(records.Items))
+	}
+	if diff := cmp.Diff(string(records.Items[0].Spec.Certificate), string(got.Status.Certificate)); diff != "" {
+		t.Errorf("inventory and CSR hold different certificates (-record +csr):\n%s", diff)
+	}
+	rec := records.Items[0].Spec
+	if rec.CommonName != "alice" || rec.CSRName != "alice" || rec.Requester.Username != "kcsr-admin" || rec.KeyAlgorithm != "ECDSA P-256" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+// TestReusesRecord: a record written by an earlier attempt (crash before the status
+// write) is handed out instead of signing again.
+func TestReusesRecord(t *testing.T) {
+	obj := approvedCSR(t, "alice", clientSigner, certificatesv1.UsageClientAuth)
+	f := newFixture(t, obj)
+	if err := f.c.sync(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	first := f.csr(t, "alice").Status.Certificate
+	// Simulate the crash: the status write never happened.
+	reset := f.csr(t, "alice")
+	reset.Status.Certificate = nil
+	if _, err := f.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(context.Background(), reset, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitLister(t, f, func(c *certificatesv1.CertificateSigningRequest) bool { return len(c.Status.Certificate) == 0 })
+	if err := f.c.sync(context.Background(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if second := f.csr(t, "alice").Status.Certificate; string(second) != string(first) {
+		t.Errorf("a second certificate was issued for the same CSR")
+	}
+	creates := 0
+	for _, a := range f.kcsr.Actions() {
+		if a.GetVerb() == "create" {
+			creates++
+		}
+	}
+	if creates != 1 {
+		t.Errorf("%d inventory creates, want 1", creates)
+	}
+}
+
+func TestFailsWithReason(t *testing.T) {
+	obj := approvedCSR(t, "server", clientSigner, certificatesv1.UsageClientAuth, certificatesv1.UsageServerAuth)
+	f := newFixture(t, obj)
+	if err := f.c.sync(context.Background(), "server"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.csr(t, "server")
+	if len(got.Status.Certificate) != 0 {
+		t.Fatal("issued a certificate the signer must refuse")
+	}
+	last := got.Status.Conditions[len(got.Status.Conditions)-1]
+	want := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateFailed, Status: "True", Reason: ReasonSignerValidationFailure, Message: "invalid usage for client certificate: server auth", LastUpdateTime: metav1.NewTime(catest.Epoch)}
+	if diff := cmp.Diff(want, last); diff != "" {
+		t.Errorf("Failed condition (-want +got):\n%s", diff)
+	}
+}
+
+// TestTransientErrorRetries: a storage error while recording is returned (the workqueue
+// retries with backoff) and never turns into a Failed condition.
+func TestTransientErrorRetries(t *testing.T) {
+	obj := approvedCSR(t, "alice", clientSigner, certificatesv1.UsageClientAuth)
+	f := newFixture(t, obj)
+	f.kcsr.PrependReactor("create", "issuedcertificates", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("etcdserver: request timed out")
+	})
+	err := f.c.sync(context.Background(), "alice")
+	if err == nil {
+		t.Fatal("sync succeeded despite the storage error")
+	}
+	got := f.csr(t, "alice")
+	for _, c := range got.Status.Conditions {
+		if c.Type == certificatesv1.CertificateFailed {
+			t.Errorf("a transient error marked the CSR Failed: %+v", c)
+		}
+	}
+	if len(got.Status.Certificate) != 0 {
+		t.Errorf("a certificate was handed out without its inventory record")
+	}
+}
+
+func TestUnservedSignerIsNeverSilent(t *testing.T) {
+	obj := approvedCSR(t, "custom", "example.com/unknown", certificatesv1.UsageServerAuth)
+	f := newFixture(t, obj)
+	if err := f.c.sync(context.Background(), "custom"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.csr(t, "custom")
+	var found bool
+	for _, c := range got.Status.Conditions {
+		if c.Type == ConditionSignerUnavailable {
+			found = true
+			if c.Reason != ReasonNoSigner || c.Message == "" {
+				t.Errorf("condition = %+v", c)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no %s condition on an Approved CSR nobody signs", ConditionSignerUnavailable)
+	}
+}
+
+func TestSkips(t *testing.T) {
+	pending := approvedCSR(t, "pending", clientSigner, certificatesv1.UsageClientAuth)
+	pending.Status.Conditions = nil
+	denied := approvedCSR(t, "denied", clientSigner, certificatesv1.UsageClientAuth)
+	denied.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateDenied, Status: "True"}}
+	f := newFixture(t, pending, denied)
+	for _, name := range []string{"pending", "denied", "missing"} {
+		if err := f.c.sync(context.Background(), name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, a := range f.client.Actions() {
+		if a.GetVerb() == "update" {
+			t.Errorf("unexpected write %v", a)
+		}
+	}
+}
+
+func waitLister(t *testing.T, f *fixture, cond func(*certificatesv1.CertificateSigningRequest) bool) {
+	t.Helper()
+	for range 200 {
+		if obj, err := f.c.lister.Get("alice"); err == nil && cond(obj) {
+			return
+		}
+		sleep()
+	}
+	t.Fatal("informer did not catch up")
+}
+
+func sleep() { <-time.After(10 * time.Millisecond) }

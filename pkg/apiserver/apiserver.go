@@ -24,6 +24,7 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
+	"kcsr.dev/kcsr/pkg/registry/kcsr/approvalpolicy"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/token"
 	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrole"
@@ -105,6 +106,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	policies, err := approvalpolicy.NewStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+
 	groups := []struct {
 		group     string
 		version   string
@@ -133,6 +139,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			"bootstraptokens":           bootstrapTokens,
 			"jointokens":                joinTokens,
 			"jointokens/status":         joinTokenStatus,
+			"approvalpolicies":          policies,
 		}},
 	}
 	var infos []*genericapiserver.APIGroupInfo

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 
 	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
@@ -17,6 +18,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -76,12 +78,28 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 	if err != nil {
 		return err
 	}
-	approverController, err := approver.New(client, kcsr, csrs, approver.Options{})
+	kcsrFactory := kcsrinformers.NewSharedInformerFactory(kcsr, 0)
+	policyInformer := kcsrFactory.Kcsr().V1alpha1().ApprovalPolicies()
+	engine := &approver.PolicyEngine{Lister: policyInformer.Lister(), GuardRails: o.GuardRails}
+	approverController, err := approver.New(client, kcsr, csrs, approver.Options{
+		Policies:   engine.Decide,
+		GuardRails: engine.GuardRailVerdict,
+	})
 	if err != nil {
+		return err
+	}
+	// A new or changed policy may decide CSRs that were left to a person.
+	reconsider := func(any) { approverController.EnqueueAll() }
+	if _, err := policyInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    reconsider,
+		UpdateFunc: func(_, obj any) { reconsider(obj) },
+		DeleteFunc: reconsider,
+	}); err != nil {
 		return err
 	}
 	cleanerController := cleaner.New(client, csrs, o.Cleaner)
 	factory.Start(ctx.Done())
+	kcsrFactory.Start(ctx.Done())
 	go approverController.Run(ctx, 5)
 	go signerController.Run(ctx, 5)
 	go cleanerController.Run(ctx)

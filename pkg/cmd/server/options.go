@@ -19,6 +19,7 @@ import (
 
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -38,6 +39,8 @@ type Options struct {
 	// ClusterCAPKCS11URI and PKCS11Module put the cluster CA key in an HSM.
 	ClusterCAPKCS11URI string
 	PKCS11Module       string
+	// GuardRails are the approval checks no policy can override.
+	GuardRails policy.GuardRails
 	// Cleaner holds the CSR garbage-collection ages.
 	Cleaner cleaner.Options
 
@@ -53,6 +56,7 @@ func NewOptions() *Options {
 		DataDir:                "kcsr-data",
 		ClusterSigningDuration: signer.DefaultMaxDuration,
 		Cleaner:                cleaner.DefaultOptions(),
+		GuardRails:             policy.DefaultGuardRails(),
 		SecureServing:          genericoptions.NewSecureServingOptions().WithLoopback(),
 		Etcd:                   genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
 		Audit:                  genericoptions.NewAuditOptions(),
@@ -82,6 +86,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"RFC 7512 URI of the cluster CA key in an HSM (pkcs11:token=…;object=…?pin-source=file:/path). The CA certificate must be in DATA_DIR/pki/ca.crt and no ca.key beside it. The PIN comes from pin-source or $KCSR_PKCS11_PIN, never from a flag.")
 	fs.StringVar(&o.PKCS11Module, "pkcs11-module", o.PKCS11Module,
 		"PKCS#11 module of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so (or module-path= in the URI).")
+	fs.StringSliceVar(&o.GuardRails.ProtectedGroups, "protected-groups", o.GuardRails.ProtectedGroups,
+		"Groups (subject O) for which a kube-apiserver-client certificate is never approved automatically, whatever the policies say; system:masters is always protected.")
+	fs.IntVar(&o.GuardRails.MinRSABits, "min-rsa-key-bits", o.GuardRails.MinRSABits,
+		"Requests with a shorter RSA key are denied, whatever the policies say.")
+	fs.StringSliceVar(&o.GuardRails.AllowedCurves, "allowed-curves", o.GuardRails.AllowedCurves,
+		"ECDSA curves accepted; requests on other curves are denied.")
+	fs.BoolVar(&o.GuardRails.RefuseSHA1, "refuse-sha1", o.GuardRails.RefuseSHA1,
+		"Deny requests signed with SHA-1 (MD5 is always denied).")
 	fs.DurationVar(&o.Cleaner.Interval, "csr-gc-interval", o.Cleaner.Interval, "How often finished CSRs are garbage-collected.")
 	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
 	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
@@ -143,6 +155,9 @@ func (o *Options) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
 		}
+	}
+	if err := o.GuardRails.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if o.ClusterCAPKCS11URI != "" {
 		if _, err := capkcs11.ParseURI(o.ClusterCAPKCS11URI); err != nil {

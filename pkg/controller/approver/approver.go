@@ -63,7 +63,9 @@ type PolicyFunc func(ctx context.Context, obj *certificatesv1.CertificateSigning
 // Options configure the controller.
 type Options struct {
 	Policies PolicyFunc
-	Clock    clock.PassiveClock
+	// GuardRails applies the guard rails alone, to join-token requests.
+	GuardRails PolicyFunc
+	Clock      clock.PassiveClock
 }
 
 // Controller approves and denies CSRs.

@@ -51,6 +51,19 @@ func (c *Controller) handleJoin(ctx context.Context, obj *certificatesv1.Certifi
 	if msg := joinMismatch(jt, obj); msg != "" {
 		return c.decide(ctx, obj, certificatesv1.CertificateDenied, ReasonJoinTokenMismatch, msg)
 	}
+	if c.opts.GuardRails != nil {
+		d, err := c.opts.GuardRails(ctx, obj)
+		if err != nil {
+			return err
+		}
+		if d.Deny {
+			return c.decide(ctx, obj, certificatesv1.CertificateDenied, d.Reason, d.Message)
+		}
+		if !d.Approve && d.Message != "" {
+			// A protected group: a person decides, join token or not.
+			return c.explain(ctx, obj, d.Message)
+		}
+	}
 	if jt.Status.UsedBy == nil {
 		jt.Status.UsedBy = &kcsrv1alpha1.TokenUse{CSRName: obj.Name, CSRUID: string(obj.UID), Time: metav1.NewTime(now)}
 		if _, err := tokens.UpdateStatus(ctx, jt, metav1.UpdateOptions{}); err != nil {

@@ -109,6 +109,20 @@ func TestApprovalPolicies(t *testing.T) {
 	if got := condition(t, kc, "alice-as-bob"); got != "Pending" {
 		t.Errorf("mismatching CSR is %s, want Pending", got)
 	}
+	// `kcsr policy test` explains a CSR before it is submitted.
+	policyTest := func(name string, args ...string) framework.Result {
+		return framework.Run(t, "", framework.Binary(t), append([]string{"policy", "test", "--kubeconfig", kc, "-f", filepath.Join(dir, name+".yaml")}, args...)...)
+	}
+	if r := policyTest("alice-ok", "--as", "alice", "--as-group", "developers"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "final verdict for alice-ok as alice: Approve (developers)") {
+		t.Errorf("kcsr policy test (matching): exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	if r := policyTest("alice-as-bob", "--as", "alice", "--as-group", "developers"); r.ExitCode != 3 || !strings.Contains(r.Stdout, "own-username") {
+		t.Errorf("kcsr policy test (mismatching): exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	if r := policyTest("alice-ok"); r.ExitCode != 3 || !strings.Contains(r.Stdout, "as kcsr-admin") {
+		t.Errorf("kcsr policy test as the caller (an admin outside developers): exit %d\n%s", r.ExitCode, r.Combined())
+	}
+
 	// (a) declared onFailure: Deny → Denied, with the rule.
 	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "developers-deny.yaml", strings.Replace(developersPolicy, "action: Approve\n", "action: Approve\n  onFailure: Deny\n", 1)))
 	submit("alice-token", "alice-too-long", "alice", []string{"developers"}, 7*86400)

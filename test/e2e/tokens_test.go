@@ -7,13 +7,13 @@ import (
 	"crypto/rand"
 	"crypto/x509/pkix"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
@@ -124,22 +124,51 @@ func TestKubeletBootstrap(t *testing.T) {
 	}
 
 	// A serving CSR is never approved by default.
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:node-1", Organization: []string{"system:nodes"}}, []string{"node-1.example"}, nil)
-	if err != nil {
-		t.Fatal(err)
+	serving := func(dns []string, ips []net.IP) string {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:node-1", Organization: []string{"system:nodes"}}, dns, ips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _, err := csr.RequestCertificate(nodeClient, csrPEM, "", certificatesv1.KubeletServingSignerName, nil, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return name
 	}
-	name, _, err := csr.RequestCertificate(nodeClient, csrPEM, "", certificatesv1.KubeletServingSignerName, nil, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageServerAuth}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := serving([]string{"node-1.nodes.example.com"}, []net.IP{net.ParseIP("10.1.2.3")})
 	time.Sleep(3 * time.Second)
-	got, err := nodeClient.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	if got := condition(t, s.Kubeconfig, first); got != "Pending" {
+		t.Errorf("serving CSR was decided without a policy: %s", got)
 	}
-	if len(got.Status.Conditions) != 0 {
-		t.Errorf("serving CSR was decided without a policy: %+v", got.Status.Conditions)
+
+	// The kubelet-csr-approver case: a policy allows node hostnames and an IP range.
+	framework.MustKubectl(t, s.Kubeconfig, "apply", "-f", writeFile(t, t.TempDir(), "serving.yaml", `apiVersion: kcsr.dev/v1alpha1
+kind: ApprovalPolicy
+metadata:
+  name: kubelet-serving
+spec:
+  signerNames: [kubernetes.io/kubelet-serving]
+  match: request.requester.username.startsWith("system:node:") && request.subject.commonName == request.requester.username
+  rules:
+  - name: hostnames
+    expression: request.dnsNames.all(d, d.matches(r'^[a-z0-9-]+\.nodes\.example\.com$'))
+    message: DNS names must be <host>.nodes.example.com
+  - name: ip-range
+    expression: request.ipAddresses.all(ip, cidr("10.0.0.0/8").containsIP(ip))
+    message: IP addresses must be in 10.0.0.0/8
+  action: Approve
+`))
+	// The pending CSR is reconsidered when the policy appears.
+	framework.Eventually(t, 20*time.Second, "the in-pattern serving CSR to be issued", func() bool { return condition(t, s.Kubeconfig, first) == "Approved,Issued" })
+	outside := serving([]string{"evil.attacker.example"}, []net.IP{net.ParseIP("10.1.2.3")})
+	var verdict string
+	framework.Eventually(t, 20*time.Second, "a verdict on the outside CSR", func() bool {
+		verdict = framework.MustKubectl(t, s.Kubeconfig, "get", "csr", outside, "-o", `jsonpath={.metadata.annotations.kcsr\.dev/approval-verdict}`)
+		return verdict != ""
+	})
+	if got := condition(t, s.Kubeconfig, outside); got != "Pending" || !strings.Contains(verdict, "hostnames") {
+		t.Errorf("serving CSR with a SAN outside the pattern: %s, verdict %q", got, verdict)
 	}
 }
 

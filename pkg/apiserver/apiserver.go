@@ -12,6 +12,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -24,6 +25,7 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
+	"kcsr.dev/kcsr/pkg/registry/core/event"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/approvalpolicy"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/token"
@@ -152,6 +154,16 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallAPIGroups(infos...); err != nil {
 		return nil, err
 	}
+	// The core group, for Events only.
+	events, err := event.NewStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	legacy := genericapiserver.NewDefaultAPIGroupInfo("", Scheme, metav1.ParameterCodec, Codecs)
+	legacy.VersionedResourcesStorageMap["v1"] = map[string]rest.Storage{"events": events}
+	if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &legacy); err != nil {
+		return nil, err
+	}
 	return &Server{GenericAPIServer: generic}, nil
 }
 
@@ -167,5 +179,6 @@ func namerScheme() *runtime.Scheme {
 	if err := versionedSchemeBuilder.AddToScheme(s); err != nil {
 		panic(err)
 	}
+	s.AddKnownTypes(corev1.SchemeGroupVersion, &corev1.Event{}, &corev1.EventList{})
 	return s
 }

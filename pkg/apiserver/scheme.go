@@ -7,13 +7,16 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/sets"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/registry/core/event"
 )
 
 // Scheme holds every type kcsr serves. kcsr has no internal API types: each served
@@ -72,6 +75,18 @@ func addToScheme(scheme *runtime.Scheme) error {
 		&metav1.APIGroup{},
 		&metav1.APIResourceList{},
 	)
+	// Of the core group kcsr serves only Event.
+	scheme.AddKnownTypes(corev1.SchemeGroupVersion, &corev1.Event{}, &corev1.EventList{})
+	scheme.AddKnownTypes(schema.GroupVersion{Version: runtime.APIVersionInternal}, &corev1.Event{}, &corev1.EventList{})
+	eventFields := sets.New(event.FieldLabels...)
+	if err := scheme.AddFieldLabelConversionFunc(corev1.SchemeGroupVersion.WithKind("Event"), func(label, value string) (string, string, error) {
+		if eventFields.Has(label) {
+			return label, value, nil
+		}
+		return "", "", fmt.Errorf("field label not supported: %s", label)
+	}); err != nil {
+		return err
+	}
 	if err := scheme.AddFieldLabelConversionFunc(
 		kcsrv1alpha1.SchemeGroupVersion.WithKind("IssuedCertificate"),
 		func(label, value string) (string, string, error) {

@@ -96,6 +96,10 @@ func TestApprovalPolicies(t *testing.T) {
 	if got := framework.MustKubectl(t, kc, "get", "csr", "alice-ok", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}|{.status.conditions[?(@.type=="Approved")].message}`); !strings.HasPrefix(got, "ApprovalPolicy/developers|") || !strings.Contains(got, `policy "developers"`) {
 		t.Errorf("approval = %q, want reason ApprovalPolicy/developers", got)
 	}
+	framework.Eventually(t, 10*time.Second, "the verdict as an event", func() bool {
+		d := framework.MustKubectl(t, kc, "describe", "csr", "alice-ok")
+		return strings.Contains(d, "Approved") && strings.Contains(d, "ApprovalPolicy/developers") && strings.Contains(d, "Issued")
+	})
 	// (a) mismatching CN: left Pending, the annotation names the policy and the rule.
 	submit("alice-token", "alice-as-bob", "bob", []string{"developers"}, 3600)
 	var verdict string

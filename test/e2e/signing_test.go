@@ -139,6 +139,11 @@ func TestBuiltInSignerRules(t *testing.T) {
 			if want := "SignerValidationFailure|" + tc.wantFailed; reason != want {
 				t.Errorf("Failed condition = %q, want %q", reason, want)
 			}
+			// kubectl describe shows the refusal as an event.
+			framework.Eventually(t, 10*time.Second, "a SignerValidationFailure event", func() bool {
+				d := framework.MustKubectl(t, kc, "describe", "csr", tc.name)
+				return strings.Contains(d, "Warning  SignerValidationFailure") && strings.Contains(d, tc.wantFailed)
+			})
 		})
 	}
 

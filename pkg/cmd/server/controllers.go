@@ -6,10 +6,14 @@ import (
 	"path/filepath"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 
 	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
@@ -69,11 +73,17 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 	if err != nil {
 		return err
 	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kcsr"})
+
 	factory := informers.NewSharedInformerFactory(client, 0)
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
 	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
 		Profiles:       profiles,
 		ReportUnserved: true,
+		Recorder:       recorder,
 	})
 	if err != nil {
 		return err
@@ -84,6 +94,7 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 	approverController, err := approver.New(client, kcsr, csrs, approver.Options{
 		Policies:   engine.Decide,
 		GuardRails: engine.GuardRailVerdict,
+		Recorder:   recorder,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -27,6 +28,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	certificateslisters "k8s.io/client-go/listers/certificates/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -65,7 +67,9 @@ type Options struct {
 	Policies PolicyFunc
 	// GuardRails applies the guard rails alone, to join-token requests.
 	GuardRails PolicyFunc
-	Clock      clock.PassiveClock
+	// Recorder records every verdict as an event on the CSR.
+	Recorder record.EventRecorder
+	Clock    clock.PassiveClock
 }
 
 // Controller approves and denies CSRs.
@@ -82,6 +86,9 @@ type Controller struct {
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = &record.FakeRecorder{}
 	}
 	c := &Controller{
 		client: client,
@@ -207,6 +214,11 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
 	if err == nil {
 		klog.FromContext(ctx).Info("Decided CSR", "csr", obj.Name, "decision", t, "reason", reason, "message", message)
+		eventType := corev1.EventTypeNormal
+		if t == certificatesv1.CertificateDenied {
+			eventType = corev1.EventTypeWarning
+		}
+		c.opts.Recorder.Event(obj, eventType, string(t), reason+": "+message)
 	}
 	return err
 }
@@ -221,6 +233,9 @@ func (c *Controller) explain(ctx context.Context, obj *certificatesv1.Certificat
 	}
 	obj.Annotations[VerdictAnnotation] = message
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
+	if err == nil {
+		c.opts.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)
+	}
 	return err
 }
 

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	certificateslisters "k8s.io/client-go/listers/certificates/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -65,6 +67,8 @@ type Options struct {
 	// Clock and Rand default to the real clock and crypto/rand.
 	Clock clock.PassiveClock
 	Rand  io.Reader
+	// Recorder records issuance, refusals and why a CSR cannot be issued as events.
+	Recorder record.EventRecorder
 	// CRLDistributionPoints and OCSPServers are put in issued certificates when set.
 	CRLDistributionPoints, OCSPServers func(signerName string) []string
 }
@@ -83,6 +87,9 @@ type Controller struct {
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.Recorder == nil {
+		opts.Recorder = &record.FakeRecorder{}
 	}
 	c := &Controller{
 		client: client,
@@ -200,6 +207,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("error updating signature for csr: %w", err)
 	}
 	logger.Info("Issued certificate", "serial", issued.Spec.SerialNumber, "notAfter", issued.Spec.NotAfter.UTC())
+	c.opts.Recorder.Eventf(obj, corev1.EventTypeNormal, "Issued", "issued certificate %s by %s, valid until %s", issued.Spec.SerialNumber, profile.SignerName, issued.Spec.NotAfter.UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -316,6 +324,9 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 		LastUpdateTime: now,
 	})
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	if err == nil {
+		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
+	}
 	return err
 }
 
@@ -335,6 +346,9 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 		LastUpdateTime: now,
 	})
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	if err == nil {
+		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, reason, message)
+	}
 	return err
 }
 

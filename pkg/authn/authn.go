@@ -28,6 +28,8 @@ type Options struct {
 	TokenAuthFile string
 	// Tokens authenticates bootstrap and join tokens. Optional.
 	Tokens authenticator.Token
+	// Revocation refuses revoked client certificates. Optional.
+	Revocation *RevocationChecker
 }
 
 // New returns the request authenticator.
@@ -35,9 +37,11 @@ func New(o Options) (authenticator.Request, error) {
 	if o.ClientCA == nil {
 		return nil, fmt.Errorf("authn: a client CA is required")
 	}
-	authenticators := []authenticator.Request{
-		x509.NewDynamic(o.ClientCA.VerifyOptions, x509.CommonNameUserConversion),
+	var certs authenticator.Request = x509.NewDynamic(o.ClientCA.VerifyOptions, x509.CommonNameUserConversion)
+	if o.Revocation != nil {
+		certs = withRevocation{x509: certs, checker: o.Revocation}
 	}
+	authenticators := []authenticator.Request{certs}
 	var tokens []authenticator.Token
 	if o.TokenAuthFile != "" {
 		static, err := tokenfile.NewCSV(o.TokenAuthFile)

@@ -46,6 +46,12 @@ func (c *Connection) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w; pass --kubeconfig FILE (kcsr server writes DATA_DIR/admin.kubeconfig) or --server URL --token TOKEN", err)
 	}
+	if c.Token != "" {
+		// --token replaces the kubeconfig's credentials; a client certificate would
+		// otherwise still be presented, and win.
+		cfg.CertData, cfg.KeyData, cfg.CertFile, cfg.KeyFile = nil, nil, "", ""
+		cfg.Username, cfg.Password, cfg.ExecProvider, cfg.AuthProvider = "", "", nil, nil
+	}
 	return cfg, nil
 }
 

@@ -39,6 +39,8 @@ const (
 	CertificateController              = "system:controller:certificate-controller"
 	// Joiner lets a join-token holder create its CSR and watch for the certificate.
 	Joiner = "kcsr:joiner"
+	// Revoker may revoke issued certificates; it is not bound to anyone by default.
+	Revoker = "kcsr:revoker"
 )
 
 // LegacyUnknownSignerName is the signer of CSRs created through the removed v1beta1 API;
@@ -118,6 +120,13 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			ObjectMeta: metav1.ObjectMeta{Name: Joiner},
 			Rules: []rbacv1.PolicyRule{
 				resourceRule(verbs("create", "get", "list", "watch"), groups(certificatesGroup), "certificatesigningrequests"),
+			},
+		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: Revoker},
+			Rules: []rbacv1.PolicyRule{
+				resourceRule(verbs("get", "list", "watch", "revoke"), groups("kcsr.dev"), "issuedcertificates"),
+				resourceRule(verbs("update", "patch"), groups("kcsr.dev"), "issuedcertificates/status"),
 			},
 		},
 		approverRole(LegacyUnknownApprover, LegacyUnknownSignerName),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -18,14 +19,17 @@ import (
 	authorizerunion "k8s.io/apiserver/pkg/authorization/union"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	"k8s.io/apiserver/pkg/server/healthz"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates/approval"
 	"kcsr.dev/kcsr/pkg/admission/certificates/signing"
 	"kcsr.dev/kcsr/pkg/admission/certificates/subjectrestriction"
+	revocationadmission "kcsr.dev/kcsr/pkg/admission/revocation"
 	"kcsr.dev/kcsr/pkg/apiserver"
 	"kcsr.dev/kcsr/pkg/authn"
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
@@ -180,13 +184,32 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		Join:      kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(),
 		Clock:     clock.RealClock{},
 	}
-	if err := generic.AddPostStartHook("kcsr-token-informers", func(hc genericapiserver.PostStartHookContext) error {
+	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
+	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked}); err != nil {
+		return nil, "", err
+	}
+	revocation := &authn.RevocationChecker{Indexer: issued.GetIndexer(), Synced: issued.HasSynced}
+	if err := generic.AddPostStartHook("kcsr-informers", func(hc genericapiserver.PostStartHookContext) error {
 		kcsrFactory.Start(hc.Done())
 		return nil
 	}); err != nil {
 		return nil, "", err
 	}
-	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens})
+	// Not ready until tokens and revocations are loaded: authentication depends on them.
+	synced := []cache.InformerSynced{
+		issued.HasSynced,
+		kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Informer().HasSynced,
+		kcsrFactory.Kcsr().V1alpha1().JoinTokens().Informer().HasSynced,
+	}
+	generic.AddReadyzChecks(healthz.NamedCheck("kcsr-informers", func(*http.Request) error {
+		for _, s := range synced {
+			if !s() {
+				return fmt.Errorf("tokens and revocations are not loaded yet")
+			}
+		}
+		return nil
+	}))
+	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens, Revocation: revocation})
 	if err != nil {
 		return nil, "", err
 	}
@@ -220,6 +243,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		approval.New(authz),
 		signing.New(authz),
 		subjectrestriction.New(),
+		revocationadmission.New(authz),
 	)
 
 	if err := o.Audit.ApplyTo(&generic.Config); err != nil {

@@ -413,6 +413,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus":                 schema_pkg_apis_kcsr_v1alpha1_JoinTokenStatus(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.PolicyRule":                      schema_pkg_apis_kcsr_v1alpha1_PolicyRule(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.Requester":                       schema_pkg_apis_kcsr_v1alpha1_Requester(ref),
+		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.Revocation":                      schema_pkg_apis_kcsr_v1alpha1_Revocation(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.TokenUse":                        schema_pkg_apis_kcsr_v1alpha1_TokenUse(ref),
 	}
 }
@@ -21013,32 +21014,17 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateStatus(ref common.ReferenceC
 				Description: "IssuedCertificateStatus is what happened to the certificate after issuance.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
-					"conditions": {
-						VendorExtensible: spec.VendorExtensible{
-							Extensions: spec.Extensions{
-								"x-kubernetes-list-map-keys": []interface{}{
-									"type",
-								},
-								"x-kubernetes-list-type": "map",
-							},
-						},
+					"revocation": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Conditions of the certificate.",
-							Type:        []string{"array"},
-							Items: &spec.SchemaOrArray{
-								Schema: &spec.Schema{
-									SchemaProps: spec.SchemaProps{
-										Ref: ref(metav1.Condition{}.OpenAPIModelName()),
-									},
-								},
-							},
+							Description: "Revocation is set when the certificate is revoked. It cannot be removed, except for reason certificateHold (kcsr unrevoke).",
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.Revocation"),
 						},
 					},
 				},
 			},
 		},
 		Dependencies: []string{
-			metav1.Condition{}.OpenAPIModelName()},
+			"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.Revocation"},
 	}
 }
 
@@ -21295,6 +21281,50 @@ func schema_pkg_apis_kcsr_v1alpha1_Requester(ref common.ReferenceCallback) commo
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_kcsr_v1alpha1_Revocation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "Revocation records a revocation.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time the certificate was revoked.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason is an RFC 5280 CRLReason name: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn, aACompromise.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"revokedBy": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RevokedBy is the user who revoked it.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message says why, for people.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"time", "reason"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -72,11 +72,26 @@ type Requester struct {
 
 // IssuedCertificateStatus is what happened to the certificate after issuance.
 type IssuedCertificateStatus struct {
-	// Conditions of the certificate.
-	// +listType=map
-	// +listMapKey=type
+	// Revocation is set when the certificate is revoked. It cannot be removed, except
+	// for reason certificateHold (kcsr unrevoke).
 	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	Revocation *Revocation `json:"revocation,omitempty"`
+}
+
+// Revocation records a revocation.
+type Revocation struct {
+	// Time the certificate was revoked.
+	Time metav1.Time `json:"time"`
+	// Reason is an RFC 5280 CRLReason name: unspecified, keyCompromise, cACompromise,
+	// affiliationChanged, superseded, cessationOfOperation, certificateHold,
+	// privilegeWithdrawn, aACompromise.
+	Reason string `json:"reason"`
+	// RevokedBy is the user who revoked it.
+	// +optional
+	RevokedBy string `json:"revokedBy,omitempty"`
+	// Message says why, for people.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -113,12 +113,10 @@ func TableConvertor(now func() time.Time) table.Convertor {
 	}
 }
 
-// State is Revoked when a Revoked condition is True, else Expired past NotAfter, else Valid.
+// State is Revoked (with the reason), else Expired past NotAfter, else Valid.
 func State(ic *kcsrv1alpha1.IssuedCertificate, now time.Time) string {
-	for _, c := range ic.Status.Conditions {
-		if c.Type == "Revoked" && c.Status == metav1.ConditionTrue {
-			return "Revoked"
-		}
+	if r := ic.Status.Revocation; r != nil {
+		return "Revoked:" + r.Reason
 	}
 	if now.After(ic.Spec.NotAfter.Time) {
 		return "Expired"

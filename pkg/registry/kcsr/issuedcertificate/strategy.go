@@ -8,13 +8,17 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"slices"
+	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
@@ -74,16 +78,42 @@ func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	}
 }
 
-// PrepareForUpdate keeps spec and metadata changes out of a status write.
-func (statusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
+// PrepareForUpdate keeps spec and metadata changes out of a status write, and stamps a
+// new revocation with the revoking user (and the time, when not given).
+func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	n, o := obj.(*kcsrv1alpha1.IssuedCertificate), old.(*kcsrv1alpha1.IssuedCertificate)
 	n.Spec = o.Spec
 	n.Labels, n.Annotations = o.Labels, o.Annotations
+	if r := n.Status.Revocation; r != nil && !apiequality.Semantic.DeepEqual(r, o.Status.Revocation) {
+		if u, ok := genericapirequest.UserFrom(ctx); ok {
+			r.RevokedBy = u.GetName()
+		}
+		if r.Time.IsZero() {
+			r.Time = metav1.Now()
+		}
+	}
 }
 
+// ReasonCertificateHold is the only revocation reason that can be lifted.
+const ReasonCertificateHold = "certificateHold"
+
+// RevocationReasons are the RFC 5280 CRLReason names a revocation may give.
+var RevocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", ReasonCertificateHold, "privilegeWithdrawn", "aACompromise"}
+
+// ValidateUpdate: a revocation is durable; only a certificateHold can be lifted or made
+// permanent.
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	n, o := obj.(*kcsrv1alpha1.IssuedCertificate), old.(*kcsrv1alpha1.IssuedCertificate)
-	return apivalidation.ValidateObjectMetaUpdate(&n.ObjectMeta, &o.ObjectMeta, field.NewPath("metadata"))
+	errs := apivalidation.ValidateObjectMetaUpdate(&n.ObjectMeta, &o.ObjectMeta, field.NewPath("metadata"))
+	p := field.NewPath("status", "revocation")
+	nr, or := n.Status.Revocation, o.Status.Revocation
+	if nr != nil && !slices.Contains(RevocationReasons, nr.Reason) {
+		errs = append(errs, field.NotSupported(p.Child("reason"), nr.Reason, RevocationReasons))
+	}
+	if or != nil && or.Reason != ReasonCertificateHold && !apiequality.Semantic.DeepEqual(nr, or) {
+		errs = append(errs, field.Forbidden(p, fmt.Sprintf("certificate %s was revoked (%s) on %s; a revocation is final, only certificateHold can be lifted", o.Spec.SerialNumber, or.Reason, or.Time.UTC().Format(time.RFC3339))))
+	}
+	return errs
 }
 
 func validate(ic *kcsrv1alpha1.IssuedCertificate) field.ErrorList {

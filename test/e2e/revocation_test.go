@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kcsr.dev/kcsr/test/e2e/framework"
+)
+
+// TestRevocation: issue 7 acceptance (a) at login and (c): a revoked certificate gets
+// 401 within a second, on restart too; the revoke permission is enforced; only a
+// certificateHold can be lifted.
+func TestRevocation(t *testing.T) {
+	dir := t.TempDir()
+	tokens := writeFile(t, dir, "tokens.csv", "ops-token,ops,2001,\"ops\"\n")
+	s := framework.StartServer(t, "", "--token-auth-file", tokens)
+	kc := s.Kubeconfig
+	kcsr := func(args ...string) framework.Result {
+		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
+	}
+	issue := func(name string) (string, string) {
+		t.Helper()
+		req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
+		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "certificate", "approve", name)
+		waitIssued(t, kc, name)
+		crt := writeFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+		userKC := filepath.Join(dir, name+".kubeconfig")
+		for _, args := range [][]string{
+			{"config", "set-cluster", "kcsr", "--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--embed-certs"},
+			{"config", "set-credentials", name, "--client-certificate", crt, "--client-key", filepath.Join(dir, name+".key"), "--embed-certs"},
+			{"config", "set-context", name, "--cluster", "kcsr", "--user", name},
+			{"config", "use-context", name},
+		} {
+			framework.MustKubectl(t, userKC, args...)
+		}
+		return userKC, parseCert(t, mustRead(t, crt)).SerialNumber.Text(16)
+	}
+	rahulKC, rahulSerial := issue("rahul")
+	otherKC, _ := issue("rahul-laptop")
+	for _, k := range []string{rahulKC, otherKC} {
+		if r := framework.Kubectl(t, k, "auth", "whoami"); r.ExitCode != 0 {
+			t.Fatalf("before revocation: %s", r.Combined())
+		}
+	}
+
+	// Without the revoke verb, even update on issuedcertificates/status is not enough.
+	framework.MustKubectl(t, kc, "create", "clusterrole", "status-writer", "--verb", "get,list,update", "--resource", "issuedcertificates.kcsr.dev,issuedcertificates.kcsr.dev/status")
+	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "ops-status", "--clusterrole", "status-writer", "--user", "ops")
+	r := framework.Run(t, "", framework.Binary(t), "revoke", rahulSerial, "--reason", "keyCompromise", "--server", s.URL, "--token", "ops-token", "--kubeconfig", kc)
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `user "ops" is not permitted to revoke issued certificates`) {
+		t.Errorf("revoke without the revoke verb: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+
+	r = kcsr("revoke", rahulSerial, "--reason", "keyCompromise", "--message", "laptop stolen")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "revoked certificate "+rahulSerial) {
+		t.Fatalf("kcsr revoke: %s", r.Combined())
+	}
+	revokedAt := time.Now()
+	framework.Eventually(t, 5*time.Second, "401 for the revoked certificate", func() bool {
+		r := framework.Kubectl(t, rahulKC, "get", "csr")
+		return r.ExitCode != 0 && strings.Contains(r.Stderr, "Unauthorized")
+	})
+	if d := time.Since(revokedAt); d > time.Second {
+		t.Errorf("the revoked certificate was refused after %s, want within 1s", d)
+	}
+	if r := framework.Kubectl(t, otherKC, "auth", "whoami"); r.ExitCode != 0 {
+		t.Errorf("another certificate of the same user stopped working: %s", r.Combined())
+	}
+	inv := framework.MustKubectl(t, kc, "get", "issuedcertificates", "--field-selector", "spec.serialNumber="+rahulSerial, "-o", "jsonpath={.items[0].status.revocation.reason}|{.items[0].status.revocation.revokedBy}")
+	if inv != "keyCompromise|kcsr-admin" {
+		t.Errorf("inventory revocation = %q", inv)
+	}
+	if out := framework.MustKubectl(t, kc, "get", "issuedcertificates"); !strings.Contains(out, "Revoked:keyCompromise") {
+		t.Errorf("kubectl get issuedcertificates does not show the revocation:\n%s", out)
+	}
+	if r := kcsr("unrevoke", rahulSerial); r.ExitCode == 0 || !strings.Contains(r.Stderr, "only a certificateHold can be lifted") {
+		t.Errorf("unrevoke of keyCompromise: %s", r.Combined())
+	}
+
+	// (c) durable: kill -9 and restart.
+	s.Kill()
+	s.Start()
+	if r := framework.Kubectl(t, rahulKC, "get", "csr"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "Unauthorized") {
+		t.Errorf("after restart the revoked certificate works again: %s", r.Combined())
+	}
+
+	// certificateHold is lifted by unrevoke.
+	if r := kcsr("revoke", "--csr", "rahul-laptop", "--reason", "certificateHold"); r.ExitCode != 0 {
+		t.Fatalf("hold: %s", r.Combined())
+	}
+	framework.Eventually(t, 5*time.Second, "401 while on hold", func() bool { return framework.Kubectl(t, otherKC, "auth", "whoami").ExitCode != 0 })
+	if r := kcsr("unrevoke", "--csr", "rahul-laptop"); r.ExitCode != 0 {
+		t.Fatalf("unrevoke: %s", r.Combined())
+	}
+	framework.Eventually(t, 5*time.Second, "the certificate to work after the hold is lifted", func() bool { return framework.Kubectl(t, otherKC, "auth", "whoami").ExitCode == 0 })
+
+	// Bad input says what to do.
+	if r := kcsr("revoke", "zz-not-hex"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "not a hexadecimal serial") {
+		t.Errorf("bad serial: %s", r.Combined())
+	}
+	if r := kcsr("revoke", rahulSerial, "--reason", "stolen"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "keyCompromise") {
+		t.Errorf("bad reason: %s", r.Combined())
+	}
+}

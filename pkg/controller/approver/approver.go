@@ -15,24 +15,20 @@ package approver
 import (
 	"context"
 	"fmt"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
 	certificateslisters "k8s.io/client-go/listers/certificates/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 )
@@ -77,8 +73,7 @@ type Controller struct {
 	client kubernetes.Interface
 	kcsr   kcsrclient.Interface
 	lister certificateslisters.CertificateSigningRequestLister
-	synced cache.InformerSynced
-	queue  workqueue.TypedRateLimitingInterface[string]
+	queue  *worker.Queue
 	opts   Options
 }
 
@@ -94,70 +89,21 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 		client: client,
 		kcsr:   kcsr,
 		lister: csrs.Lister(),
-		synced: csrs.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kcsr_approver"},
-		),
-		opts: opts,
+		opts:   opts,
 	}
-	_, err := csrs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-	})
-	return c, err
+	c.queue = worker.New("approver", c.sync)
+	return c, c.queue.Watch(csrs.Informer())
 }
 
-func (c *Controller) enqueue(obj any) {
-	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
-		c.queue.Add(key)
-	}
-}
-
-// Enqueue asks for every CSR to be looked at again (e.g. after a policy changed).
+// EnqueueAll asks for every CSR to be looked at again (e.g. after a policy changed).
 func (c *Controller) EnqueueAll() {
 	csrs, err := c.lister.List(everything)
 	if err != nil {
 		return
 	}
 	for _, obj := range csrs {
-		c.enqueue(obj)
+		c.queue.Enqueue(obj)
 	}
-}
-
-// Run processes CSRs until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	logger := klog.FromContext(ctx).WithName("approver")
-	ctx = klog.NewContext(ctx, logger)
-	logger.Info("Starting approver controller")
-	defer logger.Info("Shutting down approver controller")
-	if !cache.WaitForNamedCacheSync("approver", ctx.Done(), c.synced) {
-		return
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for c.processNext(ctx) {
-			}
-		}, time.Second)
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		klog.FromContext(ctx).V(2).Info("approver sync failed; retrying", "csr", key, "err", err)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 func (c *Controller) sync(ctx context.Context, name string) error {
@@ -305,3 +251,6 @@ func decided(obj *certificatesv1.CertificateSigningRequest) bool {
 	}
 	return false
 }
+
+// Run processes CSRs with the given number of workers until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) { c.queue.Run(ctx, workers) }

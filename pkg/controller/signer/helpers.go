@@ -5,12 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"strings"
-
-	"golang.org/x/time/rate"
 )
-
-// newBucket is the overall retry rate limit of Kubernetes' certificate controllers.
-func newBucket() *rate.Limiter { return rate.NewLimiter(rate.Limit(10), 100) }
 
 func parseFirstCert(data []byte) (*x509.Certificate, error) {
 	block, _ := pem.Decode(data)

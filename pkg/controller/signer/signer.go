@@ -27,19 +27,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
 	certificateslisters "k8s.io/client-go/listers/certificates/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/certificate"
+	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -78,8 +75,7 @@ type Controller struct {
 	client kubernetes.Interface
 	kcsr   kcsrclient.Interface
 	lister certificateslisters.CertificateSigningRequestLister
-	synced cache.InformerSynced
-	queue  workqueue.TypedRateLimitingInterface[string]
+	queue  *worker.Queue
 	opts   Options
 }
 
@@ -95,67 +91,10 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 		client: client,
 		kcsr:   kcsr,
 		lister: csrs.Lister(),
-		synced: csrs.Informer().HasSynced,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedMaxOfRateLimiter(
-				workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 1000*time.Second),
-				&workqueue.TypedBucketRateLimiter[string]{Limiter: newBucket()},
-			),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "kcsr_signer"},
-		),
-		opts: opts,
+		opts:   opts,
 	}
-	_, err := csrs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.enqueue,
-		UpdateFunc: func(_, obj any) { c.enqueue(obj) },
-	})
-	return c, err
-}
-
-func (c *Controller) enqueue(obj any) {
-	key, err := cache.MetaNamespaceKeyFunc(obj)
-	if err != nil {
-		utilruntime.HandleError(err)
-		return
-	}
-	c.queue.Add(key)
-}
-
-// Run processes CSRs with the given number of workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrash()
-	defer c.queue.ShutDown()
-	logger := klog.FromContext(ctx).WithName("signer")
-	ctx = klog.NewContext(ctx, logger)
-	logger.Info("Starting signer controller", "signers", len(c.opts.Profiles))
-	defer logger.Info("Shutting down signer controller")
-	if !cache.WaitForNamedCacheSync("signer", ctx.Done(), c.synced) {
-		return
-	}
-	for range workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNext(ctx) {
-	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		klog.FromContext(ctx).Error(err, "sync failed; retrying", "csr", key)
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	c.queue = worker.New("signer", c.sync)
+	return c, c.queue.Watch(csrs.Informer())
 }
 
 // sync issues the certificate of one CSR if it is due.
@@ -378,3 +317,6 @@ func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition,
 	}
 	return out
 }
+
+// Run processes CSRs with the given number of workers until ctx is done.
+func (c *Controller) Run(ctx context.Context, workers int) { c.queue.Run(ctx, workers) }

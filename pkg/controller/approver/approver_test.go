@@ -1,0 +1,206 @@
+package approver
+
+import (
+	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/ca/catest"
+	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
+)
+
+var now = catest.Epoch
+
+func newCSR(t *testing.T, name, username, signer, cn string, orgs []string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}})
+	return &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
+		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signer, Usages: usages, Username: username},
+	}
+}
+
+func joinToken(name, user string, groups []string, expires time.Time) *kcsrv1alpha1.JoinToken {
+	return &kcsrv1alpha1.JoinToken{
+		ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: "1"},
+		Spec: kcsrv1alpha1.JoinTokenSpec{
+			Username: user, Groups: groups, SignerName: certificatesv1.KubeAPIServerClientSignerName,
+			Expiration: metav1.NewTime(expires),
+		},
+	}
+}
+
+type fixture struct {
+	client *fake.Clientset
+	kcsr   *kcsrfake.Clientset
+	c      *Controller
+}
+
+func newFixture(t *testing.T, csrs []runtime.Object, tokens []runtime.Object, opts Options) *fixture {
+	t.Helper()
+	f := &fixture{client: fake.NewSimpleClientset(csrs...), kcsr: kcsrfake.NewSimpleClientset(tokens...)}
+	factory := informers.NewSharedInformerFactory(f.client, 0)
+	opts.Clock = clocktesting.NewFakeClock(now)
+	var err error
+	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	factory.Start(ctx.Done())
+	factory.WaitForCacheSync(ctx.Done())
+	return f
+}
+
+func (f *fixture) condition(t *testing.T, name string) *certificatesv1.CertificateSigningRequestCondition {
+	t.Helper()
+	obj, err := f.client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obj.Status.Conditions) == 0 {
+		return nil
+	}
+	return &obj.Status.Conditions[len(obj.Status.Conditions)-1]
+}
+
+func TestJoinTokens(t *testing.T) {
+	cases := []struct {
+		name       string
+		csr        *certificatesv1.CertificateSigningRequest
+		token      *kcsrv1alpha1.JoinToken
+		wantType   certificatesv1.RequestConditionType
+		wantReason string
+		wantMsg    string
+	}{
+		{
+			name:     "matching request is approved and spends the token",
+			csr:      newCSR(t, "ok", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", []string{"developers"}, certificatesv1.UsageClientAuth),
+			token:    joinToken("abc123", "rahul", []string{"developers"}, now.Add(time.Hour)),
+			wantType: certificatesv1.CertificateApproved, wantReason: ReasonJoinToken, wantMsg: "approved with join token abc123 issued for CN=rahul O=developers",
+		},
+		{
+			name:     "other CN is denied, saying what differs",
+			csr:      newCSR(t, "cn", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "root", []string{"developers"}, certificatesv1.UsageClientAuth),
+			token:    joinToken("abc123", "rahul", []string{"developers"}, now.Add(time.Hour)),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenMismatch, wantMsg: `join token abc123 is for user "rahul" but the request's subject CN is "root"`,
+		},
+		{
+			name:     "expired token is denied",
+			csr:      newCSR(t, "late", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", []string{"developers"}, certificatesv1.UsageClientAuth),
+			token:    joinToken("abc123", "rahul", []string{"developers"}, now.Add(-time.Minute)),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenExpired, wantMsg: "join token abc123 expired",
+		},
+		{
+			name: "spent token is denied",
+			csr:  newCSR(t, "again", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", []string{"developers"}, certificatesv1.UsageClientAuth),
+			token: func() *kcsrv1alpha1.JoinToken {
+				jt := joinToken("abc123", "rahul", []string{"developers"}, now.Add(time.Hour))
+				jt.Status.UsedBy = &kcsrv1alpha1.TokenUse{CSRName: "first", CSRUID: "uid-first", Time: metav1.NewTime(now)}
+				return jt
+			}(),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenSpent, wantMsg: `join token abc123 was already used for CSR "first"`,
+		},
+		{
+			name:     "unknown token is denied",
+			csr:      newCSR(t, "gone", "system:join:zzz999", certificatesv1.KubeAPIServerClientSignerName, "rahul", nil, certificatesv1.UsageClientAuth),
+			token:    joinToken("abc123", "rahul", nil, now.Add(time.Hour)),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenUnknown, wantMsg: "join token zzz999 no longer exists",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []runtime.Object{tc.csr}, []runtime.Object{tc.token}, Options{})
+			if err := f.c.sync(context.Background(), tc.csr.Name); err != nil {
+				t.Fatal(err)
+			}
+			got := f.condition(t, tc.csr.Name)
+			if got == nil || got.Type != tc.wantType || got.Reason != tc.wantReason || !strings.Contains(got.Message, tc.wantMsg) {
+				t.Fatalf("condition = %+v; want %s/%s containing %q", got, tc.wantType, tc.wantReason, tc.wantMsg)
+			}
+			if tc.wantType == certificatesv1.CertificateApproved {
+				jt, _ := f.kcsr.KcsrV1alpha1().JoinTokens().Get(context.Background(), tc.token.Name, metav1.GetOptions{})
+				if jt.Status.UsedBy == nil || jt.Status.UsedBy.CSRName != tc.csr.Name {
+					t.Errorf("the token was not spent on the CSR: %+v", jt.Status.UsedBy)
+				}
+			}
+		})
+	}
+}
+
+// TestJoinTokenSpendConflict: when the spend loses an optimistic-concurrency race, the CSR
+// is not approved (the sync fails and is retried, and then sees the token spent).
+func TestJoinTokenSpendConflict(t *testing.T) {
+	csr := newCSR(t, "race", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", nil, certificatesv1.UsageClientAuth)
+	f := newFixture(t, []runtime.Object{csr}, []runtime.Object{joinToken("abc123", "rahul", nil, now.Add(time.Hour))}, Options{})
+	f.kcsr.PrependReactor("update", "jointokens", func(clienttesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errConflict
+	})
+	if err := f.c.sync(context.Background(), "race"); err == nil {
+		t.Fatal("sync succeeded although the token could not be spent")
+	}
+	if got := f.condition(t, "race"); got != nil {
+		t.Errorf("CSR decided without spending the token: %+v", got)
+	}
+}
+
+func TestKubeletClient(t *testing.T) {
+	node := func(name, username string) *certificatesv1.CertificateSigningRequest {
+		return newCSR(t, name, username, certificatesv1.KubeAPIServerClientKubeletSignerName, "system:node:n1", []string{"system:nodes"}, certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth)
+	}
+	cases := []struct {
+		name    string
+		csr     *certificatesv1.CertificateSigningRequest
+		allowed map[string]bool // subresource → SAR answer
+		wantMsg string          // "" means not approved
+	}{
+		{"bootstrap via nodeclient", node("boot", "system:bootstrap:abc123"), map[string]bool{"nodeclient": true}, "Auto approving kubelet client certificate after SubjectAccessReview."},
+		{"renewal via selfnodeclient", node("renew", "system:node:n1"), map[string]bool{"selfnodeclient": true}, "Auto approving self kubelet client certificate after SubjectAccessReview."},
+		{"no permission", node("nope", "mallory"), map[string]bool{}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []runtime.Object{tc.csr}, nil, Options{})
+			f.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+				sar := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
+				if sar.Spec.User != tc.csr.Spec.Username {
+					t.Errorf("SAR asked as %q, want the requester %q", sar.Spec.User, tc.csr.Spec.Username)
+				}
+				sar.Status.Allowed = tc.allowed[sar.Spec.ResourceAttributes.Subresource]
+				return true, sar, nil
+			})
+			if err := f.c.sync(context.Background(), tc.csr.Name); err != nil {
+				t.Fatal(err)
+			}
+			got := f.condition(t, tc.csr.Name)
+			if tc.wantMsg == "" {
+				if got != nil {
+					t.Fatalf("approved without permission: %+v", got)
+				}
+				return
+			}
+			if got == nil || got.Type != certificatesv1.CertificateApproved || got.Reason != ReasonAutoApproved || got.Message != tc.wantMsg {
+				t.Fatalf("condition = %+v; want AutoApproved %q", got, tc.wantMsg)
+			}
+		})
+	}
+}
+
+var errConflict = apierrors.NewConflict(kcsrv1alpha1.Resource("jointokens"), "abc123", errors.New("the object has been modified"))

@@ -83,6 +83,17 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	if bySerial != "myuser" {
 		t.Errorf("inventory by serial: csrName %q, want myuser", bySerial)
 	}
+	// The metrics show the walkthrough.
+	metrics := framework.MustKubectl(t, kc, "get", "--raw", "/metrics")
+	for _, event := range []string{"created", "approved", "issued"} {
+		if want := `kcsr_csr_total{event="` + event + `",signer_name="kubernetes.io/kube-apiserver-client"} 1`; !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(metrics, "kcsr_csr_time_to_issue_seconds_bucket") {
+		t.Errorf("/metrics lacks the time-to-issue histogram")
+	}
+
 	// The inventory outlives the CSR.
 	framework.MustKubectl(t, kc, "delete", "csr", "myuser")
 	if got := framework.MustKubectl(t, kc, "get", "issuedcertificates", "--field-selector", "spec.csrName=myuser", "-o", "name"); strings.TrimSpace(got) == "" {

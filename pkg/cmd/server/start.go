@@ -37,6 +37,7 @@ import (
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -80,6 +81,7 @@ Later starts reuse them and every stored object.`,
 
 // Run starts everything and serves until ctx is done.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
+	metrics.Register()
 	pkiOpts := pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs}
 	clusterCA, err := o.openClusterHSM(ctx, pkiOpts.Dir)
 	if err != nil {

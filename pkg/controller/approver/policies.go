@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/policy"
 )
 
@@ -78,7 +80,9 @@ func (e *PolicyEngine) Decide(ctx context.Context, obj *certificatesv1.Certifica
 	if err != nil {
 		return Decision{}, nil
 	}
+	start := time.Now()
 	final, _ := policy.Decide(ctx, policies, e.GuardRails, req)
+	metrics.PolicyEvaluation.Observe(time.Since(start).Seconds())
 	return toDecision(final), nil
 }
 

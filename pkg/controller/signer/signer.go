@@ -39,6 +39,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -132,6 +133,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 
 	issued, err := c.issue(ctx, obj, profile, req)
 	if err != nil {
+		metrics.SigningErrors.WithLabelValues(obj.Spec.SignerName).Inc()
 		var unavailable caUnavailableError
 		if errors.As(err, &unavailable) {
 			if uerr := c.setUnavailable(ctx, obj, ReasonCAUnavailable, err.Error()); uerr != nil {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
+	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
@@ -60,6 +61,9 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 		ResetFieldsStrategy: strategy,
 
 		TableConvertor: TableConvertor(),
+		AfterCreate: func(obj runtime.Object, _ *metav1.CreateOptions) {
+			metrics.CSRs.WithLabelValues(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName, "created").Inc()
+		},
 	}
 	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
 		return nil, fmt.Errorf("certificatesigningrequests storage: %w", err)
@@ -69,17 +73,67 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	statusStrategy := NewStatusStrategy(strategy)
 	statusStore.UpdateStrategy = statusStrategy
 	statusStore.ResetFieldsStrategy = statusStrategy
+	statusStore.BeginUpdate = countTransitions
 
 	approvalStore := *store
 	approvalStrategy := NewApprovalStrategy(strategy)
 	approvalStore.UpdateStrategy = approvalStrategy
 	approvalStore.ResetFieldsStrategy = approvalStrategy
+	approvalStore.BeginUpdate = countTransitions
 
 	return &Storage{
 		CSR:      &REST{store},
 		Status:   &StatusREST{store: &statusStore},
 		Approval: &ApprovalREST{store: &approvalStore},
 	}, nil
+}
+
+// countTransitions counts, once an update through /approval or /status succeeds, the
+// decisions and outcomes it made: approved, denied, failed, issued. Counting here sees
+// every approver and signer, people and controllers alike.
+func countTransitions(_ context.Context, obj, old runtime.Object, _ *metav1.UpdateOptions) (genericregistry.FinishFunc, error) {
+	newCSR, oldCSR := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
+	signer := oldCSR.Spec.SignerName
+	var events []string
+	for _, t := range []struct {
+		condition certificatesv1.RequestConditionType
+		event     string
+	}{
+		{certificatesv1.CertificateApproved, "approved"},
+		{certificatesv1.CertificateDenied, "denied"},
+		{certificatesv1.CertificateFailed, "failed"},
+	} {
+		if hasCondition(newCSR, t.condition) && !hasCondition(oldCSR, t.condition) {
+			events = append(events, t.event)
+		}
+	}
+	issued := len(newCSR.Status.Certificate) > 0 && len(oldCSR.Status.Certificate) == 0
+	created := oldCSR.CreationTimestamp.Time
+	return func(_ context.Context, success bool) {
+		if !success {
+			return
+		}
+		now := time.Now()
+		for _, e := range events {
+			metrics.CSRs.WithLabelValues(signer, e).Inc()
+			if e == "approved" || e == "denied" {
+				metrics.TimeToDecision.WithLabelValues(signer, e).Observe(metrics.Since(created, now))
+			}
+		}
+		if issued {
+			metrics.CSRs.WithLabelValues(signer, "issued").Inc()
+			metrics.TimeToIssue.WithLabelValues(signer).Observe(metrics.Since(created, now))
+		}
+	}, nil
+}
+
+func hasCondition(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
+	for _, c := range csr.Status.Conditions {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // New returns an empty CSR.

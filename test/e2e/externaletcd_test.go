@@ -37,7 +37,7 @@ func startEtcd(t *testing.T) string {
 	t.Helper()
 	cfg := embed.NewConfig()
 	cfg.Dir = t.TempDir()
-	cfg.Logger, cfg.LogLevel = "zap", "error"
+	cfg.Logger, cfg.LogLevel = "zap", "fatal" // its shutdown logs expected errors at error level
 	client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", framework.FreePort(t))}
 	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", framework.FreePort(t))}
 	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}

@@ -67,6 +67,11 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	cfg.Logger = "zap"
 	cfg.LogLevel = c.LogLevel
 	cfg.LogOutputs = []string{"stderr"}
+	logger, err := newLogger(c.LogLevel)
+	if err != nil {
+		return nil, fmt.Errorf("etcd logger: %w", err)
+	}
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(logger)
 	cfg.QuotaBackendBytes = c.QuotaBackendBytes
 	// kube-apiserver's storage layer compacts history itself (every 5 minutes).
 	cfg.AutoCompactionRetention = "0"

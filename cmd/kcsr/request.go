@@ -1,0 +1,14 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"kcsr.dev/kcsr/pkg/cli/request"
+)
+
+func init() {
+	register(func() *cobra.Command { return request.NewCommand(os.Stdout) })
+	register(func() *cobra.Command { return request.NewKubeconfigCommand(os.Stdout) })
+}

@@ -12,9 +12,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kcsr.dev/kcsr/pkg/metrics"
+	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
@@ -32,17 +32,11 @@ func (*REST) ShortNames() []string { return []string{"csr"} }
 // Categories: CSRs are not part of "all", as in Kubernetes.
 func (*REST) Categories() []string { return nil }
 
-// StatusREST is /status.
-type StatusREST struct{ store *genericregistry.Store }
-
-// ApprovalREST is /approval.
-type ApprovalREST struct{ store *genericregistry.Store }
-
 // Storage holds the three endpoints of the resource.
 type Storage struct {
 	CSR      *REST
-	Status   *StatusREST
-	Approval *ApprovalREST
+	Status   *subresource.REST
+	Approval *subresource.REST
 }
 
 // NewStorage returns the REST storage of the resource over optsGetter's storage backend.
@@ -83,8 +77,8 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 
 	return &Storage{
 		CSR:      &REST{store},
-		Status:   &StatusREST{store: &statusStore},
-		Approval: &ApprovalREST{store: &approvalStore},
+		Status:   subresource.New(&statusStore),
+		Approval: subresource.New(&approvalStore),
 	}, nil
 }
 
@@ -134,58 +128,6 @@ func hasCondition(csr *certificatesv1.CertificateSigningRequest, t certificatesv
 		}
 	}
 	return false
-}
-
-// New returns an empty CSR.
-func (r *StatusREST) New() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }
-
-// Destroy is a no-op: the main resource owns the storage.
-func (r *StatusREST) Destroy() {}
-
-// Get returns the CSR, for GET on /status.
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the status. A PUT on /status never creates.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields implements rest.ResetFieldsStrategy.
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable renders the CSR as a table row.
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
-}
-
-// New returns an empty CSR.
-func (r *ApprovalREST) New() runtime.Object { return &certificatesv1.CertificateSigningRequest{} }
-
-// Destroy is a no-op: the main resource owns the storage.
-func (r *ApprovalREST) Destroy() {}
-
-// Get returns the CSR, for GET on /approval.
-func (r *ApprovalREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update writes the conditions. A PUT on /approval never creates.
-func (r *ApprovalREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-// GetResetFields implements rest.ResetFieldsStrategy.
-func (r *ApprovalREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-// ConvertToTable renders the CSR as a table row.
-func (r *ApprovalREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
 // TableConvertor renders CSRs with kubectl's columns: NAME, AGE, SIGNERNAME, REQUESTOR,

@@ -1,7 +1,6 @@
 package issuedcertificate
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -10,11 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
@@ -27,11 +25,8 @@ func (*REST) ShortNames() []string { return []string{"ic", "issuedcert"} }
 // Categories puts the inventory in `kubectl get kcsr`.
 func (*REST) Categories() []string { return []string{"kcsr"} }
 
-// StatusREST is /status.
-type StatusREST struct{ store *genericregistry.Store }
-
 // NewStorage returns the main and status storage.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, error) {
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *subresource.REST, error) {
 	s := strategy{scheme, names.SimpleNameGenerator}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.IssuedCertificate{} },
@@ -51,26 +46,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}
 	statusStore.ResetFieldsStrategy = statusStrategy{s}
-	return &REST{store}, &StatusREST{&statusStore}, nil
-}
-
-func (r *StatusREST) New() runtime.Object { return &kcsrv1alpha1.IssuedCertificate{} }
-func (r *StatusREST) Destroy()            {}
-
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
+	return &REST{store}, subresource.New(&statusStore), nil
 }
 
 // TableConvertor renders the inventory: who, what, by whom, until when, and its state.

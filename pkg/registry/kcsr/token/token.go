@@ -18,12 +18,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
@@ -173,9 +173,6 @@ func (*BootstrapTokenREST) Categories() []string { return []string{"kcsr"} }
 // Categories puts tokens in `kubectl get kcsr`.
 func (*JoinTokenREST) Categories() []string { return []string{"kcsr"} }
 
-// JoinTokenStatusREST is /status of JoinToken.
-type JoinTokenStatusREST struct{ store *genericregistry.Store }
-
 // NewBootstrapTokenStorage returns the BootstrapToken storage.
 func NewBootstrapTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*BootstrapTokenREST, error) {
 	s := strategy{scheme, names.SimpleNameGenerator, validateBootstrapToken}
@@ -206,7 +203,7 @@ func NewBootstrapTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOpt
 }
 
 // NewJoinTokenStorage returns the JoinToken storage and its /status.
-func NewJoinTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*JoinTokenREST, *JoinTokenStatusREST, error) {
+func NewJoinTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*JoinTokenREST, *subresource.REST, error) {
 	s := strategy{scheme, names.SimpleNameGenerator, validateJoinToken}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.JoinToken{} },
@@ -242,24 +239,5 @@ func NewJoinTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsG
 	statusStore := *store
 	statusStore.UpdateStrategy = joinStatusStrategy{s}
 	statusStore.ResetFieldsStrategy = joinStatusStrategy{s}
-	return &JoinTokenREST{store}, &JoinTokenStatusREST{&statusStore}, nil
-}
-
-func (r *JoinTokenStatusREST) New() runtime.Object { return &kcsrv1alpha1.JoinToken{} }
-func (r *JoinTokenStatusREST) Destroy()            {}
-
-func (r *JoinTokenStatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *JoinTokenStatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *JoinTokenStatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *JoinTokenStatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
+	return &JoinTokenREST{store}, subresource.New(&statusStore), nil
 }

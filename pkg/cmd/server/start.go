@@ -34,6 +34,7 @@ import (
 	"kcsr.dev/kcsr/pkg/authn"
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/controller/publisher"
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
@@ -137,12 +138,16 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
-	profiles, err := o.signerProfiles(ctx, p, clusterCA)
+	profiles, clusterBackend, err := o.signerProfiles(ctx, p, clusterCA)
+	if err != nil {
+		return err
+	}
+	pub, err := o.startPublisher(ctx, profiles, clusterBackend)
 	if err != nil {
 		return err
 	}
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-controllers", func(hc genericapiserver.PostStartHookContext) error {
-		return o.startControllers(hc, config.GenericConfig.LoopbackClientConfig, profiles)
+		return o.startControllers(hc, config.GenericConfig.LoopbackClientConfig, profiles, pub)
 	}); err != nil {
 		return err
 	}
@@ -187,7 +192,8 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		Clock:     clock.RealClock{},
 	}
 	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked}); err != nil {
+	o.kcsrInformers = kcsrFactory
+	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked, publisher.SerialIndex: publisher.IndexSerial}); err != nil {
 		return nil, "", err
 	}
 	revocation := &authn.RevocationChecker{Indexer: issued.GetIndexer(), Synced: issued.HasSynced}

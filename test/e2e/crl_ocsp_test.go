@@ -1,0 +1,99 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kcsr.dev/kcsr/test/e2e/framework"
+)
+
+// TestCRLAndOCSP: issue 7 acceptance (a) with openssl and (c): a revoked certificate is in
+// the CRL (openssl verify -crl_check says revoked) and OCSP says revoked with the reason;
+// another certificate is good; after kill -9 and restart the CRL still lists it.
+func TestCRLAndOCSP(t *testing.T) {
+	port := framework.FreePort(t)
+	s := framework.StartServer(t, "", "--public-port", fmt.Sprint(port))
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
+	issue := func(name string) string {
+		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
+		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "certificate", "approve", name)
+		waitIssued(t, kc, name)
+		return writeFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+	}
+	rahul, other := issue("rahul"), issue("priya")
+	cert := parseCert(t, mustRead(t, rahul))
+	if got := strings.Join(cert.CRLDistributionPoints, ","); got != base+"/crl/cluster.crl" {
+		t.Errorf("CRL distribution point = %q", got)
+	}
+	if got := strings.Join(cert.OCSPServer, ","); got != base+"/ocsp/cluster" {
+		t.Errorf("OCSP server = %q", got)
+	}
+
+	r := framework.Run(t, "", framework.Binary(t), "revoke", "--csr", "rahul", "--reason", "keyCompromise", "--kubeconfig", kc)
+	if r.ExitCode != 0 {
+		t.Fatalf("revoke: %s", r.Combined())
+	}
+	crlPEM := func() string {
+		t.Helper()
+		resp, err := http.Get(base + "/crl/cluster.crl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		der, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
+			t.Fatalf("GET CRL: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		writeFile(t, dir, "crl.der", string(der))
+		framework.Openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem")
+		return filepath.Join(dir, "crl.pem")
+	}
+	serialHex := strings.ToUpper(cert.SerialNumber.Text(16))
+	framework.Eventually(t, 10*time.Second, "the CRL to list the revoked serial", func() bool {
+		text := framework.Openssl(t, dir, "crl", "-in", crlPEM(), "-noout", "-text")
+		return strings.Contains(strings.ReplaceAll(text, ":", ""), serialHex)
+	})
+	verify := func(certFile string) string {
+		cmd := framework.Run(t, "", "openssl", "verify", "-crl_check", "-CAfile", caFile, "-CRLfile", filepath.Join(dir, "crl.pem"), certFile)
+		return cmd.Combined()
+	}
+	if out := verify(rahul); !strings.Contains(out, "certificate revoked") {
+		t.Errorf("openssl verify -crl_check on the revoked certificate:\n%s", out)
+	}
+	if out := verify(other); !strings.Contains(out, ": OK") {
+		t.Errorf("openssl verify -crl_check on a good certificate:\n%s", out)
+	}
+	ocsp := func(certFile string) string {
+		return framework.Run(t, "", "openssl", "ocsp", "-issuer", caFile, "-cert", certFile, "-url", base+"/ocsp/cluster", "-CAfile", caFile, "-resp_text").Combined()
+	}
+	if out := ocsp(rahul); !strings.Contains(out, rahul+": revoked") || !strings.Contains(out, "Reason: keyCompromise") || !strings.Contains(out, "Response verify OK") {
+		t.Errorf("openssl ocsp on the revoked certificate:\n%s", out)
+	}
+	if out := ocsp(other); !strings.Contains(out, other+": good") {
+		t.Errorf("openssl ocsp on a good certificate:\n%s", out)
+	}
+
+	// (c) after kill -9 and restart the CRL still lists the revocation.
+	s.Kill()
+	s.Start()
+	framework.Eventually(t, 15*time.Second, "the CRL after restart", func() bool {
+		resp, err := http.Get(base + "/crl/cluster.crl")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if text := framework.Openssl(t, dir, "crl", "-in", crlPEM(), "-noout", "-text"); !strings.Contains(strings.ReplaceAll(text, ":", ""), serialHex) || !strings.Contains(text, "Key Compromise") {
+		t.Errorf("CRL after restart:\n%s", text)
+	}
+}

@@ -193,7 +193,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	}
 	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
 	o.kcsrInformers = kcsrFactory
-	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked, publisher.SerialIndex: publisher.IndexSerial}); err != nil {
+	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked, publisher.SerialIndex: publisher.IndexSerial, publisher.FingerprintIndex: publisher.IndexFingerprint}); err != nil {
 		return nil, "", err
 	}
 	revocation := &authn.RevocationChecker{Indexer: issued.GetIndexer(), Synced: issued.HasSynced}

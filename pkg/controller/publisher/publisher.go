@@ -27,7 +27,8 @@ import (
 	"kcsr.dev/kcsr/pkg/revocation"
 )
 
-// SerialIndex indexes IssuedCertificates by serial number (hex).
+// SerialIndex indexes IssuedCertificates by serial number (hex); the informer must also
+// carry FingerprintIndex for the authorization webhook.
 const SerialIndex = "kcsr.dev/serial"
 
 // IndexSerial is the informer indexer of SerialIndex.
@@ -236,7 +237,7 @@ func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	}
 }
 
-// Handler serves /crl/<id>.crl and /ocsp/<id>.
+// Handler serves /crl/<id>.crl, /ocsp/<id> and the authorization webhook /authorize.
 func (p *Publisher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for id, s := range p.cas {
@@ -253,6 +254,7 @@ func (p *Publisher) Handler() http.Handler {
 		mux.Handle("/ocsp/"+id, ocsp)
 		mux.Handle("/ocsp/"+id+"/", http.StripPrefix("/ocsp/"+id, ocsp))
 	}
+	mux.Handle("/authorize", p.AuthorizationWebhook())
 	return mux
 }
 

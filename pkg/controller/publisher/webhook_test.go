@@ -1,0 +1,79 @@
+package publisher
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+)
+
+func TestAuthorizationWebhook(t *testing.T) {
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{FingerprintIndex: IndexFingerprint, SerialIndex: IndexSerial})
+	add := func(name, fp string, revoked bool) {
+		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fp, SerialNumber: name}}
+		if revoked {
+			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(time.Now())}
+		}
+		if err := indexer.Add(ic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("a1", "aaaa", true)
+	add("b2", "bbbb", false)
+	p := &Publisher{indexer: indexer}
+	srv := httptest.NewServer(p.AuthorizationWebhook())
+	defer srv.Close()
+
+	cases := []struct {
+		name       string
+		extra      map[string]authorizationv1.ExtraValue
+		wantDenied bool
+		wantReason string
+	}{
+		{"revoked certificate", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=AAAA"}}, true, "kcsr: the client certificate a1 was revoked (keyCompromise)"},
+		{"valid certificate of the same user", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}, false, ""},
+		{"unknown certificate", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=cccc"}}, false, ""},
+		{"token credential", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"JTI=123"}}, false, ""},
+		{"no credential id", nil, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body, _ := json.Marshal(&authorizationv1.SubjectAccessReview{
+				TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
+				Spec:     authorizationv1.SubjectAccessReviewSpec{User: "rahul", Extra: tc.extra, ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
+			})
+			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var got authorizationv1.SubjectAccessReview
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got.Status.Allowed {
+				t.Fatalf("the webhook allowed a request; it may only deny")
+			}
+			if got.Status.Denied != tc.wantDenied || got.Status.Reason != tc.wantReason || got.Kind != "SubjectAccessReview" {
+				t.Errorf("status = %+v (kind %q); want denied=%v reason %q", got.Status, got.Kind, tc.wantDenied, tc.wantReason)
+			}
+		})
+	}
+	resp, err := http.Post(srv.URL, "application/json", strings.NewReader("{"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed review: %d", resp.StatusCode)
+	}
+}

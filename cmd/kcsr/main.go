@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -39,6 +40,10 @@ func newRootCommand() *cobra.Command {
 		Version:       version.GitVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	// Installed or linked as kubectl-csr, kcsr is a kubectl plugin: `kubectl csr request …`.
+	if filepath.Base(os.Args[0]) == "kubectl-csr" {
+		root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl csr"}
 	}
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)

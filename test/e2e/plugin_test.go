@@ -1,0 +1,28 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kcsr.dev/kcsr/test/e2e/framework"
+)
+
+// TestKubectlPlugin: linked as kubectl-csr on PATH, `kubectl csr …` runs kcsr.
+func TestKubectlPlugin(t *testing.T) {
+	s := framework.StartServer(t, "")
+	bin := t.TempDir()
+	if err := os.Symlink(framework.Binary(t), filepath.Join(bin, "kubectl-csr")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	r := framework.Run(t, "", framework.KubectlBinary(), "csr", "--help")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "kubectl csr [command]") {
+		t.Errorf("kubectl csr --help: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	r = framework.Run(t, "", framework.KubectlBinary(), "csr", "token", "create", "--user", "rahul", "--kubeconfig", s.Kubeconfig)
+	if r.ExitCode != 0 || !framework.TokenRE.MatchString(strings.TrimSpace(r.Stdout)) {
+		t.Errorf("kubectl csr token create: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+}

@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(func() *cobra.Command { return admin.NewGetCommand(os.Stdout) })
+	register(func() *cobra.Command { return admin.NewGetCommand(os.Stdout, os.Stderr) })
 	register(func() *cobra.Command { return admin.NewDescribeCommand(os.Stdout) })
 	register(func() *cobra.Command { return admin.NewDecisionCommand(os.Stdout, certificatesv1.CertificateApproved) })
 	register(func() *cobra.Command { return admin.NewDecisionCommand(os.Stdout, certificatesv1.CertificateDenied) })

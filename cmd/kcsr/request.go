@@ -9,6 +9,7 @@ import (
 )
 
 func init() {
-	register(func() *cobra.Command { return request.NewCommand(os.Stdout) })
-	register(func() *cobra.Command { return request.NewKubeconfigCommand(os.Stdout) })
+	register(func() *cobra.Command { return request.NewCommand(os.Stdout, os.Stderr) })
+	register(func() *cobra.Command { return request.NewRenewCommand(os.Stdout, os.Stderr) })
+	register(func() *cobra.Command { return request.NewKubeconfigCommand(os.Stdout, os.Stderr) })
 }

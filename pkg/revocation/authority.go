@@ -51,7 +51,8 @@ type Authority struct {
 	// OCSPValidity is nextUpdate − thisUpdate of OCSP responses; DefaultOCSPValidity when
 	// zero.
 	OCSPValidity time.Duration
-	// Rand is the randomness of signatures; crypto/rand when nil.
+	// Rand is given to the signers; crypto/rand when nil. (Go's own signers may draw
+	// their randomness elsewhere.)
 	Rand io.Reader
 }
 
@@ -142,6 +143,9 @@ func (a *Authority) caKey(ctx context.Context) (*x509.Certificate, crypto.Signer
 // checkCRLIssuer checks that issuer may sign CRLs (x509.CreateRevocationList requires it,
 // with messages that do not say what to do).
 func checkCRLIssuer(issuer *x509.Certificate) error {
+	if issuer.KeyUsage == 0 {
+		return fmt.Errorf("%w: %q has no keyUsage extension; reissue the CA with keyUsage=critical,keyCertSign,cRLSign", ErrNoCRLSign, issuer.Subject)
+	}
 	if issuer.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return fmt.Errorf("%w: the keyUsage of %q lacks cRLSign; reissue the CA with keyUsage=critical,keyCertSign,cRLSign", ErrNoCRLSign, issuer.Subject)
 	}

@@ -3,16 +3,18 @@ package revocation
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
 )
 
 // CRL returns a complete CRL (RFC 5280 §5, DER) of the CA listing entries, signed with
-// the CA key: CRL number number, thisUpdate now, nextUpdate now+CRLValidity, the
-// authorityKeyIdentifier of the CA, and per entry its revocation time and reason code
-// (left out for Unspecified). Entries whose certificate has expired at now are dropped;
-// the others keep the order given (Set.Snapshot orders them by serial).
+// the CA key: CRL number number, thisUpdate now (to the second), nextUpdate
+// thisUpdate+CRLValidity, the authorityKeyIdentifier of the CA, and per entry its
+// revocation time and reason code (left out for Unspecified). Entries whose certificate
+// has expired at now (NotAfter before now) are dropped; the others keep the order given
+// (Set.Snapshot orders them by serial).
 //
 // The caller keeps number increasing from one CRL to the next, and durable, and publishes
 // a new CRL on every change and well before nextUpdate.
@@ -20,8 +22,13 @@ func (a *Authority) CRL(ctx context.Context, entries []Entry, number *big.Int, n
 	if err := a.checkValidities(); err != nil {
 		return nil, err
 	}
-	if number == nil || number.Sign() < 0 {
-		return nil, fmt.Errorf("CRL number: %v; give a non-negative number that grows with each CRL", number)
+	switch {
+	case number == nil:
+		return nil, errors.New("CRL number: missing; give a number that grows with each CRL")
+	case number.Sign() < 0:
+		return nil, fmt.Errorf("CRL number: %s is negative; give a number that grows with each CRL, from 0", number)
+	case number.BitLen() > 159:
+		return nil, fmt.Errorf("CRL number: %s is longer than 20 octets (RFC 5280 §5.2.3)", number)
 	}
 	issuer, signer, err := a.caKey(ctx)
 	if err != nil {
@@ -30,7 +37,7 @@ func (a *Authority) CRL(ctx context.Context, entries []Entry, number *big.Int, n
 	if err := checkCRLIssuer(issuer); err != nil {
 		return nil, err
 	}
-	now = now.UTC().Truncate(time.Second)
+	thisUpdate := now.UTC().Truncate(time.Second)
 	listed := make([]x509.RevocationListEntry, 0, len(entries))
 	for i, e := range entries {
 		if err := e.Validate(); err != nil {
@@ -48,8 +55,8 @@ func (a *Authority) CRL(ctx context.Context, entries []Entry, number *big.Int, n
 	der, err := x509.CreateRevocationList(a.rand(), &x509.RevocationList{
 		RevokedCertificateEntries: listed,
 		Number:                    number,
-		ThisUpdate:                now,
-		NextUpdate:                now.Add(a.crlValidity()),
+		ThisUpdate:                thisUpdate,
+		NextUpdate:                thisUpdate.Add(a.crlValidity()),
 	}, issuer, signer)
 	if err != nil {
 		return nil, fmt.Errorf("sign the CRL of %q: %w", issuer.Subject, err)

@@ -28,14 +28,20 @@ const (
 //   - POST of the DER request, with Content-Type application/ocsp-request (or none).
 //
 // It answers with Content-Type application/ocsp-response: the response of a.OCSPResponse
-// for lookup(serial) at now(), the malformedRequest response for a request it cannot
-// parse, internalError when signing fails. A GET response without a nonce carries the
-// caching headers of RFC 5019 §6.2, up to its nextUpdate.
+// for lookup(serial) at now() (lookup is not called for a request about another CA), the
+// malformedRequest response for a request it cannot parse, internalError when signing
+// fails. A signed GET response without a nonce carries the caching headers of RFC 5019
+// §6.2, up to its nextUpdate.
 //
-// The handler takes the whole URL path as the request, so it must see the path without
-// the prefix it is mounted under: mount it with http.StripPrefix. Base64 may hold "//",
-// which http.ServeMux cleans and redirects, so GET requests can only work where the mux
-// does not see the encoded request (POST always works, and is what openssl sends).
+// For GET the handler takes the whole URL path as the request, so it must see the path
+// without the prefix it is mounted under:
+//
+//	mux.Handle("/ocsp/", http.StripPrefix("/ocsp", h)) // GET /ocsp/<base64>, POST /ocsp/
+//	mux.Handle("POST /ocsp", h)                         // openssl ocsp -url http://host/ocsp
+//
+// Base64 may hold "//": http.ServeMux redirects such a path to a cleaned one, which breaks
+// the request, unless the client URL-encodes the base64 as RFC 6960 asks ("%2F%2F" is
+// left alone). POST, what openssl sends, is unaffected.
 func OCSPHandler(a *Authority, lookup func(serial *big.Int) Status, now func() time.Time) http.Handler {
 	return &ocspHandler{a: a, lookup: lookup, now: now}
 }
@@ -78,7 +84,7 @@ func (h *ocspHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := h.now()
-	resp, signed, err := h.a.respond(r.Context(), req, h.lookup(req.SerialNumber), now)
+	resp, signed, err := h.a.respond(r.Context(), req, func() Status { return h.lookup(req.SerialNumber) }, now)
 	if err != nil {
 		klog.ErrorS(err, "OCSP response failed", "serial", req.SerialNumber.Text(16))
 		writeOCSP(w, ocsp.InternalErrorErrorResponse)

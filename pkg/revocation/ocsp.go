@@ -40,7 +40,7 @@ type Request struct {
 // Status is what the caller knows about a serial number.
 type Status struct {
 	// Known is false when the CA never issued a certificate with this serial: the
-	// response says "unknown".
+	// response says "unknown", whatever Revoked says.
 	Known bool
 	// Revoked says the certificate is revoked, as Entry tells; otherwise it is good.
 	Revoked bool
@@ -195,7 +195,7 @@ func ParseRequest(der []byte) (*Request, error) {
 			continue
 		}
 		if len(ext.Value) == 0 || len(ext.Value) > maxNonceSize {
-			return nil, fmt.Errorf("%w: a nonce extension of %d bytes; send 1 to 32", ErrMalformed, len(ext.Value))
+			return nil, fmt.Errorf("%w: a nonce extension of %d bytes; send a nonce of 1 to 128 bytes (RFC 8954)", ErrMalformed, len(ext.Value))
 		}
 		out.Nonce = ext.Value
 	}
@@ -212,13 +212,14 @@ func ParseRequest(der []byte) (*Request, error) {
 // unauthorized response (RFC 5019 §2.2.3): this responder knows nothing of another CA's
 // certificates.
 func (a *Authority) OCSPResponse(ctx context.Context, req *Request, status Status, now time.Time) ([]byte, error) {
-	der, _, err := a.respond(ctx, req, status, now)
+	der, _, err := a.respond(ctx, req, func() Status { return status }, now)
 	return der, err
 }
 
-// respond is OCSPResponse, also telling whether the response is a signed one (and not
+// respond is OCSPResponse, asking lookup for the status only once the request is known to
+// be about this CA, and telling whether the response is a signed one (and not
 // unauthorized).
-func (a *Authority) respond(ctx context.Context, req *Request, status Status, now time.Time) (der []byte, signed bool, err error) {
+func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Status, now time.Time) (der []byte, signed bool, err error) {
 	if err := a.checkValidities(); err != nil {
 		return nil, false, err
 	}
@@ -240,6 +241,7 @@ func (a *Authority) respond(ctx context.Context, req *Request, status Status, no
 		return ocsp.UnauthorizedErrorResponse, false, nil
 	}
 
+	status := lookup()
 	hashAlg := pkix.AlgorithmIdentifier{Algorithm: hashOIDs[req.HashAlgorithm], Parameters: asn1.NullRawValue}
 	if req.hashAlgorithm != nil && req.hashAlgorithm.Algorithm.Equal(hashAlg.Algorithm) {
 		hashAlg = *req.hashAlgorithm

@@ -1,136 +1,305 @@
 package e2e
 
 import (
-	"bytes"
+	"crypto"
+	"crypto/x509"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/clientcmd"
+
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
-// TestRequest: issue 5 acceptance (a) and (b): from nothing to a working login in one
-// command; denied, failed, timed-out and interrupted requests exit non-zero with the
-// reason and leave no files.
+// kcsrRequest starts `kcsr request` in the background with the admin kubeconfig, writing
+// to out, and waits until its CSR exists.
+func kcsrRequest(t *testing.T, s *framework.Server, out, name string, extra ...string) *framework.Process {
+	t.Helper()
+	args := append([]string{"request", "--kubeconfig", s.Kubeconfig, "--name", name, "--out-dir", out}, extra...)
+	p := framework.StartProcess(t, framework.Binary(t), args...)
+	framework.Eventually(t, 30*time.Second, "CSR "+name+" to exist", func() bool {
+		return framework.Kubectl(t, s.Kubeconfig, "get", "csr", name).ExitCode == 0
+	})
+	return p
+}
+
+// wantNoFiles checks that a request left nothing in out: no NAME.* and no temporary files.
+func wantNoFiles(t *testing.T, out, name string) {
+	t.Helper()
+	for _, pattern := range []string{name + ".*", "." + name + ".*"} {
+		if matches, _ := filepath.Glob(filepath.Join(out, pattern)); len(matches) > 0 {
+			t.Errorf("files left behind: %v", matches)
+		}
+	}
+}
+
+func wantExit(t *testing.T, what string, got, want int, stdout, stderr string) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", what, got, want, stdout, stderr)
+	}
+}
+
+func wantContains(t *testing.T, what, got string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			t.Errorf("%s lacks %q:\n%s", what, want, got)
+		}
+	}
+}
+
+// kubeconfigCert is the client certificate of a kubeconfig's current context.
+func kubeconfigCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parseCert(t, cfg.AuthInfos[cfg.Contexts[cfg.CurrentContext].AuthInfo].ClientCertificateData)
+}
+
+func wantWhoami(t *testing.T, kubeconfig string, wants ...string) {
+	t.Helper()
+	wantContains(t, "kubectl --kubeconfig "+filepath.Base(kubeconfig)+" auth whoami", framework.MustKubectl(t, kubeconfig, "auth", "whoami"), wants...)
+}
+
+// TestRequest: issue 5 acceptance (a) and (b). One command from nothing to a working
+// login with an administrator approving from another process; denied and failed requests
+// exit non-zero with the reason; a timeout and an interrupt leave no files.
 func TestRequest(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
-	out := t.TempDir()
 
-	start := func(name string, extra ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		t.Helper()
-		args := append([]string{"request", "--kubeconfig", kc, "--name", name, "--user", name, "--group", "developers", "--out-dir", out}, extra...)
-		cmd := exec.Command(framework.Binary(t), args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
+	t.Run("approved by an administrator", func(t *testing.T) {
+		out := t.TempDir()
+		framework.StartApprover(t, kc, "rahul")
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "rahul", "--group", "developers", "--out-dir", out)
+		wantExit(t, "kcsr request", r.ExitCode, 0, r.Stdout, r.Stderr)
+		// Not a terminal: a plain line per state change.
+		wantContains(t, "stdout", r.Stdout,
+			"created CSR rahul: CN=rahul O=developers, signer kubernetes.io/kube-apiserver-client, ECDSA P-256 key, lifetime 24h0m0s\n",
+			"\nPending: waiting for approval",
+			"\nApproved: KubectlApprove: This CSR was approved by kubectl certificate approve\n",
+			"\nIssued: serial ",
+			"wrote "+filepath.Join(out, "rahul.key")+", "+filepath.Join(out, "rahul.crt")+", "+filepath.Join(out, "rahul.kubeconfig")+"\n")
+		if strings.Contains(r.Stdout, "\r") {
+			t.Errorf("spinner output on a pipe:\n%q", r.Stdout)
+		}
+		for name, mode := range map[string]os.FileMode{"rahul.key": 0o600, "rahul.crt": 0o644, "rahul.kubeconfig": 0o600} {
+			if fi, err := os.Stat(filepath.Join(out, name)); err != nil || fi.Mode().Perm() != mode {
+				t.Errorf("%s: %v, mode %v; want %#o", name, err, fi.Mode().Perm(), mode)
+			}
+		}
+		caFile := s.CACertPath()
+		wantContains(t, "openssl verify", framework.Openssl(t, out, "verify", "-CAfile", caFile, "rahul.crt"), "rahul.crt: OK")
+		wantWhoami(t, filepath.Join(out, "rahul.kubeconfig"), "rahul", "developers")
+
+		// The name is taken now: nothing is overwritten, on the server or on disk.
+		r = framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "rahul", "--out-dir", t.TempDir())
+		wantExit(t, "a second rahul", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, `error: a CSR named "rahul" already exists (requested by kcsr-admin); choose another --name, or delete it: kubectl delete csr rahul`)
+	})
+
+	t.Run("denied", func(t *testing.T) {
+		out := t.TempDir()
+		p := kcsrRequest(t, s, out, "denied", "--user", "mallory")
+		framework.MustKubectl(t, kc, "certificate", "deny", "denied")
+		wantExit(t, "kcsr request", p.Wait(60*time.Second), 2, p.Stdout(), p.Stderr())
+		wantContains(t, "stderr", p.Stderr(), "error: CSR denied was denied: KubectlDeny: This CSR was denied by kubectl certificate deny; no files were written\n")
+		wantNoFiles(t, out, "denied")
+	})
+
+	t.Run("failed", func(t *testing.T) {
+		out := t.TempDir()
+		p := kcsrRequest(t, s, out, "failed", "--user", "rahul", "--usage", "client auth", "--usage", "server auth")
+		framework.MustKubectl(t, kc, "certificate", "approve", "failed")
+		wantExit(t, "kcsr request", p.Wait(60*time.Second), 3, p.Stdout(), p.Stderr())
+		wantContains(t, "stderr", p.Stderr(),
+			"warning: signer kubernetes.io/kube-apiserver-client will refuse this request after approval (invalid usage for client certificate: server auth); submitting it anyway\n",
+			"error: CSR failed failed: SignerValidationFailure: invalid usage for client certificate: server auth; a Failed CSR is never retried")
+		wantContains(t, "stdout", p.Stdout(), "Approved: KubectlApprove")
+		wantNoFiles(t, out, "failed")
+	})
+
+	t.Run("timeout", func(t *testing.T) {
+		out := t.TempDir()
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "slow", "--wait", "2s", "--out-dir", out)
+		wantExit(t, "kcsr request --wait 2s", r.ExitCode, 4, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR slow was Pending; no files were written; deleted CSR slow, whose key was not kept\n")
+		wantNoFiles(t, out, "slow")
+		if framework.Kubectl(t, kc, "get", "csr", "slow").ExitCode == 0 {
+			t.Errorf("the CSR of a key that was never kept is still there")
+		}
+	})
+
+	t.Run("interrupted", func(t *testing.T) {
+		out := t.TempDir()
+		p := kcsrRequest(t, s, out, "interrupted", "--user", "impatient")
+		p.Signal(syscall.SIGINT)
+		wantExit(t, "kcsr request after SIGINT", p.Wait(30*time.Second), 4, p.Stdout(), p.Stderr())
+		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR interrupted was Pending; no files were written")
+		wantNoFiles(t, out, "interrupted")
+	})
+
+	t.Run("interrupted while approved, with a kept key", func(t *testing.T) {
+		out := t.TempDir()
+		keyFile := filepath.Join(out, "mine.key")
+		framework.Openssl(t, out, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyFile)
+		if err := os.Chmod(keyFile, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		framework.Eventually(t, 20*time.Second, "the CSR "+name+" to exist", func() bool {
-			return framework.Kubectl(t, kc, "get", "csr", name).ExitCode == 0
-		})
-		return cmd, &stdout, &stderr
-	}
-	exitCode := func(cmd *exec.Cmd) int {
-		t.Helper()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(60 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("kcsr request did not exit")
+		before := mustRead(t, keyFile)
+		p := kcsrRequest(t, s, out, "kept", "--user", "kept", "--key", keyFile, "--signer", "example.com/unserved", "--usage", "client auth")
+		framework.MustKubectl(t, kc, "certificate", "approve", "kept")
+		framework.Eventually(t, 20*time.Second, "the approval to be shown", func() bool { return strings.Contains(p.Stdout(), "Approved:") })
+		p.Signal(syscall.SIGINT)
+		wantExit(t, "kcsr request after SIGINT", p.Wait(30*time.Second), 4, p.Stdout(), p.Stderr())
+		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR kept was Approved; no files were written; CSR kept stays: run the same command again (with the same --key) to pick up its certificate once it is issued")
+		wantNoFiles(t, out, "kept")
+		if framework.Kubectl(t, kc, "get", "csr", "kept").ExitCode != 0 {
+			t.Errorf("the CSR of a kept key was deleted")
 		}
-		return cmd.ProcessState.ExitCode()
-	}
-	noFiles := func(name string) {
-		t.Helper()
-		for _, ext := range []string{".key", ".crt", ".kubeconfig"} {
-			if _, err := os.Stat(filepath.Join(out, name+ext)); err == nil {
-				t.Errorf("%s%s was written", name, ext)
-			}
+		if string(mustRead(t, keyFile)) != string(before) {
+			t.Errorf("--key was rewritten")
 		}
-		if matches, _ := filepath.Glob(filepath.Join(out, "."+name+"*")); len(matches) > 0 {
-			t.Errorf("temporary files left: %v", matches)
-		}
-	}
+	})
 
-	t.Run("approved by an admin", func(t *testing.T) {
-		cmd, stdout, stderr := start("rahul")
-		framework.MustKubectl(t, kc, "certificate", "approve", "rahul")
-		if code := exitCode(cmd); code != 0 {
-			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
-		}
-		for _, want := range []string{"created CSR rahul", "approved: KubectlApprove", "issued: serial"} {
-			if !strings.Contains(stdout.String(), want) {
-				t.Errorf("output lacks %q:\n%s", want, stdout)
-			}
-		}
-		if fi, err := os.Stat(filepath.Join(out, "rahul.key")); err != nil || fi.Mode().Perm() != 0o600 {
-			t.Errorf("rahul.key: %v, mode %v; want 0600", err, fi.Mode())
-		}
-		who := framework.MustKubectl(t, filepath.Join(out, "rahul.kubeconfig"), "auth", "whoami")
-		if !strings.Contains(who, "rahul") || !strings.Contains(who, "developers") {
-			t.Errorf("kubectl --kubeconfig rahul.kubeconfig auth whoami:\n%s", who)
-		}
-	})
-	t.Run("denied", func(t *testing.T) {
-		cmd, _, stderr := start("denied")
-		framework.MustKubectl(t, kc, "certificate", "deny", "denied")
-		if code := exitCode(cmd); code != 2 || !strings.Contains(stderr.String(), "CSR denied was denied: KubectlDeny") {
-			t.Errorf("exit %d, stderr %q; want 2 with the reason", code, stderr)
-		}
-		noFiles("denied")
-	})
-	t.Run("failed", func(t *testing.T) {
-		cmd, _, stderr := start("failed", "--usage", "client auth", "--usage", "server auth")
-		framework.MustKubectl(t, kc, "certificate", "approve", "failed")
-		if code := exitCode(cmd); code != 3 || !strings.Contains(stderr.String(), "SignerValidationFailure: invalid usage for client certificate: server auth") {
-			t.Errorf("exit %d, stderr %q; want 3 with the signer's message", code, stderr)
-		}
-		noFiles("failed")
-	})
-	t.Run("timeout", func(t *testing.T) {
-		cmd, _, stderr := start("slow", "--wait", "2s")
-		if code := exitCode(cmd); code != 4 || !strings.Contains(stderr.String(), "timed out while CSR slow was Pending; no files were written") {
-			t.Errorf("exit %d, stderr %q", code, stderr)
-		}
-		noFiles("slow")
-	})
-	t.Run("interrupted", func(t *testing.T) {
-		cmd, _, stderr := start("interrupted")
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		if code := exitCode(cmd); code != 4 || !strings.Contains(stderr.String(), "interrupted") {
-			t.Errorf("exit %d, stderr %q", code, stderr)
-		}
-		noFiles("interrupted")
-	})
 	t.Run("bad input changes nothing", func(t *testing.T) {
-		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--name", "bad", "--user", "bad", "--key-type", "rsa-1024", "--ip-address", "10.0.0.300", "--out-dir", out)
-		if r.ExitCode != 1 || !strings.Contains(r.Stderr, `--key-type "rsa-1024"`) || !strings.Contains(r.Stderr, `--ip-address "10.0.0.300"`) {
-			t.Errorf("exit %d\n%s", r.ExitCode, r.Stderr)
+		out := t.TempDir()
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "bad", "--key-type", "rsa-1024", "--ip-address", "10.0.0.300", "--duration", "5m", "--out-dir", out)
+		wantExit(t, "kcsr request with bad flags", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, `error: --ip-address "10.0.0.300" is not an IP address; --duration 5m0s is below the API's minimum of 10m; --key-type "rsa-1024" is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096, ed25519`+"\n")
+		if lines := strings.Count(r.Stderr, "\n"); lines != 1 {
+			t.Errorf("stderr has %d lines, want one:\n%s", lines, r.Stderr)
 		}
+		r = framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--group", "developers", "--out-dir", out)
+		wantExit(t, "kcsr request without --user", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: --user is required: the CN, the user name the certificate logs in as\n")
 		if framework.Kubectl(t, kc, "get", "csr", "bad").ExitCode == 0 {
 			t.Errorf("a CSR was created despite bad flags")
 		}
-	})
-	t.Run("kubeconfig from files", func(t *testing.T) {
-		r := framework.Run(t, "", framework.Binary(t), "kubeconfig", "--kubeconfig", kc, "--key", filepath.Join(out, "rahul.key"), "--cert", filepath.Join(out, "rahul.crt"), "--out", filepath.Join(out, "assembled.kubeconfig"))
-		if r.ExitCode != 0 {
-			t.Fatalf("kcsr kubeconfig: %s", r.Combined())
-		}
-		if who := framework.MustKubectl(t, filepath.Join(out, "assembled.kubeconfig"), "auth", "whoami"); !strings.Contains(who, "rahul") {
-			t.Errorf("assembled kubeconfig: %s", who)
-		}
-		other := framework.GoCSR(t, out, "stranger", "x", nil, nil, nil) // writes stranger.key
-		_ = other
-		r = framework.Run(t, "", framework.Binary(t), "kubeconfig", "--kubeconfig", kc, "--key", filepath.Join(out, "stranger.key"), "--cert", filepath.Join(out, "rahul.crt"))
-		if r.ExitCode == 0 || !strings.Contains(r.Stderr, "does not match") {
-			t.Errorf("mismatched key: %s", r.Combined())
+		if entries, _ := os.ReadDir(out); len(entries) > 0 {
+			t.Errorf("files written despite bad flags: %v", entries)
 		}
 	})
+}
+
+// TestRequestWithJoinToken: --server, --certificate-authority and --token, no kubeconfig:
+// the join token's holder gets a certificate approved by the token, and logs in with it.
+func TestRequestWithJoinToken(t *testing.T) {
+	s := framework.StartServer(t, "")
+	r := framework.Run(t, "", framework.Binary(t), "token", "create", "--kubeconfig", s.Kubeconfig, "--user", "joe", "--group", "developers")
+	wantExit(t, "kcsr token create", r.ExitCode, 0, r.Stdout, r.Stderr)
+	token := strings.TrimSpace(r.Stdout)
+	out := t.TempDir()
+	r = framework.Run(t, "", framework.Binary(t), "request", "--server", s.URL, "--certificate-authority", s.CACertPath(), "--token", token,
+		"--user", "joe", "--group", "developers", "--out-dir", out)
+	wantExit(t, "kcsr request with a join token", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "stdout", r.Stdout, "Approved: JoinToken")
+	wantWhoami(t, filepath.Join(out, "joe.kubeconfig"), "joe", "developers")
+}
+
+// TestRequestAsKubectlPlugin: `kubectl csr request …` with the binary linked as
+// kubectl-csr.
+func TestRequestAsKubectlPlugin(t *testing.T) {
+	s := framework.StartServer(t, "")
+	bin := t.TempDir()
+	if err := os.Symlink(framework.Binary(t), filepath.Join(bin, "kubectl-csr")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	r := framework.Run(t, "", framework.KubectlBinary(), "csr", "request", "--help")
+	wantExit(t, "kubectl csr request --help", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "kubectl csr request --help", r.Stdout, "kubectl csr request --user CN", "Examples:", "Exit codes:")
+	out := t.TempDir()
+	framework.StartApprover(t, s.Kubeconfig, "plugin")
+	r = framework.Run(t, "", framework.KubectlBinary(), "csr", "request", "--kubeconfig", s.Kubeconfig, "--user", "plugin", "--key-type", "ed25519", "--out-dir", out)
+	wantExit(t, "kubectl csr request", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantWhoami(t, filepath.Join(out, "plugin.kubeconfig"), "plugin")
+}
+
+// TestRenew: issue 5 acceptance (d). A 10-minute certificate is replaced, authenticated by
+// itself, and the kubeconfig keeps working; then --watch renews twice in a row, with the
+// renewal window moved to the start of the lifetime (the hidden --renew-window, for tests).
+func TestRenew(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	out := t.TempDir()
+	userKC := filepath.Join(out, "rahul.kubeconfig")
+	framework.StartApprover(t, kc, "rahul")
+	r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "rahul", "--group", "developers", "--duration", "10m", "--out-dir", out)
+	wantExit(t, "kcsr request --duration 10m", r.ExitCode, 0, r.Stdout, r.Stderr)
+	first := kubeconfigCert(t, userKC)
+
+	// Without permission to create CSRs, the renewal says what to ask for.
+	r = framework.Run(t, "", framework.Binary(t), "renew", "--kubeconfig", userKC)
+	wantExit(t, "kcsr renew without RBAC", r.ExitCode, 5, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, "kubectl create clusterrolebinding rahul-csrs --clusterrole system:node-bootstrapper --user rahul")
+	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "rahul-renews", "--clusterrole", "system:node-bootstrapper", "--user", "rahul")
+
+	r = framework.Run(t, "", framework.Binary(t), "renew", "--kubeconfig", userKC)
+	wantExit(t, "kcsr renew", r.ExitCode, 0, r.Stdout, r.Stderr)
+	second := kubeconfigCert(t, userKC)
+	wantContains(t, "stdout", r.Stdout, "created CSR rahul-renew-", "lifetime 10m0s",
+		"renewed "+userKC+": serial "+first.SerialNumber.Text(16)+" replaced by "+second.SerialNumber.Text(16))
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || second.NotAfter.Before(first.NotAfter) {
+		t.Errorf("renewed certificate: serial %x until %s; was %x until %s", second.SerialNumber, second.NotAfter, first.SerialNumber, first.NotAfter)
+	}
+	if k, ok := second.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || k.Equal(first.PublicKey) {
+		t.Errorf("the renewal kept the key; want a new one by default")
+	}
+	if life := second.NotAfter.Sub(second.NotBefore); life != first.NotAfter.Sub(first.NotBefore) {
+		t.Errorf("renewed lifetime %s, want the same as before", life)
+	}
+	if fi, err := os.Stat(userKC); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kubeconfig after renewal: %v %v, want mode 0600", fi.Mode(), err)
+	}
+	wantWhoami(t, userKC, "rahul", "developers")
+
+	// --watch: two renewals in a row, then SIGINT stops it cleanly.
+	p := framework.StartProcess(t, framework.Binary(t), "renew", "--kubeconfig", userKC, "--watch", "--renew-window", "0,0.001")
+	framework.Eventually(t, 60*time.Second, "two renewals by --watch", func() bool { return strings.Count(p.Stdout(), "renewed "+userKC) >= 2 })
+	p.Signal(syscall.SIGINT)
+	wantExit(t, "kcsr renew --watch after SIGINT", p.Wait(30*time.Second), 0, p.Stdout(), p.Stderr())
+	wantContains(t, "stdout", p.Stdout(), "stopped watching "+userKC)
+	third := kubeconfigCert(t, userKC)
+	if third.SerialNumber.Cmp(second.SerialNumber) == 0 {
+		t.Errorf("--watch did not replace the certificate")
+	}
+	wantWhoami(t, userKC, "rahul", "developers")
+}
+
+// TestKubeconfig: `kcsr kubeconfig` assembles a working kubeconfig from a key, its
+// certificate and the server and CA of another kubeconfig, and refuses a key that does not
+// match.
+func TestKubeconfig(t *testing.T) {
+	s := framework.StartServer(t, "")
+	dir := t.TempDir()
+	certPath, keyPath := s.ClientCert(t, dir, "alice", "/CN=alice/O=dev")
+	r := framework.Run(t, "", framework.Binary(t), "kubeconfig", "--kubeconfig", s.Kubeconfig, "--key", keyPath, "--cert", certPath)
+	wantExit(t, "kcsr kubeconfig", r.ExitCode, 0, r.Stdout, r.Stderr)
+	assembled := filepath.Join(dir, "alice.kubeconfig")
+	wantContains(t, "stdout", r.Stdout, "wrote "+assembled+": user alice (CN=alice O=dev), server "+s.URL)
+	if fi, err := os.Stat(assembled); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, mode %v; want 0600", assembled, err, fi.Mode())
+	}
+	wantWhoami(t, assembled, "alice", "dev")
+
+	// From files only: --ca and --server.
+	r = framework.Run(t, "", framework.Binary(t), "kubeconfig", "--ca", s.CACertPath(), "--server", s.URL, "--key", keyPath, "--cert", certPath, "--out", filepath.Join(dir, "files.kubeconfig"))
+	wantExit(t, "kcsr kubeconfig --ca --server", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantWhoami(t, filepath.Join(dir, "files.kubeconfig"), "alice", "dev")
+
+	_, otherKey := s.ClientCert(t, dir, "bob", "/CN=bob")
+	r = framework.Run(t, "", framework.Binary(t), "kubeconfig", "--kubeconfig", s.Kubeconfig, "--key", otherKey, "--cert", certPath, "--out", filepath.Join(dir, "mismatch.kubeconfig"))
+	wantExit(t, "kcsr kubeconfig with another key", r.ExitCode, 1, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, "error: --key "+otherKey+" does not match --cert "+certPath+": the certificate is for another key; use the key the certificate was requested with\n")
+	if _, err := os.Stat(filepath.Join(dir, "mismatch.kubeconfig")); err == nil {
+		t.Errorf("a kubeconfig was written for a mismatched key")
+	}
 }

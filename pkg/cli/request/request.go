@@ -1,21 +1,9 @@
-// Package request is the onboarding half of the kcsr CLI: `kcsr request` (key, PKCS#10
-// request, CSR, wait, verify, key + certificate + kubeconfig in one command) and
-// `kcsr kubeconfig` (assemble one from files). The private key is generated here and never
-// sent; nothing is written until the certificate is issued and verified, and then every
-// file is written atomically, so an interrupt or a timeout leaves no partial files.
 package request
 
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -28,154 +16,263 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 
-	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
-	"kcsr.dev/kcsr/pkg/atomicfile"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
-// Exit codes of `kcsr request` and `kcsr renew` (docs/cli.md).
 const (
-	ExitDenied      = 2
-	ExitFailed      = 3
-	ExitTimeout     = 4
-	ExitServerError = 5
+	legacyUnknownSignerName = "kubernetes.io/legacy-unknown"
+	systemMasters           = "system:masters"
+	// minDuration is the API's minimum spec.expirationSeconds.
+	minDuration = 10 * time.Minute
+	// maxDuration is the largest spec.expirationSeconds (an int32).
+	maxDuration = time.Duration(1<<31-1) * time.Second
 )
 
-// KeyTypes are the key types --key-type accepts.
-var KeyTypes = []string{"ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072", "rsa-4096", "ed25519"}
-
-// Options are the flags of `kcsr request`.
+// Options are the flags of `kcsr request` and what it needs to run.
 type Options struct {
-	Conn        cli.Connection
-	Name        string
-	User        string
-	Groups      []string
-	Signer      string
-	Usages      []string
-	DNSNames    []string
-	IPAddresses []string
-	Duration    time.Duration
-	KeyType     string
-	KeyFile     string
-	OutDir      string
-	Wait        time.Duration
+	Conn                 cli.Connection
+	CertificateAuthority string
+	Name                 string
+	User                 string
+	Groups               []string
+	Signer               string
+	Usages               []string
+	DNSNames             []string
+	IPAddresses          []string
+	Duration             time.Duration
+	KeyType              string
+	// KeyTypeSet is whether --key-type was given (it must then match --key).
+	KeyTypeSet bool
+	KeyFile    string
+	OutDir     string
+	Wait       time.Duration
+
+	// Out gets the progress lines, ErrOut the warnings.
+	Out, ErrOut io.Writer
+	// Clock, Rand and NewClient default to the real ones.
+	Clock     clock.WithTicker
+	Rand      io.Reader
+	NewClient func(*rest.Config) (kubernetes.Interface, error)
+
+	// Filled in by Complete and Validate.
+	usages []certificatesv1.KeyUsage
+	ips    []net.IP
+	key    crypto.Signer
+	keyPEM []byte
+}
+
+// NewOptions returns the defaults of the flags.
+func NewOptions(out, errOut io.Writer) *Options {
+	return &Options{
+		Signer:   certificatesv1.KubeAPIServerClientSignerName,
+		KeyType:  DefaultKeyType,
+		OutDir:   ".",
+		Wait:     10 * time.Minute,
+		Duration: 24 * time.Hour,
+		Out:      out,
+		ErrOut:   errOut,
+	}
 }
 
 // NewCommand returns `kcsr request`.
-func NewCommand(out io.Writer) *cobra.Command {
-	o := &Options{Signer: certificatesv1.KubeAPIServerClientSignerName, KeyType: "ecdsa-p256", OutDir: ".", Wait: 10 * time.Minute, Duration: 24 * time.Hour}
+func NewCommand(out, errOut io.Writer) *cobra.Command {
+	o := NewOptions(out, errOut)
 	cmd := &cobra.Command{
-		Use:   "request --name NAME --user CN [--group O ...]",
+		Use:   "request --user CN [--group O ...] [--name NAME]",
 		Short: "Get a certificate in one command: key, request, CSR, wait, verify, kubeconfig",
 		Long: `Generates a private key on this machine (it is never sent), builds the PKCS#10 request,
-submits it as a CertificateSigningRequest, waits for an approver and the signer, checks
-that the certificate matches the key and chains to the cluster's CA, and writes
-NAME.key (0600), NAME.crt and NAME.kubeconfig. Nothing is written before that: an
-interrupt, a timeout, a denial or a failure leaves no files behind.
+submits it as a CertificateSigningRequest and waits for an approver and the signer,
+showing each state change. It then checks that the certificate is for the key, names
+the requested user and groups and chains to the CA the kubeconfig trusts, and writes
+NAME.key (0600), NAME.crt and NAME.kubeconfig (0600: the cluster's server and CA, the
+user named after the CN).
 
-Exit codes: 0 issued, 1 bad input, 2 denied, 3 failed, 4 timed out or interrupted,
-5 server or connection error.`,
-		Example: `  # A client certificate for rahul, approved by an admin or a policy
-  kcsr request --kubeconfig admin.kubeconfig --name rahul --user rahul --group developers
+Nothing is written before that: a denial, a failure, a timeout or Ctrl-C leaves no files
+behind. Existing files are never overwritten. The usages default to what the signer
+allows; a custom signer needs --usage.
+
+Exit codes: 0 issued, 1 bad input, 2 denied, 3 failed (or deleted, or a certificate that
+does not check out), 4 timed out or interrupted, 5 server or connection error.`,
+		Example: `  # A client certificate for rahul, approved by an administrator or a policy
+  kcsr request --kubeconfig admin.kubeconfig --user rahul --group developers
+  kubectl --kubeconfig rahul.kubeconfig auth whoami
+
+  # With a join token: no kubeconfig, just the server, its CA and the token
+  kcsr request --server https://kcsr.example:6443 --certificate-authority ca.crt \
+    --token abcdef.0123456789abcdef --user rahul --group developers --duration 720h
 
   # A kubelet serving certificate with SANs and an RSA key
   kcsr request --name node-1-serving --user system:node:node-1 --group system:nodes \
-    --signer kubernetes.io/kubelet-serving --dns-name node-1.example --ip-address 10.0.0.7 --key-type rsa-2048`,
+    --signer kubernetes.io/kubelet-serving --dns-name node-1.example --ip-address 10.0.0.7 \
+    --key-type rsa-2048
+
+  # As a kubectl plugin (the binary installed as kubectl-csr)
+  kubectl csr request --user rahul --group developers`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return o.Run(cmd.Context(), out) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.KeyTypeSet = cmd.Flags().Changed("key-type")
+			return o.Run(cmd.Context())
+		},
 	}
 	f := cmd.Flags()
 	o.Conn.AddFlags(f)
-	f.StringVar(&o.Name, "name", "", "Name of the CSR and of the files written (NAME.key, NAME.crt, NAME.kubeconfig).")
-	f.StringVar(&o.User, "user", "", "The subject common name: the user name the certificate logs in as.")
-	f.StringSliceVar(&o.Groups, "group", nil, "A subject organization: a group the certificate logs in with (repeatable).")
+	f.StringVar(&o.CertificateAuthority, "certificate-authority", "", "The cluster CA certificate (PEM) to trust and to put in NAME.kubeconfig, instead of the kubeconfig's.")
+	f.StringVar(&o.Name, "name", "", "Name of the CSR and of the files written: NAME.key, NAME.crt, NAME.kubeconfig (default: the --user value).")
+	f.StringVar(&o.User, "user", "", "The subject common name (CN): the user name the certificate logs in as. Required.")
+	f.StringSliceVar(&o.Groups, "group", nil, "A subject organization (O): a group the certificate logs in with (repeatable).")
 	f.StringVar(&o.Signer, "signer", o.Signer, "The signerName.")
-	f.StringSliceVar(&o.Usages, "usage", nil, "A key usage (repeatable; default: what the signer allows).")
+	f.StringSliceVar(&o.Usages, "usage", nil, `A key usage, e.g. "client auth" (repeatable; default: what the signer allows).`)
 	f.StringSliceVar(&o.DNSNames, "dns-name", nil, "A DNS subject alternative name (repeatable).")
 	f.StringSliceVar(&o.IPAddresses, "ip-address", nil, "An IP subject alternative name (repeatable).")
-	f.DurationVar(&o.Duration, "duration", o.Duration, "Requested lifetime (spec.expirationSeconds); at least 10m. 0 leaves it to the signer.")
+	f.DurationVar(&o.Duration, "duration", o.Duration, "Requested lifetime (spec.expirationSeconds), at least 10m; 0 leaves it to the signer.")
 	f.StringVar(&o.KeyType, "key-type", o.KeyType, "Key to generate: "+strings.Join(KeyTypes, ", ")+".")
-	f.StringVar(&o.KeyFile, "key", "", "Use this existing private key (PEM) instead of generating one; it is not rewritten.")
+	f.StringVar(&o.KeyFile, "key", "", "Use this private key (PEM) instead of generating one; it is never rewritten, and NAME.key is not written.")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.key, NAME.crt and NAME.kubeconfig.")
 	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance.")
 	return cmd
 }
 
-// Validate returns every problem of the flags at once, changing nothing.
-func (o *Options) Validate() error {
-	var errs []error
+// Complete fills in the defaults that depend on other flags and the dependencies.
+func (o *Options) Complete() {
 	if o.Name == "" {
-		errs = append(errs, errors.New("--name is required (the CSR's name and the files' base name)"))
-	} else if strings.ContainsAny(o.Name, "/\\") {
-		errs = append(errs, fmt.Errorf("--name %q must not contain a path separator", o.Name))
+		o.Name = o.User
 	}
-	if o.User == "" {
-		errs = append(errs, errors.New("--user is required (the CN: the user name the certificate logs in as)"))
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
 	}
-	if e := certvalidation.ValidateSignerName(nil, o.Signer); len(e) > 0 {
-		errs = append(errs, fmt.Errorf("--signer: %s", e.ToAggregate()))
+	if o.Rand == nil {
+		o.Rand = rand.Reader
 	}
-	for _, u := range o.Usages {
-		if !csr.KnownUsage(certificatesv1.KeyUsage(u)) {
-			errs = append(errs, fmt.Errorf("--usage %q is not a Kubernetes key usage (e.g. \"client auth\", \"server auth\", \"digital signature\")", u))
+	if o.NewClient == nil {
+		o.NewClient = func(cfg *rest.Config) (kubernetes.Interface, error) { return kubernetes.NewForConfig(cfg) }
+	}
+	if o.ErrOut == nil {
+		o.ErrOut = io.Discard
+	}
+}
+
+// Validate checks every flag and the files they name, changing nothing, and loads --key.
+// It reports every problem found, on one line.
+func (o *Options) Validate() error {
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
 		}
 	}
-	for _, ip := range o.IPAddresses {
-		if net.ParseIP(ip) == nil {
-			errs = append(errs, fmt.Errorf("--ip-address %q is not an IP address", ip))
+	switch {
+	case o.User == "":
+		add(errors.New("--user is required: the CN, the user name the certificate logs in as"))
+	case o.Name == "":
+		add(errors.New("--name is required"))
+	default:
+		if problems := path.IsValidPathSegmentName(o.Name); len(problems) > 0 || strings.Contains(o.Name, `\`) {
+			add(fmt.Errorf("--name %q cannot name a CSR and files (%s); choose a name without / \\ %% and other than . and ..", o.Name, strings.Join(problems, ", ")))
 		}
 	}
-	if o.Duration != 0 && o.Duration < 10*time.Minute {
-		errs = append(errs, fmt.Errorf("--duration %s is below the 10m minimum", o.Duration))
+	for _, g := range o.Groups {
+		if g == "" {
+			add(errors.New("--group must not be empty"))
+		}
 	}
-	if o.KeyFile == "" && !slices.Contains(KeyTypes, o.KeyType) {
-		errs = append(errs, fmt.Errorf("--key-type %q is not one of %s", o.KeyType, strings.Join(KeyTypes, ", ")))
+	switch {
+	case o.Signer == legacyUnknownSignerName:
+		add(fmt.Errorf("--signer %s is not allowed via the certificates.k8s.io/v1 API; use another signer", o.Signer))
+	default:
+		add(validateSigner(o.Signer))
+	}
+	if o.Signer == certificatesv1.KubeAPIServerClientSignerName && slices.Contains(o.Groups, systemMasters) {
+		add(fmt.Errorf("--group %s: the %s signer never issues certificates for %s (Kubernetes refuses such CSRs); grant the user RBAC permissions instead", systemMasters, o.Signer, systemMasters))
+	}
+	usages, err := parseUsages(o.Usages)
+	add(err)
+	o.usages = usages
+	for _, d := range o.DNSNames {
+		switch {
+		case net.ParseIP(d) != nil:
+			add(fmt.Errorf("--dns-name %q is an IP address; use --ip-address", d))
+		case d == "" || strings.ContainsAny(d, " \t/:@"):
+			add(fmt.Errorf("--dns-name %q is not a DNS name", d))
+		}
+	}
+	o.ips = nil
+	for _, s := range o.IPAddresses {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			add(fmt.Errorf("--ip-address %q is not an IP address", s))
+			continue
+		}
+		o.ips = append(o.ips, ip)
+	}
+	switch {
+	case o.Duration < 0, o.Duration > 0 && o.Duration < minDuration:
+		add(fmt.Errorf("--duration %s is below the API's minimum of 10m", o.Duration))
+	case o.Duration > maxDuration:
+		add(fmt.Errorf("--duration %s is too long; the API takes at most %s", o.Duration, maxDuration))
+	}
+	if (o.KeyFile == "" || o.KeyTypeSet) && !slices.Contains(KeyTypes, o.KeyType) {
+		add(fmt.Errorf("--key-type %q is not one of %s", o.KeyType, strings.Join(KeyTypes, ", ")))
 	}
 	if o.Wait <= 0 {
-		errs = append(errs, fmt.Errorf("--wait must be positive"))
+		add(fmt.Errorf("--wait %s must be positive", o.Wait))
 	}
-	if fi, err := os.Stat(o.OutDir); err != nil || !fi.IsDir() {
-		errs = append(errs, fmt.Errorf("--out-dir %q is not a directory", o.OutDir))
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
 	}
-	if len(o.Usages) == 0 && !builtIn(o.Signer) {
-		errs = append(errs, fmt.Errorf("--usage is required for signer %s (kcsr knows the defaults of the built-in signers only)", o.Signer))
+
+	// The files: --key, --certificate-authority, the output directory.
+	if o.KeyFile != "" {
+		key, keyPEM, err := readKey("--key", o.KeyFile)
+		if err != nil {
+			return err
+		}
+		if got := KeyTypeOf(key.Public()); o.KeyTypeSet && got != o.KeyType {
+			return fmt.Errorf("--key %s holds a %s key, not %s; drop --key-type or use another key", o.KeyFile, csr.KeyAlgorithm(key.Public()), o.KeyType)
+		}
+		if fi, err := os.Stat(o.KeyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(o.ErrOut, "warning: --key %s has mode %#o, readable by others; run chmod 600 %s\n", o.KeyFile, fi.Mode().Perm(), o.KeyFile)
+		}
+		o.key, o.keyPEM = key, keyPEM
 	}
-	return errors.Join(errs...)
+	if o.CertificateAuthority != "" {
+		data, err := os.ReadFile(o.CertificateAuthority)
+		if err != nil {
+			return fmt.Errorf("--certificate-authority: %w", err)
+		}
+		if _, err := pki.ParseCert(data); err != nil {
+			return fmt.Errorf("--certificate-authority %s: %w", o.CertificateAuthority, err)
+		}
+	}
+	if len(o.usages) == 0 {
+		rsaKey := strings.HasPrefix(o.KeyType, "rsa-")
+		if o.key != nil {
+			rsaKey = isRSA(o.key.Public())
+		}
+		if o.usages, err = DefaultUsages(o.Signer, rsaKey); err != nil {
+			return err
+		}
+	}
+	if err := checkWritableDir("--out-dir", o.OutDir); err != nil {
+		return err
+	}
+	base := filepath.Join(o.OutDir, o.Name)
+	targets := []string{base + ".crt", base + ".kubeconfig"}
+	if o.KeyFile == "" {
+		targets = append([]string{base + ".key"}, targets...)
+	}
+	return checkNew(targets...)
 }
 
-func builtIn(signer string) bool {
-	switch signer {
-	case certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName:
-		return true
-	}
-	return false
-}
-
-// DefaultUsages are what the signer allows, as the kubelet asks: key encipherment only for
-// RSA keys.
-func DefaultUsages(signer string, key crypto.PublicKey) []certificatesv1.KeyUsage {
-	_, isRSA := key.(*rsa.PublicKey)
-	u := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature}
-	if isRSA {
-		u = append(u, certificatesv1.UsageKeyEncipherment)
-	}
-	if signer == certificatesv1.KubeletServingSignerName {
-		return append(u, certificatesv1.UsageServerAuth)
-	}
-	return append(u, certificatesv1.UsageClientAuth)
-}
-
-// Run does the whole request.
-func (o *Options) Run(ctx context.Context, out io.Writer) error {
+// Run validates the options, then obtains the certificate and writes the files.
+func (o *Options) Run(ctx context.Context) error {
+	o.Complete()
 	if err := o.Validate(); err != nil {
 		return err
 	}
@@ -183,214 +280,92 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(cfg)
+	if o.CertificateAuthority != "" {
+		cfg.CAFile, cfg.CAData = o.CertificateAuthority, nil
+	}
+	roots, err := CAData(cfg)
 	if err != nil {
 		return err
 	}
-	key, keyPEM, err := o.key()
+	if cfg.Insecure {
+		fmt.Fprintf(o.ErrOut, "warning: the connection skips TLS verification; %s.kubeconfig will name no CA: give one with --certificate-authority\n", o.Name)
+	}
+	client, err := o.NewClient(cfg)
 	if err != nil {
 		return err
 	}
-	var ips []net.IP
-	for _, s := range o.IPAddresses {
-		ips = append(ips, net.ParseIP(s))
-	}
-	subject := pkix.Name{CommonName: o.User, Organization: o.Groups}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject, DNSNames: o.DNSNames, IPAddresses: ips}, key)
-	if err != nil {
-		return fmt.Errorf("build the request: %w", err)
-	}
-	usages := make([]certificatesv1.KeyUsage, 0, len(o.Usages))
-	for _, u := range o.Usages {
-		usages = append(usages, certificatesv1.KeyUsage(u))
-	}
-	if len(usages) == 0 {
-		usages = DefaultUsages(o.Signer, key.Public())
-	}
-	obj := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: o.Name},
-		Spec: certificatesv1.CertificateSigningRequestSpec{
-			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
-			SignerName: o.Signer,
-			Usages:     usages,
-		},
-	}
-	if o.Duration > 0 {
-		s := int32(o.Duration / time.Second)
-		obj.Spec.ExpirationSeconds = &s
-	}
-	certPEM, err := Submit(ctx, client, obj, o.Wait, out)
-	if err != nil {
-		return err
-	}
-	cert, err := Verify(certPEM, key.Public(), cfg)
-	if err != nil {
-		return &cli.ExitError{Code: ExitFailed, Message: "the issued certificate does not check out: " + err.Error()}
-	}
-	base := filepath.Join(o.OutDir, o.Name)
-	if o.KeyFile == "" {
-		if err := atomicfile.WriteFile(base+".key", keyPEM, 0o600); err != nil {
+
+	key, keyPEM := o.key, o.keyPEM
+	if key == nil {
+		if key, err = GenerateKey(o.KeyType, o.Rand); err != nil {
+			return err
+		}
+		if keyPEM, err = pki.EncodeKey(key); err != nil {
 			return err
 		}
 	}
-	if err := atomicfile.WriteFile(base+".crt", certPEM, 0o644); err != nil {
+	id := Identity{CommonName: o.User, Organizations: o.Groups, DNSNames: o.DNSNames, IPAddresses: o.ips}
+	progress := NewProgress(o.Out, o.Clock)
+	obtainer := &Obtainer{
+		CSRs:     client.CertificatesV1().CertificateSigningRequests(),
+		Roots:    roots,
+		Wait:     o.Wait,
+		Clock:    o.Clock,
+		Rand:     o.Rand,
+		Progress: progress,
+		ErrOut:   o.ErrOut,
+	}
+	issued, err := obtainer.Obtain(ctx, Request{
+		Name:     o.Name,
+		Signer:   o.Signer,
+		Usages:   o.usages,
+		Duration: o.Duration,
+		Identity: id,
+		Key:      key,
+		KeyKept:  o.KeyFile != "",
+	})
+	if err != nil {
 		return err
 	}
-	if err := pki.WriteKubeconfig(base+".kubeconfig", cfg.Host, o.User, CAData(cfg), certPEM, keyPEM); err != nil {
+	if ctx.Err() != nil {
+		return exitf(ExitTimeout, "interrupted after CSR %s was issued; %s (the certificate stays in the CSR's status.certificate until the CSR is cleaned up)", issued.CSRName, noFilesWritten)
+	}
+
+	base := filepath.Join(o.OutDir, o.Name)
+	var files []outputFile
+	if o.KeyFile == "" {
+		files = append(files, dataFile(base+".key", keyPEM, 0o600))
+	}
+	files = append(files,
+		dataFile(base+".crt", issued.CertPEM, 0o644),
+		outputFile{path: base + ".kubeconfig", write: func() error {
+			return pki.WriteKubeconfig(base+".kubeconfig", cfg.Host, o.User, roots, issued.CertPEM, keyPEM)
+		}},
+	)
+	if err := writeSet(files); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "issued: serial %s, %s, valid until %s\nwrote %s.key, %s.crt and %s.kubeconfig\n",
-		cert.SerialNumber.Text(16), cert.Subject, cert.NotAfter.UTC().Format(time.RFC3339), base, base, base)
+	written := make([]string, len(files))
+	for i, f := range files {
+		written[i] = f.path
+	}
+	progress.Printf("wrote %s", strings.Join(written, ", "))
+	progress.Printf("log in with: kubectl --kubeconfig %s.kubeconfig auth whoami", base)
 	return nil
 }
 
-func (o *Options) key() (crypto.Signer, []byte, error) {
-	if o.KeyFile != "" {
-		data, err := os.ReadFile(o.KeyFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--key: %w", err)
-		}
-		key, err := pki.ParseKey(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--key %s: %w", o.KeyFile, err)
-		}
-		return key, data, nil
-	}
-	key, err := GenerateKey(o.KeyType)
-	if err != nil {
-		return nil, nil, err
-	}
-	keyPEM, err := pki.EncodeKey(key)
-	return key, keyPEM, err
-}
-
-// GenerateKey makes a private key of one of KeyTypes.
-func GenerateKey(keyType string) (crypto.Signer, error) {
-	switch keyType {
-	case "ecdsa-p256":
-		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "ecdsa-p384":
-		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "rsa-2048":
-		return rsa.GenerateKey(rand.Reader, 2048)
-	case "rsa-3072":
-		return rsa.GenerateKey(rand.Reader, 3072)
-	case "rsa-4096":
-		return rsa.GenerateKey(rand.Reader, 4096)
-	case "ed25519":
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		return k, err
-	}
-	return nil, fmt.Errorf("unknown key type %q; use one of %s", keyType, strings.Join(KeyTypes, ", "))
-}
-
-// Submit creates obj and waits until it is issued, denied, failed, deleted or wait passes,
-// printing a line per state change. It returns the certificate.
-func Submit(ctx context.Context, client kubernetes.Interface, obj *certificatesv1.CertificateSigningRequest, wait time.Duration, out io.Writer) ([]byte, error) {
-	csrs := client.CertificatesV1().CertificateSigningRequests()
-	created, err := csrs.Create(ctx, obj, metav1.CreateOptions{})
-	switch {
-	case apierrors.IsAlreadyExists(err):
-		return nil, fmt.Errorf("a CSR named %q already exists; choose another --name (or delete it: kubectl delete csr %s)", obj.Name, obj.Name)
-	case err != nil:
-		return nil, &cli.ExitError{Code: ExitServerError, Message: "create the CSR: " + err.Error()}
-	}
-	fmt.Fprintf(out, "created CSR %s for signer %s; waiting for approval (an approver runs: kubectl certificate approve %s)\n", created.Name, created.Spec.SignerName, created.Name)
-
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	state := "Pending"
-	for {
-		w, err := csrs.Watch(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", created.Name).String(), ResourceVersion: created.ResourceVersion})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, waitEnded(ctx, created.Name, state)
-			}
-			return nil, &cli.ExitError{Code: ExitServerError, Message: "watch the CSR: " + err.Error()}
-		}
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Deleted {
-				w.Stop()
-				return nil, &cli.ExitError{Code: ExitFailed, Message: fmt.Sprintf("CSR %s was deleted before it was issued", created.Name)}
-			}
-			cur, ok := ev.Object.(*certificatesv1.CertificateSigningRequest)
-			if !ok || cur.UID != created.UID {
-				continue
-			}
-			created = cur
-			for _, c := range cur.Status.Conditions {
-				switch c.Type {
-				case certificatesv1.CertificateDenied:
-					w.Stop()
-					return nil, &cli.ExitError{Code: ExitDenied, Message: fmt.Sprintf("CSR %s was denied: %s: %s", cur.Name, c.Reason, c.Message)}
-				case certificatesv1.CertificateFailed:
-					w.Stop()
-					return nil, &cli.ExitError{Code: ExitFailed, Message: fmt.Sprintf("CSR %s failed: %s: %s", cur.Name, c.Reason, c.Message)}
-				case certificatesv1.CertificateApproved:
-					if state == "Pending" {
-						state = "Approved"
-						fmt.Fprintf(out, "approved: %s: %s; waiting for the signer\n", c.Reason, c.Message)
-					}
-				case "SignerUnavailable":
-					if state != "Unavailable" {
-						state = "Unavailable"
-						fmt.Fprintf(out, "not issued yet: %s\n", c.Message)
-					}
-				}
-			}
-			if len(cur.Status.Certificate) > 0 {
-				w.Stop()
-				return cur.Status.Certificate, nil
-			}
-		}
-		if ctx.Err() != nil {
-			return nil, waitEnded(ctx, created.Name, state)
-		}
-		// The watch closed (server timeout); resume from the last version seen.
-	}
-}
-
-func waitEnded(ctx context.Context, name, state string) error {
-	why := "timed out"
-	if errors.Is(ctx.Err(), context.Canceled) {
-		why = "interrupted"
-	}
-	return &cli.ExitError{Code: ExitTimeout, Message: fmt.Sprintf("%s while CSR %s was %s; no files were written (the CSR stays: kubectl get csr %s)", why, name, state, name)}
-}
-
-// Verify checks that certPEM is a certificate for pub that chains to the CA the client
-// trusts.
-func Verify(certPEM []byte, pub crypto.PublicKey, cfg *rest.Config) (*x509.Certificate, error) {
-	cert, err := pki.ParseCert(certPEM)
-	if err != nil {
-		return nil, err
-	}
-	want, _ := x509.MarshalPKIXPublicKey(pub)
-	got, _ := x509.MarshalPKIXPublicKey(cert.PublicKey)
-	if string(want) != string(got) {
-		return nil, errors.New("it is for another key")
-	}
-	if ca := CAData(cfg); len(ca) > 0 {
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(ca) {
-			return nil, errors.New("the kubeconfig's certificate-authority-data holds no certificate")
-		}
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			return nil, fmt.Errorf("it does not chain to the cluster CA of the kubeconfig: %w", err)
-		}
-	}
-	return cert, nil
-}
-
-// CAData is the CA bundle the client trusts, from data or file.
-func CAData(cfg *rest.Config) []byte {
+// CAData is the CA bundle the client configuration trusts, from data or file; nil when it
+// names none.
+func CAData(cfg *rest.Config) ([]byte, error) {
 	if len(cfg.CAData) > 0 {
-		return cfg.CAData
+		return cfg.CAData, nil
 	}
 	if cfg.CAFile != "" {
-		if b, err := os.ReadFile(cfg.CAFile); err == nil {
-			return b
+		data, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("the cluster CA: %w", err)
 		}
+		return data, nil
 	}
-	return nil
+	return nil, nil
 }

@@ -1,0 +1,154 @@
+package admin
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/clock"
+
+	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/csr"
+)
+
+// systemMasters is the group whose members bypass every authorization check.
+const systemMasters = "system:masters"
+
+// decision is one `kcsr approve` or `kcsr deny`.
+type decision struct {
+	t               certificatesv1.RequestConditionType
+	reason, message string
+	force           bool
+	clock           clock.PassiveClock
+}
+
+// NewDecisionCommand returns `kcsr approve` (t = Approved) or `kcsr deny` (t = Denied).
+func NewDecisionCommand(out io.Writer, t certificatesv1.RequestConditionType) *cobra.Command {
+	var conn cli.Connection
+	d := decision{t: t, clock: clock.RealClock{}}
+	verb, defaultReason := "approve", "KcsrApprove"
+	if t == certificatesv1.CertificateDenied {
+		verb, defaultReason = "deny", "KcsrDeny"
+	}
+	long := `Shows each CSR decoded (subject CN and O, SANs, signer, usages, duration, requester, key),
+then writes the ` + string(t) + ` condition through the /approval subresource, as kubectl
+certificate ` + verb + ` does: a decision is final, so ` + verb + `ing a CSR that is already ` + map[bool]string{true: "Denied", false: "Approved"}[t == certificatesv1.CertificateApproved] + `
+is refused, and one already ` + strings.ToLower(string(t)) + ` is left alone unless --force is given.
+A conflict with a concurrent writer is retried.`
+	if t == certificatesv1.CertificateApproved {
+		long += `
+
+A CSR whose subject asks for group system:masters (O=system:masters) is refused without
+--force: that group bypasses every authorization check, and RBAC cannot restrict or
+revoke it.`
+	}
+	cmd := &cobra.Command{
+		Use:     verb + " NAME...",
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " CSRs, showing what is being " + verb + "d",
+		Long:    long,
+		Example: "  kcsr " + verb + " rahul --message \"checked with rahul's manager\"",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			client, err := clientset(&conn)
+			if err != nil {
+				return err
+			}
+			var errs []error
+			for _, name := range names {
+				if err := d.apply(cmd.Context(), out, client, name); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	}
+	conn.AddFlags(cmd.Flags())
+	cmd.Flags().StringVar(&d.reason, "reason", defaultReason, "The condition's reason.")
+	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+verb+"d by kcsr "+verb+".", "The condition's message.")
+	forceHelp := "Update the CSR even if it is already " + strings.ToLower(string(t)) + "."
+	if t == certificatesv1.CertificateApproved {
+		forceHelp += " Approve a CSR asking for group system:masters."
+	}
+	cmd.Flags().BoolVar(&d.force, "force", false, forceHelp)
+	return cmd
+}
+
+// apply writes the decision on one CSR, printing what is being decided first.
+func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.Interface, name string) error {
+	csrs := client.CertificatesV1().CertificateSigningRequests()
+	shown := false
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj, err := csrs.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		dec := decode(obj)
+		if !shown {
+			fmt.Fprintln(out, summary(dec))
+			shown = true
+		}
+		other := certificatesv1.CertificateDenied
+		if d.t == certificatesv1.CertificateDenied {
+			other = certificatesv1.CertificateApproved
+		}
+		if hasCondition(obj, other) {
+			return fmt.Errorf("certificate signing request %q is already %s", name, other)
+		}
+		already := hasCondition(obj, d.t)
+		if already && !d.force {
+			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", name, strings.ToLower(string(d.t)))
+			return nil
+		}
+		if d.t == certificatesv1.CertificateApproved && !d.force {
+			if err := refuseSystemMasters(obj, dec.req); err != nil {
+				return err
+			}
+		}
+		if !already {
+			obj.Status.Conditions = append(obj.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+				Type: d.t, Status: corev1.ConditionTrue, Reason: d.reason, Message: d.message, LastUpdateTime: metav1.NewTime(d.clock.Now()),
+			})
+		}
+		if _, err := csrs.UpdateApproval(ctx, name, obj, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s %s\n", name, strings.ToLower(string(d.t)))
+		return nil
+	})
+}
+
+// summary is the line shown before a decision: what the certificate would say and who
+// asked for it.
+func summary(d decoded) string {
+	obj := d.obj
+	return fmt.Sprintf("%s: CN=%s O=%s SANs=%s signer=%s usages=[%s] duration=%s requester=%s key=%s",
+		obj.Name, d.cn(), d.groups(), d.sans(false), obj.Spec.SignerName, joinUsages(obj.Spec.Usages), requested(obj), obj.Spec.Username, d.key())
+}
+
+// refuseSystemMasters returns why a CSR must not be approved without --force: its subject
+// asks for group system:masters, whose members bypass every authorization check.
+func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
+	if req == nil || !slices.Contains(req.Subject.Organization, systemMasters) {
+		return nil
+	}
+	why := "a certificate from any CA the API server trusts for clients would make its holder a member of system:masters"
+	if obj.Spec.SignerName == csr.KubeAPIServerClientSignerName {
+		why = "the API server would authenticate its holder as a member of system:masters"
+	}
+	return fmt.Errorf("refusing to approve %s: it asks for group system:masters (O=system:masters), and %s, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended",
+		obj.Name, why)
+}
+
+func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
+	return slices.ContainsFunc(obj.Status.Conditions, func(c certificatesv1.CertificateSigningRequestCondition) bool { return c.Type == t })
+}

@@ -1,0 +1,177 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509/pkix"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	clienttesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/csr"
+)
+
+func TestRefuseSystemMasters(t *testing.T) {
+	key := newKey(t)
+	const refusal = "refusing to approve root: it asks for group system:masters (O=system:masters), and "
+	const tail = ", a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"
+	cases := []struct {
+		name    string
+		signer  string
+		orgs    []string
+		wantErr string
+	}{
+		{name: "a developer", signer: certificatesv1.KubeAPIServerClientSignerName, orgs: []string{"developers"}},
+		{name: "no groups", signer: certificatesv1.KubeAPIServerClientSignerName},
+		{name: "system:masters client certificate", signer: certificatesv1.KubeAPIServerClientSignerName, orgs: []string{"developers", "system:masters"},
+			wantErr: refusal + "the API server would authenticate its holder as a member of system:masters" + tail},
+		{name: "system:masters for a custom signer", signer: "example.com/internal", orgs: []string{"system:masters"},
+			wantErr: refusal + "a certificate from any CA the API server trusts for clients would make its holder a member of system:masters" + tail},
+		{name: "a look-alike group", signer: certificatesv1.KubeAPIServerClientSignerName, orgs: []string{"system:masters-readonly"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := newCSR("root", requestPEM(t, key, pkix.Name{CommonName: "root", Organization: tc.orgs}), withSigner(tc.signer))
+			req, err := csr.ParseRequest(obj.Spec.Request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if err := refuseSystemMasters(obj, req); err != nil {
+				got = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if err := refuseSystemMasters(newCSR("broken", []byte("x")), nil); err != nil {
+		t.Errorf("an unreadable request: %v", err)
+	}
+}
+
+func TestDecide(t *testing.T) {
+	key := newKey(t)
+	alpha := requestPEM(t, key, pkix.Name{CommonName: "alpha", Organization: []string{"developers"}}, "alpha.example")
+	root := requestPEM(t, key, pkix.Name{CommonName: "root", Organization: []string{"system:masters"}})
+	now := epoch.Add(time.Hour)
+	const (
+		approved = certificatesv1.CertificateApproved
+		denied   = certificatesv1.CertificateDenied
+	)
+	written := func(t certificatesv1.RequestConditionType, reason, message string) certificatesv1.CertificateSigningRequestCondition {
+		return certificatesv1.CertificateSigningRequestCondition{Type: t, Status: corev1.ConditionTrue, Reason: reason, Message: message, LastUpdateTime: metav1.NewTime(now)}
+	}
+	earlier := certificatesv1.CertificateSigningRequestCondition{Type: approved, Status: corev1.ConditionTrue, Reason: "KcsrApprove", Message: "before", LastUpdateTime: metav1.NewTime(epoch.Add(time.Minute))}
+	summaryAlpha := "alpha: CN=alpha O=developers SANs=alpha.example,10.0.0.1,spiffe://example.com/rahul signer=kubernetes.io/kube-apiserver-client usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\n"
+
+	cases := []struct {
+		name           string
+		obj            *certificatesv1.CertificateSigningRequest
+		t              certificatesv1.RequestConditionType
+		force          bool
+		conflicts      int
+		wantErr        string
+		wantOut        string
+		wantUpdates    int
+		wantConditions []certificatesv1.CertificateSigningRequestCondition
+	}{
+		{name: "approve", obj: newCSR("alpha", alpha), t: approved, wantUpdates: 1,
+			wantOut:        summaryAlpha + "certificatesigningrequest.certificates.k8s.io/alpha approved\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(approved, "KcsrApprove", "checked")}},
+		{name: "deny", obj: newCSR("alpha", alpha), t: denied, wantUpdates: 1,
+			wantOut:        summaryAlpha + "certificatesigningrequest.certificates.k8s.io/alpha denied\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(denied, "KcsrDeny", "checked")}},
+		{name: "approve after two conflicts", obj: newCSR("alpha", alpha), t: approved, conflicts: 2, wantUpdates: 3,
+			wantOut:        summaryAlpha + "certificatesigningrequest.certificates.k8s.io/alpha approved\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(approved, "KcsrApprove", "checked")}},
+		{name: "already approved: nothing is written", obj: newCSR("alpha", alpha, withCondition(approved, "KcsrApprove", "before")), t: approved,
+			wantOut:        summaryAlpha + "certificatesigningrequest.certificates.k8s.io/alpha already approved\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{earlier}},
+		{name: "already approved, forced: the same conditions are written", obj: newCSR("alpha", alpha, withCondition(approved, "KcsrApprove", "before")), t: approved, force: true, wantUpdates: 1,
+			wantOut:        summaryAlpha + "certificatesigningrequest.certificates.k8s.io/alpha approved\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{earlier}},
+		{name: "deny an approved CSR", obj: newCSR("alpha", alpha, withCondition(approved, "KcsrApprove", "before")), t: denied, force: true,
+			wantOut: summaryAlpha, wantErr: `certificate signing request "alpha" is already Approved`,
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{earlier}},
+		{name: "approve a denied CSR", obj: newCSR("alpha", alpha, withCondition(denied, "KcsrDeny", "no")), t: approved,
+			wantOut: summaryAlpha, wantErr: `certificate signing request "alpha" is already Denied`,
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{{Type: denied, Status: corev1.ConditionTrue, Reason: "KcsrDeny", Message: "no", LastUpdateTime: metav1.NewTime(epoch.Add(time.Minute))}}},
+		{name: "system:masters is refused", obj: newCSR("root", root, withSigner("example.com/internal")), t: approved,
+			wantOut: "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\n",
+			wantErr: "refusing to approve root: it asks for group system:masters (O=system:masters), and a certificate from any CA the API server trusts for clients would make its holder a member of system:masters, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"},
+		{name: "system:masters may be denied", obj: newCSR("root", root, withSigner("example.com/internal")), t: denied, wantUpdates: 1,
+			wantOut:        "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\ncertificatesigningrequest.certificates.k8s.io/root denied\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(denied, "KcsrDeny", "checked")}},
+		{name: "system:masters with --force", obj: newCSR("root", root, withSigner("example.com/internal")), t: approved, force: true, wantUpdates: 1,
+			wantOut:        "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\ncertificatesigningrequest.certificates.k8s.io/root approved\n",
+			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(approved, "KcsrApprove", "checked")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset(tc.obj)
+			conflicts := tc.conflicts
+			client.PrependReactor("update", "certificatesigningrequests", func(a clienttesting.Action) (bool, runtime.Object, error) {
+				if a.GetSubresource() == "approval" && conflicts > 0 {
+					conflicts--
+					return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "certificates.k8s.io", Resource: "certificatesigningrequests"}, tc.obj.Name, nil)
+				}
+				return false, nil, nil
+			})
+			reason := "KcsrApprove"
+			if tc.t == denied {
+				reason = "KcsrDeny"
+			}
+			d := decision{t: tc.t, reason: reason, message: "checked", force: tc.force, clock: clocktesting.NewFakePassiveClock(now)}
+			var out bytes.Buffer
+			err := d.apply(context.Background(), &out, client, tc.obj.Name)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantOut, out.String()); diff != "" {
+				t.Errorf("output (-want +got):\n%s", diff)
+			}
+			updates := 0
+			for _, a := range client.Actions() {
+				if a.GetVerb() == "update" {
+					if a.GetSubresource() != "approval" {
+						t.Errorf("update of %q, want only /approval", a.GetSubresource())
+					}
+					updates++
+				}
+			}
+			if updates != tc.wantUpdates {
+				t.Errorf("%d updates, want %d", updates, tc.wantUpdates)
+			}
+			stored, err := client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), tc.obj.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantConditions, stored.Status.Conditions); diff != "" {
+				t.Errorf("stored conditions (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecideNotFound(t *testing.T) {
+	d := decision{t: certificatesv1.CertificateApproved, clock: clocktesting.NewFakePassiveClock(epoch)}
+	err := d.apply(context.Background(), &bytes.Buffer{}, fake.NewClientset(), "ghost")
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("error = %v, want NotFound", err)
+	}
+}

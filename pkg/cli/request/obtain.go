@@ -1,0 +1,426 @@
+package request
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	certificatesclient "k8s.io/client-go/kubernetes/typed/certificates/v1"
+	"k8s.io/utils/clock"
+
+	"kcsr.dev/kcsr/pkg/csr"
+)
+
+// kcsr server's additions to the CSR API, shown while waiting (the constants live with
+// the controllers: approver.VerdictAnnotation, signer.ConditionSignerUnavailable).
+const (
+	verdictAnnotation          = "kcsr.dev/approval-verdict"
+	conditionSignerUnavailable = certificatesv1.RequestConditionType("SignerUnavailable")
+)
+
+const (
+	// abandonTimeout bounds the deletion of a CSR left behind by an interrupt or a timeout.
+	abandonTimeout = 10 * time.Second
+	// firstRetryDelay doubles after each failed call to the server, up to maxRetryDelay.
+	firstRetryDelay = 500 * time.Millisecond
+	maxRetryDelay   = 10 * time.Second
+	// shortenedTolerance: a certificate that lives this much less than requested gets a
+	// note (signers clamp lifetimes silently).
+	shortenedTolerance = 10 * time.Minute
+
+	noFilesWritten = "no files were written"
+	pendingHint    = "waiting for approval: an administrator runs kubectl certificate approve %s, or an approval policy decides"
+)
+
+var errWaitTimeout = errors.New("--wait elapsed")
+
+// Request is one certificate to obtain.
+type Request struct {
+	// Name of the CSR; when empty, GenerateName is its prefix.
+	Name, GenerateName string
+	Signer             string
+	Usages             []certificatesv1.KeyUsage
+	// Duration is spec.expirationSeconds; 0 leaves the lifetime to the signer.
+	Duration time.Duration
+	Identity Identity
+	Key      crypto.Signer
+	// KeyKept means the key outlives this run (--key FILE): an existing CSR of the same
+	// name for the same key is waited for instead of refused, and a CSR left Pending by a
+	// timeout or an interrupt is kept for the next run. Otherwise such a CSR is deleted,
+	// since nobody holds its key any more.
+	KeyKept bool
+}
+
+// Issued is an issued and verified certificate.
+type Issued struct {
+	CSRName string
+	CertPEM []byte
+	Cert    *x509.Certificate
+}
+
+// Obtainer submits requests and waits for their certificates.
+type Obtainer struct {
+	CSRs certificatesclient.CertificateSigningRequestInterface
+	// Roots is the CA bundle (PEM) the client trusts for the API server, nil if none (the
+	// system's CAs). A certificate for logging in must chain to it.
+	Roots []byte
+	// Wait bounds the wait for approval and issuance.
+	Wait     time.Duration
+	Clock    clock.WithTicker
+	Rand     io.Reader
+	Progress *Progress
+	// ErrOut receives warnings.
+	ErrOut io.Writer
+}
+
+// Obtain creates the CSR for r (or, with r.KeyKept, resumes the one of the same name and
+// key), waits until it is issued, denied, failed or deleted, or until o.Wait passes or ctx
+// ends, and verifies the certificate. Errors are *cli.ExitError with the exit codes of
+// this package.
+func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
+	requestPEM, err := r.Identity.CSR(r.Key, o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	obj := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: r.Name, GenerateName: r.GenerateName},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    requestPEM,
+			SignerName: r.Signer,
+			Usages:     r.Usages,
+		},
+	}
+	if r.Duration > 0 {
+		s := int32(r.Duration / time.Second)
+		obj.Spec.ExpirationSeconds = &s
+	}
+	if objection := signerObjection(r.Signer, r.Identity, r.Usages); objection != "" {
+		fmt.Fprintf(o.ErrOut, "warning: signer %s will refuse this request after approval (%s); submitting it anyway\n", r.Signer, objection)
+	}
+
+	created, err := o.CSRs.Create(ctx, obj, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		lifetime := "the signer's default lifetime"
+		if r.Duration > 0 {
+			lifetime = "lifetime " + r.Duration.String()
+		}
+		o.Progress.Printf("created CSR %s: %s, signer %s, %s key, %s", created.Name, r.Identity, r.Signer, csr.KeyAlgorithm(r.Key.Public()), lifetime)
+	case apierrors.IsAlreadyExists(err) && r.Name != "":
+		created, err = o.existing(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+	case ctx.Err() != nil:
+		return nil, exitf(ExitTimeout, "interrupted before the CSR was created; %s", noFilesWritten)
+	case apierrors.IsForbidden(err):
+		return nil, exitf(ExitServerError, "create the CSR: %v; an administrator can allow it, e.g. kubectl create clusterrolebinding %s-csrs --clusterrole system:node-bootstrapper --user %s", err, r.Identity.CommonName, r.Identity.CommonName)
+	default:
+		return nil, apiError("create the CSR", err)
+	}
+
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	timer := o.Clock.NewTimer(o.Wait)
+	defer timer.Stop()
+	go func() {
+		select {
+		case <-timer.C():
+			cancel(errWaitTimeout)
+		case <-waitCtx.Done():
+		}
+	}()
+	final, state, err := o.wait(waitCtx, created)
+	o.Progress.Stop()
+	if err != nil {
+		if waitCtx.Err() == nil {
+			return nil, err
+		}
+		why := fmt.Sprintf("interrupted while CSR %s was %s", created.Name, state)
+		if errors.Is(context.Cause(waitCtx), errWaitTimeout) {
+			why = fmt.Sprintf("timed out after %s while CSR %s was %s", o.Wait, created.Name, state)
+		}
+		return nil, o.abandon(ctx, created, r.KeyKept, why)
+	}
+
+	requireChain := r.Signer == certificatesv1.KubeAPIServerClientSignerName || r.Signer == certificatesv1.KubeAPIServerClientKubeletSignerName
+	cert, warnings, err := Verify(final.Status.Certificate, r.Key.Public(), r.Identity, o.Roots, requireChain, o.Clock.Now())
+	if err != nil {
+		return nil, exitf(ExitFailed, "CSR %s was issued, but the certificate does not check out: %v; %s", final.Name, err, noFilesWritten)
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(o.ErrOut, w)
+	}
+	if lifetime := cert.NotAfter.Sub(cert.NotBefore); r.Duration > 0 && lifetime+shortenedTolerance < r.Duration {
+		fmt.Fprintf(o.ErrOut, "note: the signer shortened the lifetime to %s (requested %s)\n", lifetime.Round(time.Minute), r.Duration)
+	}
+	o.Progress.Printf("Issued: serial %s, valid from %s until %s", cert.SerialNumber.Text(16), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+	return &Issued{CSRName: final.Name, CertPEM: final.Status.Certificate, Cert: cert}, nil
+}
+
+// existing handles a CSR name that is taken: it is ours when it requests a certificate for
+// the same (kept) key from the same signer, anyone else's otherwise.
+func (o *Obtainer) existing(ctx context.Context, r Request) (*certificatesv1.CertificateSigningRequest, error) {
+	cur, err := o.CSRs.Get(ctx, r.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, apiError("read the existing CSR "+r.Name, err)
+	}
+	requester := cur.Spec.Username
+	if requester == "" {
+		requester = "an unknown user"
+	}
+	if r.KeyKept && cur.Spec.SignerName == r.Signer {
+		if req, err := csr.ParseRequest(cur.Spec.Request); err == nil && publicKeysEqual(req.PublicKey, r.Key.Public()) {
+			o.Progress.Printf("CSR %s already exists for this key (requested by %s); waiting for it", cur.Name, requester)
+			return cur, nil
+		}
+	}
+	return nil, exitf(ExitUsage, "a CSR named %q already exists (requested by %s); choose another --name, or delete it: kubectl delete csr %s", r.Name, requester, r.Name)
+}
+
+// abandon ends a wait cut short. A CSR whose key is gone is deleted (best effort: the
+// requester may not be allowed to); one whose key was kept stays for the next run.
+func (o *Obtainer) abandon(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, keyKept bool, why string) error {
+	if keyKept {
+		return exitf(ExitTimeout, "%s; %s; CSR %s stays: run the same command again (with the same --key) to pick up its certificate once it is issued", why, noFilesWritten, obj.Name)
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
+	defer cancel()
+	uid := obj.UID
+	err := o.CSRs.Delete(ctx, obj.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err == nil || apierrors.IsNotFound(err) {
+		return exitf(ExitTimeout, "%s; %s; deleted CSR %s, whose key was not kept", why, noFilesWritten, obj.Name)
+	}
+	return exitf(ExitTimeout, "%s; %s; CSR %s stays, useless without its key, which was not kept: delete it (kubectl delete csr %s)", why, noFilesWritten, obj.Name, obj.Name)
+}
+
+// waitState follows one CSR and prints each state change once.
+type waitState struct {
+	p                   *Progress
+	name                string
+	uid                 types.UID
+	approved            bool
+	verdict, signerNote string
+}
+
+// state is the CSR's state in kubectl's words.
+func (s *waitState) state() string {
+	if s.approved {
+		return "Approved"
+	}
+	return "Pending"
+}
+
+// observe prints what changed and reports whether the wait is over: issued (nil error),
+// denied or failed (an exit error).
+func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool, error) {
+	for _, c := range obj.Status.Conditions {
+		switch c.Type {
+		case certificatesv1.CertificateDenied:
+			return true, exitf(ExitDenied, "CSR %s was denied: %s; %s", s.name, reasonMessage(c), noFilesWritten)
+		case certificatesv1.CertificateFailed:
+			if !s.approved && hasCondition(obj, certificatesv1.CertificateApproved) {
+				s.printApproved(obj)
+			}
+			return true, exitf(ExitFailed, "CSR %s failed: %s; a Failed CSR is never retried: fix the request and create a new one; %s", s.name, reasonMessage(c), noFilesWritten)
+		}
+	}
+	if !s.approved && hasCondition(obj, certificatesv1.CertificateApproved) {
+		s.printApproved(obj)
+	}
+	if len(obj.Status.Certificate) > 0 {
+		return true, nil
+	}
+	if !s.approved {
+		if v := obj.Annotations[verdictAnnotation]; v != "" && v != s.verdict {
+			s.verdict = v
+			s.p.Printf("Pending: %s", v)
+		}
+		s.p.Status("Pending: waiting for approval")
+		return false, nil
+	}
+	for _, c := range obj.Status.Conditions {
+		if c.Type == conditionSignerUnavailable && c.Message != s.signerNote {
+			s.signerNote = c.Message
+			s.p.Printf("Approved, not issued yet: %s", reasonMessage(c))
+		}
+	}
+	s.p.Status("Approved: waiting for the signer")
+	return false, nil
+}
+
+func (s *waitState) printApproved(obj *certificatesv1.CertificateSigningRequest) {
+	s.approved = true
+	for _, c := range obj.Status.Conditions {
+		if c.Type == certificatesv1.CertificateApproved {
+			s.p.Printf("Approved: %s", reasonMessage(c))
+			return
+		}
+	}
+}
+
+func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
+	for _, c := range obj.Status.Conditions {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func reasonMessage(c certificatesv1.CertificateSigningRequestCondition) string {
+	c.Message = strings.TrimSuffix(strings.TrimSpace(c.Message), ".")
+	switch {
+	case c.Reason != "" && c.Message != "":
+		return c.Reason + ": " + c.Message
+	case c.Reason != "":
+		return c.Reason
+	case c.Message != "":
+		return c.Message
+	}
+	return "no reason given"
+}
+
+// wait follows obj until the wait is over. It watches the one CSR (a field selector on its
+// name), resuming from the last resource version when a watch ends and reading the CSR
+// again after a watch error; connection problems are retried with backoff until ctx ends.
+// It returns the final object, or the error, and the last state seen.
+func (o *Obtainer) wait(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (*certificatesv1.CertificateSigningRequest, string, error) {
+	s := &waitState{p: o.Progress, name: obj.Name, uid: obj.UID}
+	if s.approved = hasCondition(obj, certificatesv1.CertificateApproved); !s.approved {
+		s.p.Printf("Pending: "+pendingHint, obj.Name)
+	}
+	if done, err := s.observe(obj); done {
+		return obj, s.state(), err
+	}
+	deleted := func() error {
+		return exitf(ExitFailed, "CSR %s was deleted before a certificate was issued; %s", s.name, noFilesWritten)
+	}
+	selector := fields.OneTermEqualSelector("metadata.name", obj.Name).String()
+	rv := obj.ResourceVersion
+	failures := 0
+	reread := false
+	for {
+		if ctx.Err() != nil {
+			return nil, s.state(), ctx.Err()
+		}
+		if reread {
+			cur, err := o.CSRs.Get(ctx, s.name, metav1.GetOptions{})
+			switch {
+			case err == nil:
+				if cur.UID != s.uid {
+					return nil, s.state(), deleted()
+				}
+				failures, reread, rv = 0, false, cur.ResourceVersion
+				if done, err := s.observe(cur); done {
+					return cur, s.state(), err
+				}
+			case apierrors.IsNotFound(err):
+				return nil, s.state(), deleted()
+			default:
+				if err := o.pause(ctx, s, &failures, err); err != nil {
+					return nil, s.state(), err
+				}
+				continue
+			}
+		}
+		w, err := o.CSRs.Watch(ctx, metav1.ListOptions{FieldSelector: selector, ResourceVersion: rv, AllowWatchBookmarks: true})
+		if err != nil {
+			if err := o.pause(ctx, s, &failures, err); err != nil {
+				return nil, s.state(), err
+			}
+			reread = true
+			continue
+		}
+		events := 0
+	events:
+		for {
+			var ev watch.Event
+			select {
+			case <-ctx.Done():
+				break events
+			case e, open := <-w.ResultChan():
+				if !open {
+					break events
+				}
+				ev = e
+			}
+			events++
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				cur, ok := ev.Object.(*certificatesv1.CertificateSigningRequest)
+				if !ok || cur.Name != s.name {
+					continue
+				}
+				if cur.UID != s.uid {
+					w.Stop()
+					return nil, s.state(), deleted()
+				}
+				failures, rv = 0, cur.ResourceVersion
+				if done, err := s.observe(cur); done {
+					w.Stop()
+					return cur, s.state(), err
+				}
+			case watch.Deleted:
+				w.Stop()
+				return nil, s.state(), deleted()
+			case watch.Bookmark:
+				if m, err := meta.Accessor(ev.Object); err == nil {
+					rv = m.GetResourceVersion()
+				}
+			case watch.Error:
+				// Most often 410 Gone: the resource version is too old. Read again.
+				reread = true
+				break events
+			}
+		}
+		w.Stop()
+		if ctx.Err() != nil {
+			return nil, s.state(), ctx.Err()
+		}
+		if events == 0 || reread {
+			// A watch that ends at once must not turn into a busy loop.
+			if err := o.pause(ctx, s, &failures, nil); err != nil {
+				return nil, s.state(), err
+			}
+		}
+	}
+}
+
+// pause waits before the next attempt after a failed call: 0.5 s, doubling up to 10 s. It
+// returns an exit error for problems that waiting does not solve (permissions,
+// credentials), and ctx's error when ctx ends first.
+func (o *Obtainer) pause(ctx context.Context, s *waitState, failures *int, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		switch {
+		case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsMethodNotSupported(err):
+			return apiError("watch CSR "+s.name, err)
+		}
+		if *failures == 0 {
+			s.p.Printf("lost contact with the server (%v); retrying", err)
+		}
+	}
+	delay := firstRetryDelay << min(*failures, 5)
+	*failures++
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-o.Clock.After(min(delay, maxRetryDelay)):
+		return nil
+	}
+}

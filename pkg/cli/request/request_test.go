@@ -1,0 +1,248 @@
+package request
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"kcsr.dev/kcsr/pkg/pki"
+)
+
+// validOptions are options that pass Validate, writing to a fresh directory.
+func validOptions(t *testing.T) *Options {
+	o := NewOptions(&bytes.Buffer{}, &bytes.Buffer{})
+	o.User, o.Groups, o.OutDir = "rahul", []string{"developers"}, t.TempDir()
+	return o
+}
+
+func writeKeyFile(t *testing.T, dir string, mode os.FileMode) string {
+	t.Helper()
+	keyPEM, err := pki.EncodeKey(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "existing.key")
+	if err := os.WriteFile(p, keyPEM, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name       string
+		change     func(o *Options)
+		wantErr    string
+		wantUsages []certificatesv1.KeyUsage
+	}{
+		{name: "defaults", change: func(o *Options) {}, wantUsages: []certificatesv1.KeyUsage{"digital signature", "client auth"}},
+		{name: "RSA keys add key encipherment", change: func(o *Options) { o.KeyType = "rsa-2048" }, wantUsages: []certificatesv1.KeyUsage{"digital signature", "key encipherment", "client auth"}},
+		{name: "kubelet serving", change: func(o *Options) {
+			o.User, o.Groups, o.Signer, o.DNSNames = "system:node:n1", []string{"system:nodes"}, certificatesv1.KubeletServingSignerName, []string{"n1.example"}
+		}, wantUsages: []certificatesv1.KeyUsage{"digital signature", "server auth"}},
+		{name: "explicit usages", change: func(o *Options) { o.Usages = []string{"client auth"} }, wantUsages: []certificatesv1.KeyUsage{"client auth"}},
+		{name: "custom signer with usages", change: func(o *Options) {
+			o.Signer, o.Usages = "example.com/mtls", []string{"digital signature", "server auth"}
+		}, wantUsages: []certificatesv1.KeyUsage{"digital signature", "server auth"}},
+		{name: "user required", change: func(o *Options) { o.User = "" },
+			wantErr: "--user is required: the CN, the user name the certificate logs in as"},
+		{name: "name with a slash", change: func(o *Options) { o.Name = "a/b" },
+			wantErr: `--name "a/b" cannot name a CSR and files (may not contain '/'); choose a name without / \ % and other than . and ..`},
+		{name: "unknown key type", change: func(o *Options) { o.KeyType = "rsa-1024" },
+			wantErr: `--key-type "rsa-1024" is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096, ed25519`},
+		{name: "bad IP", change: func(o *Options) { o.IPAddresses = []string{"10.0.0.300"} },
+			wantErr: `--ip-address "10.0.0.300" is not an IP address`},
+		{name: "IP as DNS name", change: func(o *Options) { o.DNSNames = []string{"10.0.0.1"} },
+			wantErr: `--dns-name "10.0.0.1" is an IP address; use --ip-address`},
+		{name: "short duration", change: func(o *Options) { o.Duration = 9 * time.Minute },
+			wantErr: "--duration 9m0s is below the API's minimum of 10m"},
+		{name: "unknown usage", change: func(o *Options) { o.Usages = []string{"client-auth"} },
+			wantErr: `--usage "client-auth" is not a Kubernetes key usage; use one of ["any" "cert sign" "client auth" "code signing" "content commitment" "crl sign" "data encipherment" "decipher only" "digital signature" "email protection" "encipher only" "ipsec end system" "ipsec tunnel" "ipsec user" "key agreement" "key encipherment" "microsoft sgc" "netscape sgc" "ocsp signing" "s/mime" "server auth" "signing" "timestamping"]`},
+		{name: "duplicate usage", change: func(o *Options) { o.Usages = []string{"client auth", "client auth"} },
+			wantErr: `--usage "client auth" is given twice; give each usage once`},
+		{name: "custom signer without usages", change: func(o *Options) { o.Signer = "example.com/mtls" },
+			wantErr: `--usage is required for signer example.com/mtls: kcsr knows the usages of the built-in signers only (e.g. --usage "digital signature" --usage "client auth")`},
+		{name: "legacy signer", change: func(o *Options) { o.Signer = "kubernetes.io/legacy-unknown" },
+			wantErr: "--signer kubernetes.io/legacy-unknown is not allowed via the certificates.k8s.io/v1 API; use another signer"},
+		{name: "malformed signer", change: func(o *Options) { o.Signer = "no-slash" },
+			wantErr: `--signer "no-slash": must be a fully qualified domain and path of the form 'example.com/signer-name'`},
+		{name: "system:masters", change: func(o *Options) { o.Groups = []string{"system:masters"} },
+			wantErr: "--group system:masters: the kubernetes.io/kube-apiserver-client signer never issues certificates for system:masters (Kubernetes refuses such CSRs); grant the user RBAC permissions instead"},
+		{name: "wait", change: func(o *Options) { o.Wait = 0 }, wantErr: "--wait 0s must be positive"},
+		{name: "every problem at once, on one line", change: func(o *Options) { o.KeyType, o.IPAddresses, o.Wait = "dsa", []string{"x"}, -1 },
+			wantErr: `--ip-address "x" is not an IP address; --key-type "dsa" is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096, ed25519; --wait -1ns must be positive`},
+		{name: "out-dir missing", change: func(o *Options) { o.OutDir = filepath.Join(o.OutDir, "nope") },
+			wantErr: "--out-dir: stat OUT: no such file or directory"},
+		{name: "existing file", change: func(o *Options) {
+			if err := os.WriteFile(filepath.Join(o.OutDir, "rahul.kubeconfig"), nil, 0o600); err != nil {
+				panic(err)
+			}
+		}, wantErr: "OUT/rahul.kubeconfig already exists; move it away, or choose another --name or --out-dir"},
+		{name: "key file", change: func(o *Options) { o.KeyFile = writeKeyFile(t, t.TempDir(), 0o600) },
+			wantUsages: []certificatesv1.KeyUsage{"digital signature", "client auth"}},
+		{name: "key file of another type than --key-type", change: func(o *Options) {
+			o.KeyFile, o.KeyType, o.KeyTypeSet = writeKeyFile(t, o.OutDir, 0o600), "rsa-2048", true
+		}, wantErr: "--key OUT/existing.key holds a ECDSA P-256 key, not rsa-2048; drop --key-type or use another key"},
+		{name: "key file missing", change: func(o *Options) { o.KeyFile = filepath.Join(o.OutDir, "missing.key") },
+			wantErr: "--key: open OUT/missing.key: no such file or directory"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := validOptions(t)
+			tc.change(o)
+			o.Complete()
+			err := o.Validate()
+			got := strings.ReplaceAll(errString(err), o.OutDir, "OUT")
+			got = strings.ReplaceAll(got, filepath.Dir(o.OutDir), "OUT")
+			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if err == nil {
+				if diff := cmp.Diff(tc.wantUsages, o.usages); diff != "" {
+					t.Errorf("usages (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateWarnsAboutReadableKey(t *testing.T) {
+	o := validOptions(t)
+	errOut := &bytes.Buffer{}
+	o.ErrOut = errOut
+	o.KeyFile = writeKeyFile(t, o.OutDir, 0o644)
+	o.Complete()
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "has mode 0644, readable by others; run chmod 600") {
+		t.Errorf("no warning: %q", errOut.String())
+	}
+}
+
+// runOptions are options that run against a fake API whose cluster CA is ca.
+func runOptions(t *testing.T, ca *testCA, client *fake.Clientset) (*Options, *bytes.Buffer) {
+	t.Helper()
+	o := validOptions(t)
+	out := &bytes.Buffer{}
+	o.Out = out
+	adminKey, err := pki.EncodeKey(newKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Conn.Kubeconfig = filepath.Join(t.TempDir(), "admin.kubeconfig")
+	if err := pki.WriteKubeconfig(o.Conn.Kubeconfig, "https://kcsr.example:6443", "admin", ca.pem, ca.pem, adminKey); err != nil {
+		t.Fatal(err)
+	}
+	o.NewClient = func(*rest.Config) (kubernetes.Interface, error) { return client, nil }
+	return o, out
+}
+
+func TestRunWritesTheFiles(t *testing.T) {
+	ca := newTestCA(t, "ca")
+	client := fake.NewClientset()
+	o, out := runOptions(t, ca, client)
+	done := make(chan error, 1)
+	go func() { done <- o.Run(context.Background()) }()
+	approveAndSign(t, client, ca, waitForCSR(t, client, "rahul"), 24*time.Hour)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	for name, mode := range map[string]os.FileMode{"rahul.key": 0o600, "rahul.crt": 0o644, "rahul.kubeconfig": 0o600} {
+		fi, err := os.Stat(filepath.Join(o.OutDir, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s has mode %#o, want %#o", name, fi.Mode().Perm(), mode)
+		}
+	}
+	kc, err := clientcmd.LoadFromFile(filepath.Join(o.OutDir, "rahul.kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := kc.Contexts[kc.CurrentContext]
+	cluster, user := kc.Clusters[ctx.Cluster], kc.AuthInfos[ctx.AuthInfo]
+	if ctx.AuthInfo != "rahul" || cluster.Server != "https://kcsr.example:6443" || !bytes.Equal(cluster.CertificateAuthorityData, ca.pem) {
+		t.Errorf("kubeconfig: user %q, server %q, CA embedded %v", ctx.AuthInfo, cluster.Server, bytes.Equal(cluster.CertificateAuthorityData, ca.pem))
+	}
+	keyPEM, _ := os.ReadFile(filepath.Join(o.OutDir, "rahul.key"))
+	certPEM, _ := os.ReadFile(filepath.Join(o.OutDir, "rahul.crt"))
+	if !bytes.Equal(user.ClientKeyData, keyPEM) || !bytes.Equal(user.ClientCertificateData, certPEM) {
+		t.Errorf("the kubeconfig does not embed rahul.key and rahul.crt")
+	}
+	if _, _, err := pki.ParseCertAndKey(certPEM, keyPEM); err != nil {
+		t.Errorf("rahul.crt and rahul.key: %v", err)
+	}
+}
+
+// TestRunLeavesNoFiles: a cancelled context (Ctrl-C), a timeout or a denial leave the
+// output directory as it was.
+func TestRunLeavesNoFiles(t *testing.T) {
+	ca := newTestCA(t, "ca")
+	cases := map[string]struct {
+		end      func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc)
+		wait     time.Duration
+		wantCode int
+	}{
+		"interrupted": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {
+			waitForCSR(t, client, "rahul")
+			cancel()
+		}, wait: time.Minute, wantCode: ExitTimeout},
+		"timed out": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: 50 * time.Millisecond, wantCode: ExitTimeout},
+		"denied": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {
+			decide(t, client, waitForCSR(t, client, "rahul"), nil, condition(certificatesv1.CertificateDenied, "No", "no"))
+		}, wait: time.Minute, wantCode: ExitDenied},
+		"cancelled before anything": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: -1, wantCode: ExitTimeout},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			client := fake.NewClientset()
+			o, _ := runOptions(t, ca, client)
+			o.Wait = tc.wait
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.wait < 0 {
+				o.Wait = time.Minute
+				cancel()
+			}
+			done := make(chan error, 1)
+			go func() { done <- o.Run(ctx) }()
+			tc.end(t, client, cancel)
+			err := <-done
+			cancel()
+			if code := ExitCode(err); code != tc.wantCode {
+				t.Errorf("exit code %d (%v), want %d", code, err, tc.wantCode)
+			}
+			if entries, _ := os.ReadDir(o.OutDir); len(entries) > 0 {
+				t.Errorf("files left in the output directory: %v", entries)
+			}
+		})
+	}
+}
+
+func TestWriteSetRemovesPartialSets(t *testing.T) {
+	dir := t.TempDir()
+	err := writeSet([]outputFile{
+		dataFile(filepath.Join(dir, "a.key"), []byte("key"), 0o600),
+		dataFile(filepath.Join(dir, "b.crt"), []byte("cert"), 0o644),
+		dataFile(filepath.Join(dir, "missing", "c.kubeconfig"), []byte("kubeconfig"), 0o600),
+	})
+	if err == nil {
+		t.Fatal("writeSet into a missing directory succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("left behind: %v", entries)
+	}
+}

@@ -1,42 +1,56 @@
 package e2e
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
-// TestAdminVerbs: kcsr get/describe/approve/deny (issue 5 item 2).
+// TestAdminVerbs: kcsr get/describe/approve/deny against the real server (issue 5 item 2).
 func TestAdminVerbs(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
 	dir := t.TempDir()
 	kcsr := func(args ...string) framework.Result {
+		t.Helper()
 		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
 	}
 	create := func(name, signer string, orgs []string, usages ...string) {
+		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, orgs, []string{name + ".example"}, nil)
 		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, signer, 3600, usages...)))
 	}
 	create("alpha", clientSigner, []string{"developers"}, "client auth")
 	create("beta", clientSigner, nil, "client auth")
+	create("gamma", clientSigner, []string{"ops"}, "client auth")
 	create("root", "example.com/internal", []string{"system:masters"}, "client auth")
 
 	r := kcsr("get")
-	for _, want := range []string{"CN", "GROUPS", "SANS", "KEY", "alpha", "developers", "alpha.example", "ECDSA P-256", "Pending"} {
-		if !strings.Contains(r.Stdout, want) {
-			t.Errorf("kcsr get lacks %q:\n%s", want, r.Stdout)
+	rows := framework.TableRows(r.Stdout)
+	if len(rows) != 5 || strings.Join(rows[0], " ") != "NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION CN GROUPS SANS KEY" {
+		t.Fatalf("kcsr get:\n%s", r.Combined())
+	}
+	for _, want := range []string{"alpha", clientSigner, "kcsr-admin", "60m", "Pending", "alpha", "developers", "alpha.example", "ECDSA", "P-256"} {
+		if !strings.Contains(strings.Join(rows[1], " "), want) {
+			t.Errorf("kcsr get: the alpha row %v lacks %q", rows[1], want)
 		}
 	}
 
 	r = kcsr("approve", "alpha", "--message", "checked")
-	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "alpha: CN=alpha O=developers SANs=alpha.example signer="+clientSigner) || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha approved") {
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "alpha: CN=alpha O=developers SANs=alpha.example signer="+clientSigner+" usages=[client auth] duration=60m requester=kcsr-admin key=ECDSA P-256\n") ||
+		!strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha approved") {
 		t.Errorf("kcsr approve: %s", r.Combined())
 	}
 	waitIssued(t, kc, "alpha")
-	if got := framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", `jsonpath={.status.conditions[0].reason}|{.status.conditions[0].message}`); got != "KcsrApprove|checked" {
+	if got := framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}|{.status.conditions[?(@.type=="Approved")].message}`); got != "KcsrApprove|checked" {
 		t.Errorf("condition = %q", got)
+	}
+	// kubectl's semantics: approving again writes nothing; denying is refused.
+	if r := kcsr("approve", "alpha"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha already approved") {
+		t.Errorf("approving twice: %s", r.Combined())
 	}
 	if r := kcsr("deny", "alpha"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "alpha" is already Approved`) {
 		t.Errorf("denying an approved CSR: %s", r.Combined())
@@ -47,22 +61,107 @@ func TestAdminVerbs(t *testing.T) {
 	if got := condition(t, kc, "beta"); got != "Denied" {
 		t.Errorf("beta is %s", got)
 	}
+	if got := framework.MustKubectl(t, kc, "get", "csr", "beta", "-o", `jsonpath={.status.conditions[0].reason}|{.status.conditions[0].message}`); got != "Unknown|who is beta?" {
+		t.Errorf("beta's condition = %q", got)
+	}
+	if r := kcsr("approve", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "beta" is already Denied`) {
+		t.Errorf("approving a denied CSR: %s", r.Combined())
+	}
+	// Several names: each is decided, an unknown one is an error.
+	if r := kcsr("deny", "ghost", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) || !strings.Contains(r.Stdout, "beta already denied") {
+		t.Errorf("deny ghost beta: %s", r.Combined())
+	}
 
 	// system:masters is refused without --force.
-	if r := kcsr("approve", "root"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "refusing to approve root: it asks for group system:masters") {
+	if r := kcsr("approve", "root"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "refusing to approve root: it asks for group system:masters (O=system:masters)") ||
+		!strings.Contains(r.Stderr, "bypasses every authorization check") || !strings.Contains(r.Stdout, "root: CN=root O=system:masters") {
 		t.Errorf("approving system:masters without --force: %s", r.Combined())
 	}
 	if got := condition(t, kc, "root"); got != "Pending" {
 		t.Errorf("root was decided: %s", got)
 	}
-	if r := kcsr("approve", "root", "--force"); r.ExitCode != 0 {
+	if r := kcsr("approve", "root", "--force"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/root approved") {
 		t.Errorf("approving with --force: %s", r.Combined())
 	}
 
-	r = kcsr("describe", "alpha")
-	for _, want := range []string{"Subject CN:", "alpha", "Subject O:", "developers", "SANs:", "alpha.example", "Key:", "ECDSA P-256", "Requester:", "kcsr-admin", "Requester credential:", "X509SHA256=", "Condition Approved:", "KcsrApprove: checked", "Certificate serial:", "Certificate validity:", "left"} {
-		if !strings.Contains(r.Stdout, want) {
-			t.Errorf("kcsr describe lacks %q:\n%s", want, r.Stdout)
+	// The CONDITION column is kubectl's, for every state.
+	kubectlRows := framework.TableRows(framework.MustKubectl(t, kc, "get", "csr"))
+	kcsrRows := framework.TableRows(kcsr("get").Stdout)
+	for i := 1; i < len(kubectlRows); i++ {
+		if kubectlRows[i][0] != kcsrRows[i][0] || kubectlRows[i][5] != kcsrRows[i][5] {
+			t.Errorf("row %d: kubectl %v, kcsr %v", i, kubectlRows[i], kcsrRows[i])
 		}
+	}
+
+	r = kcsr("get", "alpha", "-o", "wide")
+	if rows := framework.TableRows(r.Stdout); len(rows) != 2 || rows[0][len(rows[0])-2] != "USAGES" || rows[1][len(rows[1])-2] != "auth" || rows[1][5] != "Approved,Issued" {
+		t.Errorf("kcsr get -o wide:\n%s", r.Combined())
+	}
+	if r := kcsr("get", "alpha", "beta", "-o", "name"); r.Stdout != "certificatesigningrequest.certificates.k8s.io/alpha\ncertificatesigningrequest.certificates.k8s.io/beta\n" {
+		t.Errorf("kcsr get -o name:\n%s", r.Combined())
+	}
+	var obj struct {
+		Kind     string `json:"kind"`
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+		Status struct {
+			Certificate []byte `json:"certificate"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(kcsr("get", "alpha", "-o", "json").Stdout), &obj); err != nil || obj.Kind != "CertificateSigningRequest" || obj.Metadata.Name != "alpha" || len(obj.Status.Certificate) == 0 {
+		t.Errorf("kcsr get -o json: %+v %v", obj, err)
+	}
+	if r := kcsr("get", "-o", "yaml"); !strings.HasPrefix(r.Stdout, "apiVersion: v1\nitems:\n") || !strings.Contains(r.Stdout, "kind: List\n") {
+		t.Errorf("kcsr get -o yaml:\n%s", r.Combined())
+	}
+
+	r = kcsr("describe", "alpha")
+	serial := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", "jsonpath={.status.certificate}"))).SerialNumber.Text(16)
+	for _, want := range []string{
+		"Name:                  alpha\n",
+		"Status:                Approved,Issued\n",
+		"Requester:             kcsr-admin\n",
+		"Requester groups:      system:masters, system:authenticated\n",
+		"Requester credential:  X509SHA256=",
+		"Signer:                " + clientSigner + "\n",
+		"Requested duration:    60m\n",
+		"Usages:                client auth\n",
+		"Subject CN:            alpha\n",
+		"Subject O:             developers\n",
+		"SANs:                  DNS:alpha.example\n",
+		"Key:                   ECDSA P-256\n",
+		"Request signature:     ECDSA-SHA256, verifies\n",
+		"Condition Approved:    True, KcsrApprove: checked (",
+		"Certificate serial:    " + serial + "\n",
+		"Certificate issuer:    CN=kcsr-ca\n",
+		"Certificate validity:  ",
+		"m left)\n",
+		"Inventory:             IssuedCertificate ",
+		", valid\n",
+		"Events:\n",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("kcsr describe alpha lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	framework.Eventually(t, 30*time.Second, "the approver's verdict on gamma", func() bool {
+		return framework.MustKubectl(t, kc, "get", "csr", "gamma", "-o", `jsonpath={.metadata.annotations.kcsr\.dev/approval-verdict}`) != ""
+	})
+	r = kcsr("describe", "gamma")
+	for _, want := range []string{
+		"Conditions:            <none>: Pending, nobody has approved or denied it\n",
+		`Approval verdict:      no approval policy covers signer "kubernetes.io/kube-apiserver-client"`,
+		"Verdict meaning:       kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: kcsr approve gamma or kcsr deny gamma\n",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("kcsr describe gamma lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if r := kcsr("describe", "beta"); !strings.Contains(r.Stdout, "Condition Denied:      True, Unknown: who is beta? (") {
+		t.Errorf("kcsr describe beta:\n%s", r.Stdout)
+	}
+	if r := kcsr("describe", "ghost"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) {
+		t.Errorf("kcsr describe ghost: %s", r.Combined())
 	}
 }

@@ -1,12 +1,19 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -174,9 +181,13 @@ func TestDoctor(t *testing.T) {
 			"✗ client certificate (CN=bob): expired at ",
 			"✗ credentials: the server does not accept them (401 Unauthorized)")
 
-		// One day of life left is less than 24 hours: a warning, exit code 3.
-		soon, soonKey := framework.SignedCert(t, dir, "soon", "/CN=carol/O=dev", s.CACertPath(), s.CAKeyPath(), "extendedKeyUsage=clientAuth", 1)
+		// 10 % of its lifetime left: a warning, exit code 3.
+		now := time.Now()
+		soon, soonKey := goSignedCert(t, s, dir, "soon", "carol", now.Add(-9*time.Hour), now.Add(time.Hour))
 		expect(t, doctor("--cert", soon, "--key", soonKey), doctorWarning, "⚠ certificate "+soon+" (CN=carol): expires at ")
+		expect(t, doctor("--kubeconfig", kubeconfigFor(t, dir, "soon", s.URL, s.CACertPath(), soon, soonKey)), doctorWarning,
+			"⚠ client certificate (CN=carol): expires at ",
+			`✓ credentials: the server authenticates them as user "carol"`)
 	})
 
 	t.Run("key of another certificate", func(t *testing.T) {
@@ -230,6 +241,41 @@ func hasLine(out, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// goSignedCert makes dir/NAME.key and dir/NAME.crt, a client certificate for CN=cn valid
+// from notBefore to notAfter, signed by the server's CA: openssl x509 -days cannot make a
+// certificate that is most of the way through its life.
+func goSignedCert(t *testing.T, s *framework.Server, dir, name, cn string, notBefore, notAfter time.Time) (certPath, keyPath string) {
+	t.Helper()
+	ca, err := pki.ParseCert(mustRead(t, s.CACertPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := pki.ParseKey(mustRead(t, s.CAKeyPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+	}, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, name+".crt", string(pki.EncodeCert(der))), writeFile(t, dir, name+".key", string(keyPEM))
 }
 
 // kubeconfigFor writes dir/NAME.kubeconfig for the server, trusting caPath, with a client

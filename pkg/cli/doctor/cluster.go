@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,7 +37,11 @@ func probeTLS(ctx context.Context, cfg *rest.Config, cluster string) TLSResult {
 	r := TLSResult{Cluster: cluster, Server: cfg.Host, Insecure: cfg.Insecure}
 	caPEM, _ := caData(cfg)
 	r.CA = parseCerts(caPEM)
-	u, err := url.Parse(cfg.Host)
+	host := cfg.Host
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	u, err := url.Parse(host)
 	if err != nil || u.Host == "" {
 		r.Err = fmt.Errorf("the server URL %q cannot be parsed", cfg.Host)
 		return r

@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -154,6 +155,8 @@ func (o *Options) Validate() error {
 		return errors.New("give either a CSR NAME or -f FILE, not both")
 	case o.File != "" && o.CertFile != "":
 		return errors.New("--cert does not go with -f: check the certificate on its own (kcsr doctor --cert C --key K)")
+	case o.Name != "" && o.CertFile != "":
+		return errors.New("--cert does not go with a CSR NAME: doctor checks the CSR's own certificate; pass --key to check your key against it")
 	case o.Name == "" && o.File == "" && o.KeyFile != "" && o.CertFile == "" && o.Conn.Kubeconfig == "":
 		return errors.New("--key needs something to check it against: --cert C, a CSR NAME, -f FILE or --kubeconfig FILE")
 	}
@@ -262,14 +265,7 @@ func (o *Options) runKubeconfig(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{problem("kubeconfig", fmt.Sprintf("cannot be used (%v)", err), "it needs a current context naming a cluster (server URL) and a user")}, nil
 	}
-	ctxName := o.Conn.Context
-	if ctxName == "" {
-		ctxName = raw.CurrentContext
-	}
-	cluster := ""
-	if c := raw.Contexts[ctxName]; c != nil {
-		cluster = c.Cluster
-	}
+	cluster := o.clusterName(raw)
 
 	var report Report
 	now := o.Clock.Now()
@@ -327,6 +323,18 @@ func (o *Options) runKubeconfig(ctx context.Context) (Report, error) {
 	return append(report, CheckAuthentication(user, err)...), nil
 }
 
+// clusterName is the name of the cluster the kubeconfig's (or --context's) context uses.
+func (o *Options) clusterName(raw clientcmdapi.Config) string {
+	name := o.Conn.Context
+	if name == "" {
+		name = raw.CurrentContext
+	}
+	if c := raw.Contexts[name]; c != nil {
+		return c.Cluster
+	}
+	return ""
+}
+
 // runCSR diagnoses a CSR on the server.
 func (o *Options) runCSR(ctx context.Context) (Report, error) {
 	cfg, err := o.Conn.RESTConfig()
@@ -334,15 +342,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 		return nil, err
 	}
 	raw, _ := o.Conn.ClientConfig().RawConfig()
-	ctxName := o.Conn.Context
-	if ctxName == "" {
-		ctxName = raw.CurrentContext
-	}
-	cluster := ""
-	if c := raw.Contexts[ctxName]; c != nil {
-		cluster = c.Cluster
-	}
-	report := Report(CheckServerTLS(probeTLS(ctx, cfg, cluster)))
+	report := Report(CheckServerTLS(probeTLS(ctx, cfg, o.clusterName(raw))))
 	if report.Worst() == Problem {
 		return report, nil
 	}

@@ -64,6 +64,9 @@ func CheckPending(in PendingInput) []Finding {
 	decide := fmt.Sprintf("someone who may approve runs kcsr approve %s (or kcsr deny %s)", obj.Name, obj.Name)
 	var fix string
 	switch {
+	case signerName == csr.KubeAPIServerClientKubeletSignerName && in.KubeletClient:
+		cause += fmt.Sprintf(": a kubelet client CSR is approved automatically (by kube-controller-manager, or kcsr's approver) only when its requester %q may create certificatesigningrequests/nodeclient (or selfnodeclient, to renew its own certificate)", obj.Spec.Username)
+		fix = "bind ClusterRole system:certificates.k8s.io:certificatesigningrequests:nodeclient to the bootstrap tokens' group (kubeadm: kubeadm:node-autoapprove-bootstrap), or " + decide
 	case in.Kcsr && in.PoliciesErr != nil:
 		cause += fmt.Sprintf(": cannot tell whether an ApprovalPolicy covers signer %q (%v)", signerName, in.PoliciesErr)
 		fix = decide
@@ -76,9 +79,6 @@ func CheckPending(in PendingInput) []Finding {
 			cause += fmt.Sprintf(" (kcsr's approver: %q)", v)
 		}
 		fix = decide + ", or an administrator changes the policy so that it decides such requests"
-	case signerName == csr.KubeAPIServerClientKubeletSignerName && in.KubeletClient:
-		cause += fmt.Sprintf(": kube-controller-manager approves a kubelet client CSR only when its requester %q may create certificatesigningrequests/nodeclient (or selfnodeclient, to renew its own certificate)", obj.Spec.Username)
-		fix = "bind ClusterRole system:certificates.k8s.io:certificatesigningrequests:nodeclient to the bootstrap tokens' group (kubeadm: kubeadm:node-autoapprove-bootstrap), or " + decide
 	default:
 		cause += fmt.Sprintf(": nothing in Kubernetes approves signer %q automatically (kube-controller-manager approves only kubelet client certificates)", signerName)
 		fix = decide + ", or run an approver for this signer"

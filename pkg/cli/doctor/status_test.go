@@ -92,7 +92,7 @@ func TestCheckPending(t *testing.T) {
 			name: "Kubernetes, a kubelet client CSR",
 			in:   PendingInput{CSR: csrObj("node-csr-1", "kubernetes.io/kube-apiserver-client-kubelet"), Now: now, KubeletClient: true, Approvers: nobody},
 			want: []string{
-				`✗ status: Pending for 5m: kube-controller-manager approves a kubelet client CSR only when its requester "rahul" may create certificatesigningrequests/nodeclient (or selfnodeclient, to renew its own certificate): bind ClusterRole system:certificates.k8s.io:certificatesigningrequests:nodeclient to the bootstrap tokens' group (kubeadm: kubeadm:node-autoapprove-bootstrap), or someone who may approve runs kcsr approve node-csr-1 (or kcsr deny node-csr-1)`,
+				`✗ status: Pending for 5m: a kubelet client CSR is approved automatically (by kube-controller-manager, or kcsr's approver) only when its requester "rahul" may create certificatesigningrequests/nodeclient (or selfnodeclient, to renew its own certificate): bind ClusterRole system:certificates.k8s.io:certificatesigningrequests:nodeclient to the bootstrap tokens' group (kubeadm: kubeadm:node-autoapprove-bootstrap), or someone who may approve runs kcsr approve node-csr-1 (or kcsr deny node-csr-1)`,
 				`✗ approvers: nobody but system:masters can approve CSRs of signer "kubernetes.io/kube-apiserver-client-kubelet": no ClusterRole grants approve on it: a cluster administrator approves it (kcsr approve node-csr-1), or binds the approvers to a ClusterRole with approve on signers "kubernetes.io/kube-apiserver-client-kubelet" and update on certificatesigningrequests/approval (kubectl create clusterrolebinding NAME --clusterrole=ROLE --group=GROUP)`,
 			},
 		},

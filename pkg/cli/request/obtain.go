@@ -110,27 +110,7 @@ func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
 		fmt.Fprintf(o.ErrOut, "warning: signer %s will refuse this request after approval (%s); submitting it anyway\n", r.Signer, objection)
 	}
 
-	created, err := o.CSRs.Create(ctx, obj, metav1.CreateOptions{})
-	switch {
-	case err == nil:
-		lifetime := "the signer's default lifetime"
-		if r.Duration > 0 {
-			lifetime = "lifetime " + r.Duration.String()
-		}
-		o.Progress.Printf("created CSR %s: %s, signer %s, %s key, %s", created.Name, r.Identity, r.Signer, csr.KeyAlgorithm(r.Key.Public()), lifetime)
-	case apierrors.IsAlreadyExists(err) && r.Name != "":
-		created, err = o.existing(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-	case ctx.Err() != nil:
-		return nil, exitf(ExitTimeout, "interrupted before the CSR was created; %s", noFilesWritten)
-	case apierrors.IsForbidden(err):
-		return nil, exitf(ExitServerError, "create the CSR: %v; an administrator can allow it, e.g. kubectl create clusterrolebinding %s-csrs --clusterrole system:node-bootstrapper --user %s", err, r.Identity.CommonName, r.Identity.CommonName)
-	default:
-		return nil, apiError("create the CSR", err)
-	}
-
+	// --wait bounds everything from here: the create, the wait, the reads.
 	waitCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timer := o.Clock.NewTimer(o.Wait)
@@ -142,6 +122,31 @@ func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
 		case <-waitCtx.Done():
 		}
 	}()
+	timedOut := func() bool { return errors.Is(context.Cause(waitCtx), errWaitTimeout) }
+
+	created, err := o.CSRs.Create(waitCtx, obj, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		lifetime := "the signer's default lifetime"
+		if r.Duration > 0 {
+			lifetime = "lifetime " + r.Duration.String()
+		}
+		o.Progress.Printf("created CSR %s: %s, signer %s, %s key, %s", created.Name, r.Identity, r.Signer, csr.KeyAlgorithm(r.Key.Public()), lifetime)
+	case apierrors.IsAlreadyExists(err) && r.Name != "":
+		created, err = o.existing(waitCtx, r)
+		if err != nil {
+			return nil, err
+		}
+	case timedOut():
+		return nil, exitf(ExitTimeout, "timed out after %s before the CSR was created; %s", o.Wait, noFilesWritten)
+	case waitCtx.Err() != nil:
+		return nil, exitf(ExitTimeout, "interrupted before the CSR was created; %s", noFilesWritten)
+	case apierrors.IsForbidden(err):
+		return nil, exitf(ExitServerError, "create the CSR: %v; an administrator can allow it, e.g. kubectl create clusterrolebinding %s-csrs --clusterrole system:node-bootstrapper --user %s", err, r.Identity.CommonName, r.Identity.CommonName)
+	default:
+		return nil, apiError("create the CSR", err)
+	}
+
 	final, state, err := o.wait(waitCtx, created)
 	o.Progress.Stop()
 	if err != nil {
@@ -149,7 +154,7 @@ func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
 			return nil, err
 		}
 		why := fmt.Sprintf("interrupted while CSR %s was %s", created.Name, state)
-		if errors.Is(context.Cause(waitCtx), errWaitTimeout) {
+		if timedOut() {
 			why = fmt.Sprintf("timed out after %s while CSR %s was %s", o.Wait, created.Name, state)
 		}
 		return nil, o.abandon(ctx, created, r.KeyKept, why)
@@ -299,7 +304,7 @@ func reasonMessage(c certificatesv1.CertificateSigningRequestCondition) string {
 // It returns the final object, or the error, and the last state seen.
 func (o *Obtainer) wait(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (*certificatesv1.CertificateSigningRequest, string, error) {
 	s := &waitState{p: o.Progress, name: obj.Name, uid: obj.UID}
-	if s.approved = hasCondition(obj, certificatesv1.CertificateApproved); !s.approved {
+	if !hasCondition(obj, certificatesv1.CertificateApproved) {
 		s.p.Printf("Pending: "+pendingHint, obj.Name)
 	}
 	if done, err := s.observe(obj); done {

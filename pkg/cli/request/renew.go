@@ -121,6 +121,7 @@ cannot authenticate its renewal).`,
 	f.BoolVar(&o.Watch, "watch", false, "Keep running and renew whenever 70-90 % of the lifetime has passed.")
 	f.Float64SliceVar(&o.RenewWindow, "renew-window", o.RenewWindow, "For tests only: the --watch window as two fractions of the lifetime.")
 	_ = f.MarkHidden("renew-window")
+	completeFlags(cmd)
 	return cmd
 }
 

@@ -136,6 +136,7 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	f.StringVar(&o.KeyFile, "key", "", "Use this private key (PEM) instead of generating one; it is never rewritten, and NAME.key is not written.")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.key, NAME.crt and NAME.kubeconfig.")
 	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance.")
+	completeFlags(cmd)
 	return cmd
 }
 

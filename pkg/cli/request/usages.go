@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
@@ -93,4 +94,24 @@ func signerObjection(signer string, id Identity, usages []certificatesv1.KeyUsag
 		return err.Error()
 	}
 	return ""
+}
+
+// completeFlags registers shell completions for the flags with a fixed set of values.
+func completeFlags(cmd *cobra.Command) {
+	fixed := func(values ...string) cobra.CompletionFunc {
+		return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
+	}
+	usages := make([]string, 0, len(csr.SupportedUsages()))
+	for _, u := range csr.SupportedUsages() {
+		usages = append(usages, string(u))
+	}
+	for flag, complete := range map[string]cobra.CompletionFunc{
+		"key-type": fixed(KeyTypes...),
+		"usage":    fixed(usages...),
+		"signer":   fixed(certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName),
+	} {
+		if cmd.Flags().Lookup(flag) != nil {
+			_ = cmd.RegisterFlagCompletionFunc(flag, complete)
+		}
+	}
 }

@@ -99,7 +99,7 @@ func TestDoctor(t *testing.T) {
 	})
 
 	t.Run("signature does not verify", func(t *testing.T) {
-		tampered := corruptSignature(t, mustRead(t, request("tampered", "/CN=tampered")))
+		tampered := framework.CorruptSignature(t, mustRead(t, request("tampered", "/CN=tampered")))
 		manifest := writeFile(t, dir, "tampered.yaml", framework.CSRManifest("tampered", tampered, clientSigner, 3600, "client auth"))
 		expect(t, doctor("-f", manifest), doctorProblem,
 			"✗ spec.request: the request's signature does not verify (x509: ECDSA verification failure): it was changed after it was signed, or signed with another key")

@@ -106,7 +106,7 @@ func TestCreateRejections(t *testing.T) {
 	// YAML folds the lines into spaces.
 	wrapped := strings.Join(chunk(base64.StdEncoding.EncodeToString(csrPEM), 76), "\n    ")
 	// A signature that no longer verifies: flip a byte inside the signature.
-	corrupted := corruptSignature(t, csrPEM)
+	corrupted := framework.CorruptSignature(t, csrPEM)
 
 	cases := []struct {
 		name, request, signer string

@@ -74,3 +74,19 @@ func GoCSR(t testing.TB, dir, name, cn string, orgs, dnsNames []string, ips []ne
 
 // TokenRE is the bootstrap/join token format.
 var TokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
+
+// CorruptSignature flips the last byte of a PEM CSR's signature and returns it base64
+// encoded: still a well-formed PKCS#10 structure, whose signature no longer verifies.
+func CorruptSignature(t testing.TB, csrPEM []byte) string {
+	t.Helper()
+	block, _ := pem.Decode(csrPEM)
+	if block == nil {
+		t.Fatal("no PEM block in CSR")
+	}
+	der := append([]byte(nil), block.Bytes...)
+	der[len(der)-1] ^= 0xff
+	if _, err := x509.ParseCertificateRequest(der); err != nil {
+		t.Fatalf("corrupted CSR no longer parses: %v", err)
+	}
+	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}

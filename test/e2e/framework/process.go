@@ -64,3 +64,13 @@ func (p *Process) Wait(timeout time.Duration) int {
 // Stdout and Stderr return what the process printed so far.
 func (p *Process) Stdout() string { return p.stdout.String() }
 func (p *Process) Stderr() string { return p.stderr.String() }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}

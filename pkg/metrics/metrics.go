@@ -1,7 +1,13 @@
 // Package metrics defines kcsr's Prometheus metrics (Kubernetes' component-base registry,
 // served by kcsr server on /metrics, names prefixed kcsr_). Controllers record; nothing
-// here decides anything. Signer names outside kubernetes.io/ are kept as they are: a
-// deployment declares few custom signers, so the label stays bounded.
+// here decides anything. docs/operations.md lists every metric with the alerts worth
+// setting on it.
+//
+// Every label is bounded: signer names outside kubernetes.io/ are kept as they are (a
+// deployment declares few custom signers), a CA is the publisher's ID of one signing CA
+// (as few as the signers), reasons are the nine RFC 5280 revocation reasons, OCSP results
+// and expiry windows are fixed lists. No label ever holds a serial number, a subject or a
+// user.
 package metrics
 
 import (
@@ -60,12 +66,83 @@ var (
 	})
 )
 
+// Revocation metrics, recorded by the revocation publisher (pkg/controller/publisher),
+// which runs on every replica: each replica reports them for its own CRLs and OCSP
+// answers. The revoked and expiring certificates themselves are counted from the
+// inventory at scrape time (inventory.go).
+var (
+	// Revocations counts the revocations the publisher saw happen: an IssuedCertificate
+	// revoked, or its certificateHold turned into another reason, while this process
+	// watched the inventory. Revocations already in the inventory when it starts are not
+	// counted (kcsr_revoked_certificates has them), so a restart starts from zero and
+	// every replica counts each revocation once.
+	Revocations = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "revocations_total",
+		Help:           "Revocations seen since this process started, by RFC 5280 reason.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason"})
+
+	// CRLSize is the size of the CRL last generated for a CA, DER bytes.
+	CRLSize = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "crl_size_bytes",
+		Help:           "Size in bytes (DER) of the CRL served for the CA.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca"})
+
+	// CRLEntries is the number of revoked certificates the CRL lists.
+	CRLEntries = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "crl_entries",
+		Help:           "Revoked certificates listed in the CRL served for the CA (expired ones are left out).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca"})
+
+	// CRLThisUpdate is the thisUpdate of the CRL served: time() minus it is the CRL's age.
+	CRLThisUpdate = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "crl_this_update_timestamp_seconds",
+		Help:           "thisUpdate of the CRL served for the CA, Unix seconds.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca"})
+
+	// CRLNextUpdate is the nextUpdate of the CRL served: past it, relying parties refuse
+	// the CRL.
+	CRLNextUpdate = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "crl_next_update_timestamp_seconds",
+		Help:           "nextUpdate of the CRL served for the CA, Unix seconds.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca"})
+
+	// CRLErrors counts failed CRL generations (retried every second).
+	CRLErrors = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "crl_generation_errors_total",
+		Help:           "CRL generations that failed and will be retried, by CA.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca"})
+
+	// OCSPResponses counts OCSP requests by CA and what they were answered:
+	// good, revoked, unknown, unauthorized (about another CA's certificate), malformed
+	// (unreadable, or a wrong method or Content-Type), error (signing failed).
+	OCSPResponses = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "ocsp_responses_total",
+		Help:           "OCSP requests answered, by CA and status: good, revoked, unknown, unauthorized, malformed, error.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"ca", "status"})
+)
+
 var once sync.Once
 
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, PolicyEvaluation)
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, PolicyEvaluation,
+			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
+		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory))
 	})
 }
 

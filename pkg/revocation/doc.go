@@ -7,7 +7,8 @@
 //   - Set, the revoked certificates of one CA held in memory and safe for concurrent use;
 //   - Authority, which signs CRLs and OCSP responses with a ca.Backend (or, for OCSP, a
 //     delegated responder certificate and key);
-//   - OCSPHandler and CRLHandler, the http.Handlers that serve them.
+//   - OCSPHandler and CRLHandler, the http.Handlers that serve them (OCSPHandler tells an
+//     observer how it answered each request, for the caller's metrics).
 //
 // It must not touch storage or Kubernetes: callers (the revocation controller, kcsr
 // server) load revocations from storage into a Set, keep it in step, keep the CRL number

@@ -56,7 +56,11 @@ func FuzzOCSPHandler(f *testing.F) {
 			r.URL.Path = "/" + string(in)
 		}
 		w := httptest.NewRecorder()
+		h.observed = nil
 		h.handler.ServeHTTP(w, r)
+		if len(h.observed) != 1 {
+			t.Fatalf("the handler observed %v; want one result per request", h.observed)
+		}
 		if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/ocsp-response" {
 			t.Fatalf("status %d, Content-Type %q; want 200, application/ocsp-response", w.Code, w.Header().Get("Content-Type"))
 		}

@@ -33,6 +33,9 @@ const (
 // fails. A signed GET response without a nonce carries the caching headers of RFC 5019
 // §6.2, up to its nextUpdate.
 //
+// observe, when not nil, is told how every request was answered (for metrics); it is
+// called on the request's goroutine and must not block.
+//
 // For GET the handler takes the whole URL path as the request, so it must see the path
 // without the prefix it is mounted under:
 //
@@ -42,14 +45,42 @@ const (
 // Base64 may hold "//": http.ServeMux redirects such a path to a cleaned one, which breaks
 // the request, unless the client URL-encodes the base64 as RFC 6960 asks ("%2F%2F" is
 // left alone). POST, what openssl sends, is unaffected.
-func OCSPHandler(a *Authority, lookup func(serial *big.Int) Status, now func() time.Time) http.Handler {
-	return &ocspHandler{a: a, lookup: lookup, now: now}
+func OCSPHandler(a *Authority, lookup func(serial *big.Int) Status, now func() time.Time, observe func(OCSPResult)) http.Handler {
+	if observe == nil {
+		observe = func(OCSPResult) {}
+	}
+	return &ocspHandler{a: a, lookup: lookup, now: now, observe: observe}
+}
+
+// OCSPResult is how OCSPHandler answered a request.
+type OCSPResult string
+
+// The answers of OCSPHandler. Good, Revoked and Unknown are signed responses about a
+// certificate of the CA.
+const (
+	OCSPGood    OCSPResult = "good"
+	OCSPRevoked OCSPResult = "revoked"
+	OCSPUnknown OCSPResult = "unknown"
+	// OCSPUnauthorized: the request is about another CA's certificate (the unsigned
+	// unauthorized response).
+	OCSPUnauthorized OCSPResult = "unauthorized"
+	// OCSPMalformed: the request could not be read (malformedRequest), or came with a
+	// method or Content-Type that is not OCSP's (HTTP 405 or 415).
+	OCSPMalformed OCSPResult = "malformed"
+	// OCSPError: the response could not be signed (internalError).
+	OCSPError OCSPResult = "error"
+)
+
+// OCSPResults are every OCSPResult, for callers that set up a metric per result.
+func OCSPResults() []OCSPResult {
+	return []OCSPResult{OCSPGood, OCSPRevoked, OCSPUnknown, OCSPUnauthorized, OCSPMalformed, OCSPError}
 }
 
 type ocspHandler struct {
-	a      *Authority
-	lookup func(*big.Int) Status
-	now    func() time.Time
+	a       *Authority
+	lookup  func(*big.Int) Status
+	now     func() time.Time
+	observe func(OCSPResult)
 }
 
 func (h *ocspHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -63,12 +94,14 @@ func (h *ocspHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		if ct := r.Header.Get("Content-Type"); ct != "" {
 			if mt, _, perr := mime.ParseMediaType(ct); perr != nil || mt != ContentTypeOCSPRequest {
+				h.observe(OCSPMalformed)
 				http.Error(w, fmt.Sprintf("Content-Type %q is not %s", ct, ContentTypeOCSPRequest), http.StatusUnsupportedMediaType)
 				return
 			}
 		}
 		der, err = io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestSize))
 	default:
+		h.observe(OCSPMalformed)
 		w.Header().Set("Allow", "GET, POST")
 		http.Error(w, "use GET or POST (RFC 6960 Appendix A)", http.StatusMethodNotAllowed)
 		return
@@ -79,18 +112,21 @@ func (h *ocspHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		klog.V(2).InfoS("Malformed OCSP request", "method", r.Method, "remote", r.RemoteAddr, "err", err)
+		h.observe(OCSPMalformed)
 		writeOCSP(w, ocsp.MalformedRequestErrorResponse)
 		return
 	}
 
 	now := h.now()
-	resp, signed, err := h.a.respond(r.Context(), req, func() Status { return h.lookup(req.SerialNumber) }, now)
+	resp, result, err := h.a.respond(r.Context(), req, func() Status { return h.lookup(req.SerialNumber) }, now)
 	if err != nil {
 		klog.ErrorS(err, "OCSP response failed", "serial", req.SerialNumber.Text(16))
+		h.observe(OCSPError)
 		writeOCSP(w, ocsp.InternalErrorErrorResponse)
 		return
 	}
-	if r.Method == http.MethodGet && signed && req.Nonce == nil {
+	h.observe(result)
+	if r.Method == http.MethodGet && result != OCSPUnauthorized && req.Nonce == nil {
 		thisUpdate := now.UTC().Truncate(time.Second)
 		validity := h.a.ocspValidity()
 		w.Header().Set("Cache-Control", fmt.Sprintf("max-age=%d, public, no-transform, must-revalidate", int64(validity/time.Second)))

@@ -30,6 +30,7 @@ type handlerFixture struct {
 	handler  http.Handler
 	requests map[int64][]byte // DER requests by serial
 	looked   []string         // serials lookup was asked about, in hex
+	observed []revocation.OCSPResult
 }
 
 func newHandlerFixture(t testing.TB, a *revocation.Authority, c *catest.CA) *handlerFixture {
@@ -44,7 +45,8 @@ func newHandlerFixture(t testing.TB, a *revocation.Authority, c *catest.CA) *han
 		e, revoked := set.Get(serial)
 		return revocation.Status{Known: serial.Sign() > 0 && serial.Cmp(big.NewInt(10)) < 0, Revoked: revoked, Entry: e}
 	}
-	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return catest.Epoch })
+	observe := func(r revocation.OCSPResult) { f.observed = append(f.observed, r) }
+	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return catest.Epoch }, observe)
 	key := catest.NewKey(t, catest.P256).Public()
 	for serial := int64(1); serial <= 10; serial++ {
 		leaf := c.Issue(t, leafTemplate(big.NewInt(serial), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), key)
@@ -133,7 +135,7 @@ func TestOCSPHandler(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f.looked = nil
+			f.looked, f.observed = nil, nil
 			r := httptest.NewRequest(tt.method, tt.target, bytes.NewReader(tt.body))
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
@@ -160,6 +162,15 @@ func TestOCSPHandler(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.wantLooked, f.looked, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("lookup calls (-want +got):\n%s", diff)
+			}
+			// Every request is observed once: as what its response says, and a request
+			// refused over HTTP as malformed.
+			wantObserved := []revocation.OCSPResult{revocation.OCSPResult(tt.want)}
+			if wantCode != http.StatusOK {
+				wantObserved = []revocation.OCSPResult{revocation.OCSPMalformed}
+			}
+			if diff := cmp.Diff(wantObserved, f.observed); diff != "" {
+				t.Errorf("observed (-want +got):\n%s", diff)
 			}
 			if wantCode != http.StatusOK {
 				return
@@ -248,6 +259,9 @@ func TestOCSPHandlerInternalError(t *testing.T) {
 	f.handler.ServeHTTP(w, httptest.NewRequest("POST", "/", bytes.NewReader(f.requests[1])))
 	if got := describeResponse(t, w.Body.Bytes(), c.Cert); w.Code != http.StatusOK || got != "internalError" {
 		t.Errorf("%d %s, want 200 internalError", w.Code, got)
+	}
+	if diff := cmp.Diff([]revocation.OCSPResult{revocation.OCSPError}, f.observed); diff != "" {
+		t.Errorf("observed (-want +got):\n%s", diff)
 	}
 }
 

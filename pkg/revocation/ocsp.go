@@ -217,28 +217,28 @@ func (a *Authority) OCSPResponse(ctx context.Context, req *Request, status Statu
 }
 
 // respond is OCSPResponse, asking lookup for the status only once the request is known to
-// be about this CA, and telling whether the response is a signed one (and not
-// unauthorized).
-func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Status, now time.Time) (der []byte, signed bool, err error) {
+// be about this CA, and telling what the response says: good, revoked or unknown (signed)
+// or unauthorized (not signed).
+func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Status, now time.Time) (der []byte, result OCSPResult, err error) {
 	if err := a.checkValidities(); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if err := a.checkResponderKey(); err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if req == nil || req.SerialNumber == nil {
-		return nil, false, errors.New("the OCSP request has no serial number")
+		return nil, "", errors.New("the OCSP request has no serial number")
 	}
 	issuer, signer, err := a.caKey(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	nameHash, keyHash, err := issuerHashes(issuer, req.HashAlgorithm)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	if !bytes.Equal(nameHash, req.IssuerNameHash) || !bytes.Equal(keyHash, req.IssuerKeyHash) {
-		return ocsp.UnauthorizedErrorResponse, false, nil
+		return ocsp.UnauthorizedErrorResponse, OCSPUnauthorized, nil
 	}
 
 	status := lookup()
@@ -259,19 +259,19 @@ func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Sta
 	}
 	switch {
 	case !status.Known:
-		single.Unknown = true
+		single.Unknown, result = true, OCSPUnknown
 	case status.Revoked:
 		e := status.Entry
 		if e.RevokedAt.IsZero() {
-			return nil, false, fmt.Errorf("the revocation of serial %s has no time; give Status.Entry.RevokedAt", req.SerialNumber.Text(16))
+			return nil, "", fmt.Errorf("the revocation of serial %s has no time; give Status.Entry.RevokedAt", req.SerialNumber.Text(16))
 		}
 		if !e.Reason.valid() {
-			return nil, false, fmt.Errorf("the revocation of serial %s: %w %s; use one of %s", req.SerialNumber.Text(16), ErrUnknownReason, e.Reason, reasonList())
+			return nil, "", fmt.Errorf("the revocation of serial %s: %w %s; use one of %s", req.SerialNumber.Text(16), ErrUnknownReason, e.Reason, reasonList())
 		}
 		// Unspecified, 0, is left out as the zero value of an optional field.
-		single.Revoked = revokedInfo{RevocationTime: e.RevokedAt.UTC(), Reason: asn1.Enumerated(e.Reason)}
+		single.Revoked, result = revokedInfo{RevocationTime: e.RevokedAt.UTC(), Reason: asn1.Enumerated(e.Reason)}, OCSPRevoked
 	default:
-		single.Good = true
+		single.Good, result = true, OCSPGood
 	}
 
 	responder := issuer
@@ -290,11 +290,11 @@ func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Sta
 	}
 	tbs, err := asn1.Marshal(data)
 	if err != nil {
-		return nil, false, fmt.Errorf("encode the OCSP response: %w", err)
+		return nil, "", fmt.Errorf("encode the OCSP response: %w", err)
 	}
 	sigAlg, sig, err := a.sign(signer, tbs)
 	if err != nil {
-		return nil, false, err
+		return nil, "", err
 	}
 	basic, err := asn1.Marshal(basicResponse{
 		TBSResponseData:    asn1.RawValue{FullBytes: tbs},
@@ -303,16 +303,16 @@ func (a *Authority) respond(ctx context.Context, req *Request, lookup func() Sta
 		Certificates:       certs,
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("encode the OCSP response: %w", err)
+		return nil, "", fmt.Errorf("encode the OCSP response: %w", err)
 	}
 	out, err := asn1.Marshal(ocspResponse{
 		Status:   asn1.Enumerated(ocsp.Success),
 		Response: responseBytes{ResponseType: oidOCSPBasic, Response: basic},
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("encode the OCSP response: %w", err)
+		return nil, "", fmt.Errorf("encode the OCSP response: %w", err)
 	}
-	return out, true, nil
+	return out, result, nil
 }
 
 // issuerHashes returns the CertID hashes of issuer (RFC 6960 §4.1.1): of its subject's

@@ -130,7 +130,7 @@ func newOCSPFixture(t *testing.T, c openSSLCA, wall time.Time, delegated bool) *
 		e, revoked := f.set.Get(serial)
 		return revocation.Status{Known: f.issued[serial.Text(16)], Revoked: revoked, Entry: e}
 	}
-	srv := httptest.NewServer(revocation.OCSPHandler(a, lookup, time.Now))
+	srv := httptest.NewServer(revocation.OCSPHandler(a, lookup, time.Now, nil))
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
 	return f

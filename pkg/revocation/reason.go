@@ -3,6 +3,7 @@ package revocation
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,6 +45,10 @@ var revocationReasons = []Reason{
 	Unspecified, KeyCompromise, CACompromise, AffiliationChanged, Superseded,
 	CessationOfOperation, CertificateHold, PrivilegeWithdrawn, AACompromise,
 }
+
+// RevocationReasons returns the reasons a certificate may be revoked for, in code order:
+// every CRLReason but removeFromCRL. The slice is the caller's.
+func RevocationReasons() []Reason { return slices.Clone(revocationReasons) }
 
 // ErrUnknownReason is wrapped by the errors of ParseReason and Entry.Validate for a reason
 // that is not a revocation reason.

@@ -112,4 +112,11 @@ func TestReasonsMatchTheAPI(t *testing.T) {
 	if got, want := strings.Join(names, ", "), validReasons; got != want {
 		t.Errorf("the API's reasons are %s; ParseReason accepts %s", got, want)
 	}
+	var listed []string
+	for _, r := range revocation.RevocationReasons() {
+		listed = append(listed, r.String())
+	}
+	if diff := cmp.Diff(issuedcertificate.RevocationReasons, listed); diff != "" {
+		t.Errorf("RevocationReasons (-API +RevocationReasons):\n%s", diff)
+	}
 }

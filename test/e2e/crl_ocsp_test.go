@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +16,9 @@ import (
 
 // TestCRLAndOCSP: issue 7 acceptance (a) with openssl and (c): a revoked certificate is in
 // the CRL (openssl verify -crl_check says revoked) and OCSP says revoked with the reason;
-// another certificate is good; after kill -9 and restart the CRL still lists it.
+// another certificate is good; after kill -9 and restart the CRL still lists it. /metrics
+// tells the same: the revocation by reason, the OCSP answers, the CRL's size and entries,
+// and the live certificate about to expire.
 func TestCRLAndOCSP(t *testing.T) {
 	port := framework.FreePort(t)
 	s := framework.StartServer(t, "", "--public-port", fmt.Sprint(port))
@@ -82,6 +86,25 @@ func TestCRLAndOCSP(t *testing.T) {
 		t.Errorf("openssl ocsp on a good certificate:\n%s", out)
 	}
 
+	// Issue 7 item 6, issue 9 item 4: the metrics of what just happened.
+	crlInfo, err := os.Stat(filepath.Join(dir, "crl.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMetrics(t, framework.MustKubectl(t, kc, "get", "--raw", "/metrics"), map[string]float64{
+		`kcsr_revoked_certificates{ca="cluster",reason="keyCompromise"}`:                               1,
+		`kcsr_revoked_certificates{ca="cluster",reason="superseded"}`:                                  0,
+		`kcsr_revocations_total{reason="keyCompromise"}`:                                               1,
+		`kcsr_ocsp_responses_total{ca="cluster",status="revoked"}`:                                     1,
+		`kcsr_ocsp_responses_total{ca="cluster",status="good"}`:                                        1,
+		`kcsr_ocsp_responses_total{ca="cluster",status="unknown"}`:                                     0,
+		`kcsr_crl_size_bytes{ca="cluster"}`:                                                            float64(crlInfo.Size()),
+		`kcsr_crl_entries{ca="cluster"}`:                                                               1,
+		`kcsr_crl_generation_errors_total{ca="cluster"}`:                                               0,
+		`kcsr_certificates_expiring{renewed="false",signer_name="` + clientSigner + `",within="1h"}`:   1,
+		`kcsr_certificates_expiring{renewed="false",signer_name="` + clientSigner + `",within="+Inf"}`: 1,
+	})
+
 	// (c) after kill -9 and restart the CRL still lists the revocation.
 	s.Kill()
 	s.Start()
@@ -95,5 +118,38 @@ func TestCRLAndOCSP(t *testing.T) {
 	})
 	if text := framework.Openssl(t, dir, "crl", "-in", crlPEM(), "-noout", "-text"); !strings.Contains(strings.ReplaceAll(text, ":", ""), serialHex) || !strings.Contains(text, "Key Compromise") {
 		t.Errorf("CRL after restart:\n%s", text)
+	}
+	// The revoked gauge comes from the inventory; the counter counts revocations seen
+	// happening, none since the restart.
+	checkMetrics(t, framework.MustKubectl(t, kc, "get", "--raw", "/metrics"), map[string]float64{
+		`kcsr_revoked_certificates{ca="cluster",reason="keyCompromise"}`: 1,
+		`kcsr_revocations_total{reason="keyCompromise"}`:                 0,
+		`kcsr_crl_entries{ca="cluster"}`:                                 1,
+	})
+}
+
+// checkMetrics checks that the Prometheus text exposition has each series of want (name
+// and labels, labels in alphabetical order as Prometheus writes them) with its value.
+func checkMetrics(t *testing.T, exposition string, want map[string]float64) {
+	t.Helper()
+	got := map[string]float64{}
+	for _, line := range strings.Split(exposition, "\n") {
+		series, value, ok := strings.Cut(line, " ")
+		if _, wanted := want[series]; !ok || !wanted {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Errorf("/metrics: %q: %v", line, err)
+			continue
+		}
+		got[series] = v
+	}
+	for series, w := range want {
+		if g, ok := got[series]; !ok {
+			t.Errorf("/metrics lacks %s", series)
+		} else if g != w {
+			t.Errorf("/metrics: %s %v, want %v", series, g, w)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +26,7 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
+	"kcsr.dev/kcsr/pkg/registry/coordination/lease"
 	"kcsr.dev/kcsr/pkg/registry/core/event"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/approvalpolicy"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
@@ -113,6 +115,11 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 
+	leases, err := lease.NewStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+
 	groups := []struct {
 		group     string
 		version   string
@@ -134,6 +141,9 @@ func (c CompletedConfig) New() (*Server, error) {
 		}},
 		{authenticationv1.GroupName, "v1", map[string]rest.Storage{
 			"selfsubjectreviews": &authentication.SelfSubjectReviewREST{},
+		}},
+		{coordinationv1.GroupName, "v1", map[string]rest.Storage{
+			"leases": leases,
 		}},
 		{kcsrv1alpha1.GroupName, "v1alpha1", map[string]rest.Storage{
 			"issuedcertificates":        issued,

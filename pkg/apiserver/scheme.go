@@ -7,6 +7,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +34,7 @@ var servedGroupVersions = []schema.GroupVersion{
 	rbacv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion,
+	coordinationv1.SchemeGroupVersion,
 	kcsrv1alpha1.SchemeGroupVersion,
 }
 
@@ -41,6 +43,7 @@ var versionedSchemeBuilder = runtime.NewSchemeBuilder(
 	rbacv1.AddToScheme,
 	authorizationv1.AddToScheme,
 	authenticationv1.AddToScheme,
+	coordinationv1.AddToScheme,
 	kcsrv1alpha1.AddToScheme,
 )
 

@@ -142,7 +142,7 @@ func Register() {
 	once.Do(func() {
 		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
-		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory))
+		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +14,9 @@ import (
 )
 
 // TestExternalEtcd: with --etcd-servers, kcsr stores nothing in its data directory but
-// its PKI: a second server with a fresh data directory (and so a different CA) pointed at
-// the same etcd sees the same CSRs.
+// its PKI: a second server with a copy of the first one's PKI and a fresh data directory,
+// pointed at the same etcd, sees the same CSRs. One with its own, different CA is refused
+// at start: replicas must share the cluster CA.
 func TestExternalEtcd(t *testing.T) {
 	clientURL := startEtcd(t)
 	dir := t.TempDir()
@@ -23,7 +25,14 @@ func TestExternalEtcd(t *testing.T) {
 	framework.MustKubectl(t, first.Kubeconfig, "create", "-f", writeFile(t, dir, "csr.yaml", framework.CSRManifest("shared", req, clientSigner, 3600, "client auth")))
 	first.Stop()
 
-	second := framework.StartServer(t, "", "--etcd-servers", clientURL)
+	other := framework.Run(t, "", framework.Binary(t), "server", "--data-dir", filepath.Join(dir, "other"), "--secure-port", fmt.Sprint(framework.FreePort(t)), "--etcd-servers", clientURL)
+	if other.ExitCode == 0 || !strings.Contains(other.Stderr, "this etcd already serves kcsr with another cluster CA") || !strings.Contains(other.Stderr, "Copy the pki directory of a running replica") {
+		t.Errorf("a server with another CA on the same etcd: exit %d\n%s", other.ExitCode, other.Stderr)
+	}
+
+	dataDir := filepath.Join(dir, "second")
+	framework.CopyPKI(t, first.DataDir, dataDir)
+	second := framework.StartServer(t, dataDir, "--etcd-servers", clientURL)
 	if got := framework.MustKubectl(t, second.Kubeconfig, "get", "csr", "shared", "-o", "jsonpath={.spec.username}"); got != "kcsr-admin" {
 		t.Fatalf("the second server does not see the first one's CSR: %q", got)
 	}

@@ -6,8 +6,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,8 +29,8 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/publisher"
 	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/leaderelection"
 	"kcsr.dev/kcsr/pkg/pki"
-	"kcsr.dev/kcsr/pkg/revocation"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -74,35 +74,7 @@ func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI, hsm ca.Backend
 // serves them over plain HTTP. Every replica publishes: CRL and OCSP are read-only views
 // of the inventory.
 func (o *Options) startPublisher(ctx context.Context, profiles map[string]*signer.Profile, clusterCA ca.Backend) (*publisher.Publisher, error) {
-	byBackend := map[ca.Backend]*publisher.CA{}
-	names := make([]string, 0, len(profiles))
-	for name := range profiles {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var cas []*publisher.CA
-	for _, name := range names {
-		prof := profiles[name]
-		if prof.CA == nil {
-			continue
-		}
-		c := byBackend[prof.CA]
-		if c == nil {
-			id := publisher.IDFor(name)
-			if prof.CA == clusterCA {
-				id = publisher.ClusterCAID
-			}
-			c = &publisher.CA{ID: id, Authority: &revocation.Authority{Backend: prof.CA}}
-			byBackend[prof.CA] = c
-			cas = append(cas, c)
-		}
-		c.SignerNames = append(c.SignerNames, name)
-	}
-	list := make([]publisher.CA, len(cas))
-	for i, c := range cas {
-		list[i] = *c
-	}
-	pub, err := publisher.New(list, o.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer(), clock.RealClock{})
+	pub, err := publisher.New(publisher.CAsFor(profiles, clusterCA), o.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer(), clock.RealClock{})
 	if err != nil {
 		return nil, err
 	}
@@ -142,20 +114,73 @@ func (o *Options) startPublisher(ctx context.Context, profiles map[string]*signe
 	return pub, nil
 }
 
-// startControllers runs the in-process controllers over the loopback client until ctx is
-// done. They use client-go exactly as they would against a remote kube-apiserver.
-func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, profiles map[string]*signer.Profile, pub *publisher.Publisher) error {
+// runControllers runs the approver, signer and cleaner over the loopback client until ctx
+// is done; with --leader-elect only while this replica holds the Lease (the revocation
+// publisher and authentication run on every replica and are not started here). shared is
+// the server's lifetime: kcsr's shared informers are started on it, since they outlive a
+// term of leadership. The controllers are built once before returning, so that a
+// configuration error fails the start; they are built again for each later term.
+func (o *Options) runControllers(ctx, shared context.Context, loopback *rest.Config, profiles map[string]*signer.Profile, pub *publisher.Publisher) (wait func(), err error) {
+	first, err := o.newControllers(shared, loopback, profiles, pub)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	if !o.LeaderElection.Enabled {
+		go func() { defer close(done); first(ctx) }()
+		return func() { <-done }, nil
+	}
 	client, err := kubernetes.NewForConfig(loopback)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	identity, err := leaderelection.NewIdentity()
+	if err != nil {
+		return nil, err
+	}
+	cfg := o.LeaderElection.Config(client, identity)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(done)
+		err := leaderelection.Run(ctx, cfg, func(ctx context.Context) {
+			run := first
+			first = nil
+			if run == nil {
+				var err error
+				if run, err = o.newControllers(shared, loopback, profiles, pub); err != nil {
+					klog.FromContext(ctx).Error(err, "Cannot start the controllers")
+					<-ctx.Done()
+					return
+				}
+			}
+			run(ctx)
+		})
+		if err != nil {
+			klog.ErrorS(err, "Leader election")
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+// newControllers builds the approver, signer and cleaner on a fresh CSR informer and
+// returns the function that runs them until its context is done.
+func (o *Options) newControllers(shared context.Context, loopback *rest.Config, profiles map[string]*signer.Profile, pub *publisher.Publisher) (_ func(ctx context.Context), err error) {
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return nil, err
 	}
 	kcsr, err := kcsrclient.NewForConfig(loopback)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
-	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	broadcaster := record.NewBroadcaster(record.WithContext(shared))
+	defer func() {
+		if err != nil {
+			broadcaster.Shutdown()
+		}
+	}()
 	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kcsr"})
 
 	factory := informers.NewSharedInformerFactory(client, 0)
@@ -174,7 +199,7 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 		},
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	kcsrFactory := o.kcsrInformers
 	policyInformer := kcsrFactory.Kcsr().V1alpha1().ApprovalPolicies()
@@ -185,22 +210,33 @@ func (o *Options) startControllers(ctx context.Context, loopback *rest.Config, p
 		Recorder:   recorder,
 	})
 	if err != nil {
-		return err
-	}
-	// A new or changed policy may decide CSRs that were left to a person.
-	reconsider := func(any) { approverController.EnqueueAll() }
-	if _, err := policyInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    reconsider,
-		UpdateFunc: func(_, obj any) { reconsider(obj) },
-		DeleteFunc: reconsider,
-	}); err != nil {
-		return err
+		return nil, err
 	}
 	cleanerController := cleaner.New(client, csrs, o.Cleaner)
-	factory.Start(ctx.Done())
-	kcsrFactory.Start(ctx.Done())
-	go approverController.Run(ctx, 5)
-	go signerController.Run(ctx, 5)
-	go cleanerController.Run(ctx)
-	return nil
+
+	return func(ctx context.Context) {
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+		defer broadcaster.Shutdown()
+		// A new or changed policy may decide CSRs that were left to a person.
+		reconsider := func(any) { approverController.EnqueueAll() }
+		registration, err := policyInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    reconsider,
+			UpdateFunc: func(_, obj any) { reconsider(obj) },
+			DeleteFunc: reconsider,
+		})
+		if err != nil {
+			klog.FromContext(ctx).Error(err, "Cannot watch approval policies")
+		} else {
+			defer func() { _ = policyInformer.Informer().RemoveEventHandler(registration) }()
+		}
+		factory.Start(ctx.Done())
+		defer factory.Shutdown()
+		kcsrFactory.Start(shared.Done())
+
+		var wg sync.WaitGroup
+		wg.Go(func() { approverController.Run(ctx, 5) })
+		wg.Go(func() { signerController.Run(ctx, 5) })
+		wg.Go(func() { cleanerController.Run(ctx) })
+		wg.Wait()
+	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/leaderelection"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -50,6 +51,8 @@ type Options struct {
 	GuardRails policy.GuardRails
 	// Cleaner holds the CSR garbage-collection ages.
 	Cleaner cleaner.Options
+	// LeaderElection runs the approver, signer and cleaner on one replica at a time.
+	LeaderElection *leaderelection.Options
 
 	SecureServing *genericoptions.SecureServingOptionsWithLoopback
 	Etcd          *genericoptions.EtcdOptions
@@ -67,6 +70,7 @@ func NewOptions() *Options {
 		DataDir:                "kcsr-data",
 		ClusterSigningDuration: signer.DefaultMaxDuration,
 		Cleaner:                cleaner.DefaultOptions(),
+		LeaderElection:         leaderelection.NewOptions(),
 		GuardRails:             policy.DefaultGuardRails(),
 		SecureServing:          genericoptions.NewSecureServingOptions().WithLoopback(),
 		Etcd:                   genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
@@ -115,6 +119,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
 	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
 	fs.DurationVar(&o.Cleaner.PendingAge, "csr-gc-pending-age", o.Cleaner.PendingAge, "Delete CSRs left Pending, or Approved but never issued, this long.")
+	o.LeaderElection.AddFlags(fs)
 
 	fs.IPVar(&o.SecureServing.BindAddress, "bind-address", o.SecureServing.BindAddress,
 		"IP address to serve HTTPS on. Use 0.0.0.0 for every interface (and add --tls-san for the names clients use).")
@@ -179,6 +184,7 @@ func (o *Options) Validate() error {
 	if o.PublicURL != "" && !strings.HasPrefix(o.PublicURL, "http://") && !strings.HasPrefix(o.PublicURL, "https://") {
 		errs = append(errs, fmt.Errorf("--public-url %q must start with http:// (CRLs and OCSP are served over plain HTTP)", o.PublicURL))
 	}
+	errs = append(errs, o.LeaderElection.Validate()...)
 	if err := o.GuardRails.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -7,11 +7,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -103,6 +106,9 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}
 
 	if len(o.Etcd.StorageConfig.Transport.ServerList) == 0 {
+		// Only this process can use the embedded store: there is no replica to take turns
+		// with, and a restart after a crash should not wait out a lease.
+		o.LeaderElection.Enabled = false
 		etcd, err := embeddedetcd.Start(ctx, embeddedetcd.Config{Dir: filepath.Join(o.DataDir, "etcd")})
 		if err != nil {
 			return err
@@ -116,6 +122,9 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		}()
 	}
 
+	if err := claimClusterCA(ctx, o.Etcd.StorageConfig, p.CA.Raw); err != nil {
+		return err
+	}
 	config, serverURL, err := o.Config(p)
 	if err != nil {
 		return err
@@ -146,8 +155,33 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The approver, signer and cleaner (under the Lease with --leader-elect) stop when ctx
+	// is done; the pre-shutdown hook waits for them, and so for the Lease to be released,
+	// before the server stops taking requests: a follower takes over at once.
+	var waitControllers atomic.Pointer[func()]
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-controllers", func(hc genericapiserver.PostStartHookContext) error {
-		return o.startControllers(hc, config.GenericConfig.LoopbackClientConfig, profiles, pub)
+		wait, err := o.runControllers(ctx, hc, config.GenericConfig.LoopbackClientConfig, profiles, pub)
+		if err != nil {
+			return err
+		}
+		waitControllers.Store(&wait)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := server.GenericAPIServer.AddPreShutdownHook("kcsr-controllers", func() error {
+		wait := waitControllers.Load()
+		if wait == nil {
+			return nil
+		}
+		stopped := make(chan struct{})
+		go func() { (*wait)(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(o.LeaderElection.RenewDeadline + 5*time.Second):
+			klog.InfoS("Controllers still stopping; shutting down anyway")
+		}
+		return nil
 	}); err != nil {
 		return err
 	}
@@ -232,6 +266,17 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	}
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	generic.SharedInformerFactory = factory
+	// kcsr_csrs: the stored CSRs by state, the same on every replica.
+	// Informer() registers it with the factory now, before the factory starts.
+	csrInformer := factory.Certificates().V1().CertificateSigningRequests()
+	csrSynced, csrLister := csrInformer.Informer().HasSynced, csrInformer.Lister()
+	metrics.SetCSRSource(func() ([]*certificatesv1.CertificateSigningRequest, bool) {
+		if !csrSynced() {
+			return nil, false
+		}
+		list, err := csrLister.List(labels.Everything())
+		return list, err == nil
+	})
 	roles, bindings := authzrbac.NewListerGetters(
 		factory.Rbac().V1().ClusterRoles().Lister(),
 		factory.Rbac().V1().ClusterRoleBindings().Lister(),

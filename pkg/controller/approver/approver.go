@@ -15,6 +15,7 @@ package approver
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -66,6 +67,10 @@ type Options struct {
 	// Recorder records every verdict as an event on the CSR.
 	Recorder record.EventRecorder
 	Clock    clock.PassiveClock
+	// SignerNames, when not empty, limits the approver to CSRs of these signerNames: beside
+	// kube-controller-manager (kcsr controller), the kubelet's CSRs are its csrapproving
+	// controller's to decide.
+	SignerNames []string
 }
 
 // Controller approves and denies CSRs.
@@ -95,6 +100,10 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 	return c, c.queue.Watch(csrs.Informer())
 }
 
+func (c *Controller) serves(signerName string) bool {
+	return len(c.opts.SignerNames) == 0 || slices.Contains(c.opts.SignerNames, signerName)
+}
+
 // EnqueueAll asks for every CSR to be looked at again (e.g. after a policy changed).
 func (c *Controller) EnqueueAll() {
 	csrs, err := c.lister.List(everything)
@@ -114,7 +123,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if decided(cached) {
+	if decided(cached) || !c.serves(cached.Spec.SignerName) {
 		return nil
 	}
 	obj := cached.DeepCopy()

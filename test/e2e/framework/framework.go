@@ -143,6 +143,19 @@ func (s *Server) Stop() {
 	}
 }
 
+// Running reports whether the server process is still running.
+func (s *Server) Running() bool {
+	if s.cmd == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
 // Kill sends SIGKILL and waits for the process to be gone.
 func (s *Server) Kill() {
 	_ = s.cmd.Process.Kill()
@@ -283,4 +296,34 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// CopyPKI copies the PKI directory of the data directory from into the data directory to
+// (created), keeping the files' modes: how an operator gives a new replica the cluster CA.
+func CopyPKI(t testing.TB, from, to string) {
+	t.Helper()
+	src, dst := filepath.Join(from, "pki"), filepath.Join(to, "pki")
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -53,9 +53,10 @@ spec:
 // whose create was acknowledged exists, every approved one is issued exactly once with one
 // inventory record, no serial is used twice, and the metrics add up.
 func TestFailover(t *testing.T) {
-	etcd := framework.StartEtcdCluster(t, 3)
-	leaseArgs := []string{"--etcd-servers", etcd.ClientURLs(),
-		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms"}
+	// Clients authenticate to etcd with TLS certificates, as in production.
+	etcd := framework.StartEtcdCluster(t, 3, true)
+	leaseArgs := append(etcd.ServerArgs(),
+		"--leader-elect-lease-duration", "4s", "--leader-elect-renew-deadline", "3s", "--leader-elect-retry-period", "500ms")
 
 	// The replicas share the CA: the first one creates it, the others get a copy of its
 	// PKI directory (an operator would distribute it as a secret, or use an HSM).
@@ -67,6 +68,11 @@ func TestFailover(t *testing.T) {
 		replicas = append(replicas, framework.StartServer(t, dataDir, leaseArgs...))
 	}
 	framework.MustKubectl(t, first.Kubeconfig, "apply", "-f", writeFile(t, t.TempDir(), "policy.yaml", loadPolicy))
+	// A replica that made its own CA is refused (through etcd's TLS, too).
+	stray := framework.Run(t, "", framework.Binary(t), append([]string{"server", "--data-dir", filepath.Join(t.TempDir(), "stray"), "--secure-port", fmt.Sprint(framework.FreePort(t))}, leaseArgs...)...)
+	if stray.ExitCode == 0 || !strings.Contains(stray.Stderr, "another cluster CA") {
+		t.Errorf("a replica with its own CA: exit %d\n%s", stray.ExitCode, stray.Stderr)
+	}
 
 	leader := func() int {
 		for i, r := range replicas {

@@ -1,12 +1,17 @@
 package framework
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"kcsr.dev/kcsr/pkg/pki"
 )
 
 // EtcdMember is one member of an EtcdCluster, a real etcd process (the binary
@@ -18,26 +23,46 @@ type EtcdMember struct {
 	args      []string
 	bin       string
 	t         testing.TB
+	client    *http.Client
 	*Process
 }
 
 // EtcdCluster is an n-member etcd cluster on loopback ports.
 type EtcdCluster struct {
 	Members []*EtcdMember
+	// With TLS: the CA of the members' serving certificates, and a client certificate
+	// they accept (kcsr server's --etcd-cafile, --etcd-certfile, --etcd-keyfile).
+	CAFile, CertFile, KeyFile string
+	client                    *http.Client
 }
 
 // StartEtcdCluster starts n etcd members forming one cluster and waits until every member
-// is healthy. The processes are killed when the test ends.
-func StartEtcdCluster(t testing.TB, n int) *EtcdCluster {
+// is healthy. With tlsClients, clients must use TLS and present a certificate of the
+// cluster's CA (as in production); peers talk plain HTTP on loopback. The processes are
+// killed when the test ends.
+func StartEtcdCluster(t testing.TB, n int, tlsClients bool) *EtcdCluster {
 	t.Helper()
 	bin := filepath.Join(KubeBinDir(t, "etcd"), "etcd")
 	dir := t.TempDir()
-	c := &EtcdCluster{}
+	c := &EtcdCluster{client: http.DefaultClient}
+	scheme := "http"
+	var tlsArgs []string
+	if tlsClients {
+		p, err := pki.Ensure(pki.Options{Dir: filepath.Join(dir, "pki")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scheme = "https"
+		c.CAFile, c.CertFile, c.KeyFile = p.Path(pki.CACertFile), p.Path(pki.AdminCertFile), p.Path(pki.AdminKeyFile)
+		tlsArgs = []string{"--cert-file", p.Path(pki.ServingCertFile), "--key-file", p.Path(pki.ServingKeyFile),
+			"--client-cert-auth", "--trusted-ca-file", c.CAFile}
+		c.client = tlsClient(t, c.CAFile, c.CertFile, c.KeyFile)
+	}
 	var initial []string
 	for i := range n {
 		m := &EtcdMember{
 			Name:      fmt.Sprintf("etcd-%d", i),
-			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
+			ClientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, FreePort(t)),
 			PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", FreePort(t)),
 			bin:       bin,
 			t:         t,
@@ -54,6 +79,8 @@ func StartEtcdCluster(t testing.TB, n int) *EtcdCluster {
 			"--initial-cluster-token", "kcsr-test",
 			"--log-level", "error",
 		}
+		m.args = append(m.args, tlsArgs...)
+		m.client = c.client
 		m.Start()
 	}
 	for _, m := range c.Members {
@@ -75,7 +102,7 @@ func (m *EtcdMember) WaitHealthy(timeout time.Duration) {
 		if m.Exited() {
 			m.t.Fatalf("%s exited:\n%s", m.Name, tail(m.Stderr(), 20))
 		}
-		resp, err := http.Get(m.ClientURL + "/health")
+		resp, err := m.client.Get(m.ClientURL + "/health")
 		if err != nil {
 			return false
 		}
@@ -89,6 +116,31 @@ func (m *EtcdMember) Kill() {
 	m.t.Helper()
 	_ = m.cmd.Process.Kill()
 	<-m.done
+}
+
+// ServerArgs are kcsr server's flags for this cluster: --etcd-servers, and with TLS the
+// CA and client certificate.
+func (c *EtcdCluster) ServerArgs() []string {
+	args := []string{"--etcd-servers", c.ClientURLs()}
+	if c.CAFile != "" {
+		args = append(args, "--etcd-cafile", c.CAFile, "--etcd-certfile", c.CertFile, "--etcd-keyfile", c.KeyFile)
+	}
+	return args
+}
+
+func tlsClient(t testing.TB, caFile, certFile, keyFile string) *http.Client {
+	t.Helper()
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}}}
 }
 
 // ClientURLs is the --etcd-servers value for the cluster.

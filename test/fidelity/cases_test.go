@@ -33,7 +33,7 @@ func walkthrough(t *testing.T, tg *target, r *record) {
 	dir := t.TempDir()
 	kc := tg.admin
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	manifest := writeFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth"))
+	manifest := framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth"))
 	r.set("apply-1", "%s", kubectlOutcome(t, kc, "apply", "-f", manifest))
 	r.set("apply-2", "%s", kubectlOutcome(t, kc, "apply", "-f", manifest))
 	rows := framework.TableRows(framework.MustKubectl(t, kc, "get", "csr", "myuser"))
@@ -54,7 +54,7 @@ func walkthrough(t *testing.T, tg *target, r *record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPath := writeFile(t, dir, "user.crt", string(certPEM))
+	certPath := framework.WriteFile(t, dir, "user.crt", string(certPEM))
 	caPath := filepath.Join(tg.s.DataDir, "pki", "ca.crt")
 	r.set("openssl-verify", "%s", strings.ReplaceAll(framework.Openssl(t, dir, "verify", "-CAfile", caPath, certPath), certPath, "user.crt"))
 	describeCertificate(t, r, "cert", certPEM, 24*time.Hour)
@@ -91,7 +91,7 @@ func rejections(t *testing.T, tg *target, r *record) {
 		{"masters-kubelet-signer", masters, "kubernetes.io/kube-apiserver-client-kubelet", 86400, []string{"digital signature", "client auth"}},
 	}
 	for _, tc := range cases {
-		path := writeFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, tc.expiration, tc.usages...))
+		path := framework.WriteFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, tc.expiration, tc.usages...))
 		out := kubectlOutcome(t, kc, "create", "-f", path)
 		// kubectl quotes the whole object on a decode error; the key part is the same.
 		// The request differs (fresh keys); the rest must not.
@@ -108,7 +108,7 @@ func decisions(t *testing.T, tg *target, r *record) {
 	kc := tg.admin
 	for _, name := range []string{"approve-me", "deny-me", "force-me"} {
 		req := framework.GoCSR(t, dir, name, name, []string{"dev"}, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, "example.com/nobody", 3600, "client auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, "example.com/nobody", 3600, "client auth")))
 	}
 	r.set("approve", "%s", kubectlOutcome(t, kc, "certificate", "approve", "approve-me"))
 	r.set("approve-again", "%s", kubectlOutcome(t, kc, "certificate", "approve", "approve-me"))
@@ -145,13 +145,13 @@ func rbacChecks(t *testing.T, tg *target, r *record) {
 	alice := tg.s.UserKubeconfig(t, dir, "alice", "--token", aliceToken)
 	sam := tg.s.UserKubeconfig(t, dir, "sam", "--token", samToken)
 	req := framework.GoCSR(t, dir, "rbac", "alice", []string{"dev"}, nil, nil)
-	manifest := writeFile(t, dir, "rbac.yaml", framework.CSRManifest("rbac-alice", req, clientSigner, 3600, "client auth"))
+	manifest := framework.WriteFile(t, dir, "rbac.yaml", framework.CSRManifest("rbac-alice", req, clientSigner, 3600, "client auth"))
 
 	r.set("create-no-grant", "%s", kubectlOutcome(t, mallory, "create", "-f", manifest))
 	r.set("list-no-grant", "%s", kubectlOutcome(t, mallory, "get", "csr"))
 	r.set("can-i-create", "%s", kubectlOutcome(t, mallory, "auth", "can-i", "create", "certificatesigningrequests.certificates.k8s.io"))
 
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "roles.yaml", rbacRoles))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "roles.yaml", rbacRoles))
 	r.set("create", "%s", kubectlOutcome(t, alice, "create", "-f", manifest))
 	r.set("requestor", "%s", framework.MustKubectl(t, kc, "get", "csr", "rbac-alice", "-o", "jsonpath={.spec.username}|{.spec.groups}|{.spec.uid}"))
 	r.set("approve-without-signer-grant", "%s", kubectlOutcome(t, alice, "certificate", "approve", "rbac-alice"))
@@ -166,12 +166,12 @@ func rbacChecks(t *testing.T, tg *target, r *record) {
 
 	// sam may update status but may sign for no signer.
 	req2 := framework.GoCSR(t, dir, "sign", "sam", nil, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "sign.yaml", framework.CSRManifest("rbac-sign", req2, "example.com/sam-signer", 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "sign.yaml", framework.CSRManifest("rbac-sign", req2, "example.com/sam-signer", 3600, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "rbac-sign")
 	certPEM := selfSigned(t)
 	patch := `{"status":{"certificate":"` + base64.StdEncoding.EncodeToString(certPEM) + `"}}`
 	r.set("sign-without-grant", "%s", kubectlOutcome(t, sam, "patch", "csr", "rbac-sign", "--subresource=status", "--type=merge", "-p", patch))
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "signer-role.yaml", samSignerRole))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "signer-role.yaml", samSignerRole))
 	framework.Eventually(t, 10*time.Second, "sam's signer grant", func() bool {
 		return allowed(t, kc, "sam", "sign", "example.com/sam-signer")
 	})
@@ -206,7 +206,7 @@ func signerRules(t *testing.T, tg *target, r *record) {
 	}
 	var names []string
 	for _, tc := range cases {
-		r.set(tc.name+"-create", "%s", kubectlOutcome(t, kc, "create", "-f", writeFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, 3600, tc.usages...))))
+		r.set(tc.name+"-create", "%s", kubectlOutcome(t, kc, "create", "-f", framework.WriteFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, 3600, tc.usages...))))
 		if framework.Kubectl(t, kc, "get", "csr", tc.name).ExitCode == 0 {
 			names = append(names, tc.name)
 		}
@@ -223,7 +223,7 @@ func signerRules(t *testing.T, tg *target, r *record) {
 
 	// A signerName nobody serves stays Approved on Kubernetes; kcsr says why.
 	req := framework.GoCSR(t, dir, "unserved", "svc", nil, []string{"svc.example"}, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "unserved.yaml", framework.CSRManifest("unserved", req, "example.com/not-configured", 3600, "server auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "unserved.yaml", framework.CSRManifest("unserved", req, "example.com/not-configured", 3600, "server auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "unserved")
 	time.Sleep(3 * time.Second)
 	r.set("unserved", "%s", conditions(t, kc, "unserved"))

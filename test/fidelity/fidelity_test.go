@@ -101,7 +101,7 @@ func TestFidelity(t *testing.T) {
 	for _, tg := range targets {
 		// kubeadm's bootstrap bindings, which kcsr makes itself on first start; applying
 		// them on both keeps the comparison about the CSR rules.
-		framework.MustKubectl(t, tg.admin, "apply", "-f", writeFile(t, dir, tg.name+"-bootstrap.yaml", bootstrapBindings))
+		framework.MustKubectl(t, tg.admin, "apply", "-f", framework.WriteFile(t, dir, tg.name+"-bootstrap.yaml", bootstrapBindings))
 	}
 
 	for _, c := range cases {
@@ -175,14 +175,6 @@ func show(v string, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
-func writeFile(t testing.TB, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // conditions is the CSR's condition types joined by commas (kubectl's CONDITION column
 // without the Pending default), "Pending" when there is none.

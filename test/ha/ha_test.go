@@ -13,7 +13,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -67,7 +66,7 @@ func TestFailover(t *testing.T) {
 		framework.CopyPKI(t, first.DataDir, dataDir)
 		replicas = append(replicas, framework.StartServer(t, dataDir, leaseArgs...))
 	}
-	framework.MustKubectl(t, first.Kubeconfig, "apply", "-f", writeFile(t, t.TempDir(), "policy.yaml", loadPolicy))
+	framework.MustKubectl(t, first.Kubeconfig, "apply", "-f", framework.WriteFile(t, t.TempDir(), "policy.yaml", loadPolicy))
 	// A replica that made its own CA is refused (through etcd's TLS, too).
 	stray := framework.Run(t, "", framework.Binary(t), append([]string{"server", "--data-dir", filepath.Join(t.TempDir(), "stray"), "--secure-port", fmt.Sprint(framework.FreePort(t))}, leaseArgs...)...)
 	if stray.ExitCode == 0 || !strings.Contains(stray.Stderr, "another cluster CA") {
@@ -304,11 +303,3 @@ func newCSR(t *testing.T, name string) *certificatesv1.CertificateSigningRequest
 	}
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}

@@ -45,7 +45,7 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 	t.Run("approve and deny", func(t *testing.T) {
 		for _, name := range []string{"cli-approve", "cli-deny"} {
 			req := framework.GoCSR(t, dir, name, name, []string{"dev"}, nil, nil)
-			framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, "kubernetes.io/kube-apiserver-client", 3600, "digital signature", "client auth")))
+			framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, "kubernetes.io/kube-apiserver-client", 3600, "digital signature", "client auth")))
 		}
 		// Waiting for a person whom no binding names: doctor says who can act (exit 2).
 		if doc := kcsr("doctor", "cli-approve"); doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "Pending") || !strings.Contains(doc.Stdout, "kcsr approve cli-approve") {
@@ -72,7 +72,7 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 
 	t.Run("doctor names the signer's refusal", func(t *testing.T) {
 		req := framework.GoCSR(t, dir, "cli-server-auth", "svc", nil, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "cli-server-auth.yaml", framework.CSRManifest("cli-server-auth", req, "kubernetes.io/kube-apiserver-client", 3600, "client auth", "server auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "cli-server-auth.yaml", framework.CSRManifest("cli-server-auth", req, "kubernetes.io/kube-apiserver-client", 3600, "client auth", "server auth")))
 		doc := kcsr("doctor", "cli-server-auth")
 		if doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "server auth") {
 			t.Errorf("kcsr doctor on a CSR with server auth for kube-apiserver-client: exit %d\n%s", doc.ExitCode, doc.Combined())

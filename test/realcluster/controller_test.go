@@ -19,8 +19,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -64,8 +62,8 @@ func TestControllerOnRealCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caFile := writeFile(t, dir, "webhook-ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
-	config := writeFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+	caFile := framework.WriteFile(t, dir, "webhook-ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:
 - signerName: %s
@@ -108,7 +106,7 @@ signers:
 		for i := range n {
 			name := fmt.Sprintf("%s-%d", prefix, i)
 			req := framework.GoCSR(t, dir, name, name+".default.svc", nil, []string{name + ".default.svc"}, nil)
-			framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, webhookSigner, 3600, "digital signature", "server auth")))
+			framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, webhookSigner, 3600, "digital signature", "server auth")))
 			names = append(names, name)
 		}
 		framework.MustKubectl(t, kc, append([]string{"certificate", "approve"}, names...)...)
@@ -118,7 +116,7 @@ signers:
 	waitAllIssued(t, kc, names, 30*time.Second)
 
 	// The certificate chains to the HSM CA; kube-controller-manager did not touch it.
-	certPath := writeFile(t, dir, "before-0.crt", string(decode(t, framework.MustKubectl(t, kc, "get", "csr", "before-0", "-o", "jsonpath={.status.certificate}"))))
+	certPath := framework.WriteFile(t, dir, "before-0.crt", string(decode(t, framework.MustKubectl(t, kc, "get", "csr", "before-0", "-o", "jsonpath={.status.certificate}"))))
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, certPath); !strings.Contains(out, "OK") {
 		t.Errorf("openssl verify: %s", out)
 	}
@@ -196,7 +194,7 @@ signers:
 
 	// kube-controller-manager still signs the built-in signers.
 	req := framework.GoCSR(t, dir, "builtin", "alice", []string{"dev"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "builtin.yaml", framework.CSRManifest("builtin", req, "kubernetes.io/kube-apiserver-client", 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "builtin.yaml", framework.CSRManifest("builtin", req, "kubernetes.io/kube-apiserver-client", 3600, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "builtin")
 	waitAllIssued(t, kc, []string{"builtin"}, 30*time.Second)
 	if got := framework.MustKubectl(t, kc, "get", "issuedcertificates", "--field-selector", "spec.csrName=builtin", "-o", "name"); got != "" {
@@ -259,14 +257,6 @@ func waitAllIssued(t *testing.T, kc string, names []string, timeout time.Duratio
 	}
 }
 
-func writeFile(t testing.TB, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func decode(t testing.TB, s string) []byte {
 	t.Helper()

@@ -19,7 +19,7 @@ func TestRevocationWebhookOnKubeAPIServer(t *testing.T) {
 	publicPort := framework.FreePort(t)
 	kcsr := framework.StartServer(t, "", "--public-port", fmt.Sprint(publicPort))
 
-	webhookKubeconfig := writeFile(t, dir, "kcsr-webhook.kubeconfig", fmt.Sprintf(`apiVersion: v1
+	webhookKubeconfig := framework.WriteFile(t, dir, "kcsr-webhook.kubeconfig", fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: kcsr
@@ -31,7 +31,7 @@ contexts:
   context: {cluster: kcsr, user: kube-apiserver}
 current-context: kcsr
 `, publicPort))
-	authzConfig := writeFile(t, dir, "authz.yaml", fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
+	authzConfig := framework.WriteFile(t, dir, "authz.yaml", fmt.Sprintf(`apiVersion: apiserver.config.k8s.io/v1
 kind: AuthorizationConfiguration
 authorizers:
 - type: Webhook

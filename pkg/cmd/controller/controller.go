@@ -280,20 +280,15 @@ func (o *Options) runControllers(ctx context.Context, client kubernetes.Interfac
 
 	factory := informers.NewSharedInformerFactory(client, 0)
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	crlURLs, ocspURLs := pub.URLFuncs(o.PublicURL)
 	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
 		Profiles: profiles,
 		// Other signers (kube-controller-manager, cert-manager…) share the cluster: an
 		// unserved signerName is someone else's, not an error.
-		ReportUnserved: false,
-		Recorder:       recorder,
-		CRLDistributionPoints: func(signerName string) []string {
-			crl, _ := pub.URLs(o.PublicURL, signerName)
-			return crl
-		},
-		OCSPServers: func(signerName string) []string {
-			_, ocsp := pub.URLs(o.PublicURL, signerName)
-			return ocsp
-		},
+		ReportUnserved:        false,
+		Recorder:              recorder,
+		CRLDistributionPoints: crlURLs,
+		OCSPServers:           ocspURLs,
 	})
 	if err != nil {
 		return err

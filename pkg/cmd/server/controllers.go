@@ -185,18 +185,13 @@ func (o *Options) newControllers(shared context.Context, loopback *rest.Config, 
 
 	factory := informers.NewSharedInformerFactory(client, 0)
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	crlURLs, ocspURLs := pub.URLFuncs(o.PublicURL)
 	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
-		Profiles:       profiles,
-		ReportUnserved: true,
-		Recorder:       recorder,
-		CRLDistributionPoints: func(signerName string) []string {
-			crl, _ := pub.URLs(o.PublicURL, signerName)
-			return crl
-		},
-		OCSPServers: func(signerName string) []string {
-			_, ocsp := pub.URLs(o.PublicURL, signerName)
-			return ocsp
-		},
+		Profiles:              profiles,
+		ReportUnserved:        true,
+		Recorder:              recorder,
+		CRLDistributionPoints: crlURLs,
+		OCSPServers:           ocspURLs,
 	})
 	if err != nil {
 		return nil, err

@@ -38,3 +38,18 @@ func CAsFor(profiles map[string]*signer.Profile, clusterCA ca.Backend) []CA {
 	}
 	return cas
 }
+
+// URLFuncs returns, for the signer controller's options, the functions that give a
+// signer's CRL distribution point and OCSP responder under base (none when base is empty
+// or the signer's CA is not published).
+func (p *Publisher) URLFuncs(base string) (crl, ocsp func(signerName string) []string) {
+	crl = func(signerName string) []string {
+		c, _ := p.URLs(base, signerName)
+		return c
+	}
+	ocsp = func(signerName string) []string {
+		_, o := p.URLs(base, signerName)
+		return o
+	}
+	return crl, ocsp
+}

@@ -327,3 +327,13 @@ func CopyPKI(t testing.TB, from, to string) {
 		}
 	}
 }
+
+// WriteFile writes content to dir/name (0600) and returns the path.
+func WriteFile(t testing.TB, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

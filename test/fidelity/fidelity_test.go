@@ -175,7 +175,6 @@ func show(v string, ok bool) string {
 	return fmt.Sprintf("%q", v)
 }
 
-
 // conditions is the CSR's condition types joined by commas (kubectl's CONDITION column
 // without the Pending default), "Pending" when there is none.
 func conditions(t testing.TB, kc, name string) string {

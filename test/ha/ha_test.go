@@ -302,4 +302,3 @@ func newCSR(t *testing.T, name string) *certificatesv1.CertificateSigningRequest
 		},
 	}
 }
-

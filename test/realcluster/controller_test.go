@@ -257,7 +257,6 @@ func waitAllIssued(t *testing.T, kc string, names []string, timeout time.Duratio
 	}
 }
 
-
 func decode(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := base64.StdEncoding.DecodeString(s)

@@ -227,7 +227,7 @@ func TestFailover(t *testing.T) {
 			t.Errorf("%s has %d inventory records, want 1", n, recordsByCSR[n])
 		}
 	}
-	t.Logf("acknowledged %d (refused %d while a replica or member was down), stored %d, approved %d, issued %d, inventory records %d, distinct serials %d",
+	t.Logf("acknowledged %d (%d got an error while a replica or member was down), stored %d, approved %d, issued %d, inventory records %d, distinct serials %d",
 		len(names), refused, len(names)-missing, approved, issued, len(records.Items), len(serials))
 
 	// The metrics of the surviving replicas tell the same story (b).
@@ -249,8 +249,10 @@ func TestFailover(t *testing.T) {
 	if iss != appr-failed {
 		t.Errorf("kcsr_csrs: issued %d != approved %d - failed %d", iss, appr, failed)
 	}
-	if stored != len(names) {
-		t.Errorf("kcsr_csrs stored %d, but %d creates were acknowledged", stored, len(names))
+	// A create whose answer was lost (the replica or the etcd member died after the write)
+	// may be stored although the client saw an error: between the two counts.
+	if stored < len(names) || stored > len(names)+refused {
+		t.Errorf("kcsr_csrs stored %d, but %d creates were acknowledged and %d got an error", stored, len(names), refused)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -164,7 +163,7 @@ func (o *Options) runControllers(ctx, shared context.Context, loopback *rest.Con
 	return func() { <-done }, nil
 }
 
-// newControllers builds the approver, signer and cleaner on a fresh CSR informer and
+// newControllers builds the approver, signer and cleaner on the shared CSR informer and
 // returns the function that runs them until its context is done.
 func (o *Options) newControllers(shared context.Context, loopback *rest.Config, profiles map[string]*signer.Profile, pub *publisher.Publisher) (_ func(ctx context.Context), err error) {
 	client, err := kubernetes.NewForConfig(loopback)
@@ -183,8 +182,7 @@ func (o *Options) newControllers(shared context.Context, loopback *rest.Config, 
 	}()
 	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kcsr"})
 
-	factory := informers.NewSharedInformerFactory(client, 0)
-	csrs := factory.Certificates().V1().CertificateSigningRequests()
+	csrs := o.kubeInformers.Certificates().V1().CertificateSigningRequests()
 	crlURLs, ocspURLs := pub.URLFuncs(o.PublicURL)
 	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
 		Profiles:              profiles,
@@ -224,8 +222,7 @@ func (o *Options) newControllers(shared context.Context, loopback *rest.Config, 
 		} else {
 			defer func() { _ = policyInformer.Informer().RemoveEventHandler(registration) }()
 		}
-		factory.Start(ctx.Done())
-		defer factory.Shutdown()
+		o.kubeInformers.Start(shared.Done())
 		kcsrFactory.Start(shared.Done())
 
 		var wg sync.WaitGroup

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/client-go/informers"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
@@ -61,6 +62,10 @@ type Options struct {
 	// kcsrInformers is the one informer factory of kcsr's API group, shared by the
 	// authenticator, the controllers and the publisher (set by Config).
 	kcsrInformers kcsrinformers.SharedInformerFactory
+	// kubeInformers is the generic server's informer factory over the loopback client
+	// (RBAC, the kcsr_csrs gauges, and the controllers' CSR informer: one copy of every
+	// CSR, shared, whichever replica leads).
+	kubeInformers informers.SharedInformerFactory
 }
 
 // NewOptions returns the defaults: data in ./kcsr-data, https on 127.0.0.1:6443, embedded

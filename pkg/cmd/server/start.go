@@ -266,6 +266,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	}
 	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	generic.SharedInformerFactory = factory
+	o.kubeInformers = factory
 	// kcsr_csrs: the stored CSRs by state, the same on every replica.
 	// Informer() registers it with the factory now, before the factory starts.
 	csrInformer := factory.Certificates().V1().CertificateSigningRequests()

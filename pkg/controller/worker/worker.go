@@ -25,6 +25,15 @@ type Queue struct {
 	queue  workqueue.TypedRateLimitingInterface[string]
 	sync   SyncFunc
 	synced []cache.InformerSynced
+	// watched are the event handlers Watch added; Run removes them when it returns, so a
+	// controller built on a long-lived shared informer (one term of leadership) leaves
+	// nothing behind.
+	watched []registration
+}
+
+type registration struct {
+	informer cache.SharedIndexInformer
+	handle   cache.ResourceEventHandlerRegistration
 }
 
 // New returns a queue named name (for logs and metrics) that calls sync.
@@ -42,15 +51,20 @@ func New(name string, sync SyncFunc) *Queue {
 	}
 }
 
-// Watch enqueues the objects of an informer on add and update, and waits for its cache
-// before workers start.
+// Watch enqueues the objects of an informer on add and update (and, when the informer has
+// already synced, every object it holds now), and waits for its cache before workers
+// start.
 func (q *Queue) Watch(informer cache.SharedIndexInformer) error {
-	q.synced = append(q.synced, informer.HasSynced)
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	handle, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    q.Enqueue,
 		UpdateFunc: func(_, obj any) { q.Enqueue(obj) },
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	q.synced = append(q.synced, informer.HasSynced, handle.HasSynced)
+	q.watched = append(q.watched, registration{informer, handle})
+	return nil
 }
 
 // Enqueue adds an object's key.
@@ -67,6 +81,11 @@ func (q *Queue) Enqueue(obj any) {
 func (q *Queue) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	defer q.queue.ShutDown()
+	defer func() {
+		for _, w := range q.watched {
+			_ = w.informer.RemoveEventHandler(w.handle)
+		}
+	}()
 	logger := klog.FromContext(ctx).WithName(q.name)
 	ctx = klog.NewContext(ctx, logger)
 	logger.Info("Starting controller", "workers", workers)

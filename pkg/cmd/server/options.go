@@ -15,8 +15,8 @@ import (
 	"github.com/spf13/pflag"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
-	"k8s.io/client-go/informers"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	"k8s.io/client-go/informers"
 
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"

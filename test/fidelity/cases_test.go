@@ -48,6 +48,15 @@ func walkthrough(t *testing.T, tg *target, r *record) {
 	rows = framework.TableRows(framework.MustKubectl(t, kc, "get", "csr", "myuser"))
 	r.set("table-row-issued", "%v", withoutColumn(rows[1], 1))
 	r.set("describe", "%s", describeWithoutVolatile(framework.MustKubectl(t, kc, "describe", "csr", "myuser")))
+	// Server-side apply bookkeeping of the clients' writes (the controllers' own entries
+	// differ by name, kcsr vs kube-controller-manager, and kcsr's verdict annotation).
+	var clientManaged []string
+	for _, m := range strings.Split(framework.MustKubectl(t, kc, "get", "csr", "myuser", "--show-managed-fields", "-o", `jsonpath={range .metadata.managedFields[*]}{.manager}/{.operation}/{.subresource}/{.fieldsV1};{end}`), ";") {
+		if strings.HasPrefix(m, "kubectl") {
+			clientManaged = append(clientManaged, m)
+		}
+	}
+	r.set("managed-fields", "%v", clientManaged)
 	r.set("annotations", "%s", framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", `go-template={{range $k, $v := .metadata.annotations}}{{$k}} {{end}}`))
 
 	certPEM, err := base64.StdEncoding.DecodeString(framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", "jsonpath={.status.certificate}"))

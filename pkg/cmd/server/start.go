@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -219,7 +220,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	kcsrFactory := kcsrinformers.NewSharedInformerFactory(kcsrClient, 10*time.Minute)
+	kcsrFactory := kcsrinformers.NewSharedInformerFactoryWithOptions(kcsrClient, 10*time.Minute, kcsrinformers.WithTransform(dropManagedFields))
 	tokens := &authn.TokenAuthenticator{
 		Bootstrap: kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Lister(),
 		Join:      kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(),
@@ -264,7 +265,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	factory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(dropManagedFields))
 	generic.SharedInformerFactory = factory
 	o.kubeInformers = factory
 	// kcsr_csrs: the stored CSRs by state, the same on every replica.
@@ -368,4 +369,15 @@ Use it with kubectl:
 
 Stop it with Ctrl-C; a restart keeps every object.
 `, url, dataDir, kubeconfig)
+}
+
+// dropManagedFields trims server-side apply bookkeeping from objects before the informers
+// cache them, as kube-controller-manager does: nothing in kcsr reads it, and with a few
+// field managers per CSR it is a good part of each cached object. An update sent with no
+// managedFields leaves the stored ones unchanged.
+func dropManagedFields(obj any) (any, error) {
+	if accessor, err := meta.Accessor(obj); err == nil && accessor.GetManagedFields() != nil {
+		accessor.SetManagedFields(nil)
+	}
+	return obj, nil
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"path/filepath"
@@ -50,7 +51,8 @@ spec:
 // TestFailover is issue 9's acceptance: under a steady load of CSR creation with
 // auto-approval, kill -9 the leader replica, then one etcd member. Afterwards every CSR
 // whose create was acknowledged exists, every approved one is issued exactly once with one
-// inventory record, no serial is used twice, and the metrics add up.
+// inventory record, no serial is used twice, a revocation made through one replica is
+// enforced by every replica, and the metrics add up.
 func TestFailover(t *testing.T) {
 	// Clients authenticate to etcd with TLS certificates, as in production.
 	etcd := framework.StartEtcdCluster(t, 3, true)
@@ -230,6 +232,41 @@ func TestFailover(t *testing.T) {
 	t.Logf("acknowledged %d (%d got an error while a replica or member was down), stored %d, approved %d, issued %d, inventory records %d, distinct serials %d",
 		len(names), refused, len(names)-missing, approved, issued, len(records.Items), len(serials))
 
+	// Every surviving replica enforces a revocation made through another.
+	dir := t.TempDir()
+	req := framework.GoCSR(t, dir, "load-rahul", "load-rahul", []string{"load"}, nil, nil)
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "rahul.yaml", framework.CSRManifest("load-rahul", req, signerName, 3600, "digital signature", "client auth")))
+	var certB64 string
+	framework.Eventually(t, 30*time.Second, "load-rahul to be issued", func() bool {
+		certB64 = framework.MustKubectl(t, kc, "get", "csr", "load-rahul", "-o", "jsonpath={.status.certificate}")
+		return certB64 != ""
+	})
+	certPEM, err := base64.StdEncoding.DecodeString(certB64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath := framework.WriteFile(t, dir, "load-rahul.crt", string(certPEM))
+	var rahul []string
+	for i, r := range replicas {
+		if r.Running() {
+			rahul = append(rahul, r.UserKubeconfig(t, dir, fmt.Sprintf("rahul-%d", i), "--client-certificate", certPath, "--client-key", filepath.Join(dir, "load-rahul.key")))
+		}
+	}
+	for _, k := range rahul {
+		if r := framework.Kubectl(t, k, "auth", "whoami"); r.ExitCode != 0 {
+			t.Fatalf("before revocation: %s", r.Combined())
+		}
+	}
+	if r := framework.Run(t, "", framework.Binary(t), "revoke", "--csr", "load-rahul", "--reason", "keyCompromise", "--kubeconfig", kc); r.ExitCode != 0 {
+		t.Fatalf("kcsr revoke: %s", r.Combined())
+	}
+	for i, k := range rahul {
+		framework.Eventually(t, 5*time.Second, fmt.Sprintf("replica %d to refuse the revoked certificate", i), func() bool {
+			r := framework.Kubectl(t, k, "auth", "whoami")
+			return r.ExitCode != 0 && strings.Contains(r.Stderr, "Unauthorized")
+		})
+	}
+
 	// The metrics of the surviving replicas tell the same story (b).
 	m := metricsOf(t, survivor)
 	state := func(s string) int {
@@ -251,8 +288,9 @@ func TestFailover(t *testing.T) {
 	}
 	// A create whose answer was lost (the replica or the etcd member died after the write)
 	// may be stored although the client saw an error: between the two counts.
-	if stored < len(names) || stored > len(names)+refused {
-		t.Errorf("kcsr_csrs stored %d, but %d creates were acknowledged and %d got an error", stored, len(names), refused)
+	// (+1: load-rahul, the revocation check's CSR.)
+	if stored < len(names)+1 || stored > len(names)+refused+1 {
+		t.Errorf("kcsr_csrs stored %d, but %d creates were acknowledged (+1) and %d got an error", stored, len(names), refused)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func walkthrough(t *testing.T, tg *target, r *record) {
 			clientManaged = append(clientManaged, m)
 		}
 	}
+	sort.Strings(clientManaged) // their order follows the order of later writes
 	r.set("managed-fields", "%v", clientManaged)
 	r.set("annotations", "%s", framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", `go-template={{range $k, $v := .metadata.annotations}}{{$k}} {{end}}`))
 

@@ -91,7 +91,7 @@ func NewOptions() *Options {
 	return &Options{
 		ClusterSigningDuration: 365 * 24 * time.Hour,
 		GuardRails:             policy.DefaultGuardRails(),
-		Workers:                5,
+		Workers:                16,
 		InstallCRDs:            true,
 		LeaderElection:         leaderelection.NewOptions(),
 		PublicBindAddress:      net.IPv4(127, 0, 0, 1),

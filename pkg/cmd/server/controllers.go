@@ -226,8 +226,8 @@ func (o *Options) newControllers(shared context.Context, loopback *rest.Config, 
 		kcsrFactory.Start(shared.Done())
 
 		var wg sync.WaitGroup
-		wg.Go(func() { approverController.Run(ctx, 5) })
-		wg.Go(func() { signerController.Run(ctx, 5) })
+		wg.Go(func() { approverController.Run(ctx, o.Workers) })
+		wg.Go(func() { signerController.Run(ctx, o.Workers) })
 		wg.Go(func() { cleanerController.Run(ctx) })
 		wg.Wait()
 	}, nil

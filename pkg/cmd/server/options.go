@@ -52,6 +52,9 @@ type Options struct {
 	GuardRails policy.GuardRails
 	// Cleaner holds the CSR garbage-collection ages.
 	Cleaner cleaner.Options
+	// Workers is how many CSRs the approver and the signer each handle at once: each
+	// sync waits on a few storage writes, so concurrency is what lets etcd batch them.
+	Workers int
 	// LeaderElection runs the approver, signer and cleaner on one replica at a time.
 	LeaderElection *leaderelection.Options
 
@@ -77,6 +80,7 @@ func NewOptions() *Options {
 		Cleaner:                cleaner.DefaultOptions(),
 		LeaderElection:         leaderelection.NewOptions(),
 		GuardRails:             policy.DefaultGuardRails(),
+		Workers:                16,
 		SecureServing:          genericoptions.NewSecureServingOptions().WithLoopback(),
 		Etcd:                   genericoptions.NewEtcdOptions(storagebackend.NewDefaultConfig("/registry", nil)),
 		Audit:                  genericoptions.NewAuditOptions(),
@@ -120,6 +124,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 		"ECDSA curves accepted; requests on other curves are denied.")
 	fs.BoolVar(&o.GuardRails.RefuseSHA1, "refuse-sha1", o.GuardRails.RefuseSHA1,
 		"Deny requests signed with SHA-1 (MD5 is always denied).")
+	fs.IntVar(&o.Workers, "controller-workers", o.Workers, "CSRs the approver and the signer each handle at once.")
 	fs.DurationVar(&o.Cleaner.Interval, "csr-gc-interval", o.Cleaner.Interval, "How often finished CSRs are garbage-collected.")
 	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
 	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
@@ -163,6 +168,9 @@ func (o *Options) Validate() error {
 	var errs []error
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--controller-workers must be at least 1, not %d", o.Workers))
 	}
 	if o.SecureServing.BindPort < 0 || o.SecureServing.BindPort > 65535 {
 		errs = append(errs, fmt.Errorf("--secure-port %d is out of range; use 1-65535, or 0 for a free port", o.SecureServing.BindPort))

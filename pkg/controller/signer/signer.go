@@ -157,11 +157,9 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*kcsrv1alpha1.IssuedCertificate, error) {
 	records := c.kcsr.KcsrV1alpha1().IssuedCertificates()
 	name := string(obj.UID)
-	if existing, err := records.Get(ctx, name, metav1.GetOptions{}); err == nil {
-		return existing, checkRecord(existing, req)
-	} else if !apierrors.IsNotFound(err) {
-		return nil, err
-	}
+	// No read first: the record's create below is what decides which certificate is the
+	// one (AlreadyExists hands back the earlier record), so the common case costs one
+	// request, and a retry after a lost status write costs one wasted signature.
 
 	chain, err := profile.CA.Chain(ctx)
 	if err != nil || len(chain) == 0 {

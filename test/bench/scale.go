@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+)
+
+// scaleResult is kcsr server with many CSRs and inventory records stored.
+type scaleResult struct {
+	CSRs        int     `json:"csrs"`
+	Issued      int     `json:"issuedCertificates"`
+	Events      int     `json:"events"`
+	FillSeconds float64 `json:"fillSeconds"`
+	FillPerSec  float64 `json:"fillIssuedPerSec"`
+	StorageDB   int64   `json:"storageDbBytes"`
+	StorageDisk int64   `json:"storageDiskBytes"`
+	EmptyDB     int64   `json:"storageDbEmptyBytes"`
+
+	// Memory of the server process: empty (after the warm-up), filled, after the reads
+	// below, and after a cold start; LiveHeap* is the Go heap right after a forced GC.
+	MemEmpty       memory `json:"memoryEmpty"`
+	MemFilled      memory `json:"memoryFilled"`
+	MemReads       memory `json:"memoryAfterReads"`
+	MemStart       memory `json:"memoryAfterColdStart"`
+	LiveHeapEmpty  int64  `json:"liveHeapEmptyBytes"`
+	LiveHeapFilled int64  `json:"liveHeapFilledBytes"`
+	LiveHeapStart  int64  `json:"liveHeapColdStartBytes"`
+
+	// Median of three, milliseconds.
+	ListCSRs         float64 `json:"listCsrsMs"`
+	ListCSRsPaged    float64 `json:"listCsrsPaged500Ms"`
+	ListIssued       float64 `json:"listIssuedMs"`
+	ListIssuedPaged  float64 `json:"listIssuedPaged500Ms"`
+	WatchCSRsFirst   float64 `json:"watchCsrsFirstEventMs"`
+	WatchCSRsAll     float64 `json:"watchCsrsAllInitialEventsMs"`
+	WatchIssuedFirst float64 `json:"watchIssuedFirstEventMs"`
+	WatchIssuedAll   float64 `json:"watchIssuedAllInitialEventsMs"`
+	StopSeconds      float64 `json:"stopSeconds"`
+	ColdStartSeconds float64 `json:"coldStartSeconds"`
+
+	// The projection to 1M stored objects, from the live heap after the cold start (no
+	// watch-cache history, nothing in flight): RSS = RSS empty + 2 × live heap per object
+	// (the Go heap goal at GOGC=100) + the bbolt file fully resident. LoadedPerObject is
+	// the live heap per object right after the fill, watch-cache history of the writes
+	// included.
+	LiveHeapPerObject float64 `json:"liveHeapPerObjectBytes"`
+	LoadedPerObject   float64 `json:"liveHeapPerObjectUnderLoadBytes"`
+	DBPerObject       float64 `json:"dbPerObjectBytes"`
+	ProjectedRSS1M    int64   `json:"projectedRssFor1MObjectsBytes"`
+}
+
+// fillChunk bounds the CSRs generated and held by the benchmark at once.
+const fillChunk = 10000
+
+// runScale fills a fresh kcsr server with n issued node-client CSRs (each leaves a CSR and
+// an IssuedCertificate; kcsr also records two Events per CSR), then measures reads, memory
+// and a cold start.
+func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleResult, error) {
+	logf("kcsr: starting for the scale run (%d CSRs)", o.Scale)
+	s, err := startKcsr(ctx, o.KcsrBinary, work, tok, o.KcsrArgs, o.KcsrEnv)
+	if err != nil {
+		return nil, err
+	}
+	defer s.stop()
+	if err := warmUp(ctx, s, []workload{nodeClient}, o.Warmup); err != nil {
+		return nil, err
+	}
+	r := &scaleResult{}
+	if r.LiveHeapEmpty, err = liveHeap(ctx, s); err != nil {
+		return nil, err
+	}
+	if r.MemEmpty, err = processMemory(s.procs[0].pid()); err != nil {
+		return nil, err
+	}
+	if _, r.EmptyDB, err = diskUsage(s.etcdDir); err != nil {
+		return nil, err
+	}
+
+	creator, watcher, err := clientsFor(s, nodeClient)
+	if err != nil {
+		return nil, err
+	}
+	var fillTime time.Duration
+	for done := 0; done < o.Scale; {
+		n := min(fillChunk, o.Scale-done)
+		label := fmt.Sprintf("fill-%s-%d", runID, done/fillChunk)
+		csrs, err := generate(nodeClient, label, n)
+		if err != nil {
+			return nil, err
+		}
+		obs, err := run(ctx, creator, watcher, label, csrs, load{Workers: o.Workers}, o.Stall)
+		if err != nil {
+			return nil, err
+		}
+		if issued, _ := obs.counts(); issued != n {
+			return nil, fmt.Errorf("fill: %d of %d issued (%d create errors: %v)\n%s", issued, n, obs.createErrors, obs.firstError, s.logs())
+		}
+		d := obs.end.Sub(obs.start)
+		fillTime += d
+		done += n
+		m, _ := processMemory(s.procs[0].pid())
+		logf("kcsr: filled %d/%d (%.0f/s for this chunk), RSS %s", done, o.Scale, perSecond(n, d), size(m.RSS))
+	}
+	r.FillSeconds = fillTime.Seconds()
+	r.FillPerSec = perSecond(o.Scale, fillTime)
+	time.Sleep(5 * time.Second) // the last events are written asynchronously
+	if r.MemFilled, err = processMemory(s.procs[0].pid()); err != nil {
+		return nil, err
+	}
+	if r.LiveHeapFilled, err = liveHeap(ctx, s); err != nil {
+		return nil, err
+	}
+	if r.StorageDisk, r.StorageDB, err = diskUsage(s.etcdDir); err != nil {
+		return nil, err
+	}
+
+	// Reads, as the administrator: protobuf for CSRs, JSON for kcsr's own types.
+	admin, err := s.adminClient()
+	if err != nil {
+		return nil, err
+	}
+	jsonCfg, err := s.adminConfig(true)
+	if err != nil {
+		return nil, err
+	}
+	kc, err := kcsrclient.NewForConfig(jsonCfg)
+	if err != nil {
+		return nil, err
+	}
+	listCSRs := func(ctx context.Context, opts metav1.ListOptions) (int, string, error) {
+		l, err := admin.CertificatesV1().CertificateSigningRequests().List(ctx, opts)
+		if err != nil {
+			return 0, "", err
+		}
+		return len(l.Items), l.Continue, nil
+	}
+	listIssued := func(ctx context.Context, opts metav1.ListOptions) (int, string, error) {
+		l, err := kc.KcsrV1alpha1().IssuedCertificates().List(ctx, opts)
+		if err != nil {
+			return 0, "", err
+		}
+		return len(l.Items), l.Continue, nil
+	}
+	listEvents := func(ctx context.Context, opts metav1.ListOptions) (int, string, error) {
+		l, err := admin.CoreV1().Events("").List(ctx, opts)
+		if err != nil {
+			return 0, "", err
+		}
+		return len(l.Items), l.Continue, nil
+	}
+	if r.CSRs, err = listAll(ctx, listCSRs, 500); err != nil {
+		return nil, err
+	}
+	if r.Issued, err = listAll(ctx, listIssued, 500); err != nil {
+		return nil, err
+	}
+	if r.Events, err = listAll(ctx, listEvents, 500); err != nil {
+		return nil, err
+	}
+	logf("kcsr: stored %d CSRs, %d IssuedCertificates, %d Events; timing lists", r.CSRs, r.Issued, r.Events)
+	timeIt := func(f func() error) (float64, error) {
+		var ds []time.Duration
+		for range 3 {
+			start := time.Now()
+			if err := f(); err != nil {
+				return 0, err
+			}
+			ds = append(ds, time.Since(start))
+		}
+		return float64(median(ds)) / float64(time.Millisecond), nil
+	}
+	for _, m := range []struct {
+		out  *float64
+		list func(context.Context, metav1.ListOptions) (int, string, error)
+		page int64
+	}{
+		{&r.ListCSRs, listCSRs, 0}, {&r.ListCSRsPaged, listCSRs, 500},
+		{&r.ListIssued, listIssued, 0}, {&r.ListIssuedPaged, listIssued, 500},
+	} {
+		if *m.out, err = timeIt(func() error { _, err := listAll(ctx, m.list, m.page); return err }); err != nil {
+			return nil, err
+		}
+	}
+	logf("kcsr: timing watch start")
+	csrWatch := func(ctx context.Context) (watch.Interface, error) {
+		return admin.CertificatesV1().CertificateSigningRequests().Watch(ctx, metav1.ListOptions{})
+	}
+	issuedWatch := func(ctx context.Context) (watch.Interface, error) {
+		return kc.KcsrV1alpha1().IssuedCertificates().Watch(ctx, metav1.ListOptions{})
+	}
+	if r.WatchCSRsFirst, r.WatchCSRsAll, err = watchStart(ctx, csrWatch, r.CSRs); err != nil {
+		return nil, err
+	}
+	if r.WatchIssuedFirst, r.WatchIssuedAll, err = watchStart(ctx, issuedWatch, r.Issued); err != nil {
+		return nil, err
+	}
+	if r.MemReads, err = processMemory(s.procs[0].pid()); err != nil {
+		return nil, err
+	}
+
+	logf("kcsr: cold start")
+	stop, start, err := s.restartKcsr(ctx)
+	if err != nil {
+		return r, err
+	}
+	r.StopSeconds, r.ColdStartSeconds = stop.Seconds(), start.Seconds()
+	if r.MemStart, err = processMemory(s.procs[0].pid()); err != nil {
+		return nil, err
+	}
+	if r.LiveHeapStart, err = liveHeap(ctx, s); err != nil {
+		return nil, err
+	}
+	r.project()
+	return r, nil
+}
+
+// listAll lists every object, in pages of page (0: one unpaged list), and counts them.
+func listAll(ctx context.Context, list func(context.Context, metav1.ListOptions) (int, string, error), page int64) (int, error) {
+	total, cont := 0, ""
+	for {
+		n, next, err := list(ctx, metav1.ListOptions{Limit: page, Continue: cont})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if next == "" {
+			return total, nil
+		}
+		cont = next
+	}
+}
+
+// watchStart opens a watch with no resource version (the server sends every stored object
+// as an ADDED event first) and times the first event and the last of the want initial
+// ones, in milliseconds.
+func watchStart(ctx context.Context, open func(context.Context) (watch.Interface, error), want int) (first, all float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	start := time.Now()
+	w, err := open(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer w.Stop()
+	seen := 0
+	for ev := range w.ResultChan() {
+		if ev.Type != watch.Added {
+			continue
+		}
+		seen++
+		if seen == 1 {
+			first = float64(time.Since(start)) / float64(time.Millisecond)
+		}
+		if seen >= want {
+			return first, float64(time.Since(start)) / float64(time.Millisecond), nil
+		}
+	}
+	return first, 0, fmt.Errorf("watch ended after %d of %d initial events", seen, want)
+}
+
+// project extrapolates the memory to 1M stored objects.
+func (r *scaleResult) project() {
+	objects := r.CSRs + r.Issued + r.Events
+	if objects == 0 {
+		return
+	}
+	r.LiveHeapPerObject = float64(r.LiveHeapStart-r.LiveHeapEmpty) / float64(objects)
+	r.LoadedPerObject = float64(r.LiveHeapFilled-r.LiveHeapEmpty) / float64(objects)
+	r.DBPerObject = float64(r.StorageDB-r.EmptyDB) / float64(objects)
+	r.ProjectedRSS1M = r.MemEmpty.RSS + int64(2*r.LiveHeapPerObject*1e6) + int64(r.DBPerObject*1e6)
+}
+
+func (r *scaleResult) print(w io.Writer) {
+	objects := r.CSRs + r.Issued + r.Events
+	mem := func(m memory) string {
+		return fmt.Sprintf("RSS %s (anon %s, file %s), peak %s", size(m.RSS), size(m.Anon), size(m.File), size(m.Peak))
+	}
+	fmt.Fprintf(w, "kcsr server with %d CSRs, %d IssuedCertificates and %d Events stored (%d objects)\n", r.CSRs, r.Issued, r.Events, objects)
+	fmt.Fprintf(w, "  fill: %.0f issued/s over %.0f s\n", r.FillPerSec, r.FillSeconds)
+	fmt.Fprintf(w, "  storage: etcd db %s, etcd directory %s\n", size(r.StorageDB), size(r.StorageDisk))
+	fmt.Fprintf(w, "  memory empty:        %s; live heap %s\n", mem(r.MemEmpty), size(r.LiveHeapEmpty))
+	fmt.Fprintf(w, "  memory filled:       %s; live heap %s\n", mem(r.MemFilled), size(r.LiveHeapFilled))
+	fmt.Fprintf(w, "  after lists+watches: %s\n", mem(r.MemReads))
+	fmt.Fprintf(w, "  after a cold start:  %s; live heap %s\n", mem(r.MemStart), size(r.LiveHeapStart))
+	fmt.Fprintf(w, "  list CSRs: unpaged %.0f ms, paged by 500 %.0f ms; list IssuedCertificates: unpaged %.0f ms, paged by 500 %.0f ms (median of 3)\n",
+		r.ListCSRs, r.ListCSRsPaged, r.ListIssued, r.ListIssuedPaged)
+	fmt.Fprintf(w, "  watch start (every object as an initial event): CSRs first %.0f ms, all %.0f ms; IssuedCertificates first %.0f ms, all %.0f ms\n",
+		r.WatchCSRsFirst, r.WatchCSRsAll, r.WatchIssuedFirst, r.WatchIssuedAll)
+	fmt.Fprintf(w, "  stop (SIGTERM → exit) %.1f s; cold start (exec → ready) %.1f s\n", r.StopSeconds, r.ColdStartSeconds)
+	fmt.Fprintf(w, "  per stored object: live heap %.0f B after a restart (%.0f B right after the fill, with the watch cache's history), etcd db %.0f B\n",
+		r.LiveHeapPerObject, r.LoadedPerObject, r.DBPerObject)
+	fmt.Fprintf(w, "  → 1M objects ≈ %s RSS (empty RSS + 2 × live heap + db resident)\n", size(r.ProjectedRSS1M))
+	fmt.Fprintln(w, "\ntargets (issue #8):")
+	fmt.Fprintf(w, "  %s 1M stored objects within 2 GiB RSS (projected from %d): %s\n", verdict(r.ProjectedRSS1M <= 2<<30), objects, size(r.ProjectedRSS1M))
+	fmt.Fprintf(w, "  %s cold start ≤ 60 s (with %d objects): %.1f s\n", verdict(r.ColdStartSeconds <= 60), objects, r.ColdStartSeconds)
+}

@@ -198,6 +198,12 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	profiles, clusterCA, err := o.profiles(ctx)
+	if err != nil {
+		return err
+	}
+	// Only now that the configuration is known to be good does anything change on the
+	// cluster.
 	if o.InstallCRDs {
 		dyn, err := dynamic.NewForConfig(config)
 		if err != nil {
@@ -212,10 +218,6 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		}
 	}
 
-	profiles, clusterCA, err := o.profiles(ctx)
-	if err != nil {
-		return err
-	}
 	defer func() {
 		closed := map[ca.Backend]bool{}
 		for _, p := range profiles {

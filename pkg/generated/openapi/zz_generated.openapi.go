@@ -36,6 +36,7 @@ import (
 	version "k8s.io/apimachinery/pkg/version"
 	common "k8s.io/kube-openapi/pkg/common"
 	spec "k8s.io/kube-openapi/pkg/validation/spec"
+	v1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
@@ -397,18 +398,18 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		runtime.Unknown{}.OpenAPIModelName():                                   schema_k8sio_apimachinery_pkg_runtime_Unknown(ref),
 		intstr.IntOrString{}.OpenAPIModelName():                                schema_apimachinery_pkg_util_intstr_IntOrString(ref),
 		version.Info{}.OpenAPIModelName():                                      schema_k8sio_apimachinery_pkg_version_Info(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy":                  schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicy(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicyList":              schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref),
+		v1alpha1.ApprovalPolicy{}.OpenAPIModelName():                           schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicy(ref),
+		v1alpha1.ApprovalPolicyList{}.OpenAPIModelName():                       schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec":              schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicySpec(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken":                  schema_pkg_apis_kcsr_v1alpha1_BootstrapToken(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenList":              schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref),
+		v1alpha1.BootstrapToken{}.OpenAPIModelName():                           schema_pkg_apis_kcsr_v1alpha1_BootstrapToken(ref),
+		v1alpha1.BootstrapTokenList{}.OpenAPIModelName():                       schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec":              schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenSpec(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificate":               schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateList":           schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref),
+		v1alpha1.IssuedCertificate{}.OpenAPIModelName():                        schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref),
+		v1alpha1.IssuedCertificateList{}.OpenAPIModelName():                    schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateSpec":           schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateStatus":         schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateStatus(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken":                       schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref),
-		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenList":                   schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref),
+		v1alpha1.JoinToken{}.OpenAPIModelName():                                schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref),
+		v1alpha1.JoinTokenList{}.OpenAPIModelName():                            schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec":                   schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus":                 schema_pkg_apis_kcsr_v1alpha1_JoinTokenStatus(ref),
 		"kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.PolicyRule":                      schema_pkg_apis_kcsr_v1alpha1_PolicyRule(ref),
@@ -20481,7 +20482,7 @@ func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy"),
+										Ref: ref(v1alpha1.ApprovalPolicy{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -20492,7 +20493,7 @@ func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicy"},
+			metav1.ListMeta{}.OpenAPIModelName(), v1alpha1.ApprovalPolicy{}.OpenAPIModelName()},
 	}
 }
 
@@ -20636,7 +20637,7 @@ func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref common.ReferenceCallba
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken"),
+										Ref: ref(v1alpha1.BootstrapToken{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -20647,7 +20648,7 @@ func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref common.ReferenceCallba
 			},
 		},
 		Dependencies: []string{
-			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapToken"},
+			metav1.ListMeta{}.OpenAPIModelName(), v1alpha1.BootstrapToken{}.OpenAPIModelName()},
 	}
 }
 
@@ -20796,7 +20797,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref common.ReferenceCal
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificate"),
+										Ref: ref(v1alpha1.IssuedCertificate{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -20807,7 +20808,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref common.ReferenceCal
 			},
 		},
 		Dependencies: []string{
-			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificate"},
+			metav1.ListMeta{}.OpenAPIModelName(), v1alpha1.IssuedCertificate{}.OpenAPIModelName()},
 	}
 }
 
@@ -21109,7 +21110,7 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref common.ReferenceCallback) c
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
-										Ref: ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken"),
+										Ref: ref(v1alpha1.JoinToken{}.OpenAPIModelName()),
 									},
 								},
 							},
@@ -21120,7 +21121,7 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref common.ReferenceCallback) c
 			},
 		},
 		Dependencies: []string{
-			metav1.ListMeta{}.OpenAPIModelName(), "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinToken"},
+			metav1.ListMeta{}.OpenAPIModelName(), v1alpha1.JoinToken{}.OpenAPIModelName()},
 	}
 }
 

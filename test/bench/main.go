@@ -57,6 +57,7 @@ type options struct {
 	KcsrArgs       []string
 	KcsrEnv        []string
 	Rate           float64
+	Restarts       int
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	fs.StringVar(&o.AllocProfile, "allocprofile", "", "Write an allocation profile (delta over the same window) of kcsr server to this file.")
 	fs.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "Length of the profiles; 0: 80 % of the measured node-client phase (at most 50 s).")
 	fs.DurationVar(&o.Stall, "stall-timeout", 2*time.Minute, "Give up on a phase when no CSR was issued for this long.")
+	fs.IntVar(&o.Restarts, "restarts", 3, "With --scale: how many cold starts to time.")
 	fs.Float64Var(&o.Rate, "rate", 0, "Run only the node-client workload, open loop at this many CSRs per second (e.g. to measure latency at a known rate); no max, policy or half-rate phase.")
 	fs.BoolVar(&o.HalfRate, "half-rate", true, "Also run an open-loop phase at half of each system's measured maximum, for the latency there.")
 	fs.BoolVar(&o.Policy, "policy", true, "Also run the policy-approved workload on kcsr.")

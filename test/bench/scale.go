@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,16 +36,16 @@ type scaleResult struct {
 	LiveHeapStart  int64  `json:"liveHeapColdStartBytes"`
 
 	// Median of three, milliseconds.
-	ListCSRs         float64 `json:"listCsrsMs"`
-	ListCSRsPaged    float64 `json:"listCsrsPaged500Ms"`
-	ListIssued       float64 `json:"listIssuedMs"`
-	ListIssuedPaged  float64 `json:"listIssuedPaged500Ms"`
-	WatchCSRsFirst   float64 `json:"watchCsrsFirstEventMs"`
-	WatchCSRsAll     float64 `json:"watchCsrsAllInitialEventsMs"`
-	WatchIssuedFirst float64 `json:"watchIssuedFirstEventMs"`
-	WatchIssuedAll   float64 `json:"watchIssuedAllInitialEventsMs"`
-	StopSeconds      float64 `json:"stopSeconds"`
-	ColdStartSeconds float64 `json:"coldStartSeconds"`
+	ListCSRs         float64   `json:"listCsrsMs"`
+	ListCSRsPaged    float64   `json:"listCsrsPaged500Ms"`
+	ListIssued       float64   `json:"listIssuedMs"`
+	ListIssuedPaged  float64   `json:"listIssuedPaged500Ms"`
+	WatchCSRsFirst   float64   `json:"watchCsrsFirstEventMs"`
+	WatchCSRsAll     float64   `json:"watchCsrsAllInitialEventsMs"`
+	WatchIssuedFirst float64   `json:"watchIssuedFirstEventMs"`
+	WatchIssuedAll   float64   `json:"watchIssuedAllInitialEventsMs"`
+	StopSeconds      []float64 `json:"stopSeconds"`
+	ColdStartSeconds []float64 `json:"coldStartSeconds"`
 
 	// The projection to 1M stored objects, from the live heap after the cold start (no
 	// watch-cache history, nothing in flight): RSS = RSS empty + 2 × live heap per object
@@ -205,17 +207,24 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 		return nil, err
 	}
 
-	logf("kcsr: cold start")
-	stop, start, err := s.restartKcsr(ctx)
-	if err != nil {
-		return r, err
-	}
-	r.StopSeconds, r.ColdStartSeconds = stop.Seconds(), start.Seconds()
-	if r.MemStart, err = processMemory(s.procs[0].pid()); err != nil {
-		return nil, err
-	}
-	if r.LiveHeapStart, err = liveHeap(ctx, s); err != nil {
-		return nil, err
+	// The first cold start is measured after the reads, as an operator would restart;
+	// the next ones (--restarts) right after the previous start, for the spread.
+	for i := range max(o.Restarts, 1) {
+		logf("kcsr: cold start %d/%d", i+1, max(o.Restarts, 1))
+		stop, start, err := s.restartKcsr(ctx)
+		if err != nil {
+			return r, err
+		}
+		r.StopSeconds = append(r.StopSeconds, stop.Seconds())
+		r.ColdStartSeconds = append(r.ColdStartSeconds, start.Seconds())
+		if i == 0 {
+			if r.MemStart, err = processMemory(s.procs[0].pid()); err != nil {
+				return nil, err
+			}
+			if r.LiveHeapStart, err = liveHeap(ctx, s); err != nil {
+				return nil, err
+			}
+		}
 	}
 	r.project()
 	return r, nil
@@ -293,11 +302,20 @@ func (r *scaleResult) print(w io.Writer) {
 		r.ListCSRs, r.ListCSRsPaged, r.ListIssued, r.ListIssuedPaged)
 	fmt.Fprintf(w, "  watch start (every object as an initial event): CSRs first %.0f ms, all %.0f ms; IssuedCertificates first %.0f ms, all %.0f ms\n",
 		r.WatchCSRsFirst, r.WatchCSRsAll, r.WatchIssuedFirst, r.WatchIssuedAll)
-	fmt.Fprintf(w, "  stop (SIGTERM → exit) %.1f s; cold start (exec → ready) %.1f s\n", r.StopSeconds, r.ColdStartSeconds)
+	fmt.Fprintf(w, "  stop (SIGTERM → exit) %s s; cold start (exec → ready) %s s\n", seconds(r.StopSeconds), seconds(r.ColdStartSeconds))
 	fmt.Fprintf(w, "  per stored object: live heap %.0f B after a restart (%.0f B right after the fill, with the watch cache's history), etcd db %.0f B\n",
 		r.LiveHeapPerObject, r.LoadedPerObject, r.DBPerObject)
 	fmt.Fprintf(w, "  → 1M objects ≈ %s RSS (empty RSS + 2 × live heap + db resident)\n", size(r.ProjectedRSS1M))
 	fmt.Fprintln(w, "\ntargets (issue #8):")
 	fmt.Fprintf(w, "  %s 1M stored objects within 2 GiB RSS (projected from %d): %s\n", verdict(r.ProjectedRSS1M <= 2<<30), objects, size(r.ProjectedRSS1M))
-	fmt.Fprintf(w, "  %s cold start ≤ 60 s (with %d objects): %.1f s\n", verdict(r.ColdStartSeconds <= 60), objects, r.ColdStartSeconds)
+	worst := slices.Max(append([]float64{0}, r.ColdStartSeconds...))
+	fmt.Fprintf(w, "  %s cold start ≤ 60 s (with %d objects), the slowest of %d: %.1f s\n", verdict(worst <= 60), objects, len(r.ColdStartSeconds), worst)
+}
+
+func seconds(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = fmt.Sprintf("%.1f", x)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -3,7 +3,10 @@
 //
 // It owns three things, each with the semantics of the Kubernetes code it mirrors:
 //   - ParseRequest: the decoding of spec.request (pkg/apis/certificates ParseCSR upstream,
-//     plus the proof-of-possession signature check that API validation adds);
+//     plus the proof-of-possession signature check that API validation adds), and
+//     ParseStrictRequest, kcsr's stricter rule for a request about to be stored: exactly
+//     one CERTIFICATE REQUEST block, so that a private key sent along is refused, never
+//     stored (HoldsPrivateKey recognizes keys in every shape people send them);
 //   - KeyUsages: the mapping of spec.usages to x509 key usages and extended key usages
 //     (the in-tree signer's policies.go upstream);
 //   - the built-in signer names and their constraints (ValidateKubeAPIServerClient,

@@ -2,12 +2,17 @@ package csr
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,6 +77,165 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+func TestParseStrictRequest(t *testing.T) {
+	ecKey, rsaKey, edKey := newECDSAKey(t), newRSAKey(t), newEd25519Key(t)
+	tmpl := requestTemplate("jane", []string{"dev"})
+	reqDER := requestDER(t, ecKey, tmpl)
+	reqPEM := requestPEM(t, ecKey, tmpl)
+	keys := privateKeyShapes(t, rsaKey, ecKey, edKey)
+	block := func(typ string, b []byte, headers map[string]string) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b, Headers: headers})
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	tampered := bytes.Clone(reqDER)
+	tampered[len(tampered)-1] ^= 0xff
+
+	const (
+		keyErr = "must be exactly one PEM block of type CERTIFICATE REQUEST: found a private key"
+		prefix = "must be exactly one PEM block of type CERTIFICATE REQUEST: found "
+	)
+	cases := []struct {
+		name    string
+		in      []byte
+		wantErr string
+		wantKey bool
+	}{
+		{name: "the request", in: reqPEM},
+		{name: "whitespace around it", in: cat([]byte(" \n\t\r\n"), reqPEM, []byte("\n\n  \t\n"))},
+		{name: "no line end", in: bytes.TrimSuffix(reqPEM, []byte("\n"))},
+		{name: "CRLF line ends", in: bytes.ReplaceAll(reqPEM, []byte("\n"), []byte("\r\n"))},
+		{name: "rsa", in: requestPEM(t, rsaKey, tmpl)},
+		{name: "ed25519", in: requestPEM(t, edKey, tmpl)},
+
+		// A private key in every shape: refused, and said so.
+		{name: "the request then the key", in: cat(reqPEM, keys["pkcs8"]), wantErr: keyErr, wantKey: true},
+		{name: "the request then an RSA key", in: cat(reqPEM, keys["pkcs1"]), wantErr: keyErr, wantKey: true},
+		{name: "the request then an EC key with parameters", in: cat(reqPEM, keys["sec1 with parameters"]), wantErr: keyErr, wantKey: true},
+		{name: "the key then the request", in: cat(keys["pkcs8"], reqPEM), wantErr: keyErr, wantKey: true},
+		{name: "the key alone", in: keys["pkcs8"], wantErr: keyErr, wantKey: true},
+		{name: "an ed25519 key", in: keys["ed25519"], wantErr: keyErr, wantKey: true},
+		{name: "a DER key", in: keys["der"], wantErr: keyErr, wantKey: true},
+		{name: "a DER key as base64 text", in: keys["base64 der"], wantErr: keyErr, wantKey: true},
+		{name: "an indented PEM key", in: keys["indented"], wantErr: keyErr, wantKey: true},
+		{name: "the request then an indented key", in: cat(reqPEM, keys["indented"]), wantErr: keyErr, wantKey: true},
+		{name: "a PEM key without its END line", in: keys["no end line"], wantErr: keyErr, wantKey: true},
+		{name: "the request then a key without its END line", in: cat(reqPEM, keys["no end line"]), wantErr: keyErr, wantKey: true},
+		{name: "a key in a block of another type", in: keys["other type"], wantErr: keyErr, wantKey: true},
+		{name: "the request then a key in a block of another type", in: cat(reqPEM, keys["other type"]), wantErr: keyErr, wantKey: true},
+		{name: "the request then a DER key", in: cat(reqPEM, keys["der"]), wantErr: keyErr, wantKey: true},
+		{name: "the request then the key's base64 text", in: cat(reqPEM, keys["base64 der"]), wantErr: keyErr, wantKey: true},
+		{name: "a DER key then the request", in: cat(keys["der"], []byte("\n"), reqPEM), wantErr: keyErr, wantKey: true},
+		{name: "a key in a CERTIFICATE REQUEST block", in: block(RequestBlockType, keys["der"], nil), wantErr: keyErr, wantKey: true},
+
+		// Anything else around or instead of the one block.
+		{name: "nil", in: nil, wantErr: prefix + "nothing"},
+		{name: "only whitespace", in: []byte(" \n\t"), wantErr: prefix + "nothing"},
+		{name: "an indented BEGIN line", in: cat([]byte("\n  "), reqPEM), wantErr: prefix + "spaces before the BEGIN line; it must start a line"},
+		{name: "text before", in: cat([]byte("my request:\n"), reqPEM), wantErr: prefix + "text before the PEM block"},
+		{name: "text after", in: cat(reqPEM, []byte("# made by openssl\n")), wantErr: prefix + "text after the PEM block"},
+		{name: "two requests", in: cat(reqPEM, reqPEM), wantErr: prefix + "more than one PEM block"},
+		{name: "the request then a certificate", in: cat(reqPEM, block("CERTIFICATE", []byte{0x30, 0}, nil)), wantErr: prefix + "more than one PEM block"},
+		{name: "a certificate", in: block("CERTIFICATE", reqDER, nil), wantErr: prefix + `a PEM block of type "CERTIFICATE"`},
+		{name: "the legacy NEW CERTIFICATE REQUEST type", in: block("NEW CERTIFICATE REQUEST", reqDER, nil), wantErr: prefix + `a PEM block of type "NEW CERTIFICATE REQUEST"`},
+		{name: "a type that is not a type name", in: block("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", reqDER, nil), wantErr: prefix + "a PEM block of type another type"},
+		{name: "headers", in: block(RequestBlockType, reqDER, map[string]string{"Comment": "x"}), wantErr: prefix + "PEM headers in the block"},
+		{name: "no END line", in: bytes.TrimSuffix(reqPEM, []byte("-----END CERTIFICATE REQUEST-----\n")), wantErr: prefix + "a PEM block that does not decode (a missing or misspelt END line, or a broken base64 body)"},
+		{name: "DER request", in: reqDER, wantErr: prefix + "a DER (binary) request; convert it to PEM (openssl req -inform DER -in user.der -out user.csr)"},
+		{name: "not PEM", in: []byte("hello"), wantErr: prefix + "no PEM block"},
+
+		// Within the one block: ParseRequest's errors.
+		{name: "garbage DER", in: block(RequestBlockType, []byte{0x30, 0x03, 0x02, 0x01}, nil), wantErr: "asn1: syntax error: data truncated"},
+		{name: "bad signature", in: block(RequestBlockType, tampered, nil), wantErr: "x509: ECDSA verification failure"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := ParseStrictRequest(tc.in)
+			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
+			}
+			if err == nil {
+				if req == nil || req.Subject.CommonName != "jane" {
+					t.Fatalf("request = %v, want the one for CN=jane", req)
+				}
+				return
+			}
+			if req != nil {
+				t.Errorf("got a request with error %v", err)
+			}
+			var encodingErr *EncodingError
+			if got := errors.As(err, &encodingErr) && encodingErr.PrivateKey; got != tc.wantKey {
+				t.Errorf("EncodingError.PrivateKey = %v, want %v", got, tc.wantKey)
+			}
+			assertNoKeyMaterial(t, err.Error(), tc.in, keys)
+		})
+	}
+
+	var sigErr *SignatureError
+	if _, err := ParseStrictRequest(block(RequestBlockType, tampered, nil)); !errors.As(err, &sigErr) {
+		t.Errorf("bad signature: error %T, want *SignatureError", err)
+	}
+}
+
+// privateKeyShapes returns the shapes in which people send private keys, by name. Keys
+// are generated per test.
+func privateKeyShapes(t testing.TB, rsaKey, ecKey, edKey crypto.Signer) map[string][]byte {
+	t.Helper()
+	pkcs8 := func(key crypto.Signer) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	ecDER, err := x509.MarshalECPrivateKey(ecKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	der := pkcs8(rsaKey)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	var indented bytes.Buffer
+	for _, line := range bytes.SplitAfter(pemKey, []byte("\n")) {
+		if len(line) > 0 {
+			indented.WriteString("    ")
+			indented.Write(line)
+		}
+	}
+	noEnd := pemKey[:bytes.LastIndex(pemKey, []byte("-----END"))]
+	return map[string][]byte{
+		"pkcs8":                pemKey,
+		"pkcs1":                pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey.(*rsa.PrivateKey))}),
+		"sec1 with parameters": append(pem.EncodeToMemory(&pem.Block{Type: "EC PARAMETERS", Bytes: []byte{6, 8, 0x2a, 0x86, 0x48, 0xce, 0x3d, 3, 1, 7}}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: ecDER})...),
+		"ed25519":              pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8(edKey)}),
+		"der":                  der,
+		"base64 der":           []byte(base64.StdEncoding.EncodeToString(der)),
+		"indented":             indented.Bytes(),
+		"no end line":          noEnd,
+		"other type":           pem.EncodeToMemory(&pem.Block{Type: "DATA", Bytes: der}),
+	}
+}
+
+// assertNoKeyMaterial fails when msg holds 8 characters in a row of any key's base64 (the
+// text of a PEM body, and of a base64 echo of the DER), or of in's base64 (the echo of the
+// whole value, as kube-apiserver shows spec.request).
+func assertNoKeyMaterial(t testing.TB, msg string, in []byte, keys map[string][]byte) {
+	t.Helper()
+	const window = 8
+	texts := []string{base64.StdEncoding.EncodeToString(in)}
+	for _, k := range keys {
+		texts = append(texts, base64.StdEncoding.EncodeToString(k))
+		if block, _ := pem.Decode(k); block != nil {
+			texts = append(texts, base64.StdEncoding.EncodeToString(block.Bytes))
+		}
+	}
+	for _, text := range texts {
+		for i := 0; i+window <= len(text); i++ {
+			if strings.Contains(msg, text[i:i+window]) {
+				t.Fatalf("error %q holds %q, a piece of the input or of a key", msg, text[i:i+window])
+			}
+		}
+	}
+}
+
 func FuzzParseRequest(f *testing.F) {
 	tmpl := requestTemplate("system:node:n1", []string{"system:nodes"}, withDNS("n1.example.com"), withIP("10.0.0.1"))
 	for _, pemBytes := range [][]byte{
@@ -108,6 +272,41 @@ func FuzzParseRequest(f *testing.F) {
 		}
 		if err := req.CheckSignature(); err != nil {
 			t.Fatalf("accepted request has a bad signature: %v", err)
+		}
+	})
+}
+
+// FuzzParseStrictRequest checks that what ParseStrictRequest accepts is one request and
+// nothing else: ParseRequest reads the same request from it, and it holds no private key.
+func FuzzParseStrictRequest(f *testing.F) {
+	key := newECDSAKey(f)
+	reqPEM := requestPEM(f, key, requestTemplate("jane", []string{"dev"}))
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(reqPEM)
+	f.Add(append(bytes.Clone(reqPEM), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...))
+	f.Add(append([]byte("\n  "), reqPEM...))
+	f.Add(keyDER)
+
+	f.Fuzz(func(t *testing.T, in []byte) {
+		req, err := ParseStrictRequest(in)
+		if err != nil {
+			if req != nil {
+				t.Fatalf("ParseStrictRequest returned a request and error %v", err)
+			}
+			return
+		}
+		loose, err := ParseRequest(in)
+		if err != nil {
+			t.Fatalf("ParseStrictRequest accepted what ParseRequest refuses: %v", err)
+		}
+		if !bytes.Equal(loose.Raw, req.Raw) {
+			t.Fatal("ParseStrictRequest and ParseRequest read different requests")
+		}
+		if HoldsPrivateKey(in) {
+			t.Fatal("ParseStrictRequest accepted a private key")
 		}
 	})
 }

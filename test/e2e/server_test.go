@@ -119,7 +119,7 @@ func TestCreateRejections(t *testing.T) {
 		{"wrapped", wrapped, clientSigner, 86400, []string{"client auth"},
 			[]string{"spec.request", "base64"}},
 		{"wrongpem", base64.StdEncoding.EncodeToString(keyPEM), clientSigner, 86400, []string{"client auth"},
-			[]string{"spec.request", "PEM block type must be CERTIFICATE REQUEST"}},
+			[]string{"spec.request", `Invalid value: "<private key omitted>"`, "found a private key; never send a private key"}},
 		{"badsig", corrupted, clientSigner, 86400, []string{"client auth"},
 			[]string{"spec.request", "verification error"}},
 		{"short", good, clientSigner, 599, []string{"client auth"},

@@ -93,6 +93,8 @@ func rejections(t *testing.T, tg *target, r *record) {
 		{"masters", masters, clientSigner, 86400, []string{"client auth"}},
 		{"wrapped", wrapped, clientSigner, 86400, []string{"client auth"}},
 		{"wrongpem", base64.StdEncoding.EncodeToString(keyPEM), clientSigner, 86400, []string{"client auth"}},
+		// cat user.csr user.key | base64 -w0: Kubernetes reads the first block and stores the key.
+		{"csrkey", base64.StdEncoding.EncodeToString(append(append([]byte(nil), csrPEM...), keyPEM...)), clientSigner, 86400, []string{"client auth"}},
 		{"badsig", framework.CorruptSignature(t, csrPEM), clientSigner, 86400, []string{"client auth"}},
 		{"short", good, clientSigner, 599, []string{"client auth"}},
 		{"badusage", good, clientSigner, 86400, []string{"client-auth"}},

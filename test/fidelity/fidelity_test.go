@@ -51,6 +51,8 @@ func (r *record) set(key, format string, args ...any) {
 var knownDifferences = map[string]string{
 	"rejections/wrapped":              "kcsr names spec.request and says how to encode (compatibility.md: base64 decode error)",
 	"rejections/wrongpem":             "kcsr does not echo a private key back (compatibility.md: a private key sent as spec.request)",
+	"rejections/csrkey":               "kcsr refuses anything but one CERTIFICATE REQUEST block (compatibility.md: text or a key after the request)",
+	"rejections/csrkey-stored":        "kcsr refuses anything but one CERTIFICATE REQUEST block (compatibility.md: text or a key after the request)",
 	"signer-rules/unserved":           "kcsr adds a SignerUnavailable condition (compatibility.md: Approved CSR whose signerName no signer serves)",
 	"rbac/sign-with-grant-conditions": "kcsr adds a SignerUnavailable condition (compatibility.md: Approved CSR whose signerName no signer serves)",
 	"walkthrough/annotations":         "kcsr explains a CSR left to a person in kcsr.dev/approval-verdict (compatibility.md: CSR decisions)",

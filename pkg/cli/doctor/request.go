@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -147,6 +148,13 @@ func CheckRequestPEM(data []byte) (*x509.CertificateRequest, []Finding) {
 		return nil, append(findings, problem(requestField,
 			fmt.Sprintf(`the PEM block is a %q; Kubernetes wants a "CERTIFICATE REQUEST"`, block.Type),
 			fixMakeRequest))
+	}
+
+	var encodingErr *csr.EncodingError
+	if _, err := csr.ParseStrictRequest(data); block.Type == csr.RequestBlockType && errors.As(err, &encodingErr) && !encodingErr.PrivateKey {
+		findings = append(findings, problem(requestField,
+			err.Error()+" (kcsr refuses it; Kubernetes reads the first block only and stores the rest where every reader of CSRs sees it)",
+			"send only the request: base64 -w0 user.csr"))
 	}
 
 	req, err := x509.ParseCertificateRequest(block.Bytes)

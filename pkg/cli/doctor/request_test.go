@@ -105,6 +105,11 @@ func TestCheckRequestPEM(t *testing.T) {
 			want: []string{"✗ spec.request: does not hold a PEM certificate request: " + fixMakeRequest + ", then base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"}},
 		{name: "garbage in the block", data: pemBlock("CERTIFICATE REQUEST", []byte("garbage")),
 			want: []string{"✗ spec.request: is not a valid PKCS#10 certificate request (asn1: structure error: tags don't match (16 vs {class:1 tag:7 length:97 isCompound:true}) {optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false} certificateRequest @2): " + fixMakeRequest}},
+		{name: "text after the request", data: append(pemBlock("CERTIFICATE REQUEST", der), "made by openssl\n"...), wantReq: true,
+			want: []string{"✗ spec.request: must be exactly one PEM block of type CERTIFICATE REQUEST: found text after the PEM block (kcsr refuses it; Kubernetes reads the first block only and stores the rest where every reader of CSRs sees it): send only the request: base64 -w0 user.csr"}},
+		{name: "text before the request", data: append([]byte("Certificate Request:\n"), pemBlock("CERTIFICATE REQUEST", der)...), wantReq: true,
+			want: []string{"✗ spec.request: must be exactly one PEM block of type CERTIFICATE REQUEST: found text before the PEM block (kcsr refuses it; Kubernetes reads the first block only and stores the rest where every reader of CSRs sees it): send only the request: base64 -w0 user.csr"}},
+		{name: "private key in DER after the request", data: append(pemBlock("CERTIFICATE REQUEST", der), keyDER...), wantReq: true, want: []string{keyFinding}},
 		{name: "signature does not verify", data: pemBlock("CERTIFICATE REQUEST", tampered), wantReq: true,
 			want: []string{"✗ spec.request: the request's signature does not verify (x509: ECDSA verification failure): it was changed after it was signed, or signed with another key: make it again from your key: " + fixMakeRequest}},
 	}

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,9 +21,13 @@ import (
 // testPKI holds material generated for one test: never committed keys.
 type testPKI struct {
 	request []byte // PEM CERTIFICATE REQUEST
-	cert    []byte // PEM CERTIFICATE
-	cert2   []byte // another PEM CERTIFICATE
-	certDER []byte
+	// tamperedRequest is request with a signature that does not verify.
+	tamperedRequest []byte
+	keyDER          []byte // the request's private key, PKCS#8
+	keyPEM          []byte
+	cert            []byte // PEM CERTIFICATE
+	cert2           []byte // another PEM CERTIFICATE
+	certDER         []byte
 }
 
 func newTestPKI(t testing.TB) testPKI {
@@ -49,11 +54,20 @@ func newTestPKI(t testing.TB) testPKI {
 		return der
 	}
 	der := certDER(1)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tampered := bytes.Clone(reqDER)
+	tampered[len(tampered)-1] ^= 0xff
 	return testPKI{
-		request: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: reqDER}),
-		cert:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		cert2:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER(2)}),
-		certDER: der,
+		request:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: reqDER}),
+		tamperedRequest: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered}),
+		keyDER:          keyDER,
+		keyPEM:          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+		cert:            pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		cert2:           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER(2)}),
+		certDER:         der,
 	}
 }
 

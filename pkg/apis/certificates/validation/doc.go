@@ -3,7 +3,10 @@
 //
 // It mirrors kube-apiserver's pkg/apis/certificates/validation: the same checks in the same
 // order, with the same field paths and error texts, and the same tolerance for problems that
-// the stored object already had. There is one entry point per write path, because what may
+// the stored object already had. One rule is kcsr's own (docs/compatibility.md): a new
+// spec.request must be exactly one CERTIFICATE REQUEST block, and a refused value is not
+// echoed unless it is a well-formed request, since it may hold a private key. There is one
+// entry point per write path, because what may
 // change depends on it:
 //   - ValidateCertificateSigningRequestCreate: create;
 //   - ValidateCertificateSigningRequestUpdate: the main resource (no Approved/Denied changes,

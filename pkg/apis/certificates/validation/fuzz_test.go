@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -8,6 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 // FuzzValidateCertificateSigningRequestCreate checks that validation of hostile objects never
@@ -51,6 +54,13 @@ func FuzzValidateCertificateSigningRequestCreate(f *testing.F) {
 		for _, err := range errs {
 			if err.Field == "" || err.Error() == "" {
 				t.Fatalf("error without field or text: %#v", err)
+			}
+			// The value is shown only for a well-formed request with a bad signature.
+			var sigErr *csr.SignatureError
+			if _, shown := err.BadValue.([]byte); shown && err.Field == "spec.request" {
+				if _, perr := csr.ParseStrictRequest(request); !errors.As(perr, &sigErr) {
+					t.Fatalf("spec.request shown for a value refused with %v", perr)
+				}
 			}
 		}
 		_ = errs.ToAggregate()

@@ -25,6 +25,7 @@ const certificateBlockType = "CERTIFICATE"
 var (
 	metadataPath       = field.NewPath("metadata")
 	specPath           = field.NewPath("spec")
+	requestPath        = specPath.Child("request")
 	conditionsPath     = field.NewPath("status", "conditions")
 	certificatePath    = field.NewPath("status", "certificate")
 	supportedUsages    = csr.SupportedUsages()
@@ -44,6 +45,9 @@ type options struct {
 	// allowSettingCertificate lets the write set status.certificate (/status).
 	allowSettingCertificate bool
 
+	// allowLooseRequest reads spec.request as Kubernetes does (first block only), for a
+	// stored request that predates the exactly-one-block rule.
+	allowLooseRequest            bool
 	allowBothApprovedAndDenied   bool
 	allowLegacySignerName        bool
 	allowDuplicateConditionTypes bool
@@ -59,7 +63,9 @@ func toleratedProblems(newCSR, oldCSR *certificatesv1.CertificateSigningRequest)
 	if oldCSR == nil {
 		return options{}
 	}
+	_, strictErr := csr.ParseStrictRequest(oldCSR.Spec.Request)
 	return options{
+		allowLooseRequest:            strictErr != nil && bytes.Equal(newCSR.Spec.Request, oldCSR.Spec.Request),
 		allowBothApprovedAndDenied:   hasCondition(oldCSR, certificatesv1.CertificateApproved) && hasCondition(oldCSR, certificatesv1.CertificateDenied),
 		allowLegacySignerName:        oldCSR.Spec.SignerName == csr.LegacyUnknownSignerName,
 		allowDuplicateConditionTypes: hasDuplicateConditionTypes(oldCSR.Status.Conditions),
@@ -141,18 +147,8 @@ func validateFinalizerNames(finalizers []string) field.ErrorList {
 
 func validateSpec(spec *certificatesv1.CertificateSigningRequestSpec, opts options) field.ErrorList {
 	var errs field.ErrorList
-	if _, err := csr.ParseRequest(spec.Request); err != nil {
-		if csr.HoldsPrivateKey(spec.Request) {
-			// kube-apiserver echoes the value back, which would put the key into the
-			// response, the client's terminal and the audit log. kcsr does not
-			// (docs/compatibility.md).
-			errs = append(errs, field.Invalid(specPath.Child("request"), "<private key omitted>",
-				err.Error()+", found a private key: never send a private key; send the CSR made from it (openssl req -new -key KEY -out REQ.csr)"))
-		} else {
-			// The value is the raw request: it is reported as JSON, i.e. as the base64
-			// text the client sent, as kube-apiserver does.
-			errs = append(errs, field.Invalid(specPath.Child("request"), spec.Request, err.Error()))
-		}
+	if err := validateRequest(spec.Request, opts); err != nil {
+		errs = append(errs, err)
 	}
 
 	usagesPath := specPath.Child("usages")
@@ -187,6 +183,40 @@ func validateSpec(spec *certificatesv1.CertificateSigningRequestSpec, opts optio
 		errs = append(errs, field.Invalid(specPath.Child("expirationSeconds"), *spec.ExpirationSeconds, "may not specify a duration less than 600 seconds (10 minutes)"))
 	}
 	return errs
+}
+
+// validateRequest checks spec.request. A new request must be exactly one CERTIFICATE
+// REQUEST PEM block (csr.ParseStrictRequest): Kubernetes reads only the first block and
+// stores the rest, which is how private keys sent along with the request end up readable
+// by everyone who may read CSRs (docs/compatibility.md). A stored request that predates the
+// rule is read as Kubernetes reads it, so that old objects stay writable.
+//
+// kube-apiserver echoes the value in every error. kcsr echoes it only for a request refused
+// for its signature, which is one well-formed request and holds nothing secret; anything
+// else may be or hold a private key, which would go to the client's terminal and the audit
+// log.
+func validateRequest(request []byte, opts options) *field.Error {
+	var err error
+	if opts.allowLooseRequest {
+		_, err = csr.ParseRequest(request)
+	} else {
+		_, err = csr.ParseStrictRequest(request)
+	}
+	if err == nil {
+		return nil
+	}
+	var encodingErr *csr.EncodingError
+	var signatureErr *csr.SignatureError
+	switch {
+	case errors.As(err, &encodingErr) && encodingErr.PrivateKey || csr.HoldsPrivateKey(request):
+		return field.Invalid(requestPath, "<private key omitted>", err.Error()+"; never send a private key, and make a new one if this one was shared: send only the certificate request made from it (openssl req -new -key user.key -out user.csr), encoded with base64 -w0 < user.csr")
+	case errors.As(err, &encodingErr):
+		return field.Invalid(requestPath, field.OmitValueType{}, err.Error()+"; send only the certificate request (base64 -w0 < user.csr), never the private key")
+	case errors.As(err, &signatureErr) && !opts.allowLooseRequest:
+		return field.Invalid(requestPath, request, err.Error())
+	default:
+		return field.Invalid(requestPath, field.OmitValueType{}, err.Error())
+	}
 }
 
 func validateConditions(conditions []certificatesv1.CertificateSigningRequestCondition, opts options) field.ErrorList {

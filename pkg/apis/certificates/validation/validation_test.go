@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -18,6 +19,13 @@ const supportedUsagesText = `supported values: "any", "cert sign", "client auth"
 // is the base64 text a client sends.
 func requestError(request []byte, msg string) string {
 	return fmt.Sprintf("spec.request: Invalid value: %q: %s", base64.StdEncoding.EncodeToString(request), msg)
+}
+
+// encodingError is the text of a spec.request error for a value that is not exactly one
+// CERTIFICATE REQUEST block: the value is never shown.
+func encodingError(found string) string {
+	return "spec.request: Invalid value: must be exactly one PEM block of type CERTIFICATE REQUEST: found " + found +
+		"; send only the certificate request (base64 -w0 < user.csr), never the private key"
 }
 
 func certificateError(msg string) string {
@@ -64,13 +72,18 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 		},
 
 		// spec.request
-		{name: "no request", csr: newCSR(pki, withRequest(nil)), want: []string{"spec.request: Invalid value: null: PEM block type must be CERTIFICATE REQUEST"}},
-		{name: "request not PEM", csr: newCSR(pki, withRequest([]byte("hello"))), want: []string{`spec.request: Invalid value: "aGVsbG8=": PEM block type must be CERTIFICATE REQUEST`}},
-		{name: "request of the wrong block type", csr: newCSR(pki, withRequest(wrongTypeRequest)), want: []string{requestError(wrongTypeRequest, "PEM block type must be CERTIFICATE REQUEST")}},
+		{name: "no request", csr: newCSR(pki, withRequest(nil)), want: []string{encodingError("nothing")}},
+		{name: "request not PEM", csr: newCSR(pki, withRequest([]byte("hello"))), want: []string{encodingError("no PEM block")}},
+		{name: "request of the wrong block type", csr: newCSR(pki, withRequest(wrongTypeRequest)), want: []string{encodingError(`a PEM block of type "CERTIFICATE"`)}},
 		{
 			name: "request that does not parse",
 			csr:  newCSR(pki, withRequest(block("CERTIFICATE REQUEST", nil, nil))),
-			want: []string{requestError(block("CERTIFICATE REQUEST", nil, nil), "asn1: syntax error: sequence truncated")},
+			want: []string{"spec.request: Invalid value: asn1: syntax error: sequence truncated"},
+		},
+		{
+			name: "request whose signature does not verify: echoed, as kube-apiserver does",
+			csr:  newCSR(pki, withRequest(pki.tamperedRequest)),
+			want: []string{requestError(pki.tamperedRequest, "x509: ECDSA verification failure")},
 		},
 
 		// spec.usages
@@ -200,7 +213,7 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 				withConditions(approved(), denied()), withCertificate([]byte("junk"))),
 			want: []string{
 				"metadata.namespace: Forbidden: not allowed on this type",
-				`spec.request: Invalid value: "aGVsbG8=": PEM block type must be CERTIFICATE REQUEST`,
+				encodingError("no PEM block"),
 				`spec.usages[0]: Unsupported value: "foo": ` + supportedUsagesText,
 				`spec.signerName: Invalid value: "x": must be a fully qualified domain and path of the form 'example.com/signer-name'`,
 				"spec.expirationSeconds: Invalid value: 1: may not specify a duration less than 600 seconds (10 minutes)",
@@ -268,7 +281,24 @@ func TestValidateCertificateSigningRequestUpdate(t *testing.T) {
 			name: "a stored bad request is not tolerated",
 			old:  newCSR(pki, withRequest([]byte("hello"))),
 			new:  newCSR(pki, withRequest([]byte("hello"))),
-			want: []string{`spec.request: Invalid value: "aGVsbG8=": PEM block type must be CERTIFICATE REQUEST`},
+			want: []string{"spec.request: Invalid value: PEM block type must be CERTIFICATE REQUEST"},
+		},
+		{
+			name: "a stored request with a key after it predates the one-block rule: tolerated",
+			old:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+			new:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+		},
+		{
+			name: "a stored request whose signature does not verify is not echoed when it predates the rule",
+			old:  newCSR(pki, withRequest(append([]byte("text\n"), pki.tamperedRequest...))),
+			new:  newCSR(pki, withRequest(append([]byte("text\n"), pki.tamperedRequest...))),
+			want: []string{"spec.request: Invalid value: x509: ECDSA verification failure"},
+		},
+		{
+			name: "a new request is held to the rule even when the stored one was not",
+			old:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+			new:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), []byte("text\n")...))),
+			want: []string{encodingError("text after the PEM block")},
 		},
 		{
 			name: "a stored short expirationSeconds is not tolerated",

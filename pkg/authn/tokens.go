@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
 )
 
@@ -78,9 +79,12 @@ func (a *TokenAuthenticator) AuthenticateToken(_ context.Context, token string) 
 			klog.V(3).InfoS("join token secret does not match", "id", id)
 		case !now.Before(jt.Spec.Expiration.Time):
 			klog.V(3).InfoS("join token expired", "id", id)
+		case jt.Status.UsedBy != nil && !now.Before(jt.Status.UsedBy.Time.Add(kcsrv1alpha1.JoinTokenSpentGracePeriod)):
+			klog.V(3).InfoS("join token spent", "id", id, "csr", jt.Status.UsedBy.CSRName)
 		default:
-			// A spent token still authenticates until it expires, so its holder can fetch
-			// the certificate; the approver refuses to spend it twice.
+			// A spent token authenticates for a grace period, so its holder can collect the
+			// certificate; admission refuses it another CSR, and the registry shows it only
+			// its own.
 			return &authenticator.Response{User: &user.DefaultInfo{
 				Name:   JoinUserPrefix + id,
 				Groups: []string{JoinGroup},

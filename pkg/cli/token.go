@@ -47,6 +47,8 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 	var (
 		user, signer, description string
 		groups                    []string
+		dnsNames, ips, uris       []string
+		emails                    []string
 		ttl, maxDuration          time.Duration
 		bootstrap                 bool
 	)
@@ -68,6 +70,9 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 			}
 			if bootstrap && user != "" {
 				return errors.New("--user does not apply to --bootstrap tokens (the kubelet names itself system:node:<name>)")
+			}
+			if bootstrap && len(dnsNames)+len(ips)+len(uris)+len(emails) > 0 {
+				return errors.New("--dns-name, --ip, --uri and --email do not apply to --bootstrap tokens (a kubelet client certificate carries no names)")
 			}
 			if !bootstrap {
 				if errs := certvalidation.ValidateSignerName(nil, signer); len(errs) > 0 {
@@ -101,11 +106,15 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 				}, metav1.CreateOptions{})
 			} else {
 				spec := kcsrv1alpha1.JoinTokenSpec{
-					SecretSHA256: hex.EncodeToString(sum[:]),
-					Expiration:   expiration,
-					Username:     user,
-					Groups:       groups,
-					SignerName:   signer,
+					SecretSHA256:   hex.EncodeToString(sum[:]),
+					Expiration:     expiration,
+					Username:       user,
+					Groups:         groups,
+					SignerName:     signer,
+					DNSNames:       dnsNames,
+					IPAddresses:    ips,
+					URIs:           uris,
+					EmailAddresses: emails,
 				}
 				if maxDuration > 0 {
 					spec.MaxExpirationSeconds = int32(maxDuration / time.Second)
@@ -128,6 +137,10 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 	f.StringVar(&user, "user", "", "Join token: the subject CN (the user name) the certificate will carry.")
 	f.StringSliceVar(&groups, "group", nil, "Join token: a subject O (group) the certificate will carry (repeatable); bootstrap token: an extra group system:bootstrappers:… .")
 	f.StringVar(&signer, "signer", certificatesv1.KubeAPIServerClientSignerName, "Join token: the signerName the CSR must use.")
+	f.StringSliceVar(&dnsNames, "dns-name", nil, "Join token: a DNS name the certificate may carry (repeatable); without it the request may carry none.")
+	f.StringSliceVar(&ips, "ip", nil, "Join token: an IP address the certificate may carry (repeatable).")
+	f.StringSliceVar(&uris, "uri", nil, "Join token: a URI (e.g. a SPIFFE ID) the certificate may carry (repeatable).")
+	f.StringSliceVar(&emails, "email", nil, "Join token: an e-mail address the certificate may carry (repeatable).")
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "How long the token stays usable.")
 	f.DurationVar(&maxDuration, "max-duration", 0, "Join token: the longest certificate lifetime the CSR may request (0: the signer's maximum).")
 	f.BoolVar(&bootstrap, "bootstrap", false, "Create a kubelet bootstrap token instead of a join token.")

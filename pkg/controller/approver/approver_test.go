@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,23 @@ func newCSR(t *testing.T, name, username, signer, cn string, orgs []string, usag
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
 		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signer, Usages: usages, Username: username},
 	}
+}
+
+// withNames is newCSR with subject alternative names.
+func withNames(t *testing.T, name, username, cn string, orgs, dnsNames []string, uris ...string) *certificatesv1.CertificateSigningRequest {
+	t.Helper()
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}, DNSNames: dnsNames}
+	for _, u := range uris {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.URIs = append(tmpl.URIs, parsed)
+	}
+	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), tmpl)
+	obj := newCSR(t, name, username, certificatesv1.KubeAPIServerClientSignerName, cn, orgs, certificatesv1.UsageClientAuth)
+	obj.Spec.Request = reqPEM
+	return obj
 }
 
 func joinToken(name, user string, groups []string, expires time.Time) *kcsrv1alpha1.JoinToken {
@@ -117,6 +135,34 @@ func TestJoinTokens(t *testing.T) {
 				return jt
 			}(),
 			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenSpent, wantMsg: `join token abc123 was already used for CSR "first"`,
+		},
+		{
+			name:     "a DNS name and a URI the token does not list are denied",
+			csr:      withNames(t, "names", "system:join:abc123", "erin", []string{"dev"}, []string{"kubernetes.default.svc"}, "spiffe://cluster.local/ns/kube-system/sa/admin"),
+			token:    joinToken("abc123", "erin", []string{"dev"}, now.Add(time.Hour)),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenMismatch,
+			wantMsg: `join token abc123 does not allow the request's DNS name "kubernetes.default.svc", URI "spiffe://cluster.local/ns/kube-system/sa/admin"; a join token grants exactly the names it lists`,
+		},
+		{
+			name: "names the token lists are approved (DNS names in any case)",
+			csr:  withNames(t, "listed", "system:join:abc123", "erin", []string{"dev"}, []string{"Erin.Example.com"}, "spiffe://example.com/erin"),
+			token: func() *kcsrv1alpha1.JoinToken {
+				jt := joinToken("abc123", "erin", []string{"dev"}, now.Add(time.Hour))
+				jt.Spec.DNSNames = []string{"erin.example.com", "other.example.com"}
+				jt.Spec.URIs = []string{"spiffe://example.com/erin"}
+				return jt
+			}(),
+			wantType: certificatesv1.CertificateApproved, wantReason: ReasonJoinToken, wantMsg: "approved with join token abc123",
+		},
+		{
+			name: "a name listed for another kind is not allowed",
+			csr:  withNames(t, "kind", "system:join:abc123", "erin", []string{"dev"}, nil, "spiffe://example.com/erin"),
+			token: func() *kcsrv1alpha1.JoinToken {
+				jt := joinToken("abc123", "erin", []string{"dev"}, now.Add(time.Hour))
+				jt.Spec.DNSNames = []string{"spiffe://example.com/erin"}
+				return jt
+			}(),
+			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenMismatch, wantMsg: `does not allow the request's URI "spiffe://example.com/erin"`,
 		},
 		{
 			name:     "unknown token is denied",

@@ -94,10 +94,48 @@ func joinMismatch(jt *kcsrv1alpha1.JoinToken, obj *certificatesv1.CertificateSig
 	if !slices.Equal(got, want) {
 		return fmt.Sprintf("join token %s is for groups %v but the request's subject O is %v; make the request with exactly those groups", jt.Name, jt.Spec.Groups, req.Subject.Organization)
 	}
+	if msg := unlistedNames(jt, req); msg != "" {
+		return msg
+	}
 	if max := jt.Spec.MaxExpirationSeconds; max > 0 && (obj.Spec.ExpirationSeconds == nil || *obj.Spec.ExpirationSeconds > max) {
 		return fmt.Sprintf("join token %s allows at most expirationSeconds %d; set spec.expirationSeconds to %d or less", jt.Name, max, max)
 	}
 	return ""
+}
+
+// unlistedNames says which subject alternative names of the request the token does not
+// list, or "": a join token grants exactly the names it lists, and none when it lists none.
+func unlistedNames(jt *kcsrv1alpha1.JoinToken, req reqInfo) string {
+	var uris []string
+	for _, u := range req.URIs {
+		uris = append(uris, u.String())
+	}
+	var ips []string
+	for _, ip := range req.IPAddresses {
+		ips = append(ips, ip.String())
+	}
+	kinds := []struct {
+		kind, flag     string
+		requested, may []string
+		fold           bool
+	}{
+		{"DNS name", "--dns-name", req.DNSNames, jt.Spec.DNSNames, true},
+		{"IP address", "--ip", ips, jt.Spec.IPAddresses, false},
+		{"URI", "--uri", uris, jt.Spec.URIs, false},
+		{"e-mail address", "--email", req.EmailAddresses, jt.Spec.EmailAddresses, true},
+	}
+	var problems []string
+	for _, k := range kinds {
+		for _, n := range k.requested {
+			if !slices.ContainsFunc(k.may, func(m string) bool { return m == n || k.fold && strings.EqualFold(m, n) }) {
+				problems = append(problems, fmt.Sprintf("%s %q", k.kind, n))
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("join token %s does not allow the request's %s; a join token grants exactly the names it lists: make the request without them, or ask for a token that lists them (kcsr token create --dns-name, --ip, --uri, --email)", jt.Name, strings.Join(problems, ", "))
 }
 
 func describeIdentity(user string, groups []string) string {

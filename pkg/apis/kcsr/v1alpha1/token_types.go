@@ -1,8 +1,15 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// JoinTokenSpentGracePeriod is how long a spent join token still authenticates after it
+// was spent (status.usedBy.time), so that its holder can collect the certificate; never
+// past the token's expiration.
+const JoinTokenSpentGracePeriod = 15 * time.Minute
 
 // +genclient
 // +genclient:nonNamespaced
@@ -53,9 +60,12 @@ type BootstrapTokenList struct {
 
 // JoinToken lets one person or service get one certificate without an administrator
 // handling files: a CSR created with the token (it authenticates as system:join:<id>) whose
-// subject is exactly Username and Groups, for SignerName, is approved automatically, once.
-// The token is then spent; another CSR with it, or a mismatching one, is denied with the
-// reason. Only the SHA-256 of the secret is stored.
+// subject is exactly Username and Groups, for SignerName, with no subject alternative name
+// the token does not list, is approved automatically, once. The token is then spent: it
+// authenticates for JoinTokenSpentGracePeriod more, to fetch the certificate, and creates no
+// other CSR; a mismatching CSR is denied with the reason. A join identity reads only its own
+// CSRs. Creating or changing a join token needs "approve" on its signer: minting one is
+// approving its certificate in advance. Only the SHA-256 of the secret is stored.
 type JoinToken struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -77,6 +87,17 @@ type JoinTokenSpec struct {
 	Groups []string `json:"groups,omitempty"`
 	// SignerName the CSR must ask for.
 	SignerName string `json:"signerName"`
+	// DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names
+	// the CSR may carry: every name in the request must be listed here (the request may
+	// carry fewer). Empty: the request may carry no name of that kind.
+	// +optional
+	DNSNames []string `json:"dnsNames,omitempty"`
+	// +optional
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// +optional
+	URIs []string `json:"uris,omitempty"`
+	// +optional
+	EmailAddresses []string `json:"emailAddresses,omitempty"`
 	// MaxExpirationSeconds caps the certificate lifetime the CSR may request; 0: the
 	// signer's maximum.
 	// +optional

@@ -7,6 +7,9 @@ package token
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -135,8 +139,49 @@ func validateJoinToken(obj runtime.Object) field.ErrorList {
 		}
 		seen[g] = true
 	}
+	errs = append(errs, validateNames(spec.Child("dnsNames"), t.Spec.DNSNames, func(n string) string {
+		if msgs := utilvalidation.IsDNS1123Subdomain(n); len(msgs) > 0 {
+			return "must be a lower-case DNS name, such as app.example.com: " + strings.Join(msgs, "; ")
+		}
+		return ""
+	})...)
+	errs = append(errs, validateNames(spec.Child("ipAddresses"), t.Spec.IPAddresses, func(n string) string {
+		if ip := net.ParseIP(n); ip == nil || ip.String() != n {
+			return "must be an IP address in canonical form, such as 10.0.0.1 or fd00::1"
+		}
+		return ""
+	})...)
+	errs = append(errs, validateNames(spec.Child("uris"), t.Spec.URIs, func(n string) string {
+		if u, err := url.Parse(n); err != nil || u.Scheme == "" || u.String() != n {
+			return "must be an absolute URI, such as spiffe://example.com/ns/app/sa/app"
+		}
+		return ""
+	})...)
+	errs = append(errs, validateNames(spec.Child("emailAddresses"), t.Spec.EmailAddresses, func(n string) string {
+		if a, err := mail.ParseAddress(n); err != nil || a.Address != n {
+			return "must be a bare e-mail address, such as rahul@example.com"
+		}
+		return ""
+	})...)
 	if t.Spec.MaxExpirationSeconds != 0 && t.Spec.MaxExpirationSeconds < 600 {
 		errs = append(errs, field.Invalid(spec.Child("maxExpirationSeconds"), t.Spec.MaxExpirationSeconds, "may not be less than 600 seconds (10 minutes)"))
+	}
+	return errs
+}
+
+// validateNames checks a list of subject alternative names: each valid (check returns what
+// is wrong, or "") and listed once.
+func validateNames(p *field.Path, names []string, check func(string) string) field.ErrorList {
+	var errs field.ErrorList
+	seen := map[string]bool{}
+	for i, n := range names {
+		switch msg := check(n); {
+		case msg != "":
+			errs = append(errs, field.Invalid(p.Index(i), n, msg))
+		case seen[n]:
+			errs = append(errs, field.Duplicate(p.Index(i), n))
+		}
+		seen[n] = true
 	}
 	return errs
 }

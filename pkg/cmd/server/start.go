@@ -33,6 +33,8 @@ import (
 	"kcsr.dev/kcsr/pkg/admission/certificates/approval"
 	"kcsr.dev/kcsr/pkg/admission/certificates/signing"
 	"kcsr.dev/kcsr/pkg/admission/certificates/subjectrestriction"
+	"kcsr.dev/kcsr/pkg/admission/issuance"
+	"kcsr.dev/kcsr/pkg/admission/jointoken"
 	revocationadmission "kcsr.dev/kcsr/pkg/admission/revocation"
 	"kcsr.dev/kcsr/pkg/apiserver"
 	"kcsr.dev/kcsr/pkg/authn"
@@ -299,6 +301,8 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		signing.New(authz),
 		subjectrestriction.New(),
 		revocationadmission.New(authz),
+		issuance.New(authz, o.GuardRails),
+		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), clock.RealClock{}),
 	)
 
 	if err := o.Audit.ApplyTo(&generic.Config); err != nil {

@@ -72,7 +72,7 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 				return errors.New("--user does not apply to --bootstrap tokens (the kubelet names itself system:node:<name>)")
 			}
 			if bootstrap && len(dnsNames)+len(ips)+len(uris)+len(emails) > 0 {
-				return errors.New("--dns-name, --ip, --uri and --email do not apply to --bootstrap tokens (a kubelet client certificate carries no names)")
+				return errors.New("--dns-name, --ip-address, --uri and --email do not apply to --bootstrap tokens (a kubelet client certificate carries no names)")
 			}
 			if !bootstrap {
 				if errs := certvalidation.ValidateSignerName(nil, signer); len(errs) > 0 {
@@ -138,7 +138,7 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 	f.StringSliceVar(&groups, "group", nil, "Join token: a subject O (group) the certificate will carry (repeatable); bootstrap token: an extra group system:bootstrappers:… .")
 	f.StringVar(&signer, "signer", certificatesv1.KubeAPIServerClientSignerName, "Join token: the signerName the CSR must use.")
 	f.StringSliceVar(&dnsNames, "dns-name", nil, "Join token: a DNS name the certificate may carry (repeatable); without it the request may carry none.")
-	f.StringSliceVar(&ips, "ip", nil, "Join token: an IP address the certificate may carry (repeatable).")
+	f.StringSliceVar(&ips, "ip-address", nil, "Join token: an IP address the certificate may carry (repeatable).")
 	f.StringSliceVar(&uris, "uri", nil, "Join token: a URI (e.g. a SPIFFE ID) the certificate may carry (repeatable).")
 	f.StringSliceVar(&emails, "email", nil, "Join token: an e-mail address the certificate may carry (repeatable).")
 	f.DurationVar(&ttl, "ttl", 24*time.Hour, "How long the token stays usable.")

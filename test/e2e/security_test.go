@@ -256,7 +256,7 @@ func TestJoinTokenScope(t *testing.T) {
 	}
 	waitIssued(t, admin, "erin-listed")
 	// And an invalid name is refused when the token is made.
-	if r := framework.Run(t, "", framework.Binary(t), "token", "create", "--user", "erin", "--ip", "10.0.0.1/8", "--kubeconfig", admin); r.ExitCode == 0 || !strings.Contains(r.Stderr, "spec.ipAddresses[0]") {
+	if r := framework.Run(t, "", framework.Binary(t), "token", "create", "--user", "erin", "--ip-address", "10.0.0.1/8", "--kubeconfig", admin); r.ExitCode == 0 || !strings.Contains(r.Stderr, "spec.ipAddresses[0]") {
 		t.Errorf("token with an invalid IP: %s", r.Combined())
 	}
 }

@@ -115,14 +115,14 @@ func unlistedNames(jt *kcsrv1alpha1.JoinToken, req reqInfo) string {
 		ips = append(ips, ip.String())
 	}
 	kinds := []struct {
-		kind, flag     string
+		kind           string
 		requested, may []string
-		fold           bool
+		fold           bool // DNS names and e-mail addresses compare case-insensitively
 	}{
-		{"DNS name", "--dns-name", req.DNSNames, jt.Spec.DNSNames, true},
-		{"IP address", "--ip", ips, jt.Spec.IPAddresses, false},
-		{"URI", "--uri", uris, jt.Spec.URIs, false},
-		{"e-mail address", "--email", req.EmailAddresses, jt.Spec.EmailAddresses, true},
+		{"DNS name", req.DNSNames, jt.Spec.DNSNames, true},
+		{"IP address", ips, jt.Spec.IPAddresses, false},
+		{"URI", uris, jt.Spec.URIs, false},
+		{"e-mail address", req.EmailAddresses, jt.Spec.EmailAddresses, true},
 	}
 	var problems []string
 	for _, k := range kinds {
@@ -135,7 +135,7 @@ func unlistedNames(jt *kcsrv1alpha1.JoinToken, req reqInfo) string {
 	if len(problems) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("join token %s does not allow the request's %s; a join token grants exactly the names it lists: make the request without them, or ask for a token that lists them (kcsr token create --dns-name, --ip, --uri, --email)", jt.Name, strings.Join(problems, ", "))
+	return fmt.Sprintf("join token %s does not allow the request's %s; a join token grants exactly the names it lists: make the request without them, or ask for a token that lists them (kcsr token create --dns-name, --ip-address, --uri, --email)", jt.Name, strings.Join(problems, ", "))
 }
 
 func describeIdentity(user string, groups []string) string {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -33,7 +32,7 @@ import (
 //	  rules:
 //	    allowedUsages: [digital signature, key encipherment, server auth]
 //	    requiredUsages: [server auth]
-//	    dnsNames: ["*.svc", "*.svc.cluster.local"]
+//	    dnsNames: ["*.*.svc", "*.*.svc.cluster.local"]
 type Configuration struct {
 	metav1.TypeMeta `json:",inline"`
 	// Signers declares custom signers, and may override the CA or maximum duration of a
@@ -126,11 +125,7 @@ func (c *Configuration) Validate() error {
 					errs = append(errs, fmt.Errorf("%s: unknown usage %q", p.Child("rules"), u))
 				}
 			}
-			for _, pat := range append(append(append(append([]string{}, r.CommonNames...), r.Organizations...), r.DNSNames...), append(r.URIs, r.EmailAddresses...)...) {
-				if _, err := path.Match(pat, ""); err != nil {
-					errs = append(errs, fmt.Errorf("%s: bad pattern %q: %v", p.Child("rules"), pat, err))
-				}
-			}
+			errs = append(errs, validatePatterns(p.Child("rules"), r)...)
 			for _, cidr := range r.IPRanges {
 				if _, _, err := net.ParseCIDR(cidr); err != nil {
 					errs = append(errs, fmt.Errorf("%s: %v", p.Child("rules", "ipRanges"), err))
@@ -139,6 +134,24 @@ func (c *Configuration) Validate() error {
 		}
 	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// validatePatterns returns what is wrong with the name patterns of r: a pattern that
+// matches nothing, or not what it seems to (pattern.go). Subject patterns (commonNames,
+// organizations) match any text, so any is valid.
+func validatePatterns(rules *field.Path, r *Rules) []error {
+	var errs []error
+	check := func(name string, patterns []string, problemOf func(string) string) {
+		for i, pat := range patterns {
+			if problem := problemOf(pat); problem != "" {
+				errs = append(errs, fmt.Errorf("%s: bad pattern %q: %s", rules.Child(name).Index(i), pat, problem))
+			}
+		}
+	}
+	check("dnsNames", r.DNSNames, func(p string) string { _, problem := dnsPatternLabels(p); return problem })
+	check("emailAddresses", r.EmailAddresses, emailPatternProblem)
+	check("uris", r.URIs, uriPatternProblem)
+	return errs
 }
 
 func isBuiltIn(name string) bool {

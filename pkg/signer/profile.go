@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -48,8 +47,9 @@ func builtInCheck(signerName string) func(*x509.CertificateRequest, []certificat
 }
 
 // Rules are the constraints of a custom signer. Empty lists allow nothing, except where
-// noted; patterns are shell globs (path.Match: "*" does not cross "." for DNS names here:
-// it matches one label).
+// noted. Patterns have `*` and `?` as wildcards, with a meaning per field (pattern.go,
+// docs/signers.md): for DNS names, in the domain of an email address and in a URI's host,
+// `*` matches within one label.
 type Rules struct {
 	// AllowedUsages lists the usages a request may ask for; empty allows any.
 	AllowedUsages []certificatesv1.KeyUsage `json:"allowedUsages,omitempty"`
@@ -82,26 +82,33 @@ func (r Rules) check(signerName string, req *x509.CertificateRequest, usages []c
 			return fmt.Errorf("usage %q is required by signer %s; add it to spec.usages", u, signerName)
 		}
 	}
-	if len(r.CommonNames) > 0 && !matchAny(r.CommonNames, req.Subject.CommonName) {
+	if len(r.CommonNames) > 0 && !matchText(r.CommonNames, req.Subject.CommonName) {
 		return fmt.Errorf("subject common name %q is not allowed for signer %s; it must match one of %s", req.Subject.CommonName, signerName, strings.Join(r.CommonNames, ", "))
 	}
 	for _, o := range req.Subject.Organization {
-		if !matchAny(r.Organizations, o) {
+		if !matchText(r.Organizations, o) {
 			return fmt.Errorf("subject organization %q is not allowed for signer %s%s", o, signerName, allowedList(r.Organizations))
 		}
 	}
 	for _, d := range req.DNSNames {
-		if !matchAny(r.DNSNames, d) {
+		labels, problem := dnsLabels(d)
+		if problem != "" {
+			return fmt.Errorf("DNS subjectAltName %q is not allowed for signer %s: %s", d, signerName, problem)
+		}
+		if !matchDNSName(r.DNSNames, labels) {
 			return fmt.Errorf("DNS subjectAltName %q is not allowed for signer %s%s", d, signerName, allowedList(r.DNSNames))
 		}
 	}
 	for _, u := range req.URIs {
-		if !matchAny(r.URIs, u.String()) {
+		if !matchURI(r.URIs, u) {
 			return fmt.Errorf("URI subjectAltName %q is not allowed for signer %s%s", u, signerName, allowedList(r.URIs))
 		}
 	}
 	for _, e := range req.EmailAddresses {
-		if !matchAny(r.EmailAddresses, e) {
+		if problem := emailProblem(e); problem != "" {
+			return fmt.Errorf("email subjectAltName %q is not allowed for signer %s: %s", e, signerName, problem)
+		}
+		if !matchEmail(r.EmailAddresses, e) {
 			return fmt.Errorf("email subjectAltName %q is not allowed for signer %s%s", e, signerName, allowedList(r.EmailAddresses))
 		}
 	}
@@ -111,15 +118,6 @@ func (r Rules) check(signerName string, req *x509.CertificateRequest, usages []c
 		}
 	}
 	return nil
-}
-
-func matchAny(patterns []string, s string) bool {
-	for _, p := range patterns {
-		if ok, err := path.Match(p, s); err == nil && ok {
-			return true
-		}
-	}
-	return false
 }
 
 func inRanges(cidrs []string, ip net.IP) bool {

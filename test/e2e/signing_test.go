@@ -190,7 +190,7 @@ signers:
   rules:
     allowedUsages: [digital signature, key encipherment, server auth]
     requiredUsages: [server auth]
-    dnsNames: ["*.svc", "*.svc.cluster.local"]
+    dnsNames: ["*.*.svc", "*.*.svc.cluster.local"]
 `, filepath.Join(dir, "webhook-ca.crt"), filepath.Join(dir, "webhook-ca.key")))
 	s := framework.StartServer(t, "", "--signer-config", config)
 	kc := s.Kubeconfig
@@ -211,7 +211,7 @@ signers:
 		t.Errorf("lifetime %s exceeds the signer's 48h maximum", life)
 	}
 	for name, want := range map[string]string{
-		"hook-bad":   `DNS subjectAltName "hook.example.com" is not allowed for signer example.com/internal-webhook; allowed: *.svc, *.svc.cluster.local`,
+		"hook-bad":   `DNS subjectAltName "hook.example.com" is not allowed for signer example.com/internal-webhook; allowed: *.*.svc, *.*.svc.cluster.local`,
 		"hook-usage": `usage "client auth" is not allowed for signer example.com/internal-webhook; allowed: digital signature, key encipherment, server auth`,
 	} {
 		framework.Eventually(t, 20*time.Second, name+" to fail", func() bool { return strings.Contains(condition(t, kc, name), "Failed") })

@@ -73,7 +73,7 @@ signers:
   rules:
     allowedUsages: [digital signature, key encipherment, server auth]
     requiredUsages: [server auth]
-    dnsNames: ["*.svc"]
+    dnsNames: ["*.default.svc"]
 `, webhookSigner, module, uri, caFile))
 
 	args := []string{"controller", "--kubeconfig", kc, "--signer-config", config,

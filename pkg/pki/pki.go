@@ -278,16 +278,13 @@ func (p *PKI) leafStillGood(now time.Time, cert *x509.Certificate, want *x509.Ce
 	return true
 }
 
-// checkKeyMode refuses a private key file that others can read.
+// checkKeyMode refuses a private key file that group or others can read.
 func checkKeyMode(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("private key %s has mode %#o; run: chmod 600 %s", path, fi.Mode().Perm(), path)
-	}
-	return nil
+	return CheckSecretFileMode("private key", path, fi.Mode())
 }
 
 // WriteKubeconfig writes a kubeconfig at path (mode 0600, atomically) for server, trusting

@@ -101,8 +101,8 @@ func readKeyFile(keyFile string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the CA key: %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("CA key file %s is readable by group or others (mode %#o); run: chmod 600 %s", keyFile, perm, keyFile)
+	if err := pki.CheckSecretFileMode("CA key file", keyFile, fi.Mode()); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"kcsr.dev/kcsr/pkg/pki"
 )
 
 // PINEnv is the environment variable that holds the user PIN when the URI has no
@@ -53,8 +55,8 @@ func readPIN(u *URI, getenv func(string) string) (string, error) {
 	if !fi.Mode().IsRegular() {
 		return "", fmt.Errorf("pkcs11: PIN file %s is not a regular file; point pin-source at a file holding the PIN", path)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("pkcs11: PIN file %s is readable by group or others (mode %#o); run: chmod 600 %s", path, perm, path)
+	if err := pki.CheckSecretFileMode("pkcs11: PIN file", path, fi.Mode()); err != nil {
+		return "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPINFile+1))
 	if err != nil {

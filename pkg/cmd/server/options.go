@@ -22,6 +22,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/leaderelection"
+	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -212,8 +213,11 @@ func (o *Options) Validate() error {
 		}
 	}
 	if o.TokenAuthFile != "" {
-		if _, err := os.Stat(o.TokenAuthFile); err != nil {
+		// The tokens are passwords: refused where others can read them, as a CA key is.
+		if fi, err := os.Stat(o.TokenAuthFile); err != nil {
 			errs = append(errs, fmt.Errorf("--token-auth-file: %w", err))
+		} else if err := pki.CheckSecretFileMode("--token-auth-file", o.TokenAuthFile, fi.Mode()); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(o.Etcd.StorageConfig.Transport.ServerList) > 0 {

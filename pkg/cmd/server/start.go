@@ -41,6 +41,7 @@ import (
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
+	"kcsr.dev/kcsr/pkg/datadir"
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
@@ -88,6 +89,13 @@ Later starts reuse them and every stored object.`,
 
 // Run starts everything and serves until ctx is done.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
+	// One server per data directory, taken before anything in it is read or written: a
+	// second one would start a second etcd on the same files and take its socket.
+	lock, err := datadir.Acquire(o.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	metrics.Register()
 	pkiOpts := pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs}
 	clusterCA, err := o.openClusterHSM(ctx, pkiOpts.Dir)

@@ -27,8 +27,9 @@ func IndexFingerprint(obj any) ([]string, error) {
 
 // AuthorizationWebhook is a kube-apiserver authorization webhook (SubjectAccessReview v1,
 // installed first in --authorization-config) that denies every request made with a
-// revoked certificate and has no opinion on anything else, so revocation bites on a real
-// cluster too. It can only deny, never allow: a caller cannot gain anything from it.
+// revoked certificate (and, until the inventory is loaded, every request made with a
+// certificate) and has no opinion on anything else, so revocation bites on a real cluster
+// too. It can only deny, never allow: a caller cannot gain anything from it.
 func (p *Publisher) AuthorizationWebhook() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -49,13 +50,24 @@ func (p *Publisher) AuthorizationWebhook() http.Handler {
 	})
 }
 
+// notLoaded is the answer to a request made with a certificate before the inventory is
+// loaded.
+const notLoaded = "kcsr: the revocation inventory is not loaded yet; retry in a moment"
+
 // Review decides one request: Denied when it was authenticated with a revoked
-// certificate, no opinion otherwise.
+// certificate, no opinion otherwise. Until the informer has synced it cannot tell a
+// revoked certificate from a good one, and denies every request made with a certificate,
+// as kcsr server's authenticator refuses them: an error or a non-200 answer would not do,
+// as kube-apiserver applies the webhook's failurePolicy to those, and docs/revocation.md
+// configures NoOpinion (so that an unreachable kcsr does not lock everyone out).
 func (p *Publisher) Review(spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
 	for _, id := range spec.Extra[CredentialIDKey] {
 		fp, ok := strings.CutPrefix(id, "X509SHA256=")
 		if !ok {
 			continue
+		}
+		if !p.synced() {
+			return authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: notLoaded}
 		}
 		objs, err := p.indexer.ByIndex(FingerprintIndex, strings.ToLower(fp))
 		if err != nil {

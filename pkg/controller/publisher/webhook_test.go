@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
@@ -29,7 +30,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 	add("a1", "aaaa", true)
 	add("b2", "bbbb", false)
-	p := &Publisher{indexer: indexer}
+	p := &Publisher{indexer: indexer, synced: func() bool { return true }}
 	srv := httptest.NewServer(p.AuthorizationWebhook())
 	defer srv.Close()
 
@@ -75,5 +76,66 @@ func TestAuthorizationWebhook(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("malformed review: %d", resp.StatusCode)
+	}
+}
+
+// TestAuthorizationWebhookBeforeSync: until the informer has synced, the webhook cannot
+// tell a revoked certificate from a good one and denies every request made with a
+// certificate (a 200 Denied answer: an error would fall to kube-apiserver's failurePolicy,
+// NoOpinion in docs/revocation.md); requests made otherwise keep no opinion.
+func TestAuthorizationWebhookBeforeSync(t *testing.T) {
+	// What the informer would load: a1 revoked, b2 not. Unsynced, neither counts yet.
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{FingerprintIndex: IndexFingerprint})
+	for _, ic := range []*kcsrv1alpha1.IssuedCertificate{
+		{ObjectMeta: metav1.ObjectMeta{Name: "a1"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "aaaa", SerialNumber: "a1"}, Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "b2"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "bbbb", SerialNumber: "b2"}},
+	} {
+		if err := indexer.Add(ic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	synced := false
+	p := &Publisher{indexer: indexer, synced: func() bool { return synced }}
+	srv := httptest.NewServer(p.AuthorizationWebhook())
+	defer srv.Close()
+
+	notLoaded := authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the revocation inventory is not loaded yet; retry in a moment"}
+	cases := []struct {
+		name   string
+		synced bool
+		extra  map[string]authorizationv1.ExtraValue
+		want   authorizationv1.SubjectAccessReviewStatus
+	}{
+		{name: "unknown certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=cccc"}}, want: notLoaded},
+		{name: "good certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}, want: notLoaded},
+		{name: "revoked certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=aaaa"}}, want: notLoaded},
+		{name: "token before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"JTI=123"}}},
+		{name: "no credential id before sync"},
+		{name: "good certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}},
+		{name: "revoked certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=aaaa"}}, want: authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the client certificate a1 was revoked (keyCompromise)"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synced = tc.synced
+			body, _ := json.Marshal(&authorizationv1.SubjectAccessReview{
+				TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
+				Spec:     authorizationv1.SubjectAccessReviewSpec{User: "rahul", Extra: tc.extra, ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
+			})
+			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("HTTP %d; want 200 (kube-apiserver applies the failurePolicy to anything else)", resp.StatusCode)
+			}
+			var got authorizationv1.SubjectAccessReview
+			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, got.Status); diff != "" {
+				t.Errorf("status (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -162,6 +162,9 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
+// PID is the process ID of the server last started.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Stdout and Stderr return what the server printed so far.
 func (s *Server) Stdout() string { return s.stdout.String() }
 func (s *Server) Stderr() string { return s.stderr.String() }

@@ -1,0 +1,62 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/pki"
+)
+
+// TestProfilesRefuseOpenKeyFiles: kcsr controller's CA keys, the cluster signing key and a
+// custom signer's, get the check kcsr server applies to its own keys and to
+// --token-auth-file (pki.CheckSecretFileMode, through the file CA backend).
+func TestProfilesRefuseOpenKeyFiles(t *testing.T) {
+	key := catest.NewKey(t, catest.P256)
+	authority := catest.NewCA(t, key)
+	keyPEM, err := pki.EncodeKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := catest.WriteFile(t, "ca.crt", authority.ChainPEM(), 0o644)
+	openKey := catest.WriteFile(t, "ca.key", keyPEM, 0o640)
+	signerConfig := catest.WriteFile(t, "signers.yaml", []byte(fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+kind: SignerConfiguration
+signers:
+- signerName: example.com/webhook
+  ca: {certFile: %s, keyFile: %s}
+`, certFile, openKey)), 0o644)
+	refusal := fmt.Sprintf("CA key file %s is readable by group or others (mode 0640); run: chmod 600 %s", openKey, openKey)
+
+	cases := []struct {
+		name    string
+		options func(o *Options)
+		wantErr string
+	}{
+		{
+			name:    "--cluster-signing-key-file",
+			options: func(o *Options) { o.ClusterSigningCertFile, o.ClusterSigningKeyFile = certFile, openKey },
+			wantErr: "--cluster-signing-cert-file: " + refusal,
+		},
+		{
+			name:    "a custom signer's keyFile",
+			options: func(o *Options) { o.SignerConfig = signerConfig },
+			wantErr: "signer example.com/webhook: " + refusal,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := NewOptions()
+			tc.options(o)
+			_, _, err := o.profiles(context.Background())
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.wantErr {
+				t.Errorf("profiles() = %q; want %q", got, tc.wantErr)
+			}
+		})
+	}
+}

@@ -14,9 +14,9 @@ import (
 // always checked (system:masters, MD5 and unknown key algorithms); start from
 // DefaultGuardRails.
 type GuardRails struct {
-	// ProtectedGroups are subject organizations for which a kube-apiserver-client
-	// certificate is never approved automatically: a person decides. system:masters is
-	// always protected, listed or not.
+	// ProtectedGroups are subject organizations for which a certificate of a login signer
+	// (kube-apiserver-client and LoginSigners) is never approved automatically: a person
+	// decides. system:masters is always protected, listed or not.
 	ProtectedGroups []string `json:"protectedGroups,omitempty"`
 	// MinRSABits is the shortest RSA key accepted; shorter keys are denied. 0: no minimum.
 	MinRSABits int `json:"minRSABits,omitempty"`
@@ -26,6 +26,11 @@ type GuardRails struct {
 	// RefuseSHA1 denies requests signed with SHA-1. Requests signed with MD5 or MD2 are
 	// always denied.
 	RefuseSHA1 bool `json:"refuseSHA1,omitempty"`
+	// LoginSigners are the signers, besides kube-apiserver-client, whose certificates log
+	// in to the server because it trusts their CA for client authentication: the
+	// protected groups are protected for them too. The server sets it from its signer
+	// configuration (signer.MarkLoginSigners); it is not a flag.
+	LoginSigners []string `json:"loginSigners,omitempty"`
 }
 
 // The Rule of a guard rail's verdict: the setting that decided.
@@ -124,9 +129,9 @@ func (g GuardRails) refuse(r *Request) (Verdict, bool) {
 }
 
 // hold returns the NoOpinion verdict of the protected-groups guard rail, if r is a
-// kube-apiserver-client request for a protected group.
+// request of kube-apiserver-client or another login signer for a protected group.
 func (g GuardRails) hold(r *Request) (Verdict, bool) {
-	if r.SignerName != csr.KubeAPIServerClientSignerName {
+	if !g.IsLoginSigner(r.SignerName) {
 		return Verdict{}, false
 	}
 	for _, o := range r.Subject.Organizations {
@@ -139,11 +144,17 @@ func (g GuardRails) hold(r *Request) (Verdict, bool) {
 	return Verdict{}, false
 }
 
+// IsLoginSigner reports whether signerName's certificates log in to the server:
+// kubernetes.io/kube-apiserver-client, or one of LoginSigners.
+func (g GuardRails) IsLoginSigner(signerName string) bool {
+	return signerName == csr.KubeAPIServerClientSignerName || slices.Contains(g.LoginSigners, signerName)
+}
+
 // Decide returns the final verdict on r and the verdict of every policy covering r's
 // signer, in policy name order.
 //
 // Guard rails come first and no policy overrides them: a weak key or signature is denied
-// whatever the policies say, and a kube-apiserver-client request for a protected group is
+// whatever the policies say, and a login signer's request for a protected group is
 // never approved (a policy may still deny it). Otherwise a Deny wins over an Approve, the
 // first in name order deciding between equals. When no policy approves or denies, the
 // final verdict is NoOpinion, and its message lists each policy considered with the reason

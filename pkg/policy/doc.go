@@ -17,7 +17,8 @@
 //     expression read: `policy "developers" has no opinion: rule "own-cn" is false: CN
 //     must be your own username (request.subject.commonName="bob",
 //     request.requester.username="alice")`.
-//   - Decide applies GuardRails that no policy overrides: a kube-apiserver-client request
+//   - Decide applies GuardRails that no policy overrides: a request of a login signer
+//     (kube-apiserver-client, or one whose CA the server trusts for client certificates)
 //     for a protected group is never approved; weak keys and SHA-1 or MD5 signatures are
 //     denied with a message saying what to change. Otherwise Deny wins over Approve, and
 //     when nothing decides, the message names every policy considered and why it did not

@@ -29,6 +29,9 @@ type Profile struct {
 	// Check returns an error, saying what to change, for a request this signer must not
 	// honour. The CSR is then marked Failed (SignerValidationFailure).
 	Check func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error
+	// Login is set by MarkLoginSigners when the server accepts this signer's certificates
+	// for client authentication; Check then refuses the group system:masters.
+	Login bool
 }
 
 // BuiltInSignerNames are the Kubernetes signers a kcsr server serves by default.

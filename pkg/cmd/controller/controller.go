@@ -69,6 +69,9 @@ type Options struct {
 	ClusterCAPKCS11URI     string
 	PKCS11Module           string
 	ClusterSigningDuration time.Duration
+	// ClientCAFile is kube-apiserver's --client-ca-file: signers whose CA is in it, or
+	// issued by one in it, are login signers (loginCAs says what counts without it).
+	ClientCAFile string
 
 	Approve    bool
 	GuardRails policy.GuardRails
@@ -108,6 +111,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ClusterCAPKCS11URI, "cluster-ca-pkcs11-uri", o.ClusterCAPKCS11URI, "PKCS#11 URI of the built-in signers' CA key (with --cluster-signing-cert-file for its certificate).")
 	fs.StringVar(&o.PKCS11Module, "pkcs11-module", o.PKCS11Module, "PKCS#11 module for --cluster-ca-pkcs11-uri.")
 	fs.DurationVar(&o.ClusterSigningDuration, "cluster-signing-duration", o.ClusterSigningDuration, "Longest lifetime a signer issues unless its configuration says otherwise.")
+	fs.StringVar(&o.ClientCAFile, "client-ca-file", o.ClientCAFile, "kube-apiserver's --client-ca-file. A signer whose CA is in it or issued by one in it is a login signer: it never issues system:masters, and its protected groups are left to a person. Default: the client-ca-file of the kube-system/extension-apiserver-authentication ConfigMap; if it cannot be read, only the CA of --cluster-signing-cert-file.")
 	fs.BoolVar(&o.Approve, "approve", o.Approve, "Also run the policy approver (ApprovalPolicies, guard rails) for the served signerNames.")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "Concurrent CSRs per controller.")
 	fs.BoolVar(&o.InstallCRDs, "install-crds", o.InstallCRDs, "Create or update kcsr's CustomResourceDefinitions at start (needs the right to; otherwise apply `kcsr controller crds` yourself).")
@@ -202,6 +206,9 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := o.markLoginSigners(ctx, client, profiles, clusterCA); err != nil {
+		return err
+	}
 	// Only now that the configuration is known to be good does anything change on the
 	// cluster.
 	if o.InstallCRDs {
@@ -238,7 +245,11 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err := issued.AddIndexers(cache.Indexers{publisher.SerialIndex: publisher.IndexSerial, publisher.FingerprintIndex: publisher.IndexFingerprint}); err != nil {
 		return err
 	}
-	pub, err := publisher.New(publisher.CAsFor(profiles, clusterCA), issued, clock.RealClock{})
+	cas, err := publisher.CAsFor(ctx, profiles, clusterCA)
+	if err != nil {
+		return err
+	}
+	pub, err := publisher.New(cas, issued, clock.RealClock{})
 	if err != nil {
 		return err
 	}

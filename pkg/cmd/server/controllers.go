@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -47,7 +48,10 @@ func (o *Options) openClusterHSM(ctx context.Context, pkiDir string) (ca.Backend
 }
 
 // signerProfiles loads the cluster CA (the default CA of the built-in signers; hsm when the
-// key is in an HSM) and the signer configuration.
+// key is in an HSM) and the signer configuration, and marks the login signers: those whose
+// CA is the cluster CA or issued by it, the CA this server accepts client certificates
+// from. They refuse system:masters when signing, and o.GuardRails.LoginSigners lists them
+// for admission and the protected-groups guard rail.
 func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI, hsm ca.Backend) (map[string]*signer.Profile, ca.Backend, error) {
 	now := time.Now()
 	clusterCA := hsm
@@ -66,14 +70,27 @@ func (o *Options) signerProfiles(ctx context.Context, p *pki.PKI, hsm ca.Backend
 		}
 	}
 	profiles, err := signer.Build(ctx, cfg, clusterCA, o.ClusterSigningDuration, now)
-	return profiles, clusterCA, err
+	if err != nil {
+		return nil, nil, err
+	}
+	login, err := signer.MarkLoginSigners(ctx, profiles, []*x509.Certificate{p.CA})
+	if err != nil {
+		return nil, nil, err
+	}
+	o.GuardRails.LoginSigners = login
+	klog.InfoS("Login signers: their certificates log in to this server, so system:masters is refused and the protected groups are left to a person", "signers", login)
+	return profiles, clusterCA, nil
 }
 
 // startPublisher publishes the revocations of every signing CA and, with --public-port,
 // serves them over plain HTTP. Every replica publishes: CRL and OCSP are read-only views
 // of the inventory.
 func (o *Options) startPublisher(ctx context.Context, profiles map[string]*signer.Profile, clusterCA ca.Backend) (*publisher.Publisher, error) {
-	pub, err := publisher.New(publisher.CAsFor(profiles, clusterCA), o.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer(), clock.RealClock{})
+	cas, err := publisher.CAsFor(ctx, profiles, clusterCA)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := publisher.New(cas, o.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer(), clock.RealClock{})
 	if err != nil {
 		return nil, err
 	}

@@ -136,6 +136,11 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err := claimClusterCA(ctx, o.Etcd.StorageConfig, p.CA.Raw); err != nil {
 		return err
 	}
+	// Before Config: admission and the guard rails need the login signers.
+	profiles, clusterBackend, err := o.signerProfiles(ctx, p, clusterCA)
+	if err != nil {
+		return err
+	}
 	config, serverURL, err := o.Config(p)
 	if err != nil {
 		return err
@@ -156,10 +161,6 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-bootstrap-rbac", func(hc genericapiserver.PostStartHookContext) error {
 		return ensureBootstrapPolicy(hc, client)
 	}); err != nil {
-		return err
-	}
-	profiles, clusterBackend, err := o.signerProfiles(ctx, p, clusterCA)
-	if err != nil {
 		return err
 	}
 	pub, err := o.startPublisher(ctx, profiles, clusterBackend)
@@ -307,7 +308,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	generic.AdmissionControl = admission.NewChainHandler(
 		approval.New(authz),
 		signing.New(authz),
-		subjectrestriction.New(),
+		subjectrestriction.New(o.GuardRails.LoginSigners...),
 		revocationadmission.New(authz),
 		issuance.New(authz, o.GuardRails),
 		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), clock.RealClock{}),

@@ -1,6 +1,8 @@
 package publisher
 
 import (
+	"context"
+	"fmt"
 	"sort"
 
 	"kcsr.dev/kcsr/pkg/ca"
@@ -9,34 +11,56 @@ import (
 )
 
 // CAsFor groups the signer profiles by CA: one published CA (one CRL, one OCSP responder)
-// per distinct backend, named ClusterCAID for clusterCA and after its first signerName
-// otherwise. Profiles without a CA are skipped.
-func CAsFor(profiles map[string]*signer.Profile, clusterCA ca.Backend) []CA {
+// per distinct CA certificate subject and key (ca.Identity), whichever backend opened it,
+// so that a custom signer declared with the cluster CA's files shares the cluster CA's CRL
+// and OCSP. The CA of clusterCA is named ClusterCAID and signs with clusterCA; any other
+// is named after its first signerName and signs with that signer's backend. Profiles
+// without a CA are skipped.
+func CAsFor(ctx context.Context, profiles map[string]*signer.Profile, clusterCA ca.Backend) ([]CA, error) {
 	names := make([]string, 0, len(profiles))
 	for name := range profiles {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	byBackend := map[ca.Backend]int{}
+	var clusterID ca.Identity
+	if clusterCA != nil {
+		chain, err := clusterCA.Chain(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("cluster CA: read the CA certificate: %w", err)
+		}
+		if len(chain) == 0 {
+			return nil, fmt.Errorf("cluster CA: %w", ca.ErrNoCertificate)
+		}
+		clusterID = ca.IdentityOf(chain[0])
+	}
+	byIdentity := map[ca.Identity]int{}
 	var cas []CA
 	for _, name := range names {
 		prof := profiles[name]
 		if prof.CA == nil {
 			continue
 		}
-		i, ok := byBackend[prof.CA]
+		chain, err := prof.CA.Chain(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("signer %s: read the CA certificate: %w", name, err)
+		}
+		if len(chain) == 0 {
+			return nil, fmt.Errorf("signer %s: %w", name, ca.ErrNoCertificate)
+		}
+		identity := ca.IdentityOf(chain[0])
+		i, ok := byIdentity[identity]
 		if !ok {
-			id := IDFor(name)
-			if clusterCA != nil && prof.CA == clusterCA {
-				id = ClusterCAID
+			id, backend := IDFor(name), prof.CA
+			if clusterCA != nil && identity == clusterID {
+				id, backend = ClusterCAID, clusterCA
 			}
 			i = len(cas)
-			byBackend[prof.CA] = i
-			cas = append(cas, CA{ID: id, Authority: &revocation.Authority{Backend: prof.CA}})
+			byIdentity[identity] = i
+			cas = append(cas, CA{ID: id, Authority: &revocation.Authority{Backend: backend}, Certificate: chain[0]})
 		}
 		cas[i].SignerNames = append(cas[i].SignerNames, name)
 	}
-	return cas
+	return cas, nil
 }
 
 // URLFuncs returns, for the signer controller's options, the functions that give a

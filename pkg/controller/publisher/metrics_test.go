@@ -477,7 +477,7 @@ func BenchmarkCountInventory(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	c := &caState{CA: CA{ID: ClusterCAID}, signers: map[string]bool{clientSigner: true}}
+	c := &caState{CA: CA{ID: ClusterCAID, SignerNames: []string{clientSigner}}}
 	p := &Publisher{cas: map[string]*caState{ClusterCAID: c}, bySigner: map[string]*caState{clientSigner: c}, indexer: indexer, synced: func() bool { return true }, clock: clocktesting.NewFakeClock(catest.Epoch)}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -6,8 +6,13 @@
 //	GET /crl/<id>.crl           DER CRL, application/pkix-crl
 //	GET|POST /ocsp/<id>[/<req>] RFC 6960
 //
-// <id> is "cluster" for the cluster CA and the signer name with "/" replaced by "_" for a
-// custom signer's own CA.
+// A CA is a CA key (ca.Identity: the certificate's subject and key), not a signer: its CRL
+// lists, and its OCSP responder answers "revoked" for, every revoked certificate that CA
+// issued, whichever signer issued it. <id> is "cluster" for the cluster CA and, for
+// another CA, the first of its signer names with "/" replaced by "_". Every signer's own
+// id (its name with "/" replaced by "_") is also served, as the CRL and OCSP of its CA:
+// the URLs of certificates issued before signers sharing a CA were published together
+// keep working.
 //
 // It records the revocation metrics of pkg/metrics: CRL size, entries, thisUpdate and
 // nextUpdate and generation errors per CA, OCSP answers per CA and status, revocations
@@ -17,6 +22,9 @@ package publisher
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"math/big"
@@ -49,12 +57,16 @@ func IndexSerial(obj any) ([]string, error) {
 
 // CA is one signing CA whose revocations are published.
 type CA struct {
-	// ID names the CA in URLs.
+	// ID names the CA in URLs and metrics.
 	ID string
 	// Authority signs its CRLs and OCSP responses.
 	Authority *revocation.Authority
 	// SignerNames are the signers that issue with this CA.
 	SignerNames []string
+	// Certificate is the CA certificate, when known: a certificate in the inventory whose
+	// issuer is this CA's subject belongs to this CA even if its signer now issues with
+	// another CA, or is gone. Without it, a certificate belongs to the CA of its signer.
+	Certificate *x509.Certificate
 }
 
 // ClusterCAID is the ID of the cluster CA.
@@ -65,7 +77,6 @@ func IDFor(signerName string) string { return strings.ReplaceAll(signerName, "/"
 
 type caState struct {
 	CA
-	signers map[string]bool
 
 	mu         sync.Mutex
 	crl        []byte
@@ -78,6 +89,10 @@ type caState struct {
 type Publisher struct {
 	cas      map[string]*caState
 	bySigner map[string]*caState
+	// byIssuer holds the CAs of each known CA subject (RFC 2253), as
+	// IssuedCertificateSpec.Issuer records it; routes maps every URL id to its CA.
+	byIssuer map[string][]*caState
+	routes   map[string]*caState
 	indexer  cache.Indexer
 	synced   cache.InformerSynced
 	clock    clock.WithTicker
@@ -86,19 +101,42 @@ type Publisher struct {
 
 // New returns a publisher over the IssuedCertificate informer, which must carry
 // SerialIndex (add it with IndexSerial before the informer starts). Call
-// metrics.Register first for its metrics to be recorded.
+// metrics.Register first for its metrics to be recorded. It refuses two CAs with one ID,
+// a signer listed under two CAs, and two signers whose URL ids are the same.
 func New(cas []CA, informer cache.SharedIndexInformer, clk clock.WithTicker) (*Publisher, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	p := &Publisher{cas: map[string]*caState{}, bySigner: map[string]*caState{}, indexer: informer.GetIndexer(), synced: informer.HasSynced, clock: clk, wake: make(chan struct{}, 1)}
+	p := &Publisher{cas: map[string]*caState{}, bySigner: map[string]*caState{}, byIssuer: map[string][]*caState{}, routes: map[string]*caState{}, indexer: informer.GetIndexer(), synced: informer.HasSynced, clock: clk, wake: make(chan struct{}, 1)}
+	routeNames := map[string]string{} // URL id -> what claimed it, for errors
+	route := func(id, what string, s *caState) error {
+		if other, taken := p.routes[id]; taken && other != s {
+			return fmt.Errorf("%s and %s would both be published at /crl/%s.crl; rename one of them", routeNames[id], what, id)
+		}
+		if _, taken := p.routes[id]; !taken {
+			p.routes[id], routeNames[id] = s, what
+		}
+		return nil
+	}
 	for _, c := range cas {
-		s := &caState{CA: c, signers: map[string]bool{}, dirty: true}
-		for _, n := range c.SignerNames {
-			s.signers[n] = true
-			p.bySigner[n] = s
+		s := &caState{CA: c, dirty: true}
+		if _, dup := p.cas[c.ID]; dup {
+			return nil, fmt.Errorf("two CAs have the ID %q", c.ID)
 		}
 		p.cas[c.ID] = s
+		if err := route(c.ID, fmt.Sprintf("CA %q", c.ID), s); err != nil {
+			return nil, err
+		}
+		for _, n := range c.SignerNames {
+			if other := p.bySigner[n]; other != nil {
+				return nil, fmt.Errorf("signer %s is listed under the CAs %q and %q", n, other.ID, c.ID)
+			}
+			p.bySigner[n] = s
+		}
+		if c.Certificate != nil {
+			subject := c.Certificate.Subject.String()
+			p.byIssuer[subject] = append(p.byIssuer[subject], s)
+		}
 		// Counters start at 0 rather than appear on the first event, so that rate() and
 		// increase() see that first event.
 		metrics.CRLErrors.WithLabelValues(c.ID).Add(0)
@@ -109,12 +147,20 @@ func New(cas []CA, informer cache.SharedIndexInformer, clk clock.WithTicker) (*P
 	for _, r := range revocation.RevocationReasons() {
 		metrics.Revocations.WithLabelValues(r.String()).Add(0)
 	}
+	// Signer ids after CA ids, so that a CA keeps its own id whatever the signer names.
+	for _, c := range cas {
+		for _, n := range c.SignerNames {
+			if err := route(IDFor(n), "signer "+n, p.cas[c.ID]); err != nil {
+				return nil, err
+			}
+		}
+	}
 	changed := func(obj any) {
 		if ic, ok := obj.(*kcsrv1alpha1.IssuedCertificate); ok {
-			p.markDirty(ic.Spec.SignerName)
+			p.markDirty(ic)
 		} else if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			if ic, ok := d.Obj.(*kcsrv1alpha1.IssuedCertificate); ok {
-				p.markDirty(ic.Spec.SignerName)
+				p.markDirty(ic)
 			}
 		}
 	}
@@ -156,8 +202,42 @@ func reasonName(apiReason string) string {
 	return r.String()
 }
 
-func (p *Publisher) markDirty(signerName string) {
-	s := p.bySigner[signerName]
+// caOf returns the published CA that issued ic, or nil: the one CA whose subject is ic's
+// issuer; when none or several are, the CA of ic's signer, if its subject is ic's issuer
+// or unknown; when several share the issuer and the signer does not tell, the one whose
+// key verifies ic's certificate.
+func (p *Publisher) caOf(ic *kcsrv1alpha1.IssuedCertificate) *caState {
+	issuer := ic.Spec.Issuer
+	byIssuer := p.byIssuer[issuer]
+	if issuer != "" && len(byIssuer) == 1 {
+		return byIssuer[0]
+	}
+	if s := p.bySigner[ic.Spec.SignerName]; s != nil && (issuer == "" || s.Certificate == nil || s.Certificate.Subject.String() == issuer) {
+		return s
+	}
+	if len(byIssuer) > 1 {
+		if cert, err := parseCertificatePEM(ic.Spec.Certificate); err == nil {
+			for _, s := range byIssuer {
+				if cert.CheckSignatureFrom(s.Certificate) == nil {
+					return s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// parseCertificatePEM parses the first CERTIFICATE block of data.
+func parseCertificatePEM(data []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no CERTIFICATE PEM block")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func (p *Publisher) markDirty(ic *kcsrv1alpha1.IssuedCertificate) {
+	s := p.caOf(ic)
 	if s == nil {
 		return
 	}
@@ -242,7 +322,7 @@ func (p *Publisher) entries(s *caState, now time.Time) []revocation.Entry {
 	var out []revocation.Entry
 	for _, obj := range p.indexer.List() {
 		ic := obj.(*kcsrv1alpha1.IssuedCertificate)
-		if e, ok := entry(ic); ok && s.signers[ic.Spec.SignerName] && !expired(ic, now) {
+		if e, ok := entry(ic); ok && !expired(ic, now) && p.caOf(ic) == s {
 			out = append(out, e)
 		}
 	}
@@ -285,7 +365,7 @@ func (p *Publisher) countInventory(inv *metrics.Inventory) bool {
 			continue
 		}
 		if r := ic.Status.Revocation; r != nil {
-			if s := p.bySigner[ic.Spec.SignerName]; s != nil {
+			if s := p.caOf(ic); s != nil {
 				inv.Revoked(s.ID, reasonName(r.Reason), 1)
 			}
 			continue
@@ -363,7 +443,7 @@ func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 		}
 		for _, obj := range objs {
 			ic := obj.(*kcsrv1alpha1.IssuedCertificate)
-			if !s.signers[ic.Spec.SignerName] {
+			if p.caOf(ic) != s {
 				continue
 			}
 			if e, revoked := entry(ic); revoked {
@@ -375,20 +455,21 @@ func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	}
 }
 
-// Handler serves /crl/<id>.crl, /ocsp/<id> and the authorization webhook /authorize.
+// Handler serves /crl/<id>.crl, /ocsp/<id> and the authorization webhook /authorize, for
+// the id of every CA and of every signer (which serves its CA's).
 func (p *Publisher) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for id, s := range p.cas {
-		s := s
+	for id, s := range p.routes {
+		id, s := id, s
 		mux.Handle("/crl/"+id+".crl", revocation.CRLHandler(func() ([]byte, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.crl == nil {
-				return nil, fmt.Errorf("the CRL of %s is not built yet", id)
+				return nil, fmt.Errorf("the CRL of %s is not built yet", s.ID)
 			}
 			return s.crl, nil
 		}))
-		observe := func(r revocation.OCSPResult) { metrics.OCSPResponses.WithLabelValues(id, string(r)).Inc() }
+		observe := func(r revocation.OCSPResult) { metrics.OCSPResponses.WithLabelValues(s.ID, string(r)).Inc() }
 		ocsp := revocation.OCSPHandler(s.Authority, p.lookup(s), p.clock.Now, observe)
 		mux.Handle("/ocsp/"+id, ocsp)
 		mux.Handle("/ocsp/"+id+"/", http.StripPrefix("/ocsp/"+id, ocsp))

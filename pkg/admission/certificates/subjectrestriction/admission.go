@@ -2,6 +2,12 @@
 // CertificateSigningRequest for the kubernetes.io/kube-apiserver-client signer whose
 // subject names the system:masters group is refused at create, so nobody can obtain a
 // superuser client certificate through the API.
+//
+// kcsr extends it to the login signers it is given: custom signers whose CA the server
+// trusts for client certificates (signer.MarkLoginSigners), whose certificates log in as
+// those of kube-apiserver-client do. The other kubernetes.io signers keep Kubernetes'
+// behaviour (their own rules, subject O=system:nodes, refuse system:masters when
+// signing), and the kube-apiserver-client refusal keeps upstream's text.
 package subjectrestriction
 
 import (
@@ -19,6 +25,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates"
+	kcsrcsr "kcsr.dev/kcsr/pkg/csr"
 )
 
 // PluginName is the plugin's name in admission configuration.
@@ -29,6 +36,8 @@ var csrResource = certificatesv1.Resource("certificatesigningrequests")
 // Plugin implements CertificateSubjectRestriction.
 type Plugin struct {
 	*admission.Handler
+	// loginSigners are the signers, besides kube-apiserver-client, refused system:masters.
+	loginSigners map[string]bool
 }
 
 var (
@@ -36,13 +45,20 @@ var (
 	_ admission.InitializationValidator = (*Plugin)(nil)
 )
 
-// New returns the plugin.
-func New() admission.ValidationInterface {
-	return newPlugin()
+// New returns the plugin, refusing system:masters for kubernetes.io/kube-apiserver-client
+// and for the custom signers among loginSigners (the signers whose certificates log in).
+func New(loginSigners ...string) admission.ValidationInterface {
+	p := newPlugin()
+	for _, name := range loginSigners {
+		if !kcsrcsr.IsKubernetesSignerName(name) {
+			p.loginSigners[name] = true
+		}
+	}
+	return p
 }
 
 func newPlugin() *Plugin {
-	return &Plugin{Handler: admission.NewHandler(admission.Create)}
+	return &Plugin{Handler: admission.NewHandler(admission.Create), loginSigners: map[string]bool{}}
 }
 
 // Register adds the plugin to plugins.
@@ -55,30 +71,36 @@ func Register(plugins *admission.Plugins) {
 // ValidateInitialization needs nothing.
 func (p *Plugin) ValidateInitialization() error { return nil }
 
-// Validate refuses creating a kube-apiserver-client CSR whose subject Organization
-// contains system:masters. A request that cannot be parsed is refused too (Forbidden,
-// as upstream); validation would reject it anyway.
+// Validate refuses creating a CSR of kube-apiserver-client or of a login signer whose
+// subject Organization contains system:masters. A request that cannot be parsed is
+// refused too (Forbidden, as upstream); validation would reject it anyway.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetOperation() != admission.Create || a.GetSubresource() != "" || a.GetResource().GroupResource() != csrResource {
 		return nil
 	}
-	csr, ok := a.GetObject().(*certificatesv1.CertificateSigningRequest)
+	obj, ok := a.GetObject().(*certificatesv1.CertificateSigningRequest)
 	if !ok {
 		return admission.NewForbidden(a, fmt.Errorf("expected type CertificateSigningRequest, got: %T", a.GetObject()))
 	}
-	if csr.Spec.SignerName != certificatesv1.KubeAPIServerClientSignerName {
+	signerName := obj.Spec.SignerName
+	builtIn := signerName == certificatesv1.KubeAPIServerClientSignerName
+	if !builtIn && !p.loginSigners[signerName] {
 		return nil
 	}
-	req, err := parseCSR(csr.Spec.Request)
+	req, err := parseCSR(obj.Spec.Request)
 	if err != nil {
 		return admission.NewForbidden(a, fmt.Errorf("failed to parse CSR: %v", err))
 	}
-	if slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
-		klog.FromContext(ctx).V(4).Info("CSR rejected: kube-apiserver-client signer with system:masters group", "csr", csr.Name, "plugin", PluginName)
+	if !slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
+		return nil
+	}
+	klog.FromContext(ctx).V(4).Info("CSR rejected: login signer with system:masters group", "csr", obj.Name, "signer", signerName, "plugin", PluginName)
+	if builtIn {
 		return admission.NewForbidden(a, fmt.Errorf("use of %s signer with system:masters group is not allowed",
 			certificatesv1.KubeAPIServerClientSignerName))
 	}
-	return nil
+	return admission.NewForbidden(a, fmt.Errorf("use of %s signer with system:masters group is not allowed: this server accepts the signer's certificates for login (its CA is trusted for client authentication); request the certificate without system:masters",
+		signerName))
 }
 
 // parseCSR decodes the first PEM block of pemBytes as a PKCS#10 request, as upstream's

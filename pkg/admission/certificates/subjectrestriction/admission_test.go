@@ -53,10 +53,13 @@ func TestValidate(t *testing.T) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0, 0, 0}}) // a placeholder, no key
 	garbled := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{0x30, 0x03, 0x02, 0x01}})
 
+	const ops = "example.com/ops"
+	login := []string{ops, certificatesv1.KubeAPIServerClientKubeletSignerName}
 	tests := []struct {
-		name    string
-		attrs   admission.Attributes
-		wantErr string
+		name         string
+		loginSigners []string
+		attrs        admission.Attributes
+		wantErr      string
 	}{
 		{
 			name:    "system:masters for kube-apiserver-client",
@@ -87,13 +90,36 @@ func TestValidate(t *testing.T) {
 			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, "", admission.Create),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
+		{
+			name:         "system:masters for a custom login signer",
+			loginSigners: login,
+			attrs:        attrs(csr(ops, masters), "", admission.Create),
+			wantErr:      `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: use of example.com/ops signer with system:masters group is not allowed: this server accepts the signer's certificates for login (its CA is trusted for client authentication); request the certificate without system:masters`,
+		},
+		{name: "other groups for a custom login signer", loginSigners: login, attrs: attrs(csr(ops, ordinary), "", admission.Create)},
+		{name: "system:masters for a custom signer not trusted for login", loginSigners: login, attrs: attrs(csr("example.com/a", masters), "", admission.Create)},
+		{name: "custom signers are not login signers unless given", attrs: attrs(csr(ops, masters), "", admission.Create)},
+		{
+			name:         "kube-apiserver-client keeps upstream's text among login signers",
+			loginSigners: append(login, client),
+			attrs:        attrs(csr(client, masters), "", admission.Create),
+			wantErr:      `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`,
+		},
+		{name: "the kubelet client signer keeps Kubernetes' behaviour even when it is a login signer", loginSigners: login, attrs: attrs(csr(certificatesv1.KubeAPIServerClientKubeletSignerName, masters), "", admission.Create)},
+		{
+			name:         "unparsable request for a custom login signer",
+			loginSigners: login,
+			attrs:        attrs(csr(ops, garbled), "", admission.Create),
+			wantErr:      `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: failed to parse CSR: asn1: syntax error: data truncated`,
+		},
+		{name: "update of a custom login signer's CSR ignored", loginSigners: login, attrs: attrs(csr(ops, masters), "", admission.Update)},
 		{name: "subresource ignored", attrs: attrs(csr(client, masters), "status", admission.Create)},
 		{name: "update ignored", attrs: attrs(csr(client, masters), "", admission.Update)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var gotErr string
-			if err := New().Validate(context.Background(), tc.attrs, nil); err != nil {
+			if err := New(tc.loginSigners...).Validate(context.Background(), tc.attrs, nil); err != nil {
 				gotErr = err.Error()
 			}
 			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {

@@ -1,0 +1,72 @@
+package signer
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"slices"
+	"sort"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/ca"
+)
+
+// SystemMastersGroup is the group whose members bypass authorization: a certificate
+// naming it in its subject organization is a cluster administrator's.
+const SystemMastersGroup = "system:masters"
+
+// MarkLoginSigners finds the login signers among profiles: those whose CA the server
+// accepts client certificates from, that is whose CA is one of trusted or is issued by one
+// of them (ca.ChainsTo). It sets their Login and wraps their Check so that, after the
+// signer's own rules, a request naming the group system:masters is refused: whoever
+// approved it, nothing these signers issue logs in as a cluster administrator. It returns
+// the login signers' names, sorted. Calling it again marks nothing twice.
+func MarkLoginSigners(ctx context.Context, profiles map[string]*Profile, trusted []*x509.Certificate) ([]string, error) {
+	names := make([]string, 0, len(profiles))
+	for name := range profiles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var login []string
+	for _, name := range names {
+		p := profiles[name]
+		if p.CA == nil {
+			continue
+		}
+		chain, err := p.CA.Chain(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("signer %s: read the CA certificate: %w", name, err)
+		}
+		if !ca.ChainsTo(chain, trusted) {
+			continue
+		}
+		login = append(login, name)
+		if p.Login {
+			continue
+		}
+		p.Login = true
+		check, signerName := p.Check, p.SignerName
+		if signerName == "" {
+			signerName = name
+		}
+		p.Check = func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
+			if check != nil {
+				if err := check(req, usages); err != nil {
+					return err
+				}
+			}
+			return refuseSystemMasters(signerName, req)
+		}
+	}
+	return login, nil
+}
+
+// refuseSystemMasters refuses a request of a login signer for the group system:masters.
+func refuseSystemMasters(signerName string, req *x509.CertificateRequest) error {
+	if slices.Contains(req.Subject.Organization, SystemMastersGroup) {
+		return fmt.Errorf("subject organization %q is not allowed for signer %s: the server accepts this signer's certificates for login, and %s is the cluster administrators' group; request the certificate without it",
+			SystemMastersGroup, signerName, SystemMastersGroup)
+	}
+	return nil
+}

@@ -24,7 +24,7 @@ type certificateSelector struct {
 
 func (s *certificateSelector) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.csrName, "csr", "", "Select the certificate issued for this CSR name.")
-	cmd.Flags().StringVar(&s.fingerprint, "fingerprint", "", "Select the certificate by SHA-256 fingerprint (hex, colons allowed, as openssl x509 -fingerprint -sha256 prints it).")
+	cmd.Flags().StringVar(&s.fingerprint, "fingerprint", "", "Select the certificate by SHA-256 fingerprint (hex, colons allowed, or the whole line openssl x509 -noout -fingerprint -sha256 prints).")
 }
 
 // find returns the single record selected by args (a serial) or the flags.
@@ -40,7 +40,12 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 	case len(args) == 0 && s.csrName != "" && s.fingerprint == "":
 		selector, what = "spec.csrName="+s.csrName, "CSR "+s.csrName
 	case len(args) == 0 && s.csrName == "" && s.fingerprint != "":
-		fp := strings.ToLower(strings.ReplaceAll(s.fingerprint, ":", ""))
+		// As openssl prints it too: "sha256 Fingerprint=AB:CD:…".
+		fp := s.fingerprint
+		if _, value, ok := strings.Cut(fp, "="); ok {
+			fp = value
+		}
+		fp = strings.ToLower(strings.ReplaceAll(strings.TrimSpace(fp), ":", ""))
 		selector, what = "spec.sha256Fingerprint="+fp, "fingerprint "+fp
 	default:
 		return nil, errors.New("name the certificate one way: SERIAL, --csr NAME or --fingerprint SHA256")
@@ -99,7 +104,10 @@ which no user has by default.
 Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
 		Example: `  kcsr revoke 3f9a0c… --reason keyCompromise
   kcsr revoke --csr rahul --reason affiliationChanged --message "left the team"
-  kcsr revoke --fingerprint AB:CD:… --reason certificateHold`,
+  kcsr revoke --fingerprint AB:CD:… --reason certificateHold
+
+  # The server's own admin certificate (it is in the inventory too, signer kcsr.dev/pki)
+  kcsr revoke --fingerprint "$(openssl x509 -in DATA/pki/admin.crt -noout -fingerprint -sha256)" --reason superseded`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(issuedcertificate.RevocationReasons, reason) {
@@ -128,7 +136,11 @@ Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
 			if err != nil {
 				return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 			}
-			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, CSR %s): %s\n", ic.Spec.SerialNumber, ic.Spec.CommonName, ic.Spec.SignerName, ic.Spec.CSRName, reason)
+			origin := "CSR " + ic.Spec.CSRName
+			if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
+				origin = "issued by the server's PKI"
+			}
+			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", ic.Spec.SerialNumber, ic.Spec.CommonName, ic.Spec.SignerName, origin, reason)
 			return nil
 		},
 	}

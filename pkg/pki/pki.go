@@ -1,7 +1,10 @@
 // Package pki creates and reuses the cluster PKI that `kcsr server` keeps in its data
 // directory: the cluster CA, the API server's serving certificate, the admin client
 // certificate and the admin kubeconfig. It owns those files and nothing else; signing CSRs
-// is the job of the CA backends (pkg/ca), which load the same CA.
+// is the job of the CA backends (pkg/ca), which load the same CA. The certificates it
+// issues are recorded in the inventory like any other (Leaves; kcsr server does it at
+// every start), so that they can be revoked; a missing one is issued anew by Ensure, which
+// is how an administrator replaces a revoked admin certificate.
 package pki
 
 import (
@@ -24,6 +27,7 @@ import (
 	"slices"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
@@ -285,6 +289,55 @@ func checkKeyMode(path string) error {
 		return err
 	}
 	return CheckSecretFileMode("private key", path, fi.Mode())
+}
+
+// Leaf is a certificate the PKI issued itself from the cluster CA, as found in its
+// directory: the serving certificate or the admin client certificate.
+type Leaf struct {
+	// Role is "serving" or "admin"; File is its certificate file.
+	Role, File string
+	// Cert is the parsed certificate and PEM its file's CERTIFICATE block alone.
+	Cert *x509.Certificate
+	PEM  []byte
+	// Usages are what it was issued for, in the terms of certificates.k8s.io/v1 (read from
+	// the certificate).
+	Usages []certificatesv1.KeyUsage
+}
+
+// Leaves returns the serving and admin certificates in p.Dir, the ones Ensure issued or
+// kept, for the inventory: kcsr records every certificate it issues, its own included, so
+// that each can be revoked.
+func (p *PKI) Leaves() ([]Leaf, error) {
+	var leaves []Leaf
+	for _, l := range []struct{ role, file string }{{"serving", ServingCertFile}, {"admin", AdminCertFile}} {
+		data, err := os.ReadFile(p.Path(l.file))
+		if err != nil {
+			return nil, err
+		}
+		cert, err := ParseCert(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Path(l.file), err)
+		}
+		leaves = append(leaves, Leaf{Role: l.role, File: p.Path(l.file), Cert: cert, PEM: EncodeCert(cert.Raw), Usages: usagesOf(cert)})
+	}
+	return leaves, nil
+}
+
+// usagesOf names the usages ensureLeaf gives its certificates.
+func usagesOf(cert *x509.Certificate) []certificatesv1.KeyUsage {
+	var usages []certificatesv1.KeyUsage
+	if cert.KeyUsage&x509.KeyUsageDigitalSignature != 0 {
+		usages = append(usages, certificatesv1.UsageDigitalSignature)
+	}
+	for _, eku := range cert.ExtKeyUsage {
+		switch eku {
+		case x509.ExtKeyUsageServerAuth:
+			usages = append(usages, certificatesv1.UsageServerAuth)
+		case x509.ExtKeyUsageClientAuth:
+			usages = append(usages, certificatesv1.UsageClientAuth)
+		}
+	}
+	return usages
 }
 
 // WriteKubeconfig writes a kubeconfig at path (mode 0600, atomically) for server, trusting

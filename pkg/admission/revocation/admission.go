@@ -3,6 +3,13 @@
 // the verb "revoke" on kcsr.dev issuedcertificates, which no default role grants. RBAC
 // "update" on issuedcertificates/status alone is not enough, as "approve" on signers is
 // needed besides "update" on certificatesigningrequests/approval.
+//
+// It decides who may change a revocation, nothing else. What nobody may do (remove a final
+// revocation, change a record's spec, delete a record before its certificate expires,
+// create a record that disagrees with its certificate) is the registry's, in
+// pkg/registry/kcsr/issuedcertificate: those are invariants of the inventory, which hold
+// for system:masters too and do not depend on how the admission chain is configured; the
+// package documentation there says why in full.
 package revocation
 
 import (

@@ -163,6 +163,21 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}); err != nil {
 		return err
 	}
+	// The admin and serving certificates are in the inventory, revocable, before the
+	// server is ready.
+	leaves, err := p.Leaves()
+	if err != nil {
+		return err
+	}
+	records, err := kcsrclient.NewForConfig(config.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return err
+	}
+	if err := server.GenericAPIServer.AddPostStartHook("kcsr-pki-inventory", func(hc genericapiserver.PostStartHookContext) error {
+		return recordPKI(hc, records, leaves)
+	}); err != nil {
+		return err
+	}
 	pub, err := o.startPublisher(ctx, profiles, clusterBackend)
 	if err != nil {
 		return err

@@ -20720,7 +20720,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref common.ReferenceCallbac
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "IssuedCertificate records one certificate a kcsr signer issued. The signer creates it before it hands the certificate out (no certificate without its record), it is named after the UID of the CSR it answers (so a retried issuance finds it instead of issuing twice), and it outlives that CSR.",
+				Description: "IssuedCertificate records one certificate kcsr issued. A signer creates it before it hands the certificate out (no certificate without its record), it is named after the UID of the CSR it answers (so a retried issuance finds it instead of issuing twice), and it outlives that CSR.\n\nThe certificates kcsr server's own PKI issues from the cluster CA without a CSR (the admin client certificate and the serving certificate) are recorded too, at every server start: signerName kcsr.dev/pki, requester system:kcsr:pki, csrName and csrUID empty (no CSR was answered), and the name pki-<role>-<sha256 fingerprint> (role \"admin\" or \"serving\"), so that every replica and every restart finds the one record of a certificate.\n\nEverything the certificate says (serial, fingerprint, issuer, subject, names, key, validity) must agree with spec.certificate, or the record is refused at create. The spec never changes; a revocation is final (but for certificateHold); and a record cannot be deleted before its certificate expires (spec.notAfter), revoked or not: the login check, the CRL and OCSP read the inventory, and a certificate without its record could neither be refused nor revoked.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -20979,7 +20979,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"csrName": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CSRName and CSRUID identify the CertificateSigningRequest answered.",
+							Description: "CSRName and CSRUID identify the CertificateSigningRequest answered. Both are empty for a certificate of the server's own PKI (signerName kcsr.dev/pki), which answered no CSR; csrUID is required otherwise.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

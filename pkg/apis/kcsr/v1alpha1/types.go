@@ -10,10 +10,23 @@ import (
 // +genclient:onlyVerbs=create,get,list,watch,delete,update,updateStatus
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
-// IssuedCertificate records one certificate a kcsr signer issued. The signer creates it
-// before it hands the certificate out (no certificate without its record), it is named after
-// the UID of the CSR it answers (so a retried issuance finds it instead of issuing twice),
-// and it outlives that CSR.
+// IssuedCertificate records one certificate kcsr issued. A signer creates it before it
+// hands the certificate out (no certificate without its record), it is named after the UID
+// of the CSR it answers (so a retried issuance finds it instead of issuing twice), and it
+// outlives that CSR.
+//
+// The certificates kcsr server's own PKI issues from the cluster CA without a CSR (the admin
+// client certificate and the serving certificate) are recorded too, at every server start:
+// signerName kcsr.dev/pki, requester system:kcsr:pki, csrName and csrUID empty (no CSR was
+// answered), and the name pki-<role>-<sha256 fingerprint> (role "admin" or "serving"), so
+// that every replica and every restart finds the one record of a certificate.
+//
+// Everything the certificate says (serial, fingerprint, issuer, subject, names, key,
+// validity) must agree with spec.certificate, or the record is refused at create. The spec
+// never changes; a revocation is final (but for certificateHold); and a record cannot be
+// deleted before its certificate expires (spec.notAfter), revoked or not: the login check,
+// the CRL and OCSP read the inventory, and a certificate without its record could neither
+// be refused nor revoked.
 type IssuedCertificate struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -55,13 +68,23 @@ type IssuedCertificateSpec struct {
 
 	// Requester is who created the CSR, as the server recorded it.
 	Requester Requester `json:"requester"`
-	// CSRName and CSRUID identify the CertificateSigningRequest answered.
+	// CSRName and CSRUID identify the CertificateSigningRequest answered. Both are empty
+	// for a certificate of the server's own PKI (signerName kcsr.dev/pki), which answered
+	// no CSR; csrUID is required otherwise.
 	CSRName string `json:"csrName"`
 	CSRUID  string `json:"csrUID"`
 
 	// Certificate is the issued certificate, PEM encoded.
 	Certificate []byte `json:"certificate"`
 }
+
+// PKISignerName is the signerName of the records of certificates kcsr server's own PKI
+// issued from the cluster CA (the admin client certificate, the serving certificate).
+// No signer serves it: these certificates answer no CSR.
+const PKISignerName = "kcsr.dev/pki"
+
+// PKIRequester is the requester username of those records.
+const PKIRequester = "system:kcsr:pki"
 
 // Requester is the identity that created a CSR.
 type Requester struct {

@@ -1,14 +1,18 @@
 package issuedcertificate
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -17,7 +21,56 @@ import (
 )
 
 // REST is the main resource.
-type REST struct{ *genericregistry.Store }
+type REST struct {
+	*genericregistry.Store
+	// now is the clock deletions are checked against.
+	now func() time.Time
+}
+
+// Delete deletes a record whose certificate has expired; any other is refused (Deletable).
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	return r.Store.Delete(ctx, name, r.guard(deleteValidation), options)
+}
+
+// DeleteCollection deletes the selected records one by one through the same check as
+// Delete; it stops at the first record refused.
+func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions, listOptions *metainternalversion.ListOptions) (runtime.Object, error) {
+	return r.Store.DeleteCollection(ctx, r.guard(deleteValidation), options, listOptions)
+}
+
+// guard runs Deletable, then deleteValidation (admission), on the object as stored when
+// it is deleted: the store calls it inside the conditional delete.
+func (r *REST) guard(deleteValidation rest.ValidateObjectFunc) rest.ValidateObjectFunc {
+	return func(ctx context.Context, obj runtime.Object) error {
+		ic, ok := obj.(*kcsrv1alpha1.IssuedCertificate)
+		if !ok {
+			return apierrors.NewInternalError(fmt.Errorf("expected an IssuedCertificate, got %T", obj))
+		}
+		if err := Deletable(ic, r.now()); err != nil {
+			return apierrors.NewForbidden(kcsrv1alpha1.Resource("issuedcertificates"), ic.Name, err)
+		}
+		if deleteValidation == nil {
+			return nil
+		}
+		return deleteValidation(ctx, obj)
+	}
+}
+
+// Deletable refuses the deletion of a record before its certificate expires, saying why
+// and from when it can be deleted.
+func Deletable(ic *kcsrv1alpha1.IssuedCertificate, now time.Time) error {
+	notAfter := ic.Spec.NotAfter.Time
+	if notAfter.IsZero() || now.After(notAfter) {
+		return nil
+	}
+	after := notAfter.UTC().Format(time.RFC3339)
+	if r := ic.Status.Revocation; r != nil {
+		return fmt.Errorf("certificate %s (CN=%s) was revoked (%s) on %s and expires at %s; its record is what keeps it refused at login and listed in the CRL and OCSP, so it cannot be deleted before it expires: delete it after %s",
+			ic.Spec.SerialNumber, ic.Spec.CommonName, r.Reason, r.Time.UTC().Format(time.RFC3339), after, after)
+	}
+	return fmt.Errorf("certificate %s (CN=%s) is valid until %s; without its record it could no longer be revoked, so the record cannot be deleted before it expires: revoke it (kcsr revoke %s) if it must stop working, and delete the record after %s",
+		ic.Spec.SerialNumber, ic.Spec.CommonName, after, ic.Spec.SerialNumber, after)
+}
 
 // ShortNames lets `kubectl get ic` work.
 func (*REST) ShortNames() []string { return []string{"ic", "issuedcert"} }
@@ -46,7 +99,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}
 	statusStore.ResetFieldsStrategy = statusStrategy{s}
-	return &REST{store}, subresource.New(&statusStore), nil
+	return &REST{Store: store, now: time.Now}, subresource.New(&statusStore), nil
 }
 
 // TableConvertor renders the inventory: who, what, by whom, until when, and its state.

@@ -1,12 +1,13 @@
-// Package issuedcertificate is the REST storage of kcsr.dev/v1alpha1 IssuedCertificate, the
-// inventory of issued certificates. Records are created by signers, never changed in spec
-// (what was issued is history), and carry their later life (revocation) in status.
 package issuedcertificate
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 type strategy struct {
@@ -119,27 +121,119 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 func validate(ic *kcsrv1alpha1.IssuedCertificate) field.ErrorList {
 	errs := apivalidation.ValidateObjectMeta(&ic.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 	spec := field.NewPath("spec")
+	if ic.Spec.SignerName == "" {
+		errs = append(errs, field.Required(spec.Child("signerName"), ""))
+	}
+	if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
+		// The server's own PKI answered no CSR; the record says so, and who issued it.
+		for _, f := range []struct{ name, value string }{{"csrName", ic.Spec.CSRName}, {"csrUID", ic.Spec.CSRUID}} {
+			if f.value != "" {
+				errs = append(errs, field.Invalid(spec.Child(f.name), f.value, fmt.Sprintf("must be empty for signer %s: its certificates answer no CSR", kcsrv1alpha1.PKISignerName)))
+			}
+		}
+		if u := ic.Spec.Requester.Username; u != kcsrv1alpha1.PKIRequester {
+			errs = append(errs, field.Invalid(spec.Child("requester", "username"), u, fmt.Sprintf("must be %s for signer %s", kcsrv1alpha1.PKIRequester, kcsrv1alpha1.PKISignerName)))
+		}
+	} else if ic.Spec.CSRUID == "" {
+		errs = append(errs, field.Required(spec.Child("csrUID"), "the UID of the CSR the certificate answers"))
+	}
+	cert, err := parseCertificate(ic.Spec.Certificate)
+	if err != nil {
+		// The value is left out: it may hold anything, a private key included.
+		return append(errs, field.Invalid(spec.Child("certificate"), "", err.Error()))
+	}
+	return append(errs, agreeWithCertificate(spec, &ic.Spec, cert)...)
+}
+
+// parseCertificate accepts exactly one PEM CERTIFICATE block, whitespace aside: a record
+// is readable by everyone who may read the inventory, so nothing else (a private key
+// pasted after the certificate, say) may be stored with it.
+func parseCertificate(data []byte) (*x509.Certificate, error) {
+	const certBegin = "-----BEGIN CERTIFICATE-----"
+	block, rest := pem.Decode(data)
+	// The first block's BEGIN line is the last one before its end.
+	var before []byte
+	if block != nil {
+		before = data[:bytes.LastIndex(data[:len(data)-len(rest)], []byte("-----BEGIN "))]
+	}
+	switch {
+	case block == nil && bytes.Contains(data, []byte(certBegin)):
+		return nil, errors.New("must be one PEM CERTIFICATE block; the block is not well-formed PEM (its BEGIN and END lines, base64 between them)")
+	case block == nil:
+		return nil, errors.New("must be one PEM CERTIFICATE block (the issued certificate)")
+	case block.Type != "CERTIFICATE" && bytes.Contains(rest, []byte(certBegin)), len(bytes.TrimSpace(before)) > 0:
+		return nil, errors.New("must be one PEM CERTIFICATE block and nothing else; remove what precedes the BEGIN CERTIFICATE line")
+	case block.Type != "CERTIFICATE":
+		return nil, errors.New("must be one PEM CERTIFICATE block (the issued certificate)")
+	case len(bytes.TrimSpace(rest)) > 0:
+		return nil, errors.New("must be one PEM CERTIFICATE block and nothing else; remove what follows the END CERTIFICATE line")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid X.509 certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// agreeWithCertificate checks every field of the spec that the certificate determines
+// against it, as pkg/controller/signer derives them (tested there and here with records it
+// builds), so that the fingerprint the login check matches, the serial the CRL and OCSP
+// publish, and the validity that bounds the record's life all describe spec.certificate.
+func agreeWithCertificate(spec *field.Path, s *kcsrv1alpha1.IssuedCertificateSpec, cert *x509.Certificate) field.ErrorList {
+	sum := sha256.Sum256(cert.Raw)
+	var ips, uris []string
+	for _, ip := range cert.IPAddresses {
+		ips = append(ips, ip.String())
+	}
+	for _, u := range cert.URIs {
+		uris = append(uris, u.String())
+	}
+	var errs field.ErrorList
 	for _, f := range []struct {
-		name, value string
+		name      string
+		got, want string
+		required  bool
 	}{
-		{"serialNumber", ic.Spec.SerialNumber},
-		{"sha256Fingerprint", ic.Spec.SHA256Fingerprint},
-		{"signerName", ic.Spec.SignerName},
-		{"csrUID", ic.Spec.CSRUID},
+		{"serialNumber", s.SerialNumber, cert.SerialNumber.Text(16), true},
+		{"sha256Fingerprint", s.SHA256Fingerprint, hex.EncodeToString(sum[:]), true},
+		{"issuer", s.Issuer, cert.Issuer.String(), false},
+		{"commonName", s.CommonName, cert.Subject.CommonName, false},
+		{"keyAlgorithm", s.KeyAlgorithm, csr.KeyAlgorithm(cert.PublicKey), false},
+		{"notBefore", formatTime(s.NotBefore.Time), formatTime(cert.NotBefore), true},
+		{"notAfter", formatTime(s.NotAfter.Time), formatTime(cert.NotAfter), true},
 	} {
-		if f.value == "" {
-			errs = append(errs, field.Required(spec.Child(f.name), ""))
+		switch {
+		case f.got == f.want:
+		case f.got == "" && f.required:
+			errs = append(errs, field.Required(spec.Child(f.name), fmt.Sprintf("spec.certificate says %q", f.want)))
+		default:
+			errs = append(errs, field.Invalid(spec.Child(f.name), f.got, fmt.Sprintf("does not match spec.certificate, which says %q", f.want)))
 		}
 	}
-	block, _ := pem.Decode(ic.Spec.Certificate)
-	if block == nil || block.Type != "CERTIFICATE" {
-		errs = append(errs, field.Invalid(spec.Child("certificate"), "", "must be a PEM CERTIFICATE block"))
-	} else if cert, err := x509.ParseCertificate(block.Bytes); err != nil {
-		errs = append(errs, field.Invalid(spec.Child("certificate"), "", err.Error()))
-	} else if cert.SerialNumber.Text(16) != ic.Spec.SerialNumber {
-		errs = append(errs, field.Invalid(spec.Child("serialNumber"), ic.Spec.SerialNumber, fmt.Sprintf("does not match the certificate's serial number %s", cert.SerialNumber.Text(16))))
+	for _, f := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"organizations", s.Organizations, cert.Subject.Organization},
+		{"organizationalUnits", s.OrganizationalUnits, cert.Subject.OrganizationalUnit},
+		{"dnsNames", s.DNSNames, cert.DNSNames},
+		{"ipAddresses", s.IPAddresses, ips},
+		{"uris", s.URIs, uris},
+		{"emailAddresses", s.EmailAddresses, cert.EmailAddresses},
+	} {
+		if !slices.Equal(f.got, f.want) {
+			errs = append(errs, field.Invalid(spec.Child(f.name), f.got, fmt.Sprintf("does not match spec.certificate, which says %q", f.want)))
+		}
 	}
 	return errs
+}
+
+// formatTime is how a time reads in the API, to the second (certificates carry no less).
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // SelectableFields are the fields a field selector can match.

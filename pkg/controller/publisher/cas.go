@@ -2,9 +2,11 @@ package publisher
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"sort"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/revocation"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -15,14 +17,20 @@ import (
 // so that a custom signer declared with the cluster CA's files shares the cluster CA's CRL
 // and OCSP. The CA of clusterCA is named ClusterCAID and signs with clusterCA; any other
 // is named after its first signerName and signs with that signer's backend. Profiles
-// without a CA are skipped.
+// without a CA are skipped. The cluster CA is always published, under the pseudo-signer
+// kcsrv1alpha1.PKISignerName besides its signers: it issued the server's own certificates
+// (the admin client certificate, the serving certificate), whose revocations its CRL and
+// OCSP must carry even when no signer issues with it.
 func CAsFor(ctx context.Context, profiles map[string]*signer.Profile, clusterCA ca.Backend) ([]CA, error) {
 	names := make([]string, 0, len(profiles))
 	for name := range profiles {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	var clusterID ca.Identity
+	var (
+		clusterID   ca.Identity
+		clusterCert *x509.Certificate
+	)
 	if clusterCA != nil {
 		chain, err := clusterCA.Chain(ctx)
 		if err != nil {
@@ -31,7 +39,7 @@ func CAsFor(ctx context.Context, profiles map[string]*signer.Profile, clusterCA 
 		if len(chain) == 0 {
 			return nil, fmt.Errorf("cluster CA: %w", ca.ErrNoCertificate)
 		}
-		clusterID = ca.IdentityOf(chain[0])
+		clusterID, clusterCert = ca.IdentityOf(chain[0]), chain[0]
 	}
 	byIdentity := map[ca.Identity]int{}
 	var cas []CA
@@ -59,6 +67,14 @@ func CAsFor(ctx context.Context, profiles map[string]*signer.Profile, clusterCA 
 			cas = append(cas, CA{ID: id, Authority: &revocation.Authority{Backend: backend}, Certificate: chain[0]})
 		}
 		cas[i].SignerNames = append(cas[i].SignerNames, name)
+	}
+	if clusterCA != nil {
+		i, ok := byIdentity[clusterID]
+		if !ok {
+			i = len(cas)
+			cas = append(cas, CA{ID: ClusterCAID, Authority: &revocation.Authority{Backend: clusterCA}, Certificate: clusterCert})
+		}
+		cas[i].SignerNames = append(cas[i].SignerNames, kcsrv1alpha1.PKISignerName)
 	}
 	return cas, nil
 }

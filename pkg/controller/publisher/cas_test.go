@@ -79,11 +79,29 @@ func TestCAsFor(t *testing.T) {
 		got = append(got, summary{ID: c.ID, Subject: c.Certificate.Subject.String(), SignerNames: c.SignerNames, SignsWith: c.Authority.Backend})
 	}
 	want := []summary{
-		{ID: ClusterCAID, Subject: "CN=cluster CA", SignerNames: []string{opsSigner, "example.com/renewed", clientSigner}, SignsWith: s.clusterBackend},
+		{ID: ClusterCAID, Subject: "CN=cluster CA", SignerNames: []string{opsSigner, "example.com/renewed", clientSigner, kcsrv1alpha1.PKISignerName}, SignsWith: s.clusterBackend},
 		{ID: "example.com_webhook", Subject: "CN=webhook CA", SignerNames: []string{webhookSigner}, SignsWith: s.profiles[webhookSigner].CA},
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b ca.Backend) bool { return a == b })); diff != "" {
 		t.Errorf("CAs (-want +got):\n%s", diff)
+	}
+
+	// No signer on the cluster CA: it is still published, for the server's own
+	// certificates.
+	onlyWebhook := map[string]*signer.Profile{webhookSigner: s.profiles[webhookSigner]}
+	if cas, err = CAsFor(context.Background(), onlyWebhook, s.clusterBackend); err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, c := range cas {
+		got = append(got, summary{ID: c.ID, Subject: c.Certificate.Subject.String(), SignerNames: c.SignerNames, SignsWith: c.Authority.Backend})
+	}
+	want = []summary{
+		{ID: "example.com_webhook", Subject: "CN=webhook CA", SignerNames: []string{webhookSigner}, SignsWith: s.profiles[webhookSigner].CA},
+		{ID: ClusterCAID, Subject: "CN=cluster CA", SignerNames: []string{kcsrv1alpha1.PKISignerName}, SignsWith: s.clusterBackend},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b ca.Backend) bool { return a == b })); diff != "" {
+		t.Errorf("CAs with no signer on the cluster CA (-want +got):\n%s", diff)
 	}
 
 	// Without a cluster CA (kcsr controller without --cluster-signing-cert-file), the

@@ -434,13 +434,16 @@ func entry(ic *kcsrv1alpha1.IssuedCertificate) (revocation.Entry, bool) {
 	return revocation.Entry{Serial: serial, RevokedAt: r.Time.Time, Reason: reason, NotAfter: ic.Spec.NotAfter.Time}, true
 }
 
-// lookup answers OCSP for a CA from the inventory.
+// lookup answers OCSP for a CA from the inventory. A serial is revoked when any of its
+// records is: a second, unrevoked record of the same certificate (created by hand) must not
+// make a revoked certificate "good".
 func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	return func(serial *big.Int) revocation.Status {
 		objs, err := p.indexer.ByIndex(SerialIndex, serial.Text(16))
 		if err != nil {
 			return revocation.Status{}
 		}
+		var status revocation.Status
 		for _, obj := range objs {
 			ic := obj.(*kcsrv1alpha1.IssuedCertificate)
 			if p.caOf(ic) != s {
@@ -449,9 +452,9 @@ func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 			if e, revoked := entry(ic); revoked {
 				return revocation.Status{Known: true, Revoked: true, Entry: e}
 			}
-			return revocation.Status{Known: true}
+			status.Known = true
 		}
-		return revocation.Status{}
+		return status
 	}
 }
 

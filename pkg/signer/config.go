@@ -16,6 +16,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"kcsr.dev/kcsr/pkg/apis/certificates/validation"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
 	"kcsr.dev/kcsr/pkg/csr"
@@ -94,6 +95,9 @@ func (c *Configuration) Validate() error {
 		}
 		if seen[s.SignerName] {
 			errs = append(errs, fmt.Errorf("%s: signer %q is declared twice", p.Child("signerName"), s.SignerName))
+		}
+		if s.SignerName == kcsrv1alpha1.PKISignerName {
+			errs = append(errs, fmt.Errorf("%s: %s is reserved for the inventory records of the server's own certificates (admin, serving); choose another name", p.Child("signerName"), s.SignerName))
 		}
 		seen[s.SignerName] = true
 		builtIn := isBuiltIn(s.SignerName)

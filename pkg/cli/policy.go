@@ -103,7 +103,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			for _, p := range list.Items {
 				c, err := policy.Compile(p.Name, policy.FromAPI(p.Spec))
 				if err != nil {
-					fmt.Fprintf(out, "policy %s does not compile and is ignored: %v\n", p.Name, err)
+					fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", Printable(p.Name), PrintableText(err.Error()))
 					continue
 				}
 				compiled = append(compiled, c)
@@ -112,7 +112,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "POLICY\tVERDICT\tRULE\tWHY")
 			for _, v := range all {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", v.Policy, v.Decision, dash(v.Rule), v.Message)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", Printable(v.Policy), v.Decision, Printable(dash(v.Rule)), PrintableText(v.Message))
 			}
 			w.Flush()
 			by := final.Policy
@@ -120,9 +120,9 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 				by = final.Rule
 			}
 			if by != "" {
-				by = " (" + by + ")"
+				by = " (" + Printable(by) + ")"
 			}
-			fmt.Fprintf(out, "\nfinal verdict for %s as %s: %s%s: %s\n", obj.Name, obj.Spec.Username, final.Decision, by, final.Message)
+			fmt.Fprintf(out, "\nfinal verdict for %s as %s: %s%s: %s\n", Printable(obj.Name), Printable(obj.Spec.Username), final.Decision, by, PrintableText(final.Message))
 			switch final.Decision {
 			case policy.Approve:
 				return nil

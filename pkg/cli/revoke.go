@@ -136,11 +136,11 @@ Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
 			if err != nil {
 				return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 			}
-			origin := "CSR " + ic.Spec.CSRName
+			origin := "CSR " + Printable(ic.Spec.CSRName)
 			if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
 				origin = "issued by the server's PKI"
 			}
-			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", ic.Spec.SerialNumber, ic.Spec.CommonName, ic.Spec.SignerName, origin, reason)
+			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", Printable(ic.Spec.SerialNumber), Printable(ic.Spec.CommonName), Printable(ic.Spec.SignerName), origin, reason)
 			return nil
 		},
 	}

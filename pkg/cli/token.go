@@ -174,18 +174,18 @@ func newTokenList(conn *Connection, out io.Writer) *cobra.Command {
 				state := "unused"
 				switch {
 				case t.Status.UsedBy != nil:
-					state = "spent on " + t.Status.UsedBy.CSRName
+					state = "spent on " + Printable(t.Status.UsedBy.CSRName)
 				case now.After(t.Spec.Expiration.Time):
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", t.Name, describeIdentity(t.Spec.Username, t.Spec.Groups), t.Spec.SignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", Printable(t.Name), describeIdentity(t.Spec.Username, t.Spec.Groups), Printable(t.Spec.SignerName), t.Spec.Expiration.UTC().Format(time.RFC3339), state)
 			}
 			for _, t := range boots.Items {
 				state := "valid"
 				if now.After(t.Spec.Expiration.Time) {
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\tbootstrap\t%s%s\t%s\t%s\t%s\n", t.Name, authn.BootstrapUserPrefix, t.Name, certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", Printable(t.Name), Printable(authn.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
 			}
 			return w.Flush()
 		},
@@ -248,7 +248,7 @@ func randomString(n int) (string, error) {
 
 func describeIdentity(user string, groups []string) string {
 	if len(groups) == 0 {
-		return "CN=" + user
+		return "CN=" + Printable(user)
 	}
-	return "CN=" + user + " O=" + strings.Join(groups, ",")
+	return "CN=" + Printable(user) + " O=" + strings.Join(PrintableAll(groups), ",")
 }

@@ -106,7 +106,7 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 		}
 		already := hasCondition(obj, d.t)
 		if already && !d.force {
-			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", name, strings.ToLower(string(d.t)))
+			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", cli.Printable(name), strings.ToLower(string(d.t)))
 			return nil
 		}
 		if d.t == certificatesv1.CertificateApproved && !d.force {
@@ -122,17 +122,17 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 		if _, err := csrs.UpdateApproval(ctx, name, obj, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s %s\n", name, strings.ToLower(string(d.t)))
+		fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s %s\n", cli.Printable(name), strings.ToLower(string(d.t)))
 		return nil
 	})
 }
 
 // summary is the line shown before a decision: what the certificate would say and who
-// asked for it.
+// asked for it, escaped (cli.Printable).
 func summary(d decoded) string {
 	obj := d.obj
 	return fmt.Sprintf("%s: CN=%s O=%s SANs=%s signer=%s usages=[%s] duration=%s requester=%s key=%s",
-		obj.Name, d.cn(), d.groups(), d.sans(false), obj.Spec.SignerName, joinUsages(obj.Spec.Usages), requested(obj), obj.Spec.Username, d.key())
+		cli.Printable(obj.Name), d.cn(), d.groups(), d.sans(false), cli.Printable(obj.Spec.SignerName), joinUsages(obj.Spec.Usages), requested(obj), cli.Printable(obj.Spec.Username), d.key())
 }
 
 // refuseSystemMasters returns why a CSR must not be approved without --force: its subject

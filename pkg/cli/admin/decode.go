@@ -9,10 +9,12 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
-// decoded is a CSR with its request parsed.
+// decoded is a CSR with its request parsed. Its methods return text for the terminal:
+// every value from the request is escaped (cli.Printable).
 type decoded struct {
 	obj *certificatesv1.CertificateSigningRequest
 	req *x509.CertificateRequest
@@ -31,14 +33,14 @@ func (d decoded) cn() string {
 	if d.req.Subject.CommonName == "" {
 		return "<none>"
 	}
-	return d.req.Subject.CommonName
+	return cli.Printable(d.req.Subject.CommonName)
 }
 
 func (d decoded) groups() string {
 	if d.req == nil || len(d.req.Subject.Organization) == 0 {
 		return "<none>"
 	}
-	return strings.Join(d.req.Subject.Organization, ",")
+	return strings.Join(cli.PrintableAll(d.req.Subject.Organization), ",")
 }
 
 // sans lists the subject alternative names; typed prefixes them with their kind
@@ -52,7 +54,7 @@ func (d decoded) sans(typed bool) string {
 		if typed {
 			v = kind + ":" + v
 		}
-		s = append(s, v)
+		s = append(s, cli.Printable(v))
 	}
 	for _, n := range d.req.DNSNames {
 		add("DNS", n)
@@ -94,7 +96,7 @@ func requested(obj *certificatesv1.CertificateSigningRequest) string {
 func joinUsages(us []certificatesv1.KeyUsage) string {
 	s := make([]string, len(us))
 	for i, u := range us {
-		s[i] = string(u)
+		s[i] = cli.Printable(string(u))
 	}
 	return strings.Join(s, ", ")
 }

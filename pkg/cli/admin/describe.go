@@ -91,8 +91,11 @@ type describeExtras struct {
 	events    []corev1.Event
 }
 
+// describe prints obj. Every server-controlled value is escaped (cli.Printable) where it
+// is printed, as a whole when it is one text, element by element when it is a list.
 func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extras describeExtras, now time.Time) {
 	d := decode(obj)
+	esc, escAll := cli.Printable, cli.PrintableAll
 	p := func(k, v string) { fmt.Fprintf(out, "%-*s%s\n", keyWidth, k+":", v) }
 	orNone := func(s string) string {
 		if s == "" {
@@ -101,16 +104,16 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 		return s
 	}
 
-	p("Name", obj.Name)
-	p("UID", orNone(string(obj.UID)))
+	p("Name", esc(obj.Name))
+	p("UID", orNone(esc(string(obj.UID))))
 	p("Created", fmt.Sprintf("%s (%s ago)", obj.CreationTimestamp.UTC().Format(time.RFC3339), duration.HumanDuration(now.Sub(obj.CreationTimestamp.Time))))
-	p("Status", certificatesigningrequest.ConditionString(obj))
+	p("Status", esc(certificatesigningrequest.ConditionString(obj)))
 
-	p("Requester", orNone(obj.Spec.Username))
-	p("Requester groups", orNone(strings.Join(obj.Spec.Groups, ", ")))
-	p("Requester UID", orNone(obj.Spec.UID))
+	p("Requester", orNone(esc(obj.Spec.Username)))
+	p("Requester groups", orNone(strings.Join(escAll(obj.Spec.Groups), ", ")))
+	p("Requester UID", orNone(esc(obj.Spec.UID)))
 	if ids := obj.Spec.Extra[credentialIDKey]; len(ids) > 0 {
-		p("Requester credential", strings.Join(ids, ", "))
+		p("Requester credential", strings.Join(escAll(ids), ", "))
 	}
 	keys := make([]string, 0, len(obj.Spec.Extra))
 	for k := range obj.Spec.Extra {
@@ -120,21 +123,21 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		p("Requester extra", k+"="+strings.Join(obj.Spec.Extra[k], ","))
+		p("Requester extra", esc(k)+"="+strings.Join(escAll(obj.Spec.Extra[k]), ","))
 	}
 
-	p("Signer", orNone(obj.Spec.SignerName))
+	p("Signer", orNone(esc(obj.Spec.SignerName)))
 	p("Requested duration", requested(obj))
 	p("Usages", orNone(joinUsages(obj.Spec.Usages)))
 
 	if d.err != nil {
-		p("Request", "unreadable: "+d.err.Error())
+		p("Request", "unreadable: "+esc(d.err.Error()))
 	} else {
-		p("Subject", orNone(d.req.Subject.String()))
+		p("Subject", orNone(esc(d.req.Subject.String())))
 		p("Subject CN", d.cn())
 		p("Subject O", d.groups())
 		if ou := d.req.Subject.OrganizationalUnit; len(ou) > 0 {
-			p("Subject OU", strings.Join(ou, ","))
+			p("Subject OU", strings.Join(escAll(ou), ","))
 		}
 		p("SANs", d.sans(true))
 		p("Key", d.key())
@@ -155,11 +158,11 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 		if !c.LastUpdateTime.IsZero() {
 			v += fmt.Sprintf(" (%s)", c.LastUpdateTime.UTC().Format(time.RFC3339))
 		}
-		p("Condition "+string(c.Type), v)
+		p("Condition "+esc(string(c.Type)), esc(v))
 	}
 	if v := obj.Annotations[approver.VerdictAnnotation]; v != "" {
-		p("Approval verdict", v)
-		meaning := fmt.Sprintf("kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: kcsr approve %s or kcsr deny %s", obj.Name, obj.Name)
+		p("Approval verdict", esc(v))
+		meaning := fmt.Sprintf("kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: kcsr approve %s or kcsr deny %s", esc(obj.Name), esc(obj.Name))
 		if certificatesigningrequest.ConditionString(obj) != "Pending" {
 			meaning = "kcsr's approver could not decide this CSR; it was decided afterwards (see the conditions)"
 		}
@@ -177,7 +180,7 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 		ew := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(ew, "  TYPE\tREASON\tAGE\tMESSAGE")
 		for _, e := range events {
-			fmt.Fprintf(ew, "  %s\t%s\t%s\t%s\n", e.Type, e.Reason, duration.HumanDuration(now.Sub(eventTime(e))), e.Message)
+			fmt.Fprintf(ew, "  %s\t%s\t%s\t%s\n", esc(e.Type), esc(e.Reason), duration.HumanDuration(now.Sub(eventTime(e))), esc(e.Message))
 		}
 		ew.Flush()
 	}
@@ -192,12 +195,12 @@ func describeCertificate(p func(k, v string), obj *certificatesv1.CertificateSig
 	serial := cert.SerialNumber.Text(16)
 	sum := sha256.Sum256(cert.Raw)
 	p("Certificate serial", serial)
-	p("Certificate subject", cert.Subject.String())
-	p("Certificate issuer", cert.Issuer.String())
+	p("Certificate subject", cli.Printable(cert.Subject.String()))
+	p("Certificate issuer", cli.Printable(cert.Issuer.String()))
 	p("Certificate validity", fmt.Sprintf("%s to %s (%s)", cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), timeLeft(cert.NotAfter, now)))
 	p("Certificate SHA-256", hex.EncodeToString(sum[:]))
 	if extras.inventory != "" {
-		p("Inventory", extras.inventory)
+		p("Inventory", cli.Printable(extras.inventory))
 		return
 	}
 	for _, r := range extras.records {
@@ -206,12 +209,12 @@ func describeCertificate(p func(k, v string), obj *certificatesv1.CertificateSig
 		}
 		state := "valid"
 		if rev := r.Status.Revocation; rev != nil {
-			state = fmt.Sprintf("REVOKED at %s (%s)", rev.Time.UTC().Format(time.RFC3339), rev.Reason)
+			state = fmt.Sprintf("REVOKED at %s (%s)", rev.Time.UTC().Format(time.RFC3339), cli.Printable(string(rev.Reason)))
 			if rev.Message != "" {
-				state += ": " + rev.Message
+				state += ": " + cli.Printable(rev.Message)
 			}
 		}
-		p("Inventory", fmt.Sprintf("IssuedCertificate %s, %s", r.Name, state))
+		p("Inventory", fmt.Sprintf("IssuedCertificate %s, %s", cli.Printable(r.Name), state))
 		return
 	}
 	p("Inventory", "not recorded: no IssuedCertificate has serial "+serial)

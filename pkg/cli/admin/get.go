@@ -96,7 +96,7 @@ func printCSRs(out io.Writer, items []certificatesv1.CertificateSigningRequest, 
 	switch output {
 	case outputName:
 		for _, obj := range items {
-			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s\n", obj.Name)
+			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s\n", cli.Printable(obj.Name))
 		}
 		return nil
 	case outputYAML, outputJSON:
@@ -128,7 +128,9 @@ func printCSRs(out io.Writer, items []certificatesv1.CertificateSigningRequest, 
 	return printTable(out, items, output == outputWide, now)
 }
 
-// printTable prints kubectl's columns and the decoded request's.
+// printTable prints kubectl's columns and the decoded request's, every server-controlled
+// value escaped (cli.Printable), so that none can add a row or reach the terminal as an
+// escape sequence.
 func printTable(out io.Writer, items []certificatesv1.CertificateSigningRequest, wide bool, now time.Time) error {
 	w := tabwriter.NewWriter(out, 0, 4, 3, ' ', 0)
 	header := "NAME\tAGE\tSIGNERNAME\tREQUESTOR\tREQUESTEDDURATION\tCONDITION\tCN\tGROUPS\tSANS\tKEY"
@@ -143,8 +145,8 @@ func printTable(out io.Writer, items []certificatesv1.CertificateSigningRequest,
 		if signerName == "" {
 			signerName = "<none>"
 		}
-		row := []string{obj.Name, duration.HumanDuration(now.Sub(obj.CreationTimestamp.Time)), signerName, obj.Spec.Username,
-			requested(obj), certificatesigningrequest.ConditionString(obj), d.cn(), d.groups(), d.sans(false), d.key()}
+		row := []string{cli.Printable(obj.Name), duration.HumanDuration(now.Sub(obj.CreationTimestamp.Time)), cli.Printable(signerName), cli.Printable(obj.Spec.Username),
+			requested(obj), cli.Printable(certificatesigningrequest.ConditionString(obj)), d.cn(), d.groups(), d.sans(false), d.key()}
 		if wide {
 			row = append(row, strings.ReplaceAll(joinUsages(obj.Spec.Usages), ", ", ","), certificateColumn(obj, now))
 		}

@@ -3,6 +3,8 @@ package doctor
 import (
 	"fmt"
 	"io"
+
+	"kcsr.dev/kcsr/pkg/cli"
 )
 
 // Severity says whether a finding is a problem.
@@ -40,11 +42,14 @@ type Finding struct {
 	Cause, Fix string
 }
 
-// String is the finding's line: "✗ spec.request: cause: fix".
+// String is the finding's line: "✗ spec.request: cause: fix". Findings quote what the
+// server and the files hold (names, subjects, messages), so each part is escaped
+// (cli.PrintableText): a control character or escape sequence is shown, never sent to the
+// terminal, and a finding is always one line.
 func (f Finding) String() string {
-	s := f.Severity.Mark() + " " + f.Subject + ": " + f.Cause
+	s := f.Severity.Mark() + " " + cli.PrintableText(f.Subject) + ": " + cli.PrintableText(f.Cause)
 	if f.Fix != "" {
-		s += ": " + f.Fix
+		s += ": " + cli.PrintableText(f.Fix)
 	}
 	return s
 }

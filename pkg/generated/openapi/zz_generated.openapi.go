@@ -21033,7 +21033,7 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref common.ReferenceCallback) commo
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "JoinToken lets one person or service get one certificate without an administrator handling files: a CSR created with the token (it authenticates as system:join:<id>) whose subject is exactly Username and Groups, for SignerName, is approved automatically, once. The token is then spent; another CSR with it, or a mismatching one, is denied with the reason. Only the SHA-256 of the secret is stored.",
+				Description: "JoinToken lets one person or service get one certificate without an administrator handling files: a CSR created with the token (it authenticates as system:join:<id>) whose subject is exactly Username and Groups, for SignerName, with no subject alternative name the token does not list, is approved automatically, once. The token is then spent: it authenticates for JoinTokenSpentGracePeriod more, to fetch the certificate, and creates no other CSR; a mismatching CSR is denied with the reason. A join identity reads only its own CSRs. Creating or changing a join token needs \"approve\" on its signer: minting one is approving its certificate in advance. Only the SHA-256 of the secret is stored.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"kind": {
@@ -21174,6 +21174,59 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) c
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
+						},
+					},
+					"dnsNames": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names the CSR may carry: every name in the request must be listed here (the request may carry fewer). Empty: the request may carry no name of that kind.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"ipAddresses": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"uris": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"emailAddresses": {
+						SchemaProps: spec.SchemaProps{
+							Type: []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
 						},
 					},
 					"maxExpirationSeconds": {

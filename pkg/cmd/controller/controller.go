@@ -347,7 +347,7 @@ func (o *Options) profiles(ctx context.Context) (map[string]*signer.Profile, ca.
 	case o.ClusterSigningCertFile != "":
 		b, err := cafile.Load(ctx, o.ClusterSigningCertFile, o.ClusterSigningKeyFile, now)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--cluster-signing-cert-file: %w", err)
+			return nil, nil, fmt.Errorf("--cluster-signing-cert-file, --cluster-signing-key-file: %w", err)
 		}
 		clusterCA = b
 	}

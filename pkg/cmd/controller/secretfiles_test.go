@@ -37,7 +37,7 @@ signers:
 		{
 			name:    "--cluster-signing-key-file",
 			options: func(o *Options) { o.ClusterSigningCertFile, o.ClusterSigningKeyFile = certFile, openKey },
-			wantErr: "--cluster-signing-cert-file: " + refusal,
+			wantErr: "--cluster-signing-cert-file, --cluster-signing-key-file: " + refusal,
 		},
 		{
 			name:    "a custom signer's keyFile",

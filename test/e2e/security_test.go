@@ -151,6 +151,52 @@ func TestIssuanceAuthority(t *testing.T) {
 	// anna's policy decides what it covers, and only that.
 	mustCreateCSRAs(t, dir, admin, "friend", clientSigner)
 	waitIssued(t, admin, "friend")
+
+	// IssuedCertificate × delete, /status: an inventory keeper holding every RBAC verb but
+	// revoke can neither lift nor make a revocation, nor drop a record to make its
+	// certificate unrevocable.
+	keeper := grant("keeper", `{apiGroups: ["kcsr.dev"], resources: ["issuedcertificates", "issuedcertificates/status"], verbs: `+allVerbs+`}`)
+	framework.Eventually(t, 10*time.Second, "keeper's binding to take effect", func() bool {
+		return canI(t, keeper, "delete", "issuedcertificates.kcsr.dev") == "yes"
+	})
+	record := framework.MustKubectl(t, admin, "get", "issuedcertificates", "-o", `jsonpath={.items[?(@.spec.csrName=="friend")].metadata.name}`)
+	if record == "" {
+		t.Fatal("no inventory record for friend")
+	}
+	// A bootstrap token's holder may create node CSRs, never approve.
+	r := kcsr(admin, "token", "create", "--bootstrap")
+	if r.ExitCode != 0 {
+		t.Fatalf("admin mints a bootstrap token: %s", r.Combined())
+	}
+	bootstrapToken := strings.TrimSpace(r.Stdout)
+	asBootstrap := func(args ...string) framework.Result {
+		return framework.Run(t, "", framework.KubectlBinary(), append([]string{"--server", s.URL, "--certificate-authority", s.CACertPath(), "--token", bootstrapToken}, args...)...)
+	}
+	for _, st := range []struct {
+		who, what string
+		run       func() framework.Result
+		wantErr   string
+	}{
+		{"keeper", "revoke a certificate", func() framework.Result {
+			return framework.Kubectl(t, keeper, "patch", "issuedcertificate", record, "--subresource", "status", "--type", "merge", "-p", `{"status":{"revocation":{"reason":"keyCompromise","time":"2030-01-01T00:00:00Z"}}}`)
+		}, `user "keeper" is not permitted to revoke issued certificates`},
+		{"keeper", "delete a valid certificate's record", func() framework.Result {
+			return framework.Kubectl(t, keeper, "delete", "issuedcertificate", record)
+		}, "the record cannot be deleted before it expires"},
+		{"keeper", "delete every record", func() framework.Result {
+			return framework.Kubectl(t, keeper, "delete", "issuedcertificates", "--all")
+		}, "cannot be deleted before it expires"},
+		{"bootstrap token", "approve the victim", func() framework.Result { return asBootstrap("certificate", "approve", "victim") },
+			`is forbidden`},
+	} {
+		r := st.run()
+		if r.ExitCode == 0 || !strings.Contains(r.Stderr, st.wantErr) {
+			t.Errorf("%s: %s: want it refused with %q, got:\n%s", st.who, st.what, st.wantErr, r.Combined())
+		}
+	}
+	if got := framework.MustKubectl(t, admin, "get", "issuedcertificate", record, "-o", "jsonpath={.status.revocation}"); got != "" {
+		t.Errorf("friend's certificate was revoked by someone without revoke: %s", got)
+	}
 	time.Sleep(2 * time.Second) // time for any wrongly made policy to act on the victim
 	if got := condition(t, admin, "victim"); got != "Pending" {
 		t.Errorf("victim is %s; nobody entitled approved it", got)
@@ -161,8 +207,8 @@ func TestIssuanceAuthority(t *testing.T) {
 	if got := framework.MustKubectl(t, admin, "get", "jointokens", "-o", "jsonpath={.items[*].spec.username}"); got != "joiner" {
 		t.Errorf("join tokens for %q, want anna's only", got)
 	}
-	if got := framework.MustKubectl(t, admin, "get", "bootstraptokens", "-o", "name"); got != "" {
-		t.Errorf("bootstrap tokens: %q, want none", got)
+	if got, want := framework.MustKubectl(t, admin, "get", "bootstraptokens", "-o", "jsonpath={.items[*].metadata.name}"), strings.Split(bootstrapToken, ".")[0]; got != want {
+		t.Errorf("bootstrap tokens: %q, want the admin's only (%s)", got, want)
 	}
 	// The invariant, on the inventory: every certificate issued for a CSR answers one that
 	// an entitled identity approved.

@@ -48,19 +48,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			body, _ := json.Marshal(&authorizationv1.SubjectAccessReview{
-				TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
-				Spec:     authorizationv1.SubjectAccessReviewSpec{User: "rahul", Extra: tc.extra, ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
-			})
-			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var got authorizationv1.SubjectAccessReview
-			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-				t.Fatal(err)
-			}
+			_, got := review(t, srv.URL, tc.extra)
 			if got.Status.Allowed {
 				t.Fatalf("the webhook allowed a request; it may only deny")
 			}
@@ -117,25 +105,36 @@ func TestAuthorizationWebhookBeforeSync(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			synced = tc.synced
-			body, _ := json.Marshal(&authorizationv1.SubjectAccessReview{
-				TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
-				Spec:     authorizationv1.SubjectAccessReviewSpec{User: "rahul", Extra: tc.extra, ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
-			})
-			resp, err := http.Post(srv.URL, "application/json", bytes.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("HTTP %d; want 200 (kube-apiserver applies the failurePolicy to anything else)", resp.StatusCode)
-			}
-			var got authorizationv1.SubjectAccessReview
-			if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
-				t.Fatal(err)
+			code, got := review(t, srv.URL, tc.extra)
+			if code != http.StatusOK {
+				t.Fatalf("HTTP %d; want 200 (kube-apiserver applies the failurePolicy to anything else)", code)
 			}
 			if diff := cmp.Diff(tc.want, got.Status); diff != "" {
 				t.Errorf("status (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// review posts rahul's SubjectAccessReview, with extra as his credential, to the webhook at
+// url, as kube-apiserver does, and returns the HTTP status and the decoded answer.
+func review(t *testing.T, url string, extra map[string]authorizationv1.ExtraValue) (int, authorizationv1.SubjectAccessReview) {
+	t.Helper()
+	body, err := json.Marshal(&authorizationv1.SubjectAccessReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "authorization.k8s.io/v1", Kind: "SubjectAccessReview"},
+		Spec:     authorizationv1.SubjectAccessReviewSpec{User: "rahul", Extra: extra, ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "get", Resource: "pods"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got authorizationv1.SubjectAccessReview
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, got
 }

@@ -278,9 +278,16 @@ func TestJoinTokenScope(t *testing.T) {
 	if r := as(token, "get", "csr", "erin", "-o", "jsonpath={.status.certificate}"); r.ExitCode != 0 || r.Stdout == "" {
 		t.Errorf("erin cannot collect her certificate: %s", r.Combined())
 	}
-	watch := as(token, "get", "csr", "--watch", "--request-timeout", "3s", "-o", "name")
-	if strings.Contains(watch.Stdout, "someone") || !strings.Contains(watch.Stdout, "/erin") {
-		t.Errorf("erin's watch shows:\n%s", watch.Combined())
+	// The watch: the list, then an event for each change to erin's CSR, none for others'.
+	watched := make(chan framework.Result)
+	go func() { watched <- as(token, "get", "csr", "--watch", "--request-timeout", "5s", "-o", "name") }()
+	time.Sleep(2 * time.Second)
+	framework.MustKubectl(t, admin, "annotate", "csr", "someone", "touched=1")
+	framework.MustKubectl(t, admin, "annotate", "csr", "erin", "touched=1")
+	watch := <-watched
+	erinLines := strings.Count(watch.Stdout, "certificatesigningrequest.certificates.k8s.io/erin\n")
+	if strings.Contains(watch.Stdout, "someone") || erinLines < 2 {
+		t.Errorf("erin's watch shows (want erin listed, then her change; nothing of someone's):\n%s", watch.Combined())
 	}
 	// Nor can she approve, even her own.
 	if r := as(token, "certificate", "approve", "erin-names"); r.ExitCode == 0 {

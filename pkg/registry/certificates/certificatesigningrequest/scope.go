@@ -31,6 +31,10 @@ func ownerScope(ctx context.Context) (string, bool) {
 }
 
 func ownedBy(obj runtime.Object, owner string) bool {
+	// The watch cache wraps the objects of its events to cache their serializations.
+	if cached, ok := obj.(runtime.CacheableObject); ok {
+		obj = cached.GetObject()
+	}
 	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
 	return ok && csr.Spec.Username == owner
 }

@@ -1,8 +1,9 @@
 // Package jointoken is the KcsrJoinToken admission plugin: a join identity
-// (system:join:<id>, authenticated by a join token) may create CSRs only while its token is
-// unspent and unexpired. A token is spent when the approver approves a CSR with it, so a
-// join identity gets one certificate; a CSR it made that was denied (a subject that does
-// not match the token) leaves the token unspent, and it may try again under a new name.
+// (system:join:<id>, authenticated by a join token) may create a CSR only while its token
+// is unspent and unexpired, and while it has no other CSR awaiting a decision. A token is
+// spent when the approver approves a CSR with it, so a join identity gets one certificate;
+// a CSR it made that was denied (a subject that does not match the token) leaves the token
+// unspent, and it may try again under a new name.
 //
 // What a join identity may read (its own CSRs only) is enforced by the CSR registry; that
 // a spent token stops authenticating after a grace period, by pkg/authn.
@@ -17,6 +18,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/admission"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/authn"
@@ -26,18 +28,33 @@ import (
 // PluginName is the plugin's name.
 const PluginName = "KcsrJoinToken"
 
-// Plugin refuses CSRs from join identities whose token is spent, expired or gone.
+// Plugin refuses CSRs from join identities whose token is spent, expired or gone, or that
+// already have a CSR awaiting a decision.
 type Plugin struct {
 	*admission.Handler
 	tokens kcsrlisters.JoinTokenLister
+	csrs   cache.Indexer
 	clock  clock.PassiveClock
 }
 
 var _ admission.ValidationInterface = &Plugin{}
 
-// New returns the plugin, reading tokens from an informer's lister.
-func New(tokens kcsrlisters.JoinTokenLister, clk clock.PassiveClock) *Plugin {
-	return &Plugin{Handler: admission.NewHandler(admission.Create), tokens: tokens, clock: clk}
+// RequesterIndex indexes the CSRs of join identities by spec.username; New's csrs must
+// have it (IndexJoinRequester).
+const RequesterIndex = "kcsr.dev/join-requester"
+
+// IndexJoinRequester is the indexer of RequesterIndex: only join identities' CSRs.
+func IndexJoinRequester(obj any) ([]string, error) {
+	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
+	if !ok || !strings.HasPrefix(csr.Spec.Username, authn.JoinUserPrefix) {
+		return nil, nil
+	}
+	return []string{csr.Spec.Username}, nil
+}
+
+// New returns the plugin, reading tokens and CSRs from informers.
+func New(tokens kcsrlisters.JoinTokenLister, csrs cache.Indexer, clk clock.PassiveClock) *Plugin {
+	return &Plugin{Handler: admission.NewHandler(admission.Create), tokens: tokens, csrs: csrs, clock: clk}
 }
 
 var csrs = certificatesv1.Resource("certificatesigningrequests")
@@ -63,5 +80,24 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 	case !p.clock.Now().Before(jt.Spec.Expiration.Time):
 		return admission.NewForbidden(a, fmt.Errorf("join token %s expired at %s; ask an administrator for a new one", id, jt.Spec.Expiration.UTC().Format(time.RFC3339)))
 	}
+	mine, err := p.csrs.ByIndex(RequesterIndex, a.GetUserInfo().GetName())
+	if err != nil {
+		return admission.NewForbidden(a, fmt.Errorf("the CSRs of join token %s cannot be read: %w", id, err))
+	}
+	for _, obj := range mine {
+		if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok && awaitsDecision(csr) {
+			return admission.NewForbidden(a, fmt.Errorf("CSR %q made with join token %s awaits a decision; a join token gets one certificate, so wait for that request (kubectl get csr %s) before sending another", csr.Name, id, csr.Name))
+		}
+	}
 	return nil
+}
+
+// awaitsDecision: neither approved nor denied yet.
+func awaitsDecision(csr *certificatesv1.CertificateSigningRequest) bool {
+	for _, c := range csr.Status.Conditions {
+		if c.Type == certificatesv1.CertificateApproved || c.Type == certificatesv1.CertificateDenied {
+			return false
+		}
+	}
+	return true
 }

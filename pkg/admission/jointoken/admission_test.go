@@ -39,7 +39,24 @@ func TestValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := New(kcsrlisters.NewJoinTokenLister(indexer), clocktesting.NewFakePassiveClock(now))
+	if err := indexer.Add(token("retry0", now.Add(time.Hour), "")); err != nil {
+		t.Fatal(err)
+	}
+	if err := indexer.Add(token("wait00", now.Add(time.Hour), "")); err != nil {
+		t.Fatal(err)
+	}
+	csrs := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{RequesterIndex: IndexJoinRequester})
+	for _, c := range []*certificatesv1.CertificateSigningRequest{
+		{ObjectMeta: metav1.ObjectMeta{Name: "denied"}, Spec: certificatesv1.CertificateSigningRequestSpec{Username: "system:join:retry0"},
+			Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateDenied}}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "pending"}, Spec: certificatesv1.CertificateSigningRequestSpec{Username: "system:join:wait00"}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "others"}, Spec: certificatesv1.CertificateSigningRequestSpec{Username: "erin"}},
+	} {
+		if err := csrs.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := New(kcsrlisters.NewJoinTokenLister(indexer), csrs, clocktesting.NewFakePassiveClock(now))
 
 	cases := []struct {
 		name, user, subresource string
@@ -51,6 +68,9 @@ func TestValidate(t *testing.T) {
 			wantErr: `certificatesigningrequests.certificates.k8s.io "new" is forbidden: join token spent0 was already used for CSR "erin" at 2030-06-01T11:59:00Z; a join token gets one certificate`},
 		{name: "expired token", user: "system:join:old000", op: admission.Create, wantErr: "join token old000 expired at 2030-06-01T11:59:59Z"},
 		{name: "deleted token", user: "system:join:gone00", op: admission.Create, wantErr: "join token gone00 no longer exists"},
+		{name: "a denied request may be retried", user: "system:join:retry0", op: admission.Create},
+		{name: "not while another awaits a decision", user: "system:join:wait00", op: admission.Create,
+			wantErr: `CSR "pending" made with join token wait00 awaits a decision; a join token gets one certificate, so wait for that request`},
 		{name: "other users are not concerned", user: "system:bootstrap:abcdef", op: admission.Create},
 		{name: "status writes are not concerned", user: "system:join:spent0", subresource: "status", op: admission.Update},
 	}

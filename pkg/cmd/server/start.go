@@ -297,6 +297,9 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	// kcsr_csrs: the stored CSRs by state, the same on every replica.
 	// Informer() registers it with the factory now, before the factory starts.
 	csrInformer := factory.Certificates().V1().CertificateSigningRequests()
+	if err := csrInformer.Informer().AddIndexers(cache.Indexers{jointoken.RequesterIndex: jointoken.IndexJoinRequester}); err != nil {
+		return nil, "", err
+	}
 	csrSynced, csrLister := csrInformer.Informer().HasSynced, csrInformer.Lister()
 	metrics.SetCSRSource(func() ([]*certificatesv1.CertificateSigningRequest, bool) {
 		if !csrSynced() {
@@ -326,7 +329,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		subjectrestriction.New(o.GuardRails.LoginSigners...),
 		revocationadmission.New(authz),
 		issuance.New(authz, o.GuardRails),
-		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), clock.RealClock{}),
+		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), csrInformer.Informer().GetIndexer(), clock.RealClock{}),
 	)
 
 	if err := o.Audit.ApplyTo(&generic.Config); err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"regexp"
 	"slices"
 	"time"
 
@@ -18,17 +17,6 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
 )
-
-// Identities of token holders.
-const (
-	BootstrapUserPrefix = "system:bootstrap:"
-	BootstrapGroup      = "system:bootstrappers"
-	JoinUserPrefix      = "system:join:"
-	JoinGroup           = "system:kcsr:joiners"
-)
-
-// TokenRE is Kubernetes' bootstrap token format, used for join tokens too.
-var TokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 
 // TokenAuthenticator authenticates bootstrap and join tokens against their stored SHA-256.
 // As Kubernetes' bootstrap authenticator, it never returns an error for a bad token: the
@@ -43,7 +31,7 @@ var _ authenticator.Token = &TokenAuthenticator{}
 
 // AuthenticateToken implements authenticator.Token.
 func (a *TokenAuthenticator) AuthenticateToken(_ context.Context, token string) (*authenticator.Response, bool, error) {
-	m := TokenRE.FindStringSubmatch(token)
+	m := kcsrv1alpha1.TokenRE.FindStringSubmatch(token)
 	if m == nil {
 		return nil, false, nil
 	}
@@ -63,8 +51,8 @@ func (a *TokenAuthenticator) AuthenticateToken(_ context.Context, token string) 
 			klog.V(3).InfoS("bootstrap token not usable for authentication", "id", id)
 		default:
 			return &authenticator.Response{User: &user.DefaultInfo{
-				Name:   BootstrapUserPrefix + id,
-				Groups: append([]string{BootstrapGroup}, bt.Spec.ExtraGroups...),
+				Name:   kcsrv1alpha1.BootstrapUserPrefix + id,
+				Groups: append([]string{kcsrv1alpha1.BootstrapGroup}, bt.Spec.ExtraGroups...),
 			}}, true, nil
 		}
 		return nil, false, nil
@@ -86,8 +74,8 @@ func (a *TokenAuthenticator) AuthenticateToken(_ context.Context, token string) 
 			// certificate; admission refuses it another CSR, and the registry shows it only
 			// its own.
 			return &authenticator.Response{User: &user.DefaultInfo{
-				Name:   JoinUserPrefix + id,
-				Groups: []string{JoinGroup},
+				Name:   kcsrv1alpha1.JoinUserPrefix + id,
+				Groups: []string{kcsrv1alpha1.JoinGroup},
 			}}, true, nil
 		}
 	}

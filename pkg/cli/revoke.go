@@ -14,7 +14,6 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
-	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
 )
 
 // certificateSelector finds inventory records by serial, CSR name or fingerprint.
@@ -101,7 +100,7 @@ for reason certificateHold, which kcsr unrevoke lifts.
 It needs the verb "revoke" on issuedcertificates.kcsr.dev (the kcsr:revoker ClusterRole),
 which no user has by default.
 
-Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
+Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 		Example: `  kcsr revoke 3f9a0c… --reason keyCompromise
   kcsr revoke --csr rahul --reason affiliationChanged --message "left the team"
   kcsr revoke --fingerprint AB:CD:… --reason certificateHold
@@ -110,8 +109,8 @@ Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
   kcsr revoke --fingerprint "$(openssl x509 -in DATA/pki/admin.crt -noout -fingerprint -sha256)" --reason superseded`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(issuedcertificate.RevocationReasons, reason) {
-				return fmt.Errorf("--reason %q is not a revocation reason; use one of %s", reason, strings.Join(issuedcertificate.RevocationReasons, ", "))
+			if !slices.Contains(kcsrv1alpha1.RevocationReasons, reason) {
+				return fmt.Errorf("--reason %q is not a revocation reason; use one of %s", reason, strings.Join(kcsrv1alpha1.RevocationReasons, ", "))
 			}
 			_, kcsr, _, err := conn.Clients()
 			if err != nil {
@@ -121,7 +120,7 @@ Reasons: ` + strings.Join(issuedcertificate.RevocationReasons, ", "),
 			if err != nil {
 				return err
 			}
-			if r := ic.Status.Revocation; r != nil && r.Reason != issuedcertificate.ReasonCertificateHold {
+			if r := ic.Status.Revocation; r != nil && r.Reason != kcsrv1alpha1.ReasonCertificateHold {
 				return fmt.Errorf("certificate %s is already revoked (%s, by %s)", ic.Spec.SerialNumber, r.Reason, r.RevokedBy)
 			}
 			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -174,7 +173,7 @@ func NewUnrevokeCommand(out io.Writer) *cobra.Command {
 			switch {
 			case r == nil:
 				return fmt.Errorf("certificate %s is not revoked", ic.Spec.SerialNumber)
-			case r.Reason != issuedcertificate.ReasonCertificateHold:
+			case r.Reason != kcsrv1alpha1.ReasonCertificateHold:
 				return fmt.Errorf("certificate %s was revoked for %s; only a certificateHold can be lifted: issue a new certificate instead", ic.Spec.SerialNumber, r.Reason)
 			}
 			ic.Status.Revocation = nil

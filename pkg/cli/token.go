@@ -19,7 +19,6 @@ import (
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/authn"
 )
 
 // NewTokenCommand returns `kcsr token`.
@@ -126,7 +125,7 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 			}
 			fmt.Fprintln(out, id+"."+secret)
 			if bootstrap {
-				fmt.Fprintf(errOut, "bootstrap token %s expires %s; a kubelet authenticates with it as %s%s\n", id, expiration.UTC().Format(time.RFC3339), authn.BootstrapUserPrefix, id)
+				fmt.Fprintf(errOut, "bootstrap token %s expires %s; a kubelet authenticates with it as %s%s\n", id, expiration.UTC().Format(time.RFC3339), kcsrv1alpha1.BootstrapUserPrefix, id)
 			} else {
 				fmt.Fprintf(errOut, "join token %s for %s expires %s; it is printed once: hand it to %s over a trusted channel\n", id, describeIdentity(user, groups), expiration.UTC().Format(time.RFC3339), user)
 			}
@@ -185,7 +184,7 @@ func newTokenList(conn *Connection, out io.Writer) *cobra.Command {
 				if now.After(t.Spec.Expiration.Time) {
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", Printable(t.Name), Printable(authn.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", Printable(t.Name), Printable(kcsrv1alpha1.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
 			}
 			return w.Flush()
 		},

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/revocation"
 )
 
@@ -98,7 +98,7 @@ func TestReasonString(t *testing.T) {
 // is spelled there, and nothing else.
 func TestReasonsMatchTheAPI(t *testing.T) {
 	var names []string
-	for _, name := range issuedcertificate.RevocationReasons {
+	for _, name := range kcsrv1alpha1.RevocationReasons {
 		r, err := revocation.ParseReason(name)
 		if err != nil {
 			t.Errorf("ParseReason(%q): %v", name, err)
@@ -106,7 +106,7 @@ func TestReasonsMatchTheAPI(t *testing.T) {
 		}
 		names = append(names, r.String())
 	}
-	if diff := cmp.Diff(issuedcertificate.RevocationReasons, names); diff != "" {
+	if diff := cmp.Diff(kcsrv1alpha1.RevocationReasons, names); diff != "" {
 		t.Errorf("Reason.String of the API's reasons (-API +String):\n%s", diff)
 	}
 	if got, want := strings.Join(names, ", "), validReasons; got != want {
@@ -116,7 +116,7 @@ func TestReasonsMatchTheAPI(t *testing.T) {
 	for _, r := range revocation.RevocationReasons() {
 		listed = append(listed, r.String())
 	}
-	if diff := cmp.Diff(issuedcertificate.RevocationReasons, listed); diff != "" {
+	if diff := cmp.Diff(kcsrv1alpha1.RevocationReasons, listed); diff != "" {
 		t.Errorf("RevocationReasons (-API +RevocationReasons):\n%s", diff)
 	}
 }

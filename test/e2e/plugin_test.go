@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -22,7 +23,7 @@ func TestKubectlPlugin(t *testing.T) {
 		t.Errorf("kubectl csr --help: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 	r = framework.Run(t, "", framework.KubectlBinary(), "csr", "token", "create", "--user", "rahul", "--kubeconfig", s.Kubeconfig)
-	if r.ExitCode != 0 || !framework.TokenRE.MatchString(strings.TrimSpace(r.Stdout)) {
+	if r.ExitCode != 0 || !kcsrv1alpha1.TokenRE.MatchString(strings.TrimSpace(r.Stdout)) {
 		t.Errorf("kubectl csr token create: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/certificate/csr"
 	"k8s.io/client-go/util/keyutil"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -36,7 +37,7 @@ func TestJoinToken(t *testing.T) {
 		t.Fatalf("kcsr token create: %s", r.Combined())
 	}
 	token := strings.TrimSpace(r.Stdout)
-	if !framework.TokenRE.MatchString(token) {
+	if !kcsrv1alpha1.TokenRE.MatchString(token) {
 		t.Fatalf("token %q is not in <id>.<secret> form", token)
 	}
 	if !strings.Contains(r.Stderr, "printed once") {

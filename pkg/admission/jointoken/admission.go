@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
-	"kcsr.dev/kcsr/pkg/authn"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
 )
 
@@ -46,7 +46,7 @@ const RequesterIndex = "kcsr.dev/join-requester"
 // IndexJoinRequester is the indexer of RequesterIndex: only join identities' CSRs.
 func IndexJoinRequester(obj any) ([]string, error) {
 	csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
-	if !ok || !strings.HasPrefix(csr.Spec.Username, authn.JoinUserPrefix) {
+	if !ok || !strings.HasPrefix(csr.Spec.Username, kcsrv1alpha1.JoinUserPrefix) {
 		return nil, nil
 	}
 	return []string{csr.Spec.Username}, nil
@@ -64,7 +64,7 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 	if a.GetResource().GroupResource() != csrs || a.GetSubresource() != "" || a.GetUserInfo() == nil {
 		return nil
 	}
-	id, ok := strings.CutPrefix(a.GetUserInfo().GetName(), authn.JoinUserPrefix)
+	id, ok := strings.CutPrefix(a.GetUserInfo().GetName(), kcsrv1alpha1.JoinUserPrefix)
 	if !ok {
 		return nil
 	}

@@ -11,6 +11,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // Labels and annotations every default object carries, as upstream.
@@ -169,13 +171,13 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		// kcsr issues bootstrap tokens itself, so it also makes kubeadm's bindings: token
 		// holders may create node client CSRs that the kubelet approver then approves,
 		// and nodes may renew their own client certificates.
-		namedGroupBinding("kcsr:kubelet-bootstrap", NodeBootstrapper, "system:bootstrappers"),
-		namedGroupBinding("kcsr:node-autoapprove-bootstrap", NodeClient, "system:bootstrappers"),
+		namedGroupBinding("kcsr:kubelet-bootstrap", NodeBootstrapper, kcsrv1alpha1.BootstrapGroup),
+		namedGroupBinding("kcsr:node-autoapprove-bootstrap", NodeClient, kcsrv1alpha1.BootstrapGroup),
 		namedGroupBinding("kcsr:node-autoapprove-certificate-rotation", SelfNodeClient, "system:nodes"),
 		// Kubernetes' Node authorizer lets nodes create and watch CSRs for rotation; kcsr
 		// has no Node authorizer, so RBAC grants the same.
 		namedGroupBinding("kcsr:node-certificate-rotation", NodeBootstrapper, "system:nodes"),
-		groupBinding(Joiner, "system:kcsr:joiners"),
+		groupBinding(Joiner, kcsrv1alpha1.JoinGroup),
 	}
 	for i := range bindings {
 		addDefaultMetadata(&bindings[i].ObjectMeta)

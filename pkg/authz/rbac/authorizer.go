@@ -12,6 +12,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
+
+	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
 )
 
 // ClusterRoleGetter returns one ClusterRole by name. A missing role is reported with an
@@ -54,7 +56,7 @@ func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes)
 		errs      []error
 	)
 	a.VisitRulesFor(ctx, attrs.GetUser(), func(source fmt.Stringer, rule *rbacv1.PolicyRule, err error) bool {
-		if rule != nil && RuleAllows(attrs, rule) {
+		if rule != nil && evaluation.RuleAllows(attrs, rule) {
 			allowedBy = source.String()
 			return false
 		}

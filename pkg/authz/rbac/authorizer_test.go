@@ -12,6 +12,8 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	rbacv1listers "k8s.io/client-go/listers/rbac/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
 )
 
 // newTestAuthorizer builds an Authorizer over real client-go listers holding objs.
@@ -66,55 +68,6 @@ func resourceAttrs(u user.Info, verb, group, resource, subresource, name string)
 	return authorizer.AttributesRecord{
 		User: u, Verb: verb, APIGroup: group, APIVersion: "v1",
 		Resource: resource, Subresource: subresource, Name: name, ResourceRequest: true,
-	}
-}
-
-func TestRuleAllows(t *testing.T) {
-	alice := &user.DefaultInfo{Name: "alice"}
-	csr := func(verb, sub, name string) authorizer.AttributesRecord {
-		return resourceAttrs(alice, verb, "certificates.k8s.io", "certificatesigningrequests", sub, name)
-	}
-	url := func(verb, path string) authorizer.AttributesRecord {
-		return authorizer.AttributesRecord{User: alice, Verb: verb, Path: path}
-	}
-	signerRule := rbacv1.PolicyRule{Verbs: l("approve"), APIGroups: l("certificates.k8s.io"), Resources: l("signers"), ResourceNames: l("example.com/a")}
-
-	tests := []struct {
-		name  string
-		rule  rbacv1.PolicyRule
-		attrs authorizer.AttributesRecord
-		want  bool
-	}{
-		{"exact verb, group, resource", rule(l("get"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("get", "", "a"), true},
-		{"other verb", rule(l("get"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("delete", "", "a"), false},
-		{"verb *", rule(l("*"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("delete", "", "a"), true},
-		{"other group", rule(l("get"), l(""), l("certificatesigningrequests")), csr("get", "", "a"), false},
-		{"group *", rule(l("get"), l("*"), l("certificatesigningrequests")), csr("get", "", "a"), true},
-		{"resource * covers subresources", rule(l("update"), l("*"), l("*")), csr("update", "approval", "a"), true},
-		{"resource alone does not cover its subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("update", "approval", "a"), false},
-		{"exact subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/approval")), csr("update", "approval", "a"), true},
-		{"other subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/status")), csr("update", "approval", "a"), false},
-		{"*/subresource", rule(l("update"), l("certificates.k8s.io"), l("*/approval")), csr("update", "approval", "a"), true},
-		{"*/subresource does not cover main resource", rule(l("update"), l("certificates.k8s.io"), l("*/approval")), csr("update", "", "a"), false},
-		{"resource/* is not a wildcard", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/*")), csr("update", "approval", "a"), false},
-		{"resourceNames match", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", "example.com/a"), true},
-		{"resourceNames other name", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", "example.com/b"), false},
-		{"resourceNames never match a request without a name", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", ""), false},
-		{"resource rule does not match a URL", rule(l("get"), l("*"), l("*")), url("get", "/healthz"), false},
-		{"URL exact", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/healthz")}, url("get", "/healthz"), true},
-		{"URL exact, other path", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/healthz")}, url("get", "/healthz/etcd"), false},
-		{"URL *", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("*")}, url("get", "/metrics"), true},
-		{"URL prefix", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/apis/*")}, url("get", "/apis/certificates.k8s.io/v1"), true},
-		{"URL prefix, other path", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/apis/*")}, url("get", "/api/v1"), false},
-		{"URL other verb", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("*")}, url("post", "/metrics"), false},
-		{"URL rule does not match a resource", rbacv1.PolicyRule{Verbs: l("*"), NonResourceURLs: l("*")}, csr("get", "", "a"), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := RuleAllows(tc.attrs, &tc.rule); got != tc.want {
-				t.Errorf("RuleAllows() = %v, want %v", got, tc.want)
-			}
-		})
 	}
 }
 
@@ -277,4 +230,54 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestRuleAllows: the rule semantics the authorizer relies on.
+func TestRuleAllows(t *testing.T) {
+	alice := &user.DefaultInfo{Name: "alice"}
+	csr := func(verb, sub, name string) authorizer.AttributesRecord {
+		return resourceAttrs(alice, verb, "certificates.k8s.io", "certificatesigningrequests", sub, name)
+	}
+	url := func(verb, path string) authorizer.AttributesRecord {
+		return authorizer.AttributesRecord{User: alice, Verb: verb, Path: path}
+	}
+	signerRule := rbacv1.PolicyRule{Verbs: l("approve"), APIGroups: l("certificates.k8s.io"), Resources: l("signers"), ResourceNames: l("example.com/a")}
+
+	tests := []struct {
+		name  string
+		rule  rbacv1.PolicyRule
+		attrs authorizer.AttributesRecord
+		want  bool
+	}{
+		{"exact verb, group, resource", rule(l("get"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("get", "", "a"), true},
+		{"other verb", rule(l("get"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("delete", "", "a"), false},
+		{"verb *", rule(l("*"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("delete", "", "a"), true},
+		{"other group", rule(l("get"), l(""), l("certificatesigningrequests")), csr("get", "", "a"), false},
+		{"group *", rule(l("get"), l("*"), l("certificatesigningrequests")), csr("get", "", "a"), true},
+		{"resource * covers subresources", rule(l("update"), l("*"), l("*")), csr("update", "approval", "a"), true},
+		{"resource alone does not cover its subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests")), csr("update", "approval", "a"), false},
+		{"exact subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/approval")), csr("update", "approval", "a"), true},
+		{"other subresource", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/status")), csr("update", "approval", "a"), false},
+		{"*/subresource", rule(l("update"), l("certificates.k8s.io"), l("*/approval")), csr("update", "approval", "a"), true},
+		{"*/subresource does not cover main resource", rule(l("update"), l("certificates.k8s.io"), l("*/approval")), csr("update", "", "a"), false},
+		{"resource/* is not a wildcard", rule(l("update"), l("certificates.k8s.io"), l("certificatesigningrequests/*")), csr("update", "approval", "a"), false},
+		{"resourceNames match", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", "example.com/a"), true},
+		{"resourceNames other name", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", "example.com/b"), false},
+		{"resourceNames never match a request without a name", signerRule, resourceAttrs(alice, "approve", "certificates.k8s.io", "signers", "", ""), false},
+		{"resource rule does not match a URL", rule(l("get"), l("*"), l("*")), url("get", "/healthz"), false},
+		{"URL exact", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/healthz")}, url("get", "/healthz"), true},
+		{"URL exact, other path", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/healthz")}, url("get", "/healthz/etcd"), false},
+		{"URL *", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("*")}, url("get", "/metrics"), true},
+		{"URL prefix", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/apis/*")}, url("get", "/apis/certificates.k8s.io/v1"), true},
+		{"URL prefix, other path", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("/apis/*")}, url("get", "/api/v1"), false},
+		{"URL other verb", rbacv1.PolicyRule{Verbs: l("get"), NonResourceURLs: l("*")}, url("post", "/metrics"), false},
+		{"URL rule does not match a resource", rbacv1.PolicyRule{Verbs: l("*"), NonResourceURLs: l("*")}, csr("get", "", "a"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := evaluation.RuleAllows(tc.attrs, &tc.rule); got != tc.want {
+				t.Errorf("RuleAllows() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

@@ -6,7 +6,7 @@
 //   - Authorizer: an authorizer.Authorizer and authorizer.RuleResolver that resolves the
 //     ClusterRoleBindings applying to a user and allows a request when one rule of a bound
 //     ClusterRole matches it;
-//   - rule matching (RuleAllows, RulesAllow), usable on its own;
+//   - rule matching: pkg/apis/rbac/evaluation;
 //   - escalation prevention for writes to ClusterRoles and ClusterRoleBindings
 //     (ConfirmNoEscalation, EscalationAllowed, RoleEscalationAuthorized,
 //     BindingAuthorized and the EscalationChecker that combines them as the upstream

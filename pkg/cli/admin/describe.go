@@ -21,9 +21,8 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
-	"kcsr.dev/kcsr/pkg/controller/approver"
+	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pki"
-	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
 )
 
 // credentialIDKey is the user extra in which Kubernetes records the credential a request
@@ -107,7 +106,7 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 	p("Name", esc(obj.Name))
 	p("UID", orNone(esc(string(obj.UID))))
 	p("Created", fmt.Sprintf("%s (%s ago)", obj.CreationTimestamp.UTC().Format(time.RFC3339), duration.HumanDuration(now.Sub(obj.CreationTimestamp.Time))))
-	p("Status", esc(certificatesigningrequest.ConditionString(obj)))
+	p("Status", esc(csr.ConditionString(obj)))
 
 	p("Requester", orNone(esc(obj.Spec.Username)))
 	p("Requester groups", orNone(strings.Join(escAll(obj.Spec.Groups), ", ")))
@@ -160,10 +159,10 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 		}
 		p("Condition "+esc(string(c.Type)), esc(v))
 	}
-	if v := obj.Annotations[approver.VerdictAnnotation]; v != "" {
+	if v := obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; v != "" {
 		p("Approval verdict", esc(v))
 		meaning := fmt.Sprintf("kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: kcsr approve %s or kcsr deny %s", esc(obj.Name), esc(obj.Name))
-		if certificatesigningrequest.ConditionString(obj) != "Pending" {
+		if csr.ConditionString(obj) != "Pending" {
 			meaning = "kcsr's approver could not decide this CSR; it was decided afterwards (see the conditions)"
 		}
 		p("Verdict meaning", meaning)

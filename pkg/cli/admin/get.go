@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pki"
-	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
 )
 
 // Output formats of kcsr get.
@@ -146,7 +146,7 @@ func printTable(out io.Writer, items []certificatesv1.CertificateSigningRequest,
 			signerName = "<none>"
 		}
 		row := []string{cli.Printable(obj.Name), duration.HumanDuration(now.Sub(obj.CreationTimestamp.Time)), cli.Printable(signerName), cli.Printable(obj.Spec.Username),
-			requested(obj), cli.Printable(certificatesigningrequest.ConditionString(obj)), d.cn(), d.groups(), d.sans(false), d.key()}
+			requested(obj), cli.Printable(csr.ConditionString(obj)), d.cn(), d.groups(), d.sans(false), d.key()}
 		if wide {
 			row = append(row, strings.ReplaceAll(joinUsages(obj.Spec.Usages), ", ", ","), certificateColumn(obj, now))
 		}

@@ -9,7 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
-	"kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
 )
 
 // Approver is a subject that RBAC lets approve a signer's CSRs.
@@ -48,8 +48,8 @@ func FindApprovers(signerName string, roles []rbacv1.ClusterRole, bindings []rba
 	grantsApprove := map[string]bool{}
 	grantsUpdate := map[string]bool{}
 	for _, r := range roles {
-		grantsApprove[r.Name] = rbac.RulesAllow(approve(signerName), r.Rules...) || rbac.RulesAllow(approve(domain+"/*"), r.Rules...)
-		grantsUpdate[r.Name] = rbac.RulesAllow(updateApproval, r.Rules...)
+		grantsApprove[r.Name] = evaluation.RulesAllow(approve(signerName), r.Rules...) || evaluation.RulesAllow(approve(domain+"/*"), r.Rules...)
+		grantsUpdate[r.Name] = evaluation.RulesAllow(updateApproval, r.Rules...)
 	}
 
 	type grants struct {

@@ -9,8 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
-	"kcsr.dev/kcsr/pkg/controller/approver"
-	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -75,7 +74,7 @@ func CheckPending(in PendingInput) []Finding {
 		fix = decide + ", or an administrator adds the signer to an ApprovalPolicy's signerNames"
 	case in.Kcsr:
 		cause += fmt.Sprintf(": ApprovalPolicy %s covers signer %q but did not approve or deny it", strings.Join(in.Policies, ", "), signerName)
-		if v := obj.Annotations[approver.VerdictAnnotation]; v != "" {
+		if v := obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; v != "" {
 			cause += fmt.Sprintf(" (kcsr's approver: %q)", v)
 		}
 		fix = decide + ", or an administrator changes the policy so that it decides such requests"
@@ -119,15 +118,15 @@ func CheckNotIssued(in NotIssuedInput) []Finding {
 		approved = fmt.Sprintf("Approved %s ago but not issued", duration.HumanDuration(since))
 	}
 
-	if c := condition(obj, signercontroller.ConditionSignerUnavailable); c != nil {
+	if c := condition(obj, kcsrv1alpha1.ConditionSignerUnavailable); c != nil {
 		fix := "fix what the message says; the signer retries on its own"
 		switch c.Reason {
-		case signercontroller.ReasonNoSigner:
+		case kcsrv1alpha1.ReasonNoSigner:
 			fix = fmt.Sprintf("declare signer %q in kcsr server's --signer-config, or create a new CSR with a signerName that is served", signerName)
-		case signercontroller.ReasonCAUnavailable:
+		case kcsrv1alpha1.ReasonCAUnavailable:
 			fix = "renew or restore the signer's CA (its certFile/keyFile or HSM key in --signer-config, the cluster CA for built-in signers), then restart kcsr server"
 		}
-		return []Finding{problem(statusSubject, approved+": "+string(signercontroller.ConditionSignerUnavailable)+reasonMessage(c), fix)}
+		return []Finding{problem(statusSubject, approved+": "+string(kcsrv1alpha1.ConditionSignerUnavailable)+reasonMessage(c), fix)}
 	}
 	if ca := in.SignerCA; ca != nil {
 		switch {

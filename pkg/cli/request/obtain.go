@@ -20,14 +20,8 @@ import (
 	certificatesclient "k8s.io/client-go/kubernetes/typed/certificates/v1"
 	"k8s.io/utils/clock"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/csr"
-)
-
-// kcsr server's additions to the CSR API, shown while waiting (the constants live with
-// the controllers: approver.VerdictAnnotation, signer.ConditionSignerUnavailable).
-const (
-	verdictAnnotation          = "kcsr.dev/approval-verdict"
-	conditionSignerUnavailable = certificatesv1.RequestConditionType("SignerUnavailable")
 )
 
 const (
@@ -249,7 +243,7 @@ func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool
 		return true, nil
 	}
 	if !s.approved {
-		if v := obj.Annotations[verdictAnnotation]; v != "" && v != s.verdict {
+		if v := obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; v != "" && v != s.verdict {
 			s.verdict = v
 			s.p.Printf("Pending: %s", v)
 		}
@@ -257,7 +251,7 @@ func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool
 		return false, nil
 	}
 	for _, c := range obj.Status.Conditions {
-		if c.Type == conditionSignerUnavailable && c.Message != s.signerNote {
+		if c.Type == kcsrv1alpha1.ConditionSignerUnavailable && c.Message != s.signerNote {
 			s.signerNote = c.Message
 			s.p.Printf("Approved, not issued yet: %s", reasonMessage(c))
 		}

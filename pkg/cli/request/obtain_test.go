@@ -18,8 +18,7 @@ import (
 	"k8s.io/utils/clock"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"kcsr.dev/kcsr/pkg/controller/approver"
-	"kcsr.dev/kcsr/pkg/controller/signer"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 func newObtainer(client *fake.Clientset, ca *testCA, clk clock.WithTicker, out, errOut *bytes.Buffer) *Obtainer {
@@ -98,7 +97,7 @@ func TestObtain(t *testing.T) {
 			name: "the approver's verdict is shown while pending",
 			decide: func(t *testing.T, client *fake.Clientset, obj *certificatesv1.CertificateSigningRequest) {
 				obj = obj.DeepCopy()
-				obj.Annotations = map[string]string{verdictAnnotation: "no approval policy covers signer X"}
+				obj.Annotations = map[string]string{kcsrv1alpha1.VerdictAnnotation: "no approval policy covers signer X"}
 				obj, err := client.CertificatesV1().CertificateSigningRequests().Update(context.Background(), obj, metav1.UpdateOptions{})
 				if err != nil {
 					t.Fatal(err)
@@ -313,15 +312,5 @@ func TestObtainExistingName(t *testing.T) {
 				t.Errorf("output:\n%s", out.String())
 			}
 		})
-	}
-}
-
-// The CLI shows kcsr server's annotation and condition without importing the controllers.
-func TestServerConstants(t *testing.T) {
-	if verdictAnnotation != approver.VerdictAnnotation {
-		t.Errorf("verdictAnnotation = %q, want %q", verdictAnnotation, approver.VerdictAnnotation)
-	}
-	if conditionSignerUnavailable != signer.ConditionSignerUnavailable {
-		t.Errorf("conditionSignerUnavailable = %q, want %q", conditionSignerUnavailable, signer.ConditionSignerUnavailable)
 	}
 }

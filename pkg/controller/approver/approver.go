@@ -29,6 +29,7 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
@@ -43,9 +44,6 @@ const (
 	ReasonJoinTokenExpired  = "JoinTokenExpired"
 	ReasonJoinTokenUnknown  = "JoinTokenUnknown"
 	ReasonGuardRail         = "GuardRail"
-
-	// VerdictAnnotation explains, on a CSR left Pending, what every policy said.
-	VerdictAnnotation = "kcsr.dev/approval-verdict"
 )
 
 // Decision is the outcome of the policy stage.
@@ -180,13 +178,13 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 
 // explain records why a CSR is left for a human, when that changed.
 func (c *Controller) explain(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
-	if message == "" || obj.Annotations[VerdictAnnotation] == message {
+	if message == "" || obj.Annotations[kcsrv1alpha1.VerdictAnnotation] == message {
 		return nil
 	}
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
-	obj.Annotations[VerdictAnnotation] = message
+	obj.Annotations[kcsrv1alpha1.VerdictAnnotation] = message
 	_, err := c.client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.opts.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)

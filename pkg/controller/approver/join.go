@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/authn"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
@@ -23,7 +22,7 @@ var everything = labels.Everything()
 type reqInfo = *x509.CertificateRequest
 
 func joinTokenID(username string) (string, bool) {
-	return strings.CutPrefix(username, authn.JoinUserPrefix)
+	return strings.CutPrefix(username, kcsrv1alpha1.JoinUserPrefix)
 }
 
 // handleJoin approves a CSR made with a join token when it matches the token exactly, and

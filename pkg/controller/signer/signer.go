@@ -51,12 +51,6 @@ import (
 const (
 	// ReasonSignerValidationFailure is Kubernetes' reason for a request its signer refuses.
 	ReasonSignerValidationFailure = "SignerValidationFailure"
-	// ConditionSignerUnavailable says why an Approved CSR is not issued.
-	ConditionSignerUnavailable certificatesv1.RequestConditionType = "SignerUnavailable"
-	// ReasonNoSigner: no signer serves the CSR's signerName.
-	ReasonNoSigner = "NoSignerConfigured"
-	// ReasonCAUnavailable: the signer's CA cannot sign (expired, not yet valid, missing).
-	ReasonCAUnavailable = "CAUnavailable"
 )
 
 // Options configure the controller.
@@ -122,7 +116,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		if !c.opts.ReportUnserved {
 			return nil
 		}
-		return c.setUnavailable(ctx, obj, ReasonNoSigner, fmt.Sprintf(
+		return c.setUnavailable(ctx, obj, kcsrv1alpha1.ReasonNoSigner, fmt.Sprintf(
 			"no signer serves signerName %q; declare it in the --signer-config file of kcsr server (or fix a misspelled signerName and create a new CSR)", obj.Spec.SignerName))
 	}
 
@@ -140,14 +134,14 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		metrics.SigningErrors.WithLabelValues(obj.Spec.SignerName).Inc()
 		var unavailable caUnavailableError
 		if errors.As(err, &unavailable) {
-			if uerr := c.setUnavailable(ctx, obj, ReasonCAUnavailable, err.Error()); uerr != nil {
+			if uerr := c.setUnavailable(ctx, obj, kcsrv1alpha1.ReasonCAUnavailable, err.Error()); uerr != nil {
 				return uerr
 			}
 		}
 		return err
 	}
 	obj.Status.Certificate = issued.Spec.Certificate
-	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable)
+	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable)
 	if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("error updating signature for csr: %w", err)
 	}
@@ -293,7 +287,7 @@ func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRe
 
 func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
 	now := metav1.NewTime(c.opts.Clock.Now())
-	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
+	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
 		Type:           certificatesv1.CertificateFailed,
 		Status:         "True",
 		Reason:         ReasonSignerValidationFailure,
@@ -310,13 +304,13 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 // setUnavailable records why an Approved CSR is not issued, once per reason and message.
 func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, reason, message string) error {
 	for _, cond := range obj.Status.Conditions {
-		if cond.Type == ConditionSignerUnavailable && cond.Reason == reason && cond.Message == message {
+		if cond.Type == kcsrv1alpha1.ConditionSignerUnavailable && cond.Reason == reason && cond.Message == message {
 			return nil
 		}
 	}
 	now := metav1.NewTime(c.opts.Clock.Now())
-	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
-		Type:           ConditionSignerUnavailable,
+	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
+		Type:           kcsrv1alpha1.ConditionSignerUnavailable,
 		Status:         "True",
 		Reason:         reason,
 		Message:        message,

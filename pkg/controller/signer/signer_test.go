@@ -187,15 +187,15 @@ func TestUnservedSignerIsNeverSilent(t *testing.T) {
 	got := f.csr(t, "custom")
 	var found bool
 	for _, c := range got.Status.Conditions {
-		if c.Type == ConditionSignerUnavailable {
+		if c.Type == kcsrv1alpha1.ConditionSignerUnavailable {
 			found = true
-			if c.Reason != ReasonNoSigner || c.Message == "" {
+			if c.Reason != kcsrv1alpha1.ReasonNoSigner || c.Message == "" {
 				t.Errorf("condition = %+v", c)
 			}
 		}
 	}
 	if !found {
-		t.Errorf("no %s condition on an Approved CSR nobody signs", ConditionSignerUnavailable)
+		t.Errorf("no %s condition on an Approved CSR nobody signs", kcsrv1alpha1.ConditionSignerUnavailable)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -71,9 +70,6 @@ func GoCSR(t testing.TB, dir, name, cn string, orgs, dnsNames []string, ips []ne
 	}
 	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
-
-// TokenRE is the bootstrap/join token format.
-var TokenRE = regexp.MustCompile(`^[a-z0-9]{6}\.[a-z0-9]{16}$`)
 
 // CorruptSignature flips the last byte of a PEM CSR's signature and returns it base64
 // encoded: still a well-formed PKCS#10 structure, whose signature no longer verifies.

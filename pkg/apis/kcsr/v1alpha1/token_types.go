@@ -1,10 +1,24 @@
 package v1alpha1
 
 import (
+	"regexp"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
+
+// The identities token holders authenticate as.
+const (
+	// BootstrapUserPrefix + the token id is a bootstrap token's user, in BootstrapGroup.
+	BootstrapUserPrefix = "system:bootstrap:"
+	BootstrapGroup      = "system:bootstrappers"
+	// JoinUserPrefix + the token id is a join token's user, in JoinGroup.
+	JoinUserPrefix = "system:join:"
+	JoinGroup      = "system:kcsr:joiners"
+)
+
+// TokenRE is Kubernetes' bootstrap token format, "<id>.<secret>", used for join tokens too.
+var TokenRE = regexp.MustCompile(`^([a-z0-9]{6})\.([a-z0-9]{16})$`)
 
 // JoinTokenSpentGracePeriod is how long a spent join token still authenticates after it
 // was spent (status.usedBy.time), so that its holder can collect the certificate; never

@@ -101,6 +101,12 @@ type IssuedCertificateStatus struct {
 	Revocation *Revocation `json:"revocation,omitempty"`
 }
 
+// ReasonCertificateHold is the only revocation reason that can be lifted.
+const ReasonCertificateHold = "certificateHold"
+
+// RevocationReasons are the RFC 5280 CRLReason names a Revocation may give.
+var RevocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", ReasonCertificateHold, "privilegeWithdrawn", "aACompromise"}
+
 // Revocation records a revocation.
 type Revocation struct {
 	// Time the certificate was revoked.

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
-	"kcsr.dev/kcsr/pkg/authn"
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // A join identity (system:join:<id>) reads only the CSRs it created: a join token is given
@@ -24,7 +24,7 @@ import (
 // ownerScope returns the user name a request's reads are limited to, if they are.
 func ownerScope(ctx context.Context) (string, bool) {
 	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok || !strings.HasPrefix(u.GetName(), authn.JoinUserPrefix) {
+	if !ok || !strings.HasPrefix(u.GetName(), kcsrv1alpha1.JoinUserPrefix) {
 		return "", false
 	}
 	return u.GetName(), true

@@ -13,6 +13,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
+	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
@@ -145,58 +146,28 @@ func TableConvertor() table.Convertor {
 			{Name: "Condition", Type: "string", Description: status["conditions"]},
 		},
 		Cells: func(obj runtime.Object) ([]any, error) {
-			csr, ok := obj.(*certificatesv1.CertificateSigningRequest)
+			req, ok := obj.(*certificatesv1.CertificateSigningRequest)
 			if !ok {
 				return nil, errNotCSR(obj)
 			}
 			signer := "<none>"
-			if csr.Spec.SignerName != "" {
-				signer = csr.Spec.SignerName
+			if req.Spec.SignerName != "" {
+				signer = req.Spec.SignerName
 			}
 			requested := "<none>"
-			if csr.Spec.ExpirationSeconds != nil {
-				requested = duration.HumanDuration(time.Duration(*csr.Spec.ExpirationSeconds) * time.Second)
+			if req.Spec.ExpirationSeconds != nil {
+				requested = duration.HumanDuration(time.Duration(*req.Spec.ExpirationSeconds) * time.Second)
 			}
 			return []any{
-				csr.Name,
-				table.Age(csr.CreationTimestamp, time.Now()),
+				req.Name,
+				table.Age(req.CreationTimestamp, time.Now()),
 				signer,
-				csr.Spec.Username,
+				req.Spec.Username,
 				requested,
-				ConditionString(csr),
+				csr.ConditionString(req),
 			}, nil
 		},
 	}
-}
-
-// ConditionString is kubectl's CONDITION column: Denied wins over Approved, else Pending;
-// then ",Failed" and ",Issued" when they apply.
-func ConditionString(csr *certificatesv1.CertificateSigningRequest) string {
-	var approved, denied, failed bool
-	for _, c := range csr.Status.Conditions {
-		switch c.Type {
-		case certificatesv1.CertificateApproved:
-			approved = true
-		case certificatesv1.CertificateDenied:
-			denied = true
-		case certificatesv1.CertificateFailed:
-			failed = true
-		}
-	}
-	s := "Pending"
-	switch {
-	case denied:
-		s = "Denied"
-	case approved:
-		s = "Approved"
-	}
-	if failed {
-		s += ",Failed"
-	}
-	if len(csr.Status.Certificate) > 0 {
-		s += ",Issued"
-	}
-	return s
 }
 
 func errNotCSR(obj runtime.Object) error {

@@ -96,12 +96,6 @@ func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Obj
 	}
 }
 
-// ReasonCertificateHold is the only revocation reason that can be lifted.
-const ReasonCertificateHold = "certificateHold"
-
-// RevocationReasons are the RFC 5280 CRLReason names a revocation may give.
-var RevocationReasons = []string{"unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", ReasonCertificateHold, "privilegeWithdrawn", "aACompromise"}
-
 // ValidateUpdate: a revocation is durable; only a certificateHold can be lifted or made
 // permanent.
 func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
@@ -109,10 +103,10 @@ func (statusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object)
 	errs := apivalidation.ValidateObjectMetaUpdate(&n.ObjectMeta, &o.ObjectMeta, field.NewPath("metadata"))
 	p := field.NewPath("status", "revocation")
 	nr, or := n.Status.Revocation, o.Status.Revocation
-	if nr != nil && !slices.Contains(RevocationReasons, nr.Reason) {
-		errs = append(errs, field.NotSupported(p.Child("reason"), nr.Reason, RevocationReasons))
+	if nr != nil && !slices.Contains(kcsrv1alpha1.RevocationReasons, nr.Reason) {
+		errs = append(errs, field.NotSupported(p.Child("reason"), nr.Reason, kcsrv1alpha1.RevocationReasons))
 	}
-	if or != nil && or.Reason != ReasonCertificateHold && !apiequality.Semantic.DeepEqual(nr, or) {
+	if or != nil && or.Reason != kcsrv1alpha1.ReasonCertificateHold && !apiequality.Semantic.DeepEqual(nr, or) {
 		errs = append(errs, field.Forbidden(p, fmt.Sprintf("certificate %s was revoked (%s) on %s; a revocation is final, only certificateHold can be lifted", o.Spec.SerialNumber, or.Reason, or.Time.UTC().Format(time.RFC3339))))
 	}
 	return errs

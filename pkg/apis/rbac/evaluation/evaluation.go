@@ -1,4 +1,7 @@
-package rbac
+// Package evaluation matches RBAC policy rules against request attributes, with
+// Kubernetes' semantics (pkg/apis/rbac/v1/evaluation_helpers.go upstream). The server's
+// authorizer (pkg/authz/rbac) and kcsr doctor, which explains who may approve, share it.
+package evaluation
 
 import (
 	"slices"

@@ -1,0 +1,18 @@
+package v1alpha1
+
+import certificatesv1 "k8s.io/api/certificates/v1"
+
+// What kcsr adds to certificates.k8s.io/v1 CertificateSigningRequests: an annotation on a
+// request left to a person, and a condition on an Approved request that cannot be issued.
+// Clients (kcsr request, doctor, describe) read them; the approver and signer write them.
+const (
+	// VerdictAnnotation explains, on a CSR left Pending, what every approval policy said.
+	VerdictAnnotation = "kcsr.dev/approval-verdict"
+
+	// ConditionSignerUnavailable says why an Approved CSR is not issued.
+	ConditionSignerUnavailable certificatesv1.RequestConditionType = "SignerUnavailable"
+	// ReasonNoSigner: no signer serves the CSR's signerName.
+	ReasonNoSigner = "NoSignerConfigured"
+	// ReasonCAUnavailable: the signer's CA cannot sign (expired, not yet valid, missing).
+	ReasonCAUnavailable = "CAUnavailable"
+)

@@ -5,6 +5,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/component-base/metrics"
+
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 // kcsr_csrs counts the CSRs stored now, by signer and state, at scrape time, from the
@@ -26,27 +28,17 @@ const (
 	stateFailed
 )
 
-// CSRState returns the indexes into CSRStates that csr counts in: always stored, then
+// CSRState returns the indexes into CSRStates that obj counts in: always stored, then
 // pending, approved or denied, and for an approved one issued or failed when it is.
-func CSRState(csr *certificatesv1.CertificateSigningRequest) []int {
+func CSRState(obj *certificatesv1.CertificateSigningRequest) []int {
 	states := []int{stateStored}
-	var approved, denied, failed bool
-	for _, c := range csr.Status.Conditions {
-		switch c.Type {
-		case certificatesv1.CertificateApproved:
-			approved = true
-		case certificatesv1.CertificateDenied:
-			denied = true
-		case certificatesv1.CertificateFailed:
-			failed = true
-		}
-	}
+	approved, denied, failed := csr.Decisions(obj)
 	switch {
 	case denied:
 		states = append(states, stateDenied)
 	case approved:
 		states = append(states, stateApproved)
-		if len(csr.Status.Certificate) > 0 {
+		if len(obj.Status.Certificate) > 0 {
 			states = append(states, stateIssued)
 		} else if failed {
 			states = append(states, stateFailed)
@@ -82,13 +74,13 @@ func (c *csrCollector) CollectWithStability(ch chan<- metrics.Metric) {
 		return
 	}
 	counts := map[string]*[len(CSRStates)]int{}
-	for _, csr := range csrs {
-		n := counts[csr.Spec.SignerName]
+	for _, obj := range csrs {
+		n := counts[obj.Spec.SignerName]
 		if n == nil {
 			n = &[len(CSRStates)]int{}
-			counts[csr.Spec.SignerName] = n
+			counts[obj.Spec.SignerName] = n
 		}
-		for _, s := range CSRState(csr) {
+		for _, s := range CSRState(obj) {
 			n[s]++
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"net"
 	"net/url"
 	"strings"
@@ -78,7 +79,12 @@ func TestValidateCreate(t *testing.T) {
 	other := c.leaf(t)
 	otherRecord := record(other)
 	serial, fp := cert.SerialNumber.Text(16), record(cert).Spec.SHA256Fingerprint
-	keyPEM := "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+	der, err := x509.MarshalPKCS8PrivateKey(catest.NewKey(t, catest.P256))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	keyWithoutEnd, _, _ := strings.Cut(keyPEM, "-----END")
 	pkiLeaf := pki.Leaf{Role: "admin", Cert: cert, PEM: pki.EncodeCert(cert.Raw), Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}}
 
 	tests := []struct {
@@ -173,7 +179,7 @@ func TestValidateCreate(t *testing.T) {
 		{
 			name: "a private key with no END line before the certificate",
 			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) {
-				ic.Spec.Certificate = append([]byte("-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"), ic.Spec.Certificate...)
+				ic.Spec.Certificate = append([]byte(keyWithoutEnd), ic.Spec.Certificate...)
 			},
 			want: []string{`spec.certificate: Invalid value: "": must be one PEM CERTIFICATE block and nothing else; remove what precedes the BEGIN CERTIFICATE line`},
 		},

@@ -1,7 +1,7 @@
 // Package signer says how each signerName issues: with which CA, for how long at most, and
 // which requests it must refuse. The built-in Kubernetes signers carry Kubernetes' rules
 // (pkg/csr); custom signers carry the rules of the signer configuration file. It holds no
-// Kubernetes machinery: the signer controller (pkg/controller/signer) applies it to CSRs.
+// Kubernetes machinery: the signer controller (pkg/controller/csrsigning) applies it to CSRs.
 package signer
 
 import (

@@ -43,8 +43,8 @@ import (
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/approver"
+	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
-	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
 	"kcsr.dev/kcsr/pkg/crd"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
@@ -294,7 +294,7 @@ func (o *Options) runControllers(ctx context.Context, client kubernetes.Interfac
 	factory := informers.NewSharedInformerFactory(client, 0)
 	csrs := factory.Certificates().V1().CertificateSigningRequests()
 	crlURLs, ocspURLs := pub.URLFuncs(o.PublicURL)
-	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
+	signerController, err := csrsigning.New(client, kcsr, csrs, csrsigning.Options{
 		Profiles: profiles,
 		// Other signers (kube-controller-manager, cert-manager…) share the cluster: an
 		// unserved signerName is someone else's, not an error.

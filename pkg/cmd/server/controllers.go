@@ -26,8 +26,8 @@ import (
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/controller/approver"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
-	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/leaderelection"
 	"kcsr.dev/kcsr/pkg/pki"
@@ -201,7 +201,7 @@ func (o *Options) newControllers(shared context.Context, loopback *rest.Config, 
 
 	csrs := o.kubeInformers.Certificates().V1().CertificateSigningRequests()
 	crlURLs, ocspURLs := pub.URLFuncs(o.PublicURL)
-	signerController, err := signercontroller.New(client, kcsr, csrs, signercontroller.Options{
+	signerController, err := csrsigning.New(client, kcsr, csrs, csrsigning.Options{
 		Profiles:              profiles,
 		ReportUnserved:        true,
 		Recorder:              recorder,

@@ -170,7 +170,7 @@ func parseCertificate(data []byte) (*x509.Certificate, error) {
 }
 
 // agreeWithCertificate checks every field of the spec that the certificate determines
-// against it, as pkg/controller/signer derives them (tested there and here with records it
+// against it, as pkg/controller/csrsigning derives them (tested there and here with records it
 // builds), so that the fingerprint the login check matches, the serial the CRL and OCSP
 // publish, and the validity that bounds the record's life all describe spec.certificate.
 func agreeWithCertificate(spec *field.Path, s *kcsrv1alpha1.IssuedCertificateSpec, cert *x509.Certificate) field.ErrorList {

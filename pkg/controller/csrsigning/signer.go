@@ -1,4 +1,4 @@
-// Package signer is the controller that issues certificates for Approved CSRs. For each CSR
+// Package csrsigning is the controller that issues certificates for Approved CSRs. For each CSR
 // of a signerName it serves, it checks the request against the signer's rules (a violation
 // marks the CSR Failed with reason SignerValidationFailure and a message saying what to
 // change), signs it with the signer's CA, records the certificate in the IssuedCertificate
@@ -13,7 +13,7 @@
 // In standalone mode (ReportUnserved) the controller is the only signer, so an Approved
 // CSR whose signerName nothing serves gets a SignerUnavailable condition saying so:
 // "Approved but never issued" is never silent.
-package signer
+package csrsigning
 
 import (
 	"bytes"

@@ -17,6 +17,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/token/tokenfile"
 	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+
+	"kcsr.dev/kcsr/pkg/inventory"
 )
 
 // Options selects the authenticators.
@@ -29,7 +31,7 @@ type Options struct {
 	// Tokens authenticates bootstrap and join tokens. Optional.
 	Tokens authenticator.Token
 	// Revocation refuses revoked client certificates. Optional.
-	Revocation *RevocationChecker
+	Revocation *inventory.Checker
 }
 
 // New returns the request authenticator.

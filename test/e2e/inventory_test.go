@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	signercontroller "kcsr.dev/kcsr/pkg/controller/signer"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
@@ -183,7 +183,7 @@ func TestRevocationIsFinal(t *testing.T) {
 	expiredCrt, _ := framework.SignedCert(t, dir, "expired", "/CN=old-laptop", caFile, s.CAKeyPath(), "extendedKeyUsage=clientAuth", -1)
 	expired := parseCert(t, mustRead(t, expiredCrt))
 	for name, uid := range map[string]string{"expired-revoked": "5e0c4a52-8b1d-4c3e-9a7f-000000000001", "expired": "5e0c4a52-8b1d-4c3e-9a7f-000000000002"} {
-		rec := signercontroller.NewRecord(&certificatesv1.CertificateSigningRequest{
+		rec := inventory.NewRecord(&certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(uid)},
 			Spec:       certificatesv1.CertificateSigningRequestSpec{Username: "kcsr-admin", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
 		}, clientSigner, expired, pki.EncodeCert(expired.Raw))

@@ -12,19 +12,21 @@ func TestValidate(t *testing.T) {
 		modify func(o *Options)
 		want   []string // substrings of the error; nil means valid
 	}{
-		{"signer config only", func(o *Options) { o.SignerConfig = "signers.yaml" }, nil},
+		{"signer config only", func(o *Options) { o.Controllers.SignerConfig = "signers.yaml" }, nil},
 		{"cluster CA files", func(o *Options) { o.ClusterSigningCertFile, o.ClusterSigningKeyFile = "ca.crt", "ca.key" }, nil},
-		{"cluster CA in an HSM", func(o *Options) { o.ClusterSigningCertFile, o.ClusterCAPKCS11URI = "ca.crt", "pkcs11:token=t" }, nil},
+		{"cluster CA in an HSM", func(o *Options) {
+			o.ClusterSigningCertFile, o.Controllers.ClusterCAPKCS11URI = "ca.crt", "pkcs11:token=t"
+		}, nil},
 		{"nothing to sign with", func(o *Options) {}, []string{"--signer-config", "--cluster-signing-cert-file"}},
 		{"certificate without key", func(o *Options) { o.ClusterSigningCertFile = "ca.crt" }, []string{"--cluster-signing-key-file or --cluster-ca-pkcs11-uri"}},
-		{"key without certificate", func(o *Options) { o.SignerConfig, o.ClusterSigningKeyFile = "s.yaml", "ca.key" }, []string{"--cluster-signing-cert-file needs"}},
+		{"key without certificate", func(o *Options) { o.Controllers.SignerConfig, o.ClusterSigningKeyFile = "s.yaml", "ca.key" }, []string{"--cluster-signing-cert-file needs"}},
 		{"two keys", func(o *Options) {
-			o.ClusterSigningCertFile, o.ClusterSigningKeyFile, o.ClusterCAPKCS11URI = "ca.crt", "ca.key", "pkcs11:token=t"
+			o.ClusterSigningCertFile, o.ClusterSigningKeyFile, o.Controllers.ClusterCAPKCS11URI = "ca.crt", "ca.key", "pkcs11:token=t"
 		}, []string{"both name the CA key"}},
-		{"no workers", func(o *Options) { o.SignerConfig, o.Workers = "s.yaml", 0 }, []string{"--workers must be at least 1"}},
-		{"bad port", func(o *Options) { o.SignerConfig, o.PublicPort = "s.yaml", 70000 }, []string{"--public-port 70000"}},
+		{"no workers", func(o *Options) { o.Controllers.SignerConfig, o.Controllers.Workers = "s.yaml", 0 }, []string{"--workers must be at least 1"}},
+		{"bad port", func(o *Options) { o.Controllers.SignerConfig, o.Controllers.PublicPort = "s.yaml", 70000 }, []string{"--public-port 70000"}},
 		{"bad lease timings", func(o *Options) {
-			o.SignerConfig, o.LeaderElection.RenewDeadline = "s.yaml", o.LeaderElection.LeaseDuration
+			o.Controllers.SignerConfig, o.Controllers.LeaderElection.RenewDeadline = "s.yaml", o.Controllers.LeaderElection.LeaseDuration
 		}, []string{"--leader-elect-renew-deadline"}},
 	}
 	for _, tc := range cases {

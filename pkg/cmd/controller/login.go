@@ -12,7 +12,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/signer"
 )
 
 // The ConfigMap in which kube-apiserver publishes its --client-ca-file for extension API
@@ -72,20 +71,4 @@ func (o *Options) loginCAs(ctx context.Context, client kubernetes.Interface, clu
 		}
 	}
 	return trusted, source, nil
-}
-
-// markLoginSigners marks the served signers whose certificates log in to the cluster
-// (signer.MarkLoginSigners) and protects their groups in the guard rails.
-func (o *Options) markLoginSigners(ctx context.Context, client kubernetes.Interface, profiles map[string]*signer.Profile, clusterCA ca.Backend) error {
-	trusted, source, err := o.loginCAs(ctx, client, clusterCA)
-	if err != nil {
-		return err
-	}
-	login, err := signer.MarkLoginSigners(ctx, profiles, trusted)
-	if err != nil {
-		return err
-	}
-	o.GuardRails.LoginSigners = login
-	klog.InfoS("Login signers: their certificates log in to the cluster, so system:masters is refused and the protected groups are left to a person", "signers", login, "clientCAs", source)
-	return nil
 }

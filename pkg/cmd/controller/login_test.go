@@ -18,10 +18,10 @@ import (
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
-// TestMarkLoginSigners: the login signers of kcsr controller are those on a CA the
+// TestLoginCAs: the login signers of kcsr controller are those on a CA the
 // cluster accepts client certificates from, read from --client-ca-file, else from the
 // ConfigMap kube-apiserver publishes, else only the CA of the built-in signers.
-func TestMarkLoginSigners(t *testing.T) {
+func TestLoginCAs(t *testing.T) {
 	newCA := func(cn string) *catest.CA {
 		return catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: cn} })
 	}
@@ -67,7 +67,11 @@ func TestMarkLoginSigners(t *testing.T) {
 			}
 			o := NewOptions()
 			o.ClientCAFile = tc.clientCAFile
-			err := o.markLoginSigners(context.Background(), fake.NewSimpleClientset(tc.objects...), profiles, clusterCA)
+			trusted, _, err := o.loginCAs(context.Background(), fake.NewSimpleClientset(tc.objects...), clusterCA)
+			var login []string
+			if err == nil {
+				login, err = signer.MarkLoginSigners(context.Background(), profiles, trusted)
+			}
 			var gotErr string
 			if err != nil {
 				gotErr = err.Error()
@@ -78,7 +82,7 @@ func TestMarkLoginSigners(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if diff := cmp.Diff(tc.want, o.GuardRails.LoginSigners); diff != "" {
+			if diff := cmp.Diff(tc.want, login); diff != "" {
 				t.Errorf("login signers (-want +got):\n%s", diff)
 			}
 			for name, p := range profiles {

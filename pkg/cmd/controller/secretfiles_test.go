@@ -5,14 +5,16 @@ import (
 	"fmt"
 	"testing"
 
+	"k8s.io/client-go/kubernetes/fake"
+
 	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
-// TestProfilesRefuseOpenKeyFiles: kcsr controller's CA keys, the cluster signing key and a
+// TestOpenSignersRefusesOpenKeyFiles: kcsr controller's CA keys, the cluster signing key and a
 // custom signer's, get the check kcsr server applies to its own keys and to
 // --token-auth-file (pki.CheckSecretFileMode, through the file CA backend).
-func TestProfilesRefuseOpenKeyFiles(t *testing.T) {
+func TestOpenSignersRefusesOpenKeyFiles(t *testing.T) {
 	key := catest.NewKey(t, catest.P256)
 	authority := catest.NewCA(t, key)
 	keyPEM, err := pki.EncodeKey(key)
@@ -41,7 +43,7 @@ signers:
 		},
 		{
 			name:    "a custom signer's keyFile",
-			options: func(o *Options) { o.SignerConfig = signerConfig },
+			options: func(o *Options) { o.Controllers.SignerConfig = signerConfig },
 			wantErr: "signer example.com/webhook: " + refusal,
 		},
 	}
@@ -49,13 +51,17 @@ signers:
 		t.Run(tc.name, func(t *testing.T) {
 			o := NewOptions()
 			tc.options(o)
-			_, _, err := o.profiles(context.Background())
+			cfg, err := o.Controllers.LoadSignerConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = o.openSigners(context.Background(), cfg, fake.NewSimpleClientset())
 			got := ""
 			if err != nil {
 				got = err.Error()
 			}
 			if got != tc.wantErr {
-				t.Errorf("profiles() = %q; want %q", got, tc.wantErr)
+				t.Errorf("openSigners() = %q; want %q", got, tc.wantErr)
 			}
 		})
 	}

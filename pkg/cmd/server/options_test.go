@@ -38,11 +38,11 @@ func TestValidateTokenAuthFile(t *testing.T) {
 			o := NewOptions()
 			o.TokenAuthFile = tc.file
 			got := ""
-			if err := o.Validate(); err != nil {
+			if _, err := o.loadFiles(); err != nil {
 				got = err.Error()
 			}
 			if got != tc.wantErr {
-				t.Errorf("Validate() = %q; want %q", got, tc.wantErr)
+				t.Errorf("loadFiles() = %q; want %q", got, tc.wantErr)
 			}
 		})
 	}

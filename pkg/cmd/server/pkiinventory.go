@@ -11,8 +11,8 @@ import (
 	"k8s.io/klog/v2"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -28,7 +28,7 @@ import (
 func recordPKI(ctx context.Context, client kcsrclient.Interface, leaves []pki.Leaf) error {
 	records := client.KcsrV1alpha1().IssuedCertificates()
 	for _, leaf := range leaves {
-		want := csrsigning.NewPKIRecord(leaf)
+		want := inventory.NewPKIRecord(leaf)
 		var got *kcsrv1alpha1.IssuedCertificate
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 			created, err := records.Create(ctx, want, metav1.CreateOptions{})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	"k8s.io/apiserver/pkg/server/healthz"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -40,13 +42,17 @@ import (
 	"kcsr.dev/kcsr/pkg/authn"
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
-	"kcsr.dev/kcsr/pkg/controller/publisher"
+	"kcsr.dev/kcsr/pkg/ca"
+	"kcsr.dev/kcsr/pkg/controller/manager"
 	"kcsr.dev/kcsr/pkg/datadir"
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/policy"
+	"kcsr.dev/kcsr/pkg/signer"
 )
 
 // AdminKubeconfig is the file name of the administrator's kubeconfig in the data directory.
@@ -87,8 +93,12 @@ Later starts reuse them and every stored object.`,
 	return cmd
 }
 
-// Run starts everything and serves until ctx is done.
+// Run starts everything and serves until ctx is done. It does not change o.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
+	signerConfig, err := o.loadFiles()
+	if err != nil {
+		return err
+	}
 	// One server per data directory, taken before anything in it is read or written: a
 	// second one would start a second etcd on the same files and take its socket.
 	lock, err := datadir.Acquire(o.DataDir)
@@ -97,35 +107,23 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}
 	defer lock.Release()
 	metrics.Register()
-	pkiOpts := pki.Options{Dir: filepath.Join(o.DataDir, "pki"), SANs: o.TLSSANs}
-	clusterCA, err := o.openClusterHSM(ctx, pkiOpts.Dir)
+	p, signers, err := o.openPKI(ctx, signerConfig)
 	if err != nil {
 		return err
 	}
-	if clusterCA != nil {
-		defer clusterCA.Close()
-		if pkiOpts.CASigner, err = clusterCA.Signer(ctx); err != nil {
-			return err
-		}
-	}
-	p, err := pki.Ensure(pkiOpts)
-	if err != nil {
-		return err
-	}
+	defer signers.Close()
 	for _, e := range p.Events {
 		klog.InfoS("PKI", "action", e)
 	}
 
-	if len(o.Etcd.StorageConfig.Transport.ServerList) == 0 {
-		// Only this process can use the embedded store: there is no replica to take turns
-		// with, and a restart after a crash should not wait out a lease.
-		o.LeaderElection.Enabled = false
+	etcdOptions := *o.Etcd
+	if o.embeddedEtcd() {
 		etcd, err := embeddedetcd.Start(ctx, embeddedetcd.Config{Dir: filepath.Join(o.DataDir, "etcd")})
 		if err != nil {
 			return err
 		}
 		defer etcd.Close()
-		o.Etcd.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
+		etcdOptions.StorageConfig.Transport.ServerList = []string{etcd.ClientURL()}
 		go func() {
 			if err, ok := <-etcd.Err(); ok && err != nil {
 				klog.ErrorS(err, "embedded etcd failed")
@@ -133,28 +131,28 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		}()
 	}
 
-	if err := claimClusterCA(ctx, o.Etcd.StorageConfig, p.CA.Raw); err != nil {
+	if err := claimClusterCA(ctx, etcdOptions.StorageConfig, p.CA.Raw); err != nil {
 		return err
 	}
-	// Before Config: admission and the guard rails need the login signers.
-	profiles, clusterBackend, err := o.signerProfiles(ctx, p, clusterCA)
+	c, err := o.Config(p, signers.GuardRails, &etcdOptions)
 	if err != nil {
 		return err
 	}
-	config, serverURL, err := o.Config(p)
+	server, err := c.api.Complete().New()
 	if err != nil {
 		return err
 	}
-	server, err := config.Complete().New()
-	if err != nil {
-		return err
-	}
+	loopback := c.api.GenericConfig.LoopbackClientConfig
 
 	kubeconfig := filepath.Join(o.DataDir, AdminKubeconfig)
-	if err := p.WriteAdminKubeconfig(kubeconfig, serverURL); err != nil {
+	if err := p.WriteAdminKubeconfig(kubeconfig, c.url); err != nil {
 		return err
 	}
-	client, err := kubernetes.NewForConfig(config.GenericConfig.LoopbackClientConfig)
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	kcsr, err := kcsrclient.NewForConfig(loopback)
 	if err != nil {
 		return err
 	}
@@ -169,16 +167,12 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	records, err := kcsrclient.NewForConfig(config.GenericConfig.LoopbackClientConfig)
-	if err != nil {
-		return err
-	}
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-pki-inventory", func(hc genericapiserver.PostStartHookContext) error {
-		return recordPKI(hc, records, leaves)
+		return recordPKI(hc, kcsr, leaves)
 	}); err != nil {
 		return err
 	}
-	pub, err := o.startPublisher(ctx, profiles, clusterBackend)
+	pub, err := o.Controllers.StartPublisher(ctx, signers, c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer())
 	if err != nil {
 		return err
 	}
@@ -187,7 +181,20 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	// before the server stops taking requests: a follower takes over at once.
 	var waitControllers atomic.Pointer[func()]
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-controllers", func(hc genericapiserver.PostStartHookContext) error {
-		wait, err := o.runControllers(ctx, hc, config.GenericConfig.LoopbackClientConfig, profiles, pub)
+		wait, err := o.Controllers.Run(ctx, hc, manager.Config{
+			Client:   client,
+			Kcsr:     kcsr,
+			CSRs:     c.kubeInformers.Certificates().V1().CertificateSigningRequests(),
+			Policies: c.kcsrInformers.Kcsr().V1alpha1().ApprovalPolicies(),
+			StartInformers: func(stop <-chan struct{}) {
+				c.kubeInformers.Start(stop)
+				c.kcsrInformers.Start(stop)
+			},
+			Signers:    signers,
+			Publisher:  pub,
+			Standalone: true,
+			Component:  "kcsr",
+		})
 		if err != nil {
 			return err
 		}
@@ -205,30 +212,83 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		go func() { (*wait)(); close(stopped) }()
 		select {
 		case <-stopped:
-		case <-time.After(o.LeaderElection.RenewDeadline + 5*time.Second):
+		case <-time.After(o.Controllers.LeaderElection.RenewDeadline + 5*time.Second):
 			klog.InfoS("Controllers still stopping; shutting down anyway")
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	go announceWhenReady(ctx, client, out, serverURL, kubeconfig, o.DataDir)
+	go announceWhenReady(ctx, client, out, c.url, kubeconfig, o.DataDir)
 
 	return server.Run(ctx)
 }
 
-// Config builds the API server configuration. It returns the URL clients should use.
-func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
+// openPKI creates or checks the cluster PKI in the data directory and opens the signers:
+// the cluster CA (its key in the HSM of --cluster-ca-pkcs11-uri, which also signs the
+// server's own certificates, or in DATA_DIR/pki/ca.key) is the default CA of the built-in
+// signers and the CA this server accepts client certificates from, so the signers on it,
+// or on a CA it issued, are the login signers.
+func (o *Options) openPKI(ctx context.Context, signerConfig *signer.Configuration) (_ *pki.PKI, _ *manager.Signers, err error) {
+	pkiOpts := pki.Options{Dir: o.pkiDir(), SANs: o.TLSSANs}
+	certFile, keyFile := filepath.Join(o.pkiDir(), pki.CACertFile), filepath.Join(o.pkiDir(), pki.CAKeyFile)
+	var clusterCA ca.Backend
+	if o.Controllers.ClusterCAPKCS11URI != "" {
+		// The HSM's CA signs the serving and admin certificates of a first start.
+		if clusterCA, err = o.Controllers.OpenClusterCA(ctx, certFile, "", ""); err != nil {
+			return nil, nil, err
+		}
+		defer func() {
+			if err != nil {
+				clusterCA.Close()
+			}
+		}()
+		if pkiOpts.CASigner, err = clusterCA.Signer(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	p, err := pki.Ensure(pkiOpts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if clusterCA == nil {
+		if clusterCA, err = o.Controllers.OpenClusterCA(ctx, certFile, keyFile, "cluster CA"); err != nil {
+			return nil, nil, err
+		}
+	}
+	// OpenSigners owns clusterCA from here, and closes it on error.
+	signers, err := o.Controllers.OpenSigners(ctx, signerConfig, clusterCA, nil, []*x509.Certificate{p.CA})
+	clusterCA = nil
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, signers, nil
+}
+
+// config is the server's configuration, built by Config from the options.
+type config struct {
+	api *apiserver.Config
+	// url is the URL clients should use.
+	url string
+	// kcsrInformers is the one informer factory of kcsr's API group, shared by the
+	// authenticator, the controllers and the publisher.
+	kcsrInformers kcsrinformers.SharedInformerFactory
+	// kubeInformers is the generic server's informer factory over the loopback client
+	// (RBAC, the kcsr_csrs gauges, and the controllers' CSR informer: one copy of every
+	// CSR, shared, whichever replica leads).
+	kubeInformers informers.SharedInformerFactory
+}
+
+// Config builds the API server configuration over the storage of etcd, with admission
+// and the guard rails naming the login signers of guardRails. It changes o only as
+// k8s.io/apiserver's serving options do (they keep the listener they open).
+func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *genericoptions.EtcdOptions) (*config, error) {
 	generic := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	apiserver.ApplyVersion(&generic.Config)
 	apiserver.ApplyOpenAPI(&generic.Config)
 
-	if o.SecureServing.ServerCert.CertKey.CertFile == "" {
-		o.SecureServing.ServerCert.CertKey.CertFile = p.Path(pki.ServingCertFile)
-		o.SecureServing.ServerCert.CertKey.KeyFile = p.Path(pki.ServingKeyFile)
-	}
 	if err := o.SecureServing.ApplyTo(&generic.SecureServing, &generic.LoopbackClientConfig); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// The in-process controllers use the loopback client; they must not be throttled by
 	// client-side rate limits meant for remote clients.
@@ -240,11 +300,11 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 
 	clientCA, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", p.Path(pki.CACertFile))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	kcsrClient, err := kcsrclient.NewForConfig(generic.LoopbackClientConfig)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	kcsrFactory := kcsrinformers.NewSharedInformerFactoryWithOptions(kcsrClient, 10*time.Minute, kcsrinformers.WithTransform(dropManagedFields))
 	tokens := &authn.TokenAuthenticator{
@@ -253,16 +313,15 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		Clock:     clock.RealClock{},
 	}
 	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	o.kcsrInformers = kcsrFactory
-	if err := issued.AddIndexers(cache.Indexers{authn.RevokedFingerprintIndex: authn.IndexRevoked, publisher.SerialIndex: publisher.IndexSerial, publisher.FingerprintIndex: publisher.IndexFingerprint}); err != nil {
-		return nil, "", err
+	if err := issued.AddIndexers(inventory.Indexers()); err != nil {
+		return nil, err
 	}
-	revocation := &authn.RevocationChecker{Indexer: issued.GetIndexer(), Synced: issued.HasSynced}
+	revocation := inventory.NewChecker(issued)
 	if err := generic.AddPostStartHook("kcsr-informers", func(hc genericapiserver.PostStartHookContext) error {
 		kcsrFactory.Start(hc.Done())
 		return nil
 	}); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	// Not ready until tokens and revocations are loaded: authentication depends on them.
 	synced := []cache.InformerSynced{
@@ -280,25 +339,24 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	}))
 	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens, Revocation: revocation})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	generic.Authentication.Authenticator = authenticator
 	if err := generic.Authentication.ApplyClientCert(clientCA, generic.SecureServing); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 
 	client, err := kubernetes.NewForConfig(generic.LoopbackClientConfig)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(dropManagedFields))
 	generic.SharedInformerFactory = factory
-	o.kubeInformers = factory
 	// kcsr_csrs: the stored CSRs by state, the same on every replica.
 	// Informer() registers it with the factory now, before the factory starts.
 	csrInformer := factory.Certificates().V1().CertificateSigningRequests()
 	if err := csrInformer.Informer().AddIndexers(cache.Indexers{jointoken.RequesterIndex: jointoken.IndexJoinRequester}); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	csrSynced, csrLister := csrInformer.Informer().HasSynced, csrInformer.Lister()
 	metrics.SetCSRSource(func() ([]*certificatesv1.CertificateSigningRequest, bool) {
@@ -318,7 +376,7 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbac},
 	)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	generic.Authorization.Authorizer = authz
 	generic.RuleResolver = rbac
@@ -326,28 +384,29 @@ func (o *Options) Config(p *pki.PKI) (*apiserver.Config, string, error) {
 	generic.AdmissionControl = admission.NewChainHandler(
 		approval.New(authz),
 		signing.New(authz),
-		subjectrestriction.New(o.GuardRails.LoginSigners...),
+		subjectrestriction.New(guardRails.LoginSigners...),
 		revocationadmission.New(authz),
-		issuance.New(authz, o.GuardRails),
+		issuance.New(authz, guardRails),
 		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), csrInformer.Informer().GetIndexer(), clock.RealClock{}),
 	)
 
 	if err := o.Audit.ApplyTo(&generic.Config); err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	o.Etcd.StorageConfig.StorageObjectCountTracker = generic.StorageObjectCountTracker
-	if err := o.Etcd.ApplyWithStorageFactoryTo(apiserver.NewStorageFactory(o.Etcd.StorageConfig), &generic.Config); err != nil {
-		return nil, "", err
+	etcd.StorageConfig.StorageObjectCountTracker = generic.StorageObjectCountTracker
+	if err := etcd.ApplyWithStorageFactoryTo(apiserver.NewStorageFactory(etcd.StorageConfig), &generic.Config); err != nil {
+		return nil, err
 	}
 
-	return &apiserver.Config{
+	api := &apiserver.Config{
 		GenericConfig: generic,
 		ExtraConfig: apiserver.ExtraConfig{
 			Authorizer:   authz,
 			RuleResolver: rbac,
 			Escalation:   authzrbac.NewEscalationChecker(authz, rbac, roles),
 		},
-	}, serverURL(generic.SecureServing), nil
+	}
+	return &config{api: api, url: serverURL(generic.SecureServing), kcsrInformers: kcsrFactory, kubeInformers: factory}, nil
 }
 
 // serverURL is the URL a local client uses: the bind address, or loopback when the server

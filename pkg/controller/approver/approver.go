@@ -14,6 +14,7 @@ package approver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -86,7 +87,7 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.Recorder == nil {
-		opts.Recorder = &record.FakeRecorder{}
+		return nil, errors.New("approver: Options.Recorder is required: every decision is recorded as an event on its CSR")
 	}
 	c := &Controller{
 		client: client,

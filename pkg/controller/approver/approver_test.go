@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -75,6 +76,9 @@ func newFixture(t *testing.T, csrs []runtime.Object, tokens []runtime.Object, op
 	f := &fixture{client: fake.NewSimpleClientset(csrs...), kcsr: kcsrfake.NewSimpleClientset(tokens...)}
 	factory := informers.NewSharedInformerFactory(f.client, 0)
 	opts.Clock = clocktesting.NewFakeClock(now)
+	if opts.Recorder == nil {
+		opts.Recorder = record.NewFakeRecorder(100)
+	}
 	var err error
 	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), opts)
 	if err != nil {

@@ -7,9 +7,6 @@
 // yields exactly one certificate per CSR. Transient errors are retried with backoff and
 // never mark a CSR Failed.
 //
-// NewRecord and NewPKIRecord are the one place an inventory record is built: kcsr server
-// records its own PKI's certificates (admin, serving) with the latter at every start.
-//
 // In standalone mode (ReportUnserved) the controller is the only signer, so an Approved
 // CSR whose signerName nothing serves gets a SignerUnavailable condition saying so:
 // "Approved but never issued" is never silent.
@@ -18,9 +15,7 @@ package csrsigning
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -42,8 +37,8 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
-	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -84,7 +79,7 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.Recorder == nil {
-		opts.Recorder = &record.FakeRecorder{}
+		return nil, errors.New("csrsigning: Options.Recorder is required: every decision is recorded as an event on its CSR")
 	}
 	c := &Controller{
 		client: client,
@@ -183,7 +178,7 @@ func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateS
 	if err != nil {
 		return nil, fmt.Errorf("error auto signing csr: %w", err)
 	}
-	record := NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
+	record := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
 	created, err := records.Create(ctx, record, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		// Another replica (or an earlier attempt whose response was lost) recorded first:
@@ -198,77 +193,6 @@ func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateS
 		return nil, fmt.Errorf("record issued certificate: %w", err)
 	}
 	return created, nil
-}
-
-// NewRecord builds the inventory record of a certificate issued for a CSR, named after the
-// CSR's UID.
-func NewRecord(obj *certificatesv1.CertificateSigningRequest, signerName string, cert *x509.Certificate, certPEM []byte) *kcsrv1alpha1.IssuedCertificate {
-	return newRecord(string(obj.UID), cert, certPEM, issuance{
-		signerName: signerName,
-		usages:     obj.Spec.Usages,
-		requester:  kcsrv1alpha1.Requester{Username: obj.Spec.Username, UID: obj.Spec.UID, Groups: obj.Spec.Groups},
-		csrName:    obj.Name,
-		csrUID:     string(obj.UID),
-	})
-}
-
-// NewPKIRecord builds the inventory record of a certificate kcsr server's own PKI issued
-// from the cluster CA (pkg/pki): signer kcsrv1alpha1.PKISignerName, requester
-// kcsrv1alpha1.PKIRequester, no CSR, named pki-<role>-<SHA-256 fingerprint> so that every
-// replica and every restart finds the one record of a certificate.
-func NewPKIRecord(leaf pki.Leaf) *kcsrv1alpha1.IssuedCertificate {
-	sum := sha256.Sum256(leaf.Cert.Raw)
-	return newRecord("pki-"+leaf.Role+"-"+hex.EncodeToString(sum[:]), leaf.Cert, leaf.PEM, issuance{
-		signerName: kcsrv1alpha1.PKISignerName,
-		usages:     leaf.Usages,
-		requester:  kcsrv1alpha1.Requester{Username: kcsrv1alpha1.PKIRequester},
-	})
-}
-
-// issuance is what a record says beyond what its certificate says: how it came to be.
-type issuance struct {
-	signerName      string
-	usages          []certificatesv1.KeyUsage
-	requester       kcsrv1alpha1.Requester
-	csrName, csrUID string
-}
-
-// newRecord builds an inventory record: every field the certificate determines is taken from
-// it here, and only here (the registry checks each against spec.certificate at create).
-func newRecord(name string, cert *x509.Certificate, certPEM []byte, in issuance) *kcsrv1alpha1.IssuedCertificate {
-	sum := sha256.Sum256(cert.Raw)
-	spec := kcsrv1alpha1.IssuedCertificateSpec{
-		SerialNumber:        cert.SerialNumber.Text(16),
-		SHA256Fingerprint:   hex.EncodeToString(sum[:]),
-		SignerName:          in.signerName,
-		Issuer:              cert.Issuer.String(),
-		CommonName:          cert.Subject.CommonName,
-		Organizations:       cert.Subject.Organization,
-		OrganizationalUnits: cert.Subject.OrganizationalUnit,
-		DNSNames:            cert.DNSNames,
-		EmailAddresses:      cert.EmailAddresses,
-		Usages:              in.usages,
-		KeyAlgorithm:        csr.KeyAlgorithm(cert.PublicKey),
-		NotBefore:           metav1.NewTime(cert.NotBefore),
-		NotAfter:            metav1.NewTime(cert.NotAfter),
-		Requester:           in.requester,
-		CSRName:             in.csrName,
-		CSRUID:              in.csrUID,
-		Certificate:         certPEM,
-	}
-	for _, ip := range cert.IPAddresses {
-		spec.IPAddresses = append(spec.IPAddresses, ip.String())
-	}
-	for _, u := range cert.URIs {
-		spec.URIs = append(spec.URIs, u.String())
-	}
-	return &kcsrv1alpha1.IssuedCertificate{
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   name,
-			Labels: map[string]string{"kcsr.dev/signer": labelSafe(in.signerName)},
-		},
-		Spec: spec,
-	}
 }
 
 // checkRecord makes sure an existing record answers this request (same public key).

@@ -16,12 +16,12 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
-	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -46,6 +46,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), Options{
 		Profiles:       profiles,
 		ReportUnserved: true,
+		Recorder:       record.NewFakeRecorder(100),
 		Clock:          clocktesting.NewFakeClock(catest.Epoch),
 	})
 	if err != nil {
@@ -229,33 +230,3 @@ func waitLister(t *testing.T, f *fixture, cond func(*certificatesv1.CertificateS
 }
 
 func sleep() { <-time.After(10 * time.Millisecond) }
-
-// TestNewPKIRecord: a certificate of the server's own PKI is recorded by the same code as
-// an issued one, named after its fingerprint, with signer kcsr.dev/pki, requester
-// system:kcsr:pki and no CSR.
-func TestNewPKIRecord(t *testing.T) {
-	ca := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	cert := ca.Issue(t, &x509.Certificate{
-		SerialNumber: catest.Serial(t),
-		Subject:      pkix.Name{CommonName: "kcsr-admin", Organization: []string{"system:masters"}},
-		NotBefore:    catest.Epoch,
-		NotAfter:     catest.Epoch.Add(365 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, catest.NewKey(t, catest.P256).Public())
-	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
-	got := NewPKIRecord(pki.Leaf{Role: "admin", File: "/data/pki/admin.crt", Cert: cert, PEM: pki.EncodeCert(cert.Raw), Usages: usages})
-
-	// The fields the certificate determines are the ones NewRecord gives it.
-	want := NewRecord(&certificatesv1.CertificateSigningRequest{}, kcsrv1alpha1.PKISignerName, cert, pki.EncodeCert(cert.Raw))
-	fp := want.Spec.SHA256Fingerprint
-	want.Name = "pki-admin-" + fp
-	want.Spec.Usages = usages
-	want.Spec.Requester = kcsrv1alpha1.Requester{Username: "system:kcsr:pki"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("record (-want +got):\n%s", diff)
-	}
-	if got.Spec.CommonName != "kcsr-admin" || got.Spec.SignerName != "kcsr.dev/pki" || got.Spec.CSRName != "" || got.Spec.CSRUID != "" || got.Labels["kcsr.dev/signer"] != "kcsr.dev.pki" || len(fp) != 64 {
-		t.Errorf("record = %+v", got)
-	}
-}

@@ -17,7 +17,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ocsp"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -25,6 +24,7 @@ import (
 	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -237,7 +237,7 @@ func TestSharedCARevocations(t *testing.T) {
 	}
 	factory := kcsrinformers.NewSharedInformerFactory(kcsrfake.NewSimpleClientset(objs...), 0)
 	informer := factory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := informer.AddIndexers(cache.Indexers{SerialIndex: IndexSerial}); err != nil {
+	if err := informer.AddIndexers(inventory.Indexers()); err != nil {
 		t.Fatal(err)
 	}
 	pub, err := New(cas, informer, clocktesting.NewFakeClock(catest.Epoch))

@@ -30,6 +30,7 @@ import (
 	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
 )
@@ -69,7 +70,7 @@ func newFixture(t *testing.T, clusterBackend ca.Backend, objs ...runtime.Object)
 	}
 	factory := kcsrinformers.NewSharedInformerFactory(f.client, 0)
 	informer := factory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := informer.AddIndexers(cache.Indexers{SerialIndex: IndexSerial}); err != nil {
+	if err := informer.AddIndexers(inventory.Indexers()); err != nil {
 		t.Fatal(err)
 	}
 	var err error

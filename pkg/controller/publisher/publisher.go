@@ -39,21 +39,10 @@ import (
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
 )
-
-// SerialIndex indexes IssuedCertificates by serial number (hex); the informer must also
-// carry FingerprintIndex for the authorization webhook.
-const SerialIndex = "kcsr.dev/serial"
-
-// IndexSerial is the informer indexer of SerialIndex.
-func IndexSerial(obj any) ([]string, error) {
-	if ic, ok := obj.(*kcsrv1alpha1.IssuedCertificate); ok {
-		return []string{ic.Spec.SerialNumber}, nil
-	}
-	return nil, nil
-}
 
 // CA is one signing CA whose revocations are published.
 type CA struct {
@@ -100,7 +89,7 @@ type Publisher struct {
 }
 
 // New returns a publisher over the IssuedCertificate informer, which must carry
-// SerialIndex (add it with IndexSerial before the informer starts). Call
+// inventory.Indexers (add them before the informer starts). Call
 // metrics.Register first for its metrics to be recorded. It refuses two CAs with one ID,
 // a signer listed under two CAs, and two signers whose URL ids are the same.
 func New(cas []CA, informer cache.SharedIndexInformer, clk clock.WithTicker) (*Publisher, error) {
@@ -439,7 +428,7 @@ func entry(ic *kcsrv1alpha1.IssuedCertificate) (revocation.Entry, bool) {
 // make a revoked certificate "good".
 func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	return func(serial *big.Int) revocation.Status {
-		objs, err := p.indexer.ByIndex(SerialIndex, serial.Text(16))
+		objs, err := p.indexer.ByIndex(inventory.SerialIndex, serial.Text(16))
 		if err != nil {
 			return revocation.Status{}
 		}
@@ -458,8 +447,8 @@ func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	}
 }
 
-// Handler serves /crl/<id>.crl, /ocsp/<id> and the authorization webhook /authorize, for
-// the id of every CA and of every signer (which serves its CA's).
+// Handler serves /crl/<id>.crl and /ocsp/<id>, for the id of every CA and of every signer
+// (which serves its CA's).
 func (p *Publisher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for id, s := range p.routes {
@@ -477,7 +466,6 @@ func (p *Publisher) Handler() http.Handler {
 		mux.Handle("/ocsp/"+id, ocsp)
 		mux.Handle("/ocsp/"+id+"/", http.StripPrefix("/ocsp/"+id, ocsp))
 	}
-	mux.Handle("/authorize", p.AuthorizationWebhook())
 	return mux
 }
 

@@ -86,6 +86,11 @@ const PKISignerName = "kcsr.dev/pki"
 // PKIRequester is the requester username of those records.
 const PKIRequester = "system:kcsr:pki"
 
+// SignerLabel is the label of every IssuedCertificate naming its signer, with "/" made "."
+// (a label value cannot hold "/"): `kubectl get issuedcertificates -l
+// kcsr.dev/signer=example.com.webhook`.
+const SignerLabel = "kcsr.dev/signer"
+
 // Requester is the identity that created a CSR.
 type Requester struct {
 	Username string   `json:"username,omitempty"`

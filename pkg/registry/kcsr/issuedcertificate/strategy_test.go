@@ -23,7 +23,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca/catest"
-	"kcsr.dev/kcsr/pkg/controller/csrsigning"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -59,7 +59,7 @@ func record(cert *x509.Certificate) *kcsrv1alpha1.IssuedCertificate {
 		ObjectMeta: metav1.ObjectMeta{Name: "alice", UID: types.UID("0b0c3a4e-5c1d-4d8e-9f10-1a2b3c4d5e6f")},
 		Spec:       certificatesv1.CertificateSigningRequestSpec{Username: "alice", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
 	}
-	return csrsigning.NewRecord(csr, certificatesv1.KubeAPIServerClientSignerName, cert, pki.EncodeCert(cert.Raw))
+	return inventory.NewRecord(csr, certificatesv1.KubeAPIServerClientSignerName, cert, pki.EncodeCert(cert.Raw))
 }
 
 func errorStrings(errs field.ErrorList) []string {
@@ -221,7 +221,7 @@ func TestValidateCreate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ic := record(cert)
 			if tt.pki {
-				ic = csrsigning.NewPKIRecord(pkiLeaf)
+				ic = inventory.NewPKIRecord(pkiLeaf)
 			}
 			tt.mutate(ic)
 			got := errorStrings(strategy{}.Validate(context.Background(), ic))

@@ -1,4 +1,4 @@
-package publisher
+package webhook
 
 import (
 	"bytes"
@@ -12,13 +12,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/tools/cache"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/inventory"
 )
 
 func TestAuthorizationWebhook(t *testing.T) {
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{FingerprintIndex: IndexFingerprint, SerialIndex: IndexSerial})
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, inventory.Indexers())
 	add := func(name, fp string, revoked bool) {
 		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fp, SerialNumber: name}}
 		if revoked {
@@ -30,8 +32,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 	add("a1", "aaaa", true)
 	add("b2", "bbbb", false)
-	p := &Publisher{indexer: indexer, synced: func() bool { return true }}
-	srv := httptest.NewServer(p.AuthorizationWebhook())
+	srv := httptest.NewServer(Handler(&inventory.Checker{Indexer: indexer, Synced: func() bool { return true }}))
 	defer srv.Close()
 
 	cases := []struct {
@@ -40,10 +41,10 @@ func TestAuthorizationWebhook(t *testing.T) {
 		wantDenied bool
 		wantReason string
 	}{
-		{"revoked certificate", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=AAAA"}}, true, "kcsr: the client certificate a1 was revoked (keyCompromise)"},
-		{"valid certificate of the same user", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}, false, ""},
-		{"unknown certificate", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=cccc"}}, false, ""},
-		{"token credential", map[string]authorizationv1.ExtraValue{CredentialIDKey: {"JTI=123"}}, false, ""},
+		{"revoked certificate", map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=AAAA"}}, true, "kcsr: the client certificate a1 was revoked (keyCompromise)"},
+		{"valid certificate of the same user", map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=bbbb"}}, false, ""},
+		{"unknown certificate", map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=cccc"}}, false, ""},
+		{"token credential", map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"JTI=123"}}, false, ""},
 		{"no credential id", nil, false, ""},
 	}
 	for _, tc := range cases {
@@ -73,7 +74,7 @@ func TestAuthorizationWebhook(t *testing.T) {
 // NoOpinion in docs/revocation.md); requests made otherwise keep no opinion.
 func TestAuthorizationWebhookBeforeSync(t *testing.T) {
 	// What the informer would load: a1 revoked, b2 not. Unsynced, neither counts yet.
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{FingerprintIndex: IndexFingerprint})
+	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, inventory.Indexers())
 	for _, ic := range []*kcsrv1alpha1.IssuedCertificate{
 		{ObjectMeta: metav1.ObjectMeta{Name: "a1"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "aaaa", SerialNumber: "a1"}, Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "b2"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "bbbb", SerialNumber: "b2"}},
@@ -83,8 +84,7 @@ func TestAuthorizationWebhookBeforeSync(t *testing.T) {
 		}
 	}
 	synced := false
-	p := &Publisher{indexer: indexer, synced: func() bool { return synced }}
-	srv := httptest.NewServer(p.AuthorizationWebhook())
+	srv := httptest.NewServer(Handler(&inventory.Checker{Indexer: indexer, Synced: func() bool { return synced }}))
 	defer srv.Close()
 
 	notLoaded := authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the revocation inventory is not loaded yet; retry in a moment"}
@@ -94,13 +94,13 @@ func TestAuthorizationWebhookBeforeSync(t *testing.T) {
 		extra  map[string]authorizationv1.ExtraValue
 		want   authorizationv1.SubjectAccessReviewStatus
 	}{
-		{name: "unknown certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=cccc"}}, want: notLoaded},
-		{name: "good certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}, want: notLoaded},
-		{name: "revoked certificate before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=aaaa"}}, want: notLoaded},
-		{name: "token before sync", extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"JTI=123"}}},
+		{name: "unknown certificate before sync", extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=cccc"}}, want: notLoaded},
+		{name: "good certificate before sync", extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=bbbb"}}, want: notLoaded},
+		{name: "revoked certificate before sync", extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=aaaa"}}, want: notLoaded},
+		{name: "token before sync", extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"JTI=123"}}},
 		{name: "no credential id before sync"},
-		{name: "good certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=bbbb"}}},
-		{name: "revoked certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{CredentialIDKey: {"X509SHA256=aaaa"}}, want: authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the client certificate a1 was revoked (keyCompromise)"}},
+		{name: "good certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=bbbb"}}},
+		{name: "revoked certificate after sync", synced: true, extra: map[string]authorizationv1.ExtraValue{user.CredentialIDKey: {"X509SHA256=aaaa"}}, want: authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the client certificate a1 was revoked (keyCompromise)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

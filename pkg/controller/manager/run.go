@@ -1,0 +1,175 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
+
+	"kcsr.dev/kcsr/pkg/controller/approver"
+	"kcsr.dev/kcsr/pkg/controller/cleaner"
+	"kcsr.dev/kcsr/pkg/controller/csrsigning"
+	"kcsr.dev/kcsr/pkg/controller/publisher"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	kcsrv1alpha1informers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/leaderelection"
+)
+
+// Config is what Run needs besides the options: the clients, the shared informers and
+// the signers.
+type Config struct {
+	Client kubernetes.Interface
+	Kcsr   kcsrclient.Interface
+	// CSRs is the shared CSR informer; Policies the ApprovalPolicy informer (needed with
+	// Approve). Their factories are started by StartInformers, on the process's lifetime:
+	// a follower keeps its caches warm and takes over at once.
+	CSRs           certificatesinformers.CertificateSigningRequestInformer
+	Policies       kcsrv1alpha1informers.ApprovalPolicyInformer
+	StartInformers func(stop <-chan struct{})
+
+	Signers   *Signers
+	Publisher *publisher.Publisher
+	// Standalone is kcsr server: the only signer and approver of its store. Its signer
+	// reports an Approved CSR whose signerName nothing serves, and its approver decides
+	// every signerName. Beside kube-controller-manager (kcsr controller), an unserved
+	// signerName is someone else's, and the approver decides only the served ones.
+	Standalone bool
+	// Component names the controllers as the source of their events.
+	Component string
+	// Identity is this process's in the Lease; leaderelection.NewIdentity's when empty.
+	Identity string
+}
+
+// Run runs the approver (with Approve), the signer and the cleaner (with Clean) until ctx
+// is done; with leader election only while this process holds the Lease, and again on
+// each later term. The controllers are built once before Run returns, so that a
+// configuration error fails the start; shared is the process's lifetime, on which the
+// informers are started. The returned function waits for the controllers to stop (and
+// so for the Lease to be released).
+func (o *Options) Run(ctx, shared context.Context, c Config) (wait func(), err error) {
+	if o.Approve && c.Policies == nil {
+		return nil, errors.New("the approver needs the ApprovalPolicy informer")
+	}
+	first, err := o.newControllers(shared, c)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	if !o.LeaderElection.Enabled {
+		go func() { defer close(done); first(ctx) }()
+		return func() { <-done }, nil
+	}
+	identity := c.Identity
+	if identity == "" {
+		if identity, err = leaderelection.NewIdentity(); err != nil {
+			return nil, err
+		}
+	}
+	cfg := o.LeaderElection.Config(c.Client, identity)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	klog.InfoS("Running the controllers while holding the Lease", "lease", cfg.Lease(), "identity", identity)
+	go func() {
+		defer close(done)
+		err := leaderelection.Run(ctx, cfg, func(ctx context.Context) {
+			run := first
+			first = nil
+			if run == nil {
+				var err error
+				if run, err = o.newControllers(shared, c); err != nil {
+					klog.FromContext(ctx).Error(err, "Cannot start the controllers")
+					<-ctx.Done()
+					return
+				}
+			}
+			run(ctx)
+		})
+		if err != nil {
+			klog.ErrorS(err, "Leader election")
+		}
+	}()
+	return func() { <-done }, nil
+}
+
+// newControllers builds the controllers on the shared informers and returns the function
+// that runs them until its context is done.
+func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx context.Context), err error) {
+	broadcaster := record.NewBroadcaster(record.WithContext(shared))
+	defer func() {
+		if err != nil {
+			broadcaster.Shutdown()
+		}
+	}()
+	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: c.Component})
+
+	crlURLs, ocspURLs := c.Publisher.URLFuncs(o.PublicURL)
+	signing, err := csrsigning.New(c.Client, c.Kcsr, c.CSRs, csrsigning.Options{
+		Profiles:              c.Signers.Profiles,
+		ReportUnserved:        c.Standalone,
+		Recorder:              recorder,
+		CRLDistributionPoints: crlURLs,
+		OCSPServers:           ocspURLs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var approving *approver.Controller
+	if o.Approve {
+		engine := &approver.PolicyEngine{Lister: c.Policies.Lister(), GuardRails: c.Signers.GuardRails}
+		var only []string
+		if !c.Standalone {
+			// kube-controller-manager's csrapproving decides the kubelet's CSRs; kcsr
+			// decides only what it signs.
+			only = c.Signers.Names()
+		}
+		approving, err = approver.New(c.Client, c.Kcsr, c.CSRs, approver.Options{
+			Policies:    engine.Decide,
+			GuardRails:  engine.GuardRailVerdict,
+			Recorder:    recorder,
+			SignerNames: only,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	var cleaning *cleaner.Controller
+	if o.Clean {
+		cleaning = cleaner.New(c.Client, c.CSRs, o.Cleaner)
+	}
+
+	return func(ctx context.Context) {
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.Client.CoreV1().Events("")})
+		defer broadcaster.Shutdown()
+		var wg sync.WaitGroup
+		if approving != nil {
+			// A new or changed policy may decide CSRs that were left to a person.
+			reconsider := func(any) { approving.EnqueueAll() }
+			registration, err := c.Policies.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc:    reconsider,
+				UpdateFunc: func(_, obj any) { reconsider(obj) },
+				DeleteFunc: reconsider,
+			})
+			if err != nil {
+				klog.FromContext(ctx).Error(err, "Cannot watch approval policies")
+			} else {
+				defer func() { _ = c.Policies.Informer().RemoveEventHandler(registration) }()
+			}
+			wg.Go(func() { approving.Run(ctx, o.Workers) })
+		}
+		c.StartInformers(shared.Done())
+		wg.Go(func() { signing.Run(ctx, o.Workers) })
+		if cleaning != nil {
+			wg.Go(func() { cleaning.Run(ctx) })
+		}
+		wg.Wait()
+	}, nil
+}

@@ -36,14 +36,12 @@ type handlerFixture struct {
 func newHandlerFixture(t testing.TB, a *revocation.Authority, c *catest.CA) *handlerFixture {
 	t.Helper()
 	f := &handlerFixture{ca: c, requests: map[int64][]byte{}}
-	var set revocation.Set
-	if err := set.Put(entry(2, func(e *revocation.Entry) { e.RevokedAt = catest.Epoch.Add(-time.Hour) })); err != nil {
-		t.Fatal(err)
-	}
+	set := revoked{}
+	set.put(t, entry(2, func(e *revocation.Entry) { e.RevokedAt = catest.Epoch.Add(-time.Hour) }))
 	lookup := func(serial *big.Int) revocation.Status {
 		f.looked = append(f.looked, serial.Text(16))
-		e, revoked := set.Get(serial)
-		return revocation.Status{Known: serial.Sign() > 0 && serial.Cmp(big.NewInt(10)) < 0, Revoked: revoked, Entry: e}
+		e, isRevoked := set.get(serial)
+		return revocation.Status{Known: serial.Sign() > 0 && serial.Cmp(big.NewInt(10)) < 0, Revoked: isRevoked, Entry: e}
 	}
 	observe := func(r revocation.OCSPResult) { f.observed = append(f.observed, r) }
 	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return catest.Epoch }, observe)

@@ -112,13 +112,13 @@ type ocspFixture struct {
 	openSSLCA
 	url    string
 	issued map[string]bool // serials (hex) the CA issued
-	set    revocation.Set
+	set    revoked
 	wall   time.Time
 }
 
 func newOCSPFixture(t *testing.T, c openSSLCA, wall time.Time, delegated bool) *ocspFixture {
 	t.Helper()
-	f := &ocspFixture{openSSLCA: c, issued: map[string]bool{}, wall: wall}
+	f := &ocspFixture{openSSLCA: c, issued: map[string]bool{}, set: revoked{}, wall: wall}
 	a := &revocation.Authority{Backend: c.ca.Backend()}
 	if delegated {
 		a.ResponderCert, a.ResponderKey = newResponder(t, c.ca, c.kt, wall.Add(-time.Hour), wall.Add(24*time.Hour))
@@ -127,8 +127,8 @@ func newOCSPFixture(t *testing.T, c openSSLCA, wall time.Time, delegated bool) *
 		t.Fatal(err)
 	}
 	lookup := func(serial *big.Int) revocation.Status {
-		e, revoked := f.set.Get(serial)
-		return revocation.Status{Known: f.issued[serial.Text(16)], Revoked: revoked, Entry: e}
+		e, isRevoked := f.set.get(serial)
+		return revocation.Status{Known: f.issued[serial.Text(16)], Revoked: isRevoked, Entry: e}
 	}
 	srv := httptest.NewServer(revocation.OCSPHandler(a, lookup, time.Now, nil))
 	t.Cleanup(srv.Close)
@@ -145,9 +145,7 @@ func (f *ocspFixture) leaf(t *testing.T, unknown, revoke bool, reason revocation
 		f.issued[cert.SerialNumber.Text(16)] = true
 	}
 	if revoke {
-		if err := f.set.Put(revocation.Entry{Serial: cert.SerialNumber, RevokedAt: revokedAt, Reason: reason, NotAfter: cert.NotAfter}); err != nil {
-			t.Fatal(err)
-		}
+		f.set.put(t, revocation.Entry{Serial: cert.SerialNumber, RevokedAt: revokedAt, Reason: reason, NotAfter: cert.NotAfter})
 	}
 	dir := t.TempDir()
 	writePEM(t, dir, "leaf.pem", "CERTIFICATE", cert.Raw)

@@ -2,7 +2,6 @@ package approver
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -111,9 +110,4 @@ func toDecision(v policy.Verdict) Decision {
 		return Decision{Deny: true, Reason: reason, Message: v.Message}
 	}
 	return Decision{Message: v.Message}
-}
-
-// String describes the engine for logs.
-func (e *PolicyEngine) String() string {
-	return fmt.Sprintf("policies with guard rails %+v", e.GuardRails)
 }

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
-	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 )
@@ -144,39 +143,6 @@ func TestHandles(t *testing.T) {
 		if got := p.Handles(op); got != want {
 			t.Errorf("Handles(%s) = %v, want %v", op, got, want)
 		}
-	}
-}
-
-// authorizerInitializer hands an authorizer to plugins, as the server's admission
-// initializer does.
-type authorizerInitializer struct{ authz authorizer.Authorizer }
-
-func (i authorizerInitializer) Initialize(p admission.Interface) {
-	if w, ok := p.(genericadmissioninit.WantsAuthorizer); ok && i.authz != nil {
-		w.SetAuthorizer(i.authz)
-	}
-}
-
-func TestRegister(t *testing.T) {
-	plugins := admission.NewPlugins()
-	Register(plugins)
-
-	_, err := plugins.InitPlugin(PluginName, nil, authorizerInitializer{})
-	if diff := cmp.Diff(`failed to initialize admission plugin "CertificateApproval": CertificateApproval requires an authorizer`, errString(err)); diff != "" {
-		t.Errorf("error without an authorizer (-want +got):\n%s", diff)
-	}
-
-	p, err := plugins.InitPlugin(PluginName, nil, authorizerInitializer{authz: signerAuthorizer("approve", nil)})
-	if err != nil {
-		t.Fatalf("InitPlugin() error = %v", err)
-	}
-	v, ok := p.(admission.ValidationInterface)
-	if !ok {
-		t.Fatalf("plugin %T is not a ValidationInterface", p)
-	}
-	err = v.Validate(context.Background(), attrs(csr("example.com/a"), csr("example.com/a"), "approval", admission.Update), nil)
-	if err == nil {
-		t.Errorf("want a denial from the initialized plugin")
 	}
 }
 

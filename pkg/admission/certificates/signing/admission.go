@@ -8,13 +8,11 @@ package signing
 import (
 	"context"
 	"fmt"
-	"io"
 	"reflect"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apiserver/pkg/admission"
-	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
 
@@ -32,38 +30,11 @@ type Plugin struct {
 	authz authorizer.Authorizer
 }
 
-var (
-	_ admission.ValidationInterface        = (*Plugin)(nil)
-	_ admission.InitializationValidator    = (*Plugin)(nil)
-	_ genericadmissioninit.WantsAuthorizer = (*Plugin)(nil)
-)
+var _ admission.ValidationInterface = (*Plugin)(nil)
 
 // New returns the plugin, asking authz about signers.
 func New(authz authorizer.Authorizer) admission.ValidationInterface {
-	return newPlugin(authz)
-}
-
-func newPlugin(authz authorizer.Authorizer) *Plugin {
 	return &Plugin{Handler: admission.NewHandler(admission.Update), authz: authz}
-}
-
-// Register adds the plugin to plugins; the authorizer then comes from the admission
-// initializer (SetAuthorizer).
-func Register(plugins *admission.Plugins) {
-	plugins.Register(PluginName, func(io.Reader) (admission.Interface, error) {
-		return newPlugin(nil), nil
-	})
-}
-
-// SetAuthorizer implements initializer.WantsAuthorizer.
-func (p *Plugin) SetAuthorizer(authz authorizer.Authorizer) { p.authz = authz }
-
-// ValidateInitialization fails when no authorizer was set.
-func (p *Plugin) ValidateInitialization() error {
-	if p.authz == nil {
-		return fmt.Errorf("%s requires an authorizer", PluginName)
-	}
-	return nil
 }
 
 // Validate requires `sign` on the signer when a /status update changes the certificate or

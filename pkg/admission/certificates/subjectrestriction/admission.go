@@ -16,7 +16,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -40,15 +39,12 @@ type Plugin struct {
 	loginSigners map[string]bool
 }
 
-var (
-	_ admission.ValidationInterface     = (*Plugin)(nil)
-	_ admission.InitializationValidator = (*Plugin)(nil)
-)
+var _ admission.ValidationInterface = (*Plugin)(nil)
 
 // New returns the plugin, refusing system:masters for kubernetes.io/kube-apiserver-client
 // and for the custom signers among loginSigners (the signers whose certificates log in).
 func New(loginSigners ...string) admission.ValidationInterface {
-	p := newPlugin()
+	p := &Plugin{Handler: admission.NewHandler(admission.Create), loginSigners: map[string]bool{}}
 	for _, name := range loginSigners {
 		if !kcsrcsr.IsKubernetesSignerName(name) {
 			p.loginSigners[name] = true
@@ -56,20 +52,6 @@ func New(loginSigners ...string) admission.ValidationInterface {
 	}
 	return p
 }
-
-func newPlugin() *Plugin {
-	return &Plugin{Handler: admission.NewHandler(admission.Create), loginSigners: map[string]bool{}}
-}
-
-// Register adds the plugin to plugins.
-func Register(plugins *admission.Plugins) {
-	plugins.Register(PluginName, func(io.Reader) (admission.Interface, error) {
-		return newPlugin(), nil
-	})
-}
-
-// ValidateInitialization needs nothing.
-func (p *Plugin) ValidateInitialization() error { return nil }
 
 // Validate refuses creating a CSR of kube-apiserver-client or of a login signer whose
 // subject Organization contains system:masters. A request that cannot be parsed is

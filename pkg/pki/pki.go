@@ -28,6 +28,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
@@ -48,7 +49,7 @@ const (
 // Identity of the bootstrap administrator.
 const (
 	AdminUser  = "kcsr-admin"
-	AdminGroup = "system:masters"
+	AdminGroup = user.SystemPrivilegedGroup
 )
 
 const (

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apiserver/pkg/authentication/user"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
@@ -46,15 +47,12 @@ const (
 	GuardRailKeyAlgorithm = "guardRails.keyAlgorithm"
 )
 
-// SystemMastersGroup is the group that is always protected: its members bypass RBAC.
-const SystemMastersGroup = "system:masters"
-
 // DefaultGuardRails returns the guard rails a kcsr server applies unless configured
 // otherwise: system:masters protected, RSA keys of at least 2048 bits, the curves P-256,
 // P-384 and P-521, and no SHA-1.
 func DefaultGuardRails() GuardRails {
 	return GuardRails{
-		ProtectedGroups: []string{SystemMastersGroup},
+		ProtectedGroups: []string{user.SystemPrivilegedGroup},
 		MinRSABits:      2048,
 		AllowedCurves:   []string{"P-256", "P-384", "P-521"},
 		RefuseSHA1:      true,
@@ -135,7 +133,7 @@ func (g GuardRails) hold(r *Request) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	for _, o := range r.Subject.Organizations {
-		if o == SystemMastersGroup || slices.Contains(g.ProtectedGroups, o) {
+		if o == user.SystemPrivilegedGroup || slices.Contains(g.ProtectedGroups, o) {
 			return Verdict{Decision: NoOpinion, Rule: GuardRailProtectedGroups, Message: fmt.Sprintf(
 				"guard rail protectedGroups: a %s certificate for the protected group %q is never approved automatically, whatever the policies say; a cluster administrator must approve or deny it",
 				r.SignerName, o)}, true

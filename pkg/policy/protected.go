@@ -1,9 +1,13 @@
 package policy
 
-import "slices"
+import (
+	"slices"
+
+	"k8s.io/apiserver/pkg/authentication/user"
+)
 
 // IsProtected reports whether group is protected: system:masters, or one of
 // ProtectedGroups. Certificates for a protected group are left to a person.
 func (g GuardRails) IsProtected(group string) bool {
-	return group == SystemMastersGroup || slices.Contains(g.ProtectedGroups, group)
+	return group == user.SystemPrivilegedGroup || slices.Contains(g.ProtectedGroups, group)
 }

@@ -8,13 +8,10 @@ import (
 	"sort"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 
 	"kcsr.dev/kcsr/pkg/ca"
 )
-
-// SystemMastersGroup is the group whose members bypass authorization: a certificate
-// naming it in its subject organization is a cluster administrator's.
-const SystemMastersGroup = "system:masters"
 
 // MarkLoginSigners finds the login signers among profiles: those whose CA the server
 // accepts client certificates from, that is whose CA is one of trusted or is issued by one
@@ -64,9 +61,9 @@ func MarkLoginSigners(ctx context.Context, profiles map[string]*Profile, trusted
 
 // refuseSystemMasters refuses a request of a login signer for the group system:masters.
 func refuseSystemMasters(signerName string, req *x509.CertificateRequest) error {
-	if slices.Contains(req.Subject.Organization, SystemMastersGroup) {
+	if slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
 		return fmt.Errorf("subject organization %q is not allowed for signer %s: the server accepts this signer's certificates for login, and %s is the cluster administrators' group; request the certificate without it",
-			SystemMastersGroup, signerName, SystemMastersGroup)
+			user.SystemPrivilegedGroup, signerName, user.SystemPrivilegedGroup)
 	}
 	return nil
 }

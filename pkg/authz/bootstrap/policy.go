@@ -13,6 +13,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 // Labels and annotations every default object carries, as upstream.
@@ -44,10 +45,6 @@ const (
 	// Revoker may revoke issued certificates; it is not bound to anyone by default.
 	Revoker = "kcsr:revoker"
 )
-
-// LegacyUnknownSignerName is the signer of CSRs created through the removed v1beta1 API;
-// k8s.io/api/certificates/v1 has no constant for it.
-const LegacyUnknownSignerName = "kubernetes.io/legacy-unknown"
 
 const (
 	legacyGroup         = ""
@@ -131,7 +128,7 @@ func ClusterRoles() []rbacv1.ClusterRole {
 				resourceRule(verbs("update", "patch"), groups("kcsr.dev"), "issuedcertificates/status"),
 			},
 		},
-		approverRole(LegacyUnknownApprover, LegacyUnknownSignerName),
+		approverRole(LegacyUnknownApprover, csr.LegacyUnknownSignerName),
 		approverRole(KubeletServingApprover, "kubernetes.io/kubelet-serving"),
 		approverRole(KubeAPIServerClientApprover, "kubernetes.io/kube-apiserver-client"),
 		approverRole(KubeAPIServerClientKubeletApprover, "kubernetes.io/kube-apiserver-client-kubelet"),
@@ -143,7 +140,7 @@ func ClusterRoles() []rbacv1.ClusterRole {
 				resourceRule(verbs("update"), groups(certificatesGroup), "certificatesigningrequests/status", "certificatesigningrequests/approval"),
 				namedRule(verbs("approve"), groups(certificatesGroup), "signers", "kubernetes.io/kube-apiserver-client-kubelet"),
 				namedRule(verbs("sign"), groups(certificatesGroup), "signers",
-					LegacyUnknownSignerName,
+					csr.LegacyUnknownSignerName,
 					"kubernetes.io/kube-apiserver-client",
 					"kubernetes.io/kube-apiserver-client-kubelet",
 					"kubernetes.io/kubelet-serving",

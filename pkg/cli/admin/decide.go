@@ -13,6 +13,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
@@ -20,9 +21,6 @@ import (
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 )
-
-// systemMasters is the group whose members bypass every authorization check.
-const systemMasters = "system:masters"
 
 // decision is one `kcsr approve` or `kcsr deny`.
 type decision struct {
@@ -138,7 +136,7 @@ func summary(d decoded) string {
 // refuseSystemMasters returns why a CSR must not be approved without --force: its subject
 // asks for group system:masters, whose members bypass every authorization check.
 func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
-	if req == nil || !slices.Contains(req.Subject.Organization, systemMasters) {
+	if req == nil || !slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
 		return nil
 	}
 	why := "a certificate from any CA the API server trusts for clients would make its holder a member of system:masters"

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
@@ -63,7 +64,7 @@ func FindApprovers(signerName string, roles []rbacv1.ClusterRole, bindings []rba
 			continue
 		}
 		for _, s := range b.Subjects {
-			if s.Kind == rbacv1.GroupKind && s.Name == systemMasters {
+			if s.Kind == rbacv1.GroupKind && s.Name == user.SystemPrivilegedGroup {
 				continue
 			}
 			name := subjectName(s)

@@ -20,7 +20,9 @@ func binding(name, roleName string, subjects ...rbacv1.Subject) rbacv1.ClusterRo
 }
 
 func group(name string) rbacv1.Subject { return rbacv1.Subject{Kind: rbacv1.GroupKind, Name: name} }
-func user(name string) rbacv1.Subject  { return rbacv1.Subject{Kind: rbacv1.UserKind, Name: name} }
+func userSubject(name string) rbacv1.Subject {
+	return rbacv1.Subject{Kind: rbacv1.UserKind, Name: name}
+}
 
 var (
 	approveRule = func(names ...string) rbacv1.PolicyRule {
@@ -59,7 +61,7 @@ func TestFindApprovers(t *testing.T) {
 		{
 			name: "a bound approver role", signerName: client,
 			roles:    append(defaults, approverRole),
-			bindings: append(defaultBindings, binding("csr-approvers", "csr-approver", group("security"), user("alice"))),
+			bindings: append(defaultBindings, binding("csr-approvers", "csr-approver", group("security"), userSubject("alice"))),
 			want: Approvers{
 				Approvers:    []Approver{{Subject: "group security", Bindings: []string{"csr-approvers"}, UpdateApproval: true}, {Subject: "user alice", Bindings: []string{"csr-approvers"}, UpdateApproval: true}},
 				UnboundRoles: []string{"system:certificates.k8s.io:kube-apiserver-client-approver"},
@@ -69,7 +71,7 @@ func TestFindApprovers(t *testing.T) {
 		{
 			name: "the upstream approver role alone lacks update on /approval", signerName: client,
 			roles:    defaults,
-			bindings: append(defaultBindings, binding("approvers", "system:certificates.k8s.io:kube-apiserver-client-approver", user("bob"))),
+			bindings: append(defaultBindings, binding("approvers", "system:certificates.k8s.io:kube-apiserver-client-approver", userSubject("bob"))),
 			want:     Approvers{Approvers: []Approver{{Subject: "user bob", Bindings: []string{"approvers"}}}},
 			wantLine: `✗ approvers: nobody but system:masters can approve CSRs of signer "kubernetes.io/kube-apiserver-client": user bob (ClusterRoleBinding approvers) holds approve on the signer but not update on certificatesigningrequests/approval, which approving also needs: a cluster administrator approves it (kcsr approve rahul), or binds the approvers to a ClusterRole with approve on signers "kubernetes.io/kube-apiserver-client" and update on certificatesigningrequests/approval (kubectl create clusterrolebinding NAME --clusterrole=ROLE --group=GROUP)`,
 		},
@@ -77,8 +79,8 @@ func TestFindApprovers(t *testing.T) {
 			name: "update from another binding, and a service account", signerName: client,
 			roles: append(defaults, role("updater", updateApprovalRule)),
 			bindings: append(defaultBindings,
-				binding("approvers", "system:certificates.k8s.io:kube-apiserver-client-approver", user("bob"), rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "ops", Name: "approver"}),
-				binding("updaters", "updater", user("bob"))),
+				binding("approvers", "system:certificates.k8s.io:kube-apiserver-client-approver", userSubject("bob"), rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: "ops", Name: "approver"}),
+				binding("updaters", "updater", userSubject("bob"))),
 			want: Approvers{Approvers: []Approver{
 				{Subject: "serviceaccount ops/approver", Bindings: []string{"approvers"}},
 				{Subject: "user bob", Bindings: []string{"approvers"}, UpdateApproval: true},
@@ -93,7 +95,7 @@ func TestFindApprovers(t *testing.T) {
 		},
 		{
 			name: "cluster-admin bound to a person", signerName: "example.com/webhooks",
-			roles: defaults, bindings: append(defaultBindings, binding("admins", "cluster-admin", user("root"))),
+			roles: defaults, bindings: append(defaultBindings, binding("admins", "cluster-admin", userSubject("root"))),
 			want:     Approvers{Approvers: []Approver{{Subject: "user root", Bindings: []string{"admins"}, UpdateApproval: true}}},
 			wantLine: `✓ approvers: user root (ClusterRoleBinding admins) may approve CSRs of signer "example.com/webhooks"`,
 		},

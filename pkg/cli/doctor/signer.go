@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
 
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -16,7 +17,6 @@ import (
 const (
 	usagesField     = "spec.usages"
 	signerNameField = "spec.signerName"
-	systemMasters   = "system:masters"
 	// kubeAPIServerServing names the API server's ClusterTrustBundle, not a CSR signer.
 	kubeAPIServerServing = "kubernetes.io/kube-apiserver-serving"
 	failsAfterApproval   = "the API server accepts this CSR and its approval, then the signer marks it Failed (SignerValidationFailure): the \"mismatched usages fail silently after approval\" case"
@@ -30,7 +30,7 @@ func CheckSignerRules(signerName string, req *x509.CertificateRequest, usages []
 		return nil
 	}
 	var findings []Finding
-	if signerName == csr.KubeAPIServerClientSignerName && slices.Contains(req.Subject.Organization, systemMasters) {
+	if signerName == csr.KubeAPIServerClientSignerName && slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
 		findings = append(findings, problem(requestField,
 			"the subject asks for group system:masters (O=system:masters), which the API server refuses for signer "+signerName+" at create (CertificateSubjectRestriction): that group bypasses every authorization check",
 			"make a request without O=system:masters and grant permissions with RBAC instead"))

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -27,8 +28,6 @@ import (
 )
 
 const (
-	legacyUnknownSignerName = "kubernetes.io/legacy-unknown"
-	systemMasters           = "system:masters"
 	// minDuration is the API's minimum spec.expirationSeconds.
 	minDuration = 10 * time.Minute
 	// maxDuration is the largest spec.expirationSeconds (an int32).
@@ -184,13 +183,13 @@ func (o *Options) Validate() error {
 		}
 	}
 	switch {
-	case o.Signer == legacyUnknownSignerName:
+	case o.Signer == csr.LegacyUnknownSignerName:
 		add(fmt.Errorf("--signer %s is not allowed via the certificates.k8s.io/v1 API; use another signer", o.Signer))
 	default:
 		add(validateSigner(o.Signer))
 	}
-	if o.Signer == certificatesv1.KubeAPIServerClientSignerName && slices.Contains(o.Groups, systemMasters) {
-		add(fmt.Errorf("--group %s: the %s signer never issues certificates for %s (Kubernetes refuses such CSRs); grant the user RBAC permissions instead", systemMasters, o.Signer, systemMasters))
+	if o.Signer == certificatesv1.KubeAPIServerClientSignerName && slices.Contains(o.Groups, user.SystemPrivilegedGroup) {
+		add(fmt.Errorf("--group %s: the %s signer never issues certificates for %s (Kubernetes refuses such CSRs); grant the user RBAC permissions instead", user.SystemPrivilegedGroup, o.Signer, user.SystemPrivilegedGroup))
 	}
 	usages, err := parseUsages(o.Usages)
 	add(err)

@@ -372,7 +372,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 	)
 	rbac := authzrbac.New(roles, bindings)
 	authz, err := authorizerunion.New(
-		authorizerunion.NamedAuthorizer{AuthorizerName: "system:masters", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		authorizerunion.NamedAuthorizer{AuthorizerName: user.SystemPrivilegedGroup, Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
 		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbac},
 	)
 	if err != nil {

@@ -5,10 +5,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/cli/admin"
 )
 
 func init() {
-	register(func() *cobra.Command { return cli.NewRevokeCommand(os.Stdout) })
-	register(func() *cobra.Command { return cli.NewUnrevokeCommand(os.Stdout) })
+	register(func() *cobra.Command { return admin.NewRevokeCommand(os.Stdout) })
+	register(func() *cobra.Command { return admin.NewUnrevokeCommand(os.Stdout) })
 }

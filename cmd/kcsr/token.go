@@ -5,9 +5,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/cli/admin"
 )
 
 func init() {
-	register(func() *cobra.Command { return cli.NewTokenCommand(os.Stdout, os.Stderr) })
+	register(func() *cobra.Command { return admin.NewTokenCommand(os.Stdout, os.Stderr) })
 }

@@ -1,4 +1,4 @@
-package cli
+package admin
 
 import (
 	"crypto/rand"
@@ -19,11 +19,12 @@ import (
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 )
 
 // NewTokenCommand returns `kcsr token`.
 func NewTokenCommand(out, errOut io.Writer) *cobra.Command {
-	var conn Connection
+	var conn cli.Connection
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Create, list and delete join tokens and kubelet bootstrap tokens",
@@ -42,7 +43,7 @@ The server stores only the SHA-256 of a token's secret: the token is printed onc
 	return cmd
 }
 
-func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
+func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command {
 	var (
 		user, signer, description string
 		groups                    []string
@@ -147,7 +148,7 @@ func newTokenCreate(conn *Connection, out, errOut io.Writer) *cobra.Command {
 	return cmd
 }
 
-func newTokenList(conn *Connection, out io.Writer) *cobra.Command {
+func newTokenList(conn *cli.Connection, out io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List join and bootstrap tokens (never their secrets)",
@@ -173,25 +174,25 @@ func newTokenList(conn *Connection, out io.Writer) *cobra.Command {
 				state := "unused"
 				switch {
 				case t.Status.UsedBy != nil:
-					state = "spent on " + Printable(t.Status.UsedBy.CSRName)
+					state = "spent on " + cli.Printable(t.Status.UsedBy.CSRName)
 				case now.After(t.Spec.Expiration.Time):
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", Printable(t.Name), describeIdentity(t.Spec.Username, t.Spec.Groups), Printable(t.Spec.SignerName), t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", cli.Printable(t.Name), describeIdentity(t.Spec.Username, t.Spec.Groups), cli.Printable(t.Spec.SignerName), t.Spec.Expiration.UTC().Format(time.RFC3339), state)
 			}
 			for _, t := range boots.Items {
 				state := "valid"
 				if now.After(t.Spec.Expiration.Time) {
 					state = "expired"
 				}
-				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", Printable(t.Name), Printable(kcsrv1alpha1.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", cli.Printable(t.Name), cli.Printable(kcsrv1alpha1.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
 			}
 			return w.Flush()
 		},
 	}
 }
 
-func newTokenDelete(conn *Connection, out io.Writer) *cobra.Command {
+func newTokenDelete(conn *cli.Connection, out io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "delete ID...",
 		Short: "Delete tokens; they stop authenticating at once",
@@ -247,7 +248,7 @@ func randomString(n int) (string, error) {
 
 func describeIdentity(user string, groups []string) string {
 	if len(groups) == 0 {
-		return "CN=" + Printable(user)
+		return "CN=" + cli.Printable(user)
 	}
-	return "CN=" + Printable(user) + " O=" + strings.Join(PrintableAll(groups), ",")
+	return "CN=" + cli.Printable(user) + " O=" + strings.Join(cli.PrintableAll(groups), ",")
 }

@@ -1,4 +1,4 @@
-package cli
+package admin
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 )
 
@@ -86,7 +87,7 @@ func normalizeSerial(s string) (string, error) {
 // NewRevokeCommand returns `kcsr revoke`.
 func NewRevokeCommand(out io.Writer) *cobra.Command {
 	var (
-		conn            Connection
+		conn            cli.Connection
 		sel             certificateSelector
 		reason, message string
 	)
@@ -135,11 +136,11 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 			if err != nil {
 				return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 			}
-			origin := "CSR " + Printable(ic.Spec.CSRName)
+			origin := "CSR " + cli.Printable(ic.Spec.CSRName)
 			if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
 				origin = "issued by the server's PKI"
 			}
-			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", Printable(ic.Spec.SerialNumber), Printable(ic.Spec.CommonName), Printable(ic.Spec.SignerName), origin, reason)
+			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", cli.Printable(ic.Spec.SerialNumber), cli.Printable(ic.Spec.CommonName), cli.Printable(ic.Spec.SignerName), origin, reason)
 			return nil
 		},
 	}
@@ -153,7 +154,7 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 // NewUnrevokeCommand returns `kcsr unrevoke`.
 func NewUnrevokeCommand(out io.Writer) *cobra.Command {
 	var (
-		conn Connection
+		conn cli.Connection
 		sel  certificateSelector
 	)
 	cmd := &cobra.Command{

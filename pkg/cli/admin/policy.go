@@ -1,4 +1,4 @@
-package cli
+package admin
 
 import (
 	"errors"
@@ -14,21 +14,13 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"sigs.k8s.io/yaml"
 
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/policy"
 )
 
-// ExitError carries a process exit code for a result that is not a failure of the command
-// itself (a Deny or NoOpinion verdict, for scripts).
-type ExitError struct {
-	Code    int
-	Message string
-}
-
-func (e *ExitError) Error() string { return e.Message }
-
 // NewPolicyCommand returns `kcsr policy`.
 func NewPolicyCommand(out io.Writer) *cobra.Command {
-	var conn Connection
+	var conn cli.Connection
 	cmd := &cobra.Command{
 		Use:   "policy",
 		Short: "Work with approval policies",
@@ -38,7 +30,7 @@ func NewPolicyCommand(out io.Writer) *cobra.Command {
 	return cmd
 }
 
-func newPolicyTest(conn *Connection, out io.Writer) *cobra.Command {
+func newPolicyTest(conn *cli.Connection, out io.Writer) *cobra.Command {
 	var (
 		file     string
 		as       string
@@ -103,7 +95,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			for _, p := range list.Items {
 				c, err := policy.Compile(p.Name, policy.FromAPI(p.Spec))
 				if err != nil {
-					fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", Printable(p.Name), PrintableText(err.Error()))
+					fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", cli.Printable(p.Name), cli.PrintableText(err.Error()))
 					continue
 				}
 				compiled = append(compiled, c)
@@ -112,7 +104,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "POLICY\tVERDICT\tRULE\tWHY")
 			for _, v := range all {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", Printable(v.Policy), v.Decision, Printable(dash(v.Rule)), PrintableText(v.Message))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", cli.Printable(v.Policy), v.Decision, cli.Printable(dash(v.Rule)), cli.PrintableText(v.Message))
 			}
 			w.Flush()
 			by := final.Policy
@@ -120,16 +112,16 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 				by = final.Rule
 			}
 			if by != "" {
-				by = " (" + Printable(by) + ")"
+				by = " (" + cli.Printable(by) + ")"
 			}
-			fmt.Fprintf(out, "\nfinal verdict for %s as %s: %s%s: %s\n", Printable(obj.Name), Printable(obj.Spec.Username), final.Decision, by, PrintableText(final.Message))
+			fmt.Fprintf(out, "\nfinal verdict for %s as %s: %s%s: %s\n", cli.Printable(obj.Name), cli.Printable(obj.Spec.Username), final.Decision, by, cli.PrintableText(final.Message))
 			switch final.Decision {
 			case policy.Approve:
 				return nil
 			case policy.Deny:
-				return &ExitError{Code: 2, Message: "denied"}
+				return &cli.ExitError{Code: 2, Message: "denied"}
 			default:
-				return &ExitError{Code: 3, Message: "no policy decides: a person must approve or deny"}
+				return &cli.ExitError{Code: 3, Message: "no policy decides: a person must approve or deny"}
 			}
 		},
 	}

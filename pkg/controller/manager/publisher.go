@@ -11,9 +11,9 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
-	"kcsr.dev/kcsr/pkg/authz/webhook"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/revocation/webhook"
 )
 
 // StartPublisher publishes the revocations of every signing CA of s from the inventory

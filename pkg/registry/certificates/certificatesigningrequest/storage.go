@@ -15,6 +15,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/metrics"
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
@@ -43,25 +44,23 @@ type Storage struct {
 // NewStorage returns the REST storage of the resource over optsGetter's storage backend.
 func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
 	strategy := NewStrategy(scheme)
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} },
-		NewListFunc:               func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
-		PredicateFunc:             Matcher,
-		DefaultQualifiedResource:  certificatesv1.Resource("certificatesigningrequests"),
-		SingularQualifiedResource: certificatesv1.Resource("certificatesigningrequest"),
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: certificatesv1.Resource("certificatesigningrequests"),
+		Singular: "certificatesigningrequest",
+		New:      func() runtime.Object { return &certificatesv1.CertificateSigningRequest{} },
+		NewList:  func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
+		Strategy: strategy,
+		AttrFunc: GetAttrs,
 
-		CreateStrategy:      strategy,
-		UpdateStrategy:      strategy,
-		DeleteStrategy:      strategy,
-		ResetFieldsStrategy: strategy,
-
-		TableConvertor: TableConvertor(),
-		AfterCreate: func(obj runtime.Object, _ *metav1.CreateOptions) {
-			metrics.CSRs.WithLabelValues(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName, "created").Inc()
+		Table: TableConvertor(),
+		Customize: func(store *genericregistry.Store) {
+			store.AfterCreate = func(obj runtime.Object, _ *metav1.CreateOptions) {
+				metrics.CSRs.WithLabelValues(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName, "created").Inc()
+			}
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, fmt.Errorf("certificatesigningrequests storage: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 
 	statusStore := *store

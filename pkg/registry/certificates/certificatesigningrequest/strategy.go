@@ -17,26 +17,23 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"kcsr.dev/kcsr/pkg/apis/certificates/validation"
+	"kcsr.dev/kcsr/pkg/registry"
 )
 
 // csrStrategy implements create and main-resource update behaviour.
-type csrStrategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
+type csrStrategy struct{ registry.Strategy }
 
-// NewStrategy returns the strategy of the main resource.
+// NewStrategy returns the strategy of the main resource. As in Kubernetes, CSRs are
+// cluster-scoped, a PUT never creates one, and an update without resourceVersion applies
+// to the latest object.
 func NewStrategy(typer runtime.ObjectTyper) csrStrategy {
-	return csrStrategy{typer, names.SimpleNameGenerator}
+	s := registry.NewStrategy(typer)
+	s.UnconditionalUpdate = true
+	return csrStrategy{s}
 }
-
-// NamespaceScoped is false: CSRs are cluster-scoped.
-func (csrStrategy) NamespaceScoped() bool { return false }
 
 // GetResetFields lists the fields server-side apply must not take ownership of through the
 // main resource.
@@ -48,9 +45,6 @@ func (csrStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 		),
 	}
 }
-
-// AllowCreateOnUpdate is false: a PUT never creates a CSR.
-func (csrStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
 
 // PrepareForCreate replaces whatever identity the client claimed with the authenticated
 // caller's, and drops any status: users cannot create pre-approved requests.
@@ -88,25 +82,10 @@ func (csrStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorLi
 	return validation.ValidateCertificateSigningRequestCreate(obj.(*certificatesv1.CertificateSigningRequest))
 }
 
-// WarningsOnCreate returns no warnings.
-func (csrStrategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-
-// Canonicalize does nothing.
-func (csrStrategy) Canonicalize(runtime.Object) {}
-
 // ValidateUpdate checks an update of the main resource.
 func (csrStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
 	return validation.ValidateCertificateSigningRequestUpdate(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest))
 }
-
-// WarningsOnUpdate returns no warnings.
-func (csrStrategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
-
-// AllowUnconditionalUpdate is true, as in Kubernetes: an update without resourceVersion
-// applies to the latest object.
-func (csrStrategy) AllowUnconditionalUpdate(context.Context) bool { return true }
 
 // statusStrategy is the strategy of /status, used by signers.
 type statusStrategy struct{ csrStrategy }
@@ -235,9 +214,4 @@ func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
 		return nil, nil, errNotCSR(obj)
 	}
 	return csr.Labels, SelectableFields(csr), nil
-}
-
-// Matcher returns the selection predicate list and watch use.
-func Matcher(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
-	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
 }

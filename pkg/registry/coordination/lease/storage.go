@@ -9,7 +9,6 @@ package lease
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -23,22 +22,11 @@ import (
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 
 	coordinationvalidation "kcsr.dev/kcsr/pkg/apis/coordination/validation"
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool                                     { return true }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                  { return true }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool             { return false }
-func (strategy) Canonicalize(runtime.Object)                               {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+type strategy struct{ registry.Strategy }
 
 // coordinatedLeaderElection reports whether strategy and preferredHolder are kept. kcsr
 // has no --feature-gates flag, so this is the gate's default: off, as kube-apiserver's.
@@ -103,19 +91,17 @@ type REST struct{ *genericregistry.Store }
 
 // NewStorage returns the Lease storage.
 func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &coordinationv1.Lease{} },
-		NewListFunc:               func() runtime.Object { return &coordinationv1.LeaseList{} },
-		DefaultQualifiedResource:  coordinationv1.Resource("leases"),
-		SingularQualifiedResource: coordinationv1.Resource("lease"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		TableConvertor:            tableConvertor,
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, fmt.Errorf("leases storage: %w", err)
+	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, Namespaced: true, CreateOnUpdate: true}}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: coordinationv1.Resource("leases"),
+		Singular: "lease",
+		New:      func() runtime.Object { return &coordinationv1.Lease{} },
+		NewList:  func() runtime.Object { return &coordinationv1.LeaseList{} },
+		Strategy: s,
+		Table:    tableConvertor,
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &REST{store}, nil
 }

@@ -19,30 +19,16 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
 
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
 // TTL is how long an event is kept.
 const TTL = time.Hour
 
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool                                            { return true }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                         { return true }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool                    { return true }
-func (strategy) Canonicalize(runtime.Object)                                      {}
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string        { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+type strategy struct{ registry.Strategy }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return validate(obj.(*corev1.Event))
@@ -106,20 +92,15 @@ func (*REST) ShortNames() []string { return []string{"ev"} }
 
 // NewStorage returns the Event storage.
 func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:     func() runtime.Object { return &corev1.Event{} },
-		NewListFunc: func() runtime.Object { return &corev1.EventList{} },
-		PredicateFunc: func(l labels.Selector, f fields.Selector) storage.SelectionPredicate {
-			return storage.SelectionPredicate{Label: l, Field: f, GetAttrs: GetAttrs}
-		},
-		DefaultQualifiedResource:  corev1.Resource("events"),
-		SingularQualifiedResource: corev1.Resource("event"),
-		TTLFunc: func(runtime.Object, uint64, bool) (uint64, error) {
-			return uint64(TTL.Seconds()), nil
-		},
-		CreateStrategy: s, UpdateStrategy: s, DeleteStrategy: s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, Namespaced: true, CreateOnUpdate: true, UnconditionalUpdate: true}}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: corev1.Resource("events"),
+		Singular: "event",
+		New:      func() runtime.Object { return &corev1.Event{} },
+		NewList:  func() runtime.Object { return &corev1.EventList{} },
+		Strategy: s,
+		AttrFunc: GetAttrs,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				{Name: "Last Seen", Type: "string"},
 				{Name: "Type", Type: "string"},
@@ -136,9 +117,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 				return []any{table.Age(last, time.Now()), e.Type, e.Reason, strings.ToLower(e.InvolvedObject.Kind) + "/" + e.InvolvedObject.Name, e.Message}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, fmt.Errorf("events storage: %w", err)
+		Customize: func(store *genericregistry.Store) {
+			store.TTLFunc = func(runtime.Object, uint64, bool) (uint64, error) {
+				return uint64(TTL.Seconds()), nil
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &REST{store}, nil
 }

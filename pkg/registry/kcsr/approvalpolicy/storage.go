@@ -19,24 +19,11 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/policy"
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool                                            { return false }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                         { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool                    { return true }
-func (strategy) Canonicalize(runtime.Object)                                      {}
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string        { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+type strategy struct{ registry.Strategy }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return validate(obj.(*kcsrv1alpha1.ApprovalPolicy))
@@ -78,14 +65,14 @@ func (*REST) Categories() []string { return []string{"kcsr"} }
 
 // NewStorage returns the storage.
 func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.ApprovalPolicy{} },
-		NewListFunc:               func() runtime.Object { return &kcsrv1alpha1.ApprovalPolicyList{} },
-		DefaultQualifiedResource:  kcsrv1alpha1.Resource("approvalpolicies"),
-		SingularQualifiedResource: kcsrv1alpha1.Resource("approvalpolicy"),
-		CreateStrategy:            s, UpdateStrategy: s, DeleteStrategy: s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, UnconditionalUpdate: true}}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: kcsrv1alpha1.Resource("approvalpolicies"),
+		Singular: "approvalpolicy",
+		New:      func() runtime.Object { return &kcsrv1alpha1.ApprovalPolicy{} },
+		NewList:  func() runtime.Object { return &kcsrv1alpha1.ApprovalPolicyList{} },
+		Strategy: s,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				table.NameColumn,
 				{Name: "Signers", Type: "string"},
@@ -102,9 +89,9 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 				return []any{p.Name, strings.Join(p.Spec.SignerNames, ","), string(p.Spec.Action), onFailure, int64(len(p.Spec.Rules))}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, fmt.Errorf("approvalpolicies storage: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &REST{store}, nil
 }

@@ -13,9 +13,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
@@ -80,21 +80,18 @@ func (*REST) Categories() []string { return []string{"kcsr"} }
 
 // NewStorage returns the main and status storage.
 func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *subresource.REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.IssuedCertificate{} },
-		NewListFunc:               func() runtime.Object { return &kcsrv1alpha1.IssuedCertificateList{} },
-		PredicateFunc:             Matcher,
-		DefaultQualifiedResource:  kcsrv1alpha1.Resource("issuedcertificates"),
-		SingularQualifiedResource: kcsrv1alpha1.Resource("issuedcertificate"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		ResetFieldsStrategy:       s,
-		TableConvertor:            TableConvertor(time.Now),
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter, AttrFunc: GetAttrs}); err != nil {
-		return nil, nil, fmt.Errorf("issuedcertificates storage: %w", err)
+	s := strategy{registry.NewStrategy(scheme)}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: kcsrv1alpha1.Resource("issuedcertificates"),
+		Singular: "issuedcertificate",
+		New:      func() runtime.Object { return &kcsrv1alpha1.IssuedCertificate{} },
+		NewList:  func() runtime.Object { return &kcsrv1alpha1.IssuedCertificateList{} },
+		Strategy: s,
+		AttrFunc: GetAttrs,
+		Table:    TableConvertor(time.Now),
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}

@@ -22,11 +22,11 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
-	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/registry"
 	"kcsr.dev/kcsr/pkg/registry/subresource"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
@@ -53,19 +53,10 @@ func validateSecret(p *field.Path, s string) field.ErrorList {
 
 // strategy is shared by both kinds; validate and hasStatus differ.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
+	registry.Strategy
 	validate func(obj runtime.Object) field.ErrorList
 }
 
-func (strategy) NamespaceScoped() bool                                     { return false }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                  { return false }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool             { return false }
-func (strategy) Canonicalize(runtime.Object)                               {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
 func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return map[fieldpath.APIVersion]*fieldpath.Set{"kcsr.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
 }
@@ -220,14 +211,14 @@ func (*JoinTokenREST) Categories() []string { return []string{"kcsr"} }
 
 // NewBootstrapTokenStorage returns the BootstrapToken storage.
 func NewBootstrapTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*BootstrapTokenREST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator, validateBootstrapToken}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.BootstrapToken{} },
-		NewListFunc:               func() runtime.Object { return &kcsrv1alpha1.BootstrapTokenList{} },
-		DefaultQualifiedResource:  kcsrv1alpha1.Resource("bootstraptokens"),
-		SingularQualifiedResource: kcsrv1alpha1.Resource("bootstraptoken"),
-		CreateStrategy:            s, UpdateStrategy: s, DeleteStrategy: s, ResetFieldsStrategy: s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.NewStrategy(scheme), validateBootstrapToken}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: kcsrv1alpha1.Resource("bootstraptokens"),
+		Singular: "bootstraptoken",
+		New:      func() runtime.Object { return &kcsrv1alpha1.BootstrapToken{} },
+		NewList:  func() runtime.Object { return &kcsrv1alpha1.BootstrapTokenList{} },
+		Strategy: s,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				table.NameColumn,
 				{Name: "Expires", Type: "string", Format: "date-time"},
@@ -240,23 +231,23 @@ func NewBootstrapTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOpt
 				return []any{t.Name, t.Spec.Expiration.UTC().Format(time.RFC3339), strings.Join(t.Spec.Usages, ","), strings.Join(t.Spec.ExtraGroups, ","), t.Spec.Description}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, fmt.Errorf("bootstraptokens storage: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &BootstrapTokenREST{store}, nil
 }
 
 // NewJoinTokenStorage returns the JoinToken storage and its /status.
 func NewJoinTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*JoinTokenREST, *subresource.REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator, validateJoinToken}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &kcsrv1alpha1.JoinToken{} },
-		NewListFunc:               func() runtime.Object { return &kcsrv1alpha1.JoinTokenList{} },
-		DefaultQualifiedResource:  kcsrv1alpha1.Resource("jointokens"),
-		SingularQualifiedResource: kcsrv1alpha1.Resource("jointoken"),
-		CreateStrategy:            s, UpdateStrategy: s, DeleteStrategy: s, ResetFieldsStrategy: s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.NewStrategy(scheme), validateJoinToken}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: kcsrv1alpha1.Resource("jointokens"),
+		Singular: "jointoken",
+		New:      func() runtime.Object { return &kcsrv1alpha1.JoinToken{} },
+		NewList:  func() runtime.Object { return &kcsrv1alpha1.JoinTokenList{} },
+		Strategy: s,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				table.NameColumn,
 				{Name: "User", Type: "string"},
@@ -277,9 +268,9 @@ func NewJoinTokenStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsG
 				return []any{t.Name, t.Spec.Username, strings.Join(t.Spec.Groups, ","), t.Spec.SignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, nil, fmt.Errorf("jointokens storage: %w", err)
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	statusStore := *store
 	statusStore.UpdateStrategy = joinStatusStrategy{s}

@@ -11,30 +11,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	rbacvalidation "kcsr.dev/kcsr/pkg/apis/rbac/validation"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/registry"
 	registryrbac "kcsr.dev/kcsr/pkg/registry/rbac"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool                                            { return false }
-func (strategy) AllowCreateOnUpdate(context.Context) bool                         { return true }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool                    { return true }
-func (strategy) Canonicalize(runtime.Object)                                      {}
-func (strategy) PrepareForCreate(context.Context, runtime.Object)                 {}
-func (strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object) {}
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string        { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
-}
+type strategy struct{ registry.Strategy }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
 	return rbacvalidation.ValidateClusterRole(obj.(*rbacv1.ClusterRole))
@@ -49,16 +35,14 @@ type REST struct{ *registryrbac.GuardedStore }
 
 // NewREST returns the storage; every write passes checker's escalation rules.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, checker *authzrbac.EscalationChecker) (*REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &rbacv1.ClusterRole{} },
-		NewListFunc:               func() runtime.Object { return &rbacv1.ClusterRoleList{} },
-		DefaultQualifiedResource:  rbacv1.Resource("clusterroles"),
-		SingularQualifiedResource: rbacv1.Resource("clusterrole"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, CreateOnUpdate: true, UnconditionalUpdate: true}}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: rbacv1.Resource("clusterroles"),
+		Singular: "clusterrole",
+		New:      func() runtime.Object { return &rbacv1.ClusterRole{} },
+		NewList:  func() runtime.Object { return &rbacv1.ClusterRoleList{} },
+		Strategy: s,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				table.NameColumn,
 				{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
@@ -71,9 +55,9 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, check
 				return []any{r.Name, r.CreationTimestamp.UTC().Format(time.RFC3339)}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, fmt.Errorf("clusterroles storage: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	check := func(ctx context.Context, obj, old runtime.Object) error {
 		var oldRole *rbacv1.ClusterRole

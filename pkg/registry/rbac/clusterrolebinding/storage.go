@@ -13,24 +13,16 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/storage/names"
 
 	rbacvalidation "kcsr.dev/kcsr/pkg/apis/rbac/validation"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/registry"
 	registryrbac "kcsr.dev/kcsr/pkg/registry/rbac"
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
-type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-}
-
-func (strategy) NamespaceScoped() bool                         { return false }
-func (strategy) AllowCreateOnUpdate(context.Context) bool      { return true }
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-func (strategy) Canonicalize(runtime.Object)                   {}
+type strategy struct{ registry.Strategy }
 
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
 	b := obj.(*rbacv1.ClusterRoleBinding)
@@ -42,11 +34,6 @@ func (strategy) PrepareForUpdate(_ context.Context, obj, _ runtime.Object) {
 	b := obj.(*rbacv1.ClusterRoleBinding)
 	registryrbac.DefaultRoleRef(&b.RoleRef)
 	registryrbac.DefaultSubjects(b.Subjects)
-}
-
-func (strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
 }
 
 func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
@@ -62,16 +49,14 @@ type REST struct{ *registryrbac.GuardedStore }
 
 // NewREST returns the storage; every write passes checker's escalation rules.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, checker *authzrbac.EscalationChecker) (*REST, error) {
-	s := strategy{scheme, names.SimpleNameGenerator}
-	store := &genericregistry.Store{
-		NewFunc:                   func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
-		NewListFunc:               func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
-		DefaultQualifiedResource:  rbacv1.Resource("clusterrolebindings"),
-		SingularQualifiedResource: rbacv1.Resource("clusterrolebinding"),
-		CreateStrategy:            s,
-		UpdateStrategy:            s,
-		DeleteStrategy:            s,
-		TableConvertor: table.Convertor{
+	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, CreateOnUpdate: true, UnconditionalUpdate: true}}
+	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+		Resource: rbacv1.Resource("clusterrolebindings"),
+		Singular: "clusterrolebinding",
+		New:      func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
+		NewList:  func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
+		Strategy: s,
+		Table: table.Convertor{
 			Columns: []metav1.TableColumnDefinition{
 				table.NameColumn,
 				{Name: "Role", Type: "string", Priority: 0},
@@ -106,9 +91,9 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, check
 				}, nil
 			},
 		},
-	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: optsGetter}); err != nil {
-		return nil, fmt.Errorf("clusterrolebindings storage: %w", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	check := func(ctx context.Context, obj, old runtime.Object) error {
 		var oldBinding *rbacv1.ClusterRoleBinding

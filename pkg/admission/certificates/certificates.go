@@ -11,8 +11,11 @@ package certificates
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
@@ -52,4 +55,37 @@ func IsAuthorizedForSignerName(ctx context.Context, authz authorizer.Authorizer,
 		}
 	}
 	return false
+}
+
+// Resource is the resource the plugins guard.
+var Resource = certificatesv1.Resource("certificatesigningrequests")
+
+// SubresourceUpdate returns the stored and the new CSR of a, when a is an update of a CSR
+// through subresource ("approval" or "status"); nil and nil for any other request, which
+// the plugins let through. A request whose objects are not CSRs is Forbidden.
+func SubresourceUpdate(a admission.Attributes, subresource string) (old, obj *certificatesv1.CertificateSigningRequest, err error) {
+	if a.GetOperation() != admission.Update || a.GetSubresource() != subresource || a.GetResource().GroupResource() != Resource {
+		return nil, nil, nil
+	}
+	for _, o := range []struct {
+		got  any
+		into **certificatesv1.CertificateSigningRequest
+	}{{a.GetOldObject(), &old}, {a.GetObject(), &obj}} {
+		csr, ok := o.got.(*certificatesv1.CertificateSigningRequest)
+		if !ok {
+			return nil, nil, admission.NewForbidden(a, fmt.Errorf("expected type CertificateSigningRequest, got: %T", o.got))
+		}
+		*o.into = csr
+	}
+	return old, obj, nil
+}
+
+// RequireSignerVerb returns Forbidden unless the user of a may perform verb ("approve" or
+// "sign") on the signer of the stored CSR old, with upstream's message.
+func RequireSignerVerb(ctx context.Context, authz authorizer.Authorizer, a admission.Attributes, verb string, old *certificatesv1.CertificateSigningRequest) error {
+	if IsAuthorizedForSignerName(ctx, authz, a.GetUserInfo(), verb, old.Spec.SignerName) {
+		return nil
+	}
+	klog.FromContext(ctx).V(4).Info("User not permitted to "+verb+" CSR", "csr", old.Name, "signer", old.Spec.SignerName)
+	return admission.NewForbidden(a, fmt.Errorf("user not permitted to %s requests with signerName %q", verb, old.Spec.SignerName))
 }

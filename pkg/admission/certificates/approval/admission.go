@@ -7,20 +7,15 @@ package approval
 
 import (
 	"context"
-	"fmt"
 
-	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates"
 )
 
 // PluginName is the plugin's name in admission configuration.
 const PluginName = certificates.CertificateApproval
-
-var csrResource = certificatesv1.Resource("certificatesigningrequests")
 
 // Plugin implements CertificateApproval.
 type Plugin struct {
@@ -39,16 +34,9 @@ func New(authz authorizer.Authorizer) admission.ValidationInterface {
 // It checks the old object's signerName, so a request that also tries to change the signer
 // is judged on the signer it had.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetOperation() != admission.Update || a.GetSubresource() != "approval" || a.GetResource().GroupResource() != csrResource {
-		return nil
+	old, _, err := certificates.SubresourceUpdate(a, "approval")
+	if old == nil {
+		return err
 	}
-	csr, ok := a.GetOldObject().(*certificatesv1.CertificateSigningRequest)
-	if !ok {
-		return admission.NewForbidden(a, fmt.Errorf("expected type CertificateSigningRequest, got: %T", a.GetOldObject()))
-	}
-	if !certificates.IsAuthorizedForSignerName(ctx, p.authz, a.GetUserInfo(), "approve", csr.Spec.SignerName) {
-		klog.FromContext(ctx).V(4).Info("User not permitted to approve CSR", "csr", csr.Name, "signer", csr.Spec.SignerName)
-		return admission.NewForbidden(a, fmt.Errorf("user not permitted to approve requests with signerName %q", csr.Spec.SignerName))
-	}
-	return nil
+	return certificates.RequireSignerVerb(ctx, p.authz, a, "approve", old)
 }

@@ -30,8 +30,6 @@ import (
 // PluginName is the plugin's name in admission configuration.
 const PluginName = certificates.CertificateSubjectRestriction
 
-var csrResource = certificatesv1.Resource("certificatesigningrequests")
-
 // Plugin implements CertificateSubjectRestriction.
 type Plugin struct {
 	*admission.Handler
@@ -57,7 +55,7 @@ func New(loginSigners ...string) admission.ValidationInterface {
 // subject Organization contains system:masters. A request that cannot be parsed is
 // refused too (Forbidden, as upstream); validation would reject it anyway.
 func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	if a.GetOperation() != admission.Create || a.GetSubresource() != "" || a.GetResource().GroupResource() != csrResource {
+	if a.GetOperation() != admission.Create || a.GetSubresource() != "" || a.GetResource().GroupResource() != certificates.Resource {
 		return nil
 	}
 	obj, ok := a.GetObject().(*certificatesv1.CertificateSigningRequest)

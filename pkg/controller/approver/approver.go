@@ -25,7 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
-	certificateslisters "k8s.io/client-go/listers/certificates/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -74,11 +73,8 @@ type Options struct {
 
 // Controller approves and denies CSRs.
 type Controller struct {
-	client kubernetes.Interface
-	kcsr   kcsrclient.Interface
-	lister certificateslisters.CertificateSigningRequestLister
-	queue  *worker.Queue
-	opts   Options
+	worker.CSRController
+	opts Options
 }
 
 // New returns an approver watching csrs.
@@ -89,14 +85,10 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 	if opts.Recorder == nil {
 		return nil, errors.New("approver: Options.Recorder is required: every decision is recorded as an event on its CSR")
 	}
-	c := &Controller{
-		client: client,
-		kcsr:   kcsr,
-		lister: csrs.Lister(),
-		opts:   opts,
-	}
-	c.queue = worker.New("approver", c.sync)
-	return c, c.queue.Watch(csrs.Informer())
+	c := &Controller{opts: opts}
+	var err error
+	c.CSRController, err = worker.NewCSRController("approver", client, kcsr, csrs, c.sync)
+	return c, err
 }
 
 func (c *Controller) serves(signerName string) bool {
@@ -105,17 +97,17 @@ func (c *Controller) serves(signerName string) bool {
 
 // EnqueueAll asks for every CSR to be looked at again (e.g. after a policy changed).
 func (c *Controller) EnqueueAll() {
-	csrs, err := c.lister.List(everything)
+	csrs, err := c.Lister.List(everything)
 	if err != nil {
 		return
 	}
 	for _, obj := range csrs {
-		c.queue.Enqueue(obj)
+		c.Enqueue(obj)
 	}
 }
 
 func (c *Controller) sync(ctx context.Context, name string) error {
-	cached, err := c.lister.Get(name)
+	cached, err := c.Lister.Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -165,7 +157,7 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 		Message:        message,
 		LastUpdateTime: metav1.NewTime(c.opts.Clock.Now()),
 	})
-	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
+	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
 	if err == nil {
 		klog.FromContext(ctx).Info("Decided CSR", "csr", obj.Name, "decision", t, "reason", reason, "message", message)
 		eventType := corev1.EventTypeNormal
@@ -186,7 +178,7 @@ func (c *Controller) explain(ctx context.Context, obj *certificatesv1.Certificat
 		obj.Annotations = map[string]string{}
 	}
 	obj.Annotations[kcsrv1alpha1.VerdictAnnotation] = message
-	_, err := c.client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
+	_, err := c.Client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.opts.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)
 	}
@@ -241,7 +233,7 @@ func (c *Controller) authorize(ctx context.Context, obj *certificatesv1.Certific
 			Subresource: subresource,
 		},
 	}}
-	res, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+	res, err := c.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
 	if err != nil {
 		return false, fmt.Errorf("subject access review: %w", err)
 	}
@@ -261,4 +253,3 @@ func decided(obj *certificatesv1.CertificateSigningRequest) bool {
 }
 
 // Run processes CSRs with the given number of workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) { c.queue.Run(ctx, workers) }

@@ -29,7 +29,7 @@ func joinTokenID(username string) (string, bool) {
 // spends the token first: the spend is an optimistic-concurrency write of the token's
 // status, so of two CSRs racing for one token only one wins; the other is denied.
 func (c *Controller) handleJoin(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, id string) error {
-	tokens := c.kcsr.KcsrV1alpha1().JoinTokens()
+	tokens := c.Kcsr.KcsrV1alpha1().JoinTokens()
 	jt, err := tokens.Get(ctx, id, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return c.decide(ctx, obj, certificatesv1.CertificateDenied, ReasonJoinTokenUnknown,

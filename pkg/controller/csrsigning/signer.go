@@ -27,7 +27,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
-	certificateslisters "k8s.io/client-go/listers/certificates/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -66,11 +65,8 @@ type Options struct {
 
 // Controller issues certificates.
 type Controller struct {
-	client kubernetes.Interface
-	kcsr   kcsrclient.Interface
-	lister certificateslisters.CertificateSigningRequestLister
-	queue  *worker.Queue
-	opts   Options
+	worker.CSRController
+	opts Options
 }
 
 // New returns a controller watching csrs.
@@ -81,19 +77,15 @@ func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificat
 	if opts.Recorder == nil {
 		return nil, errors.New("csrsigning: Options.Recorder is required: every decision is recorded as an event on its CSR")
 	}
-	c := &Controller{
-		client: client,
-		kcsr:   kcsr,
-		lister: csrs.Lister(),
-		opts:   opts,
-	}
-	c.queue = worker.New("signer", c.sync)
-	return c, c.queue.Watch(csrs.Informer())
+	c := &Controller{opts: opts}
+	var err error
+	c.CSRController, err = worker.NewCSRController("signer", client, kcsr, csrs, c.sync)
+	return c, err
 }
 
 // sync issues the certificate of one CSR if it is due.
 func (c *Controller) sync(ctx context.Context, name string) error {
-	cached, err := c.lister.Get(name)
+	cached, err := c.Lister.Get(name)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -137,7 +129,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	}
 	obj.Status.Certificate = issued.Spec.Certificate
 	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable)
-	if _, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
+	if _, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("error updating signature for csr: %w", err)
 	}
 	logger.Info("Issued certificate", "serial", issued.Spec.SerialNumber, "notAfter", issued.Spec.NotAfter.UTC())
@@ -148,7 +140,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 // issue returns the inventory record of obj's certificate, signing and recording it first
 // when no record exists yet.
 func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*kcsrv1alpha1.IssuedCertificate, error) {
-	records := c.kcsr.KcsrV1alpha1().IssuedCertificates()
+	records := c.Kcsr.KcsrV1alpha1().IssuedCertificates()
 	name := string(obj.UID)
 	// No read first: the record's create below is what decides which certificate is the
 	// one (AlreadyExists hands back the earlier record), so the common case costs one
@@ -218,7 +210,7 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 		Message:        message,
 		LastUpdateTime: now,
 	})
-	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
 	}
@@ -240,7 +232,7 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 		Message:        message,
 		LastUpdateTime: now,
 	})
-	_, err := c.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
+	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, reason, message)
 	}
@@ -275,4 +267,3 @@ func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition,
 }
 
 // Run processes CSRs with the given number of workers until ctx is done.
-func (c *Controller) Run(ctx context.Context, workers int) { c.queue.Run(ctx, workers) }

@@ -221,7 +221,7 @@ func TestSkips(t *testing.T) {
 func waitLister(t *testing.T, f *fixture, cond func(*certificatesv1.CertificateSigningRequest) bool) {
 	t.Helper()
 	for range 200 {
-		if obj, err := f.c.lister.Get("alice"); err == nil && cond(obj) {
+		if obj, err := f.c.Lister.Get("alice"); err == nil && cond(obj) {
 			return
 		}
 		sleep()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -18,11 +17,8 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
-	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/atomicfile"
 	"kcsr.dev/kcsr/pkg/cli"
@@ -54,12 +50,9 @@ type RenewOptions struct {
 	// change it (the hidden --renew-window flag).
 	RenewWindow []float64
 
-	Out, ErrOut io.Writer
-	Clock       clock.WithTicker
-	Rand        io.Reader
+	Deps
 	// Float is the randomness of the renewal deadline and backoff: uniform in [0, 1).
-	Float     func() float64
-	NewClient func(*rest.Config) (kubernetes.Interface, error)
+	Float func() float64
 
 	usages []certificatesv1.KeyUsage
 }
@@ -71,8 +64,7 @@ func NewRenewOptions(out, errOut io.Writer) *RenewOptions {
 		NewKey:      true,
 		Wait:        10 * time.Minute,
 		RenewWindow: []float64{KubeletWindow.Min, KubeletWindow.Max},
-		Out:         out,
-		ErrOut:      errOut,
+		Deps:        Deps{Out: out, ErrOut: errOut},
 	}
 }
 
@@ -127,20 +119,9 @@ cannot authenticate its renewal).`,
 
 // Complete fills in the dependencies.
 func (o *RenewOptions) Complete() {
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Rand == nil {
-		o.Rand = rand.Reader
-	}
+	o.Deps.complete()
 	if o.Float == nil {
 		o.Float = mathrand.Float64
-	}
-	if o.NewClient == nil {
-		o.NewClient = func(cfg *rest.Config) (kubernetes.Interface, error) { return kubernetes.NewForConfig(cfg) }
-	}
-	if o.ErrOut == nil {
-		o.ErrOut = io.Discard
 	}
 }
 

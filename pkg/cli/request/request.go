@@ -3,7 +3,6 @@ package request
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -18,9 +17,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
@@ -53,12 +50,7 @@ type Options struct {
 	OutDir     string
 	Wait       time.Duration
 
-	// Out gets the progress lines, ErrOut the warnings.
-	Out, ErrOut io.Writer
-	// Clock, Rand and NewClient default to the real ones.
-	Clock     clock.WithTicker
-	Rand      io.Reader
-	NewClient func(*rest.Config) (kubernetes.Interface, error)
+	Deps
 
 	// Filled in by Complete and Validate.
 	usages []certificatesv1.KeyUsage
@@ -75,8 +67,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		OutDir:   ".",
 		Wait:     10 * time.Minute,
 		Duration: 24 * time.Hour,
-		Out:      out,
-		ErrOut:   errOut,
+		Deps:     Deps{Out: out, ErrOut: errOut},
 	}
 }
 
@@ -144,18 +135,7 @@ func (o *Options) Complete() {
 	if o.Name == "" {
 		o.Name = o.User
 	}
-	if o.Clock == nil {
-		o.Clock = clock.RealClock{}
-	}
-	if o.Rand == nil {
-		o.Rand = rand.Reader
-	}
-	if o.NewClient == nil {
-		o.NewClient = func(cfg *rest.Config) (kubernetes.Interface, error) { return kubernetes.NewForConfig(cfg) }
-	}
-	if o.ErrOut == nil {
-		o.ErrOut = io.Discard
-	}
+	o.Deps.complete()
 }
 
 // Validate checks every flag and the files they name, changing nothing, and loads --key.

@@ -14,7 +14,6 @@ package approver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -79,15 +78,9 @@ type Controller struct {
 
 // New returns an approver watching csrs.
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Recorder == nil {
-		return nil, errors.New("approver: Options.Recorder is required: every decision is recorded as an event on its CSR")
-	}
 	c := &Controller{opts: opts}
 	var err error
-	c.CSRController, err = worker.NewCSRController("approver", client, kcsr, csrs, c.sync)
+	c.CSRController, err = worker.NewCSRController("approver", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
 	return c, err
 }
 
@@ -155,7 +148,7 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 		Status:         "True",
 		Reason:         reason,
 		Message:        message,
-		LastUpdateTime: metav1.NewTime(c.opts.Clock.Now()),
+		LastUpdateTime: metav1.NewTime(c.Clock.Now()),
 	})
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
 	if err == nil {
@@ -164,7 +157,7 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 		if t == certificatesv1.CertificateDenied {
 			eventType = corev1.EventTypeWarning
 		}
-		c.opts.Recorder.Event(obj, eventType, string(t), reason+": "+message)
+		c.Recorder.Event(obj, eventType, string(t), reason+": "+message)
 	}
 	return err
 }
@@ -180,7 +173,7 @@ func (c *Controller) explain(ctx context.Context, obj *certificatesv1.Certificat
 	obj.Annotations[kcsrv1alpha1.VerdictAnnotation] = message
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().Update(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
-		c.opts.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)
+		c.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)
 	}
 	return err
 }

@@ -42,7 +42,7 @@ func (c *Controller) handleJoin(ctx context.Context, obj *certificatesv1.Certifi
 		return c.decide(ctx, obj, certificatesv1.CertificateDenied, ReasonJoinTokenSpent,
 			fmt.Sprintf("join token %s was already used for CSR %q at %s; a join token gets one certificate: ask an administrator for a new one", id, used.CSRName, used.Time.UTC().Format(time.RFC3339)))
 	}
-	now := c.opts.Clock.Now()
+	now := c.Clock.Now()
 	if jt.Status.UsedBy == nil && !now.Before(jt.Spec.Expiration.Time) {
 		return c.decide(ctx, obj, certificatesv1.CertificateDenied, ReasonJoinTokenExpired,
 			fmt.Sprintf("join token %s expired at %s; ask an administrator for a new one", id, jt.Spec.Expiration.UTC().Format(time.RFC3339)))

@@ -71,15 +71,9 @@ type Controller struct {
 
 // New returns a controller watching csrs.
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
-	if opts.Clock == nil {
-		opts.Clock = clock.RealClock{}
-	}
-	if opts.Recorder == nil {
-		return nil, errors.New("csrsigning: Options.Recorder is required: every decision is recorded as an event on its CSR")
-	}
 	c := &Controller{opts: opts}
 	var err error
-	c.CSRController, err = worker.NewCSRController("signer", client, kcsr, csrs, c.sync)
+	c.CSRController, err = worker.NewCSRController("signer", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
 	return c, err
 }
 
@@ -133,7 +127,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("error updating signature for csr: %w", err)
 	}
 	logger.Info("Issued certificate", "serial", issued.Spec.SerialNumber, "notAfter", issued.Spec.NotAfter.UTC())
-	c.opts.Recorder.Eventf(obj, corev1.EventTypeNormal, "Issued", "issued certificate %s by %s, valid until %s", issued.Spec.SerialNumber, profile.SignerName, issued.Spec.NotAfter.UTC().Format(time.RFC3339))
+	c.Recorder.Eventf(obj, corev1.EventTypeNormal, "Issued", "issued certificate %s by %s, valid until %s", issued.Spec.SerialNumber, profile.SignerName, issued.Spec.NotAfter.UTC().Format(time.RFC3339))
 	return nil
 }
 
@@ -150,7 +144,7 @@ func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateS
 	if err != nil || len(chain) == 0 {
 		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s is unavailable: %v", profile.SignerName, err)}
 	}
-	now := c.opts.Clock.Now()
+	now := c.Clock.Now()
 	if caCert := chain[0]; !now.Before(caCert.NotAfter) {
 		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s expired on %s; configure a valid CA", profile.SignerName, caCert.NotAfter.UTC().Format(time.RFC3339))}
 	}
@@ -202,7 +196,7 @@ func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRe
 }
 
 func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
-	now := metav1.NewTime(c.opts.Clock.Now())
+	now := metav1.NewTime(c.Clock.Now())
 	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
 		Type:           certificatesv1.CertificateFailed,
 		Status:         "True",
@@ -212,7 +206,7 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 	})
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
-		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
+		c.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
 	}
 	return err
 }
@@ -224,7 +218,7 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 			return nil
 		}
 	}
-	now := metav1.NewTime(c.opts.Clock.Now())
+	now := metav1.NewTime(c.Clock.Now())
 	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
 		Type:           kcsrv1alpha1.ConditionSignerUnavailable,
 		Status:         "True",
@@ -234,7 +228,7 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 	})
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
-		c.opts.Recorder.Event(obj, corev1.EventTypeWarning, reason, message)
+		c.Recorder.Event(obj, corev1.EventTypeWarning, reason, message)
 	}
 	return err
 }

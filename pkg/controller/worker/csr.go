@@ -2,10 +2,13 @@ package worker
 
 import (
 	"context"
+	"fmt"
 
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
 	certificateslisters "k8s.io/client-go/listers/certificates/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
 
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 )
@@ -18,13 +21,23 @@ type CSRController struct {
 	Client kubernetes.Interface
 	Kcsr   kcsrclient.Interface
 	Lister certificateslisters.CertificateSigningRequestLister
-	queue  *Queue
+	// Recorder records the controller's decisions as events on their CSRs.
+	Recorder record.EventRecorder
+	Clock    clock.PassiveClock
+	queue    *Queue
 }
 
 // NewCSRController returns the skeleton of the controller name (for logs and metrics),
-// calling sync for the CSRs of csrs.
-func NewCSRController(name string, client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, sync SyncFunc) (CSRController, error) {
-	c := CSRController{Client: client, Kcsr: kcsr, Lister: csrs.Lister(), queue: New(name, sync)}
+// calling sync for the CSRs of csrs. A recorder is required: production never runs a
+// controller whose decisions leave no event. A nil clock is the real one.
+func NewCSRController(name string, client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, recorder record.EventRecorder, clk clock.PassiveClock, sync SyncFunc) (CSRController, error) {
+	if recorder == nil {
+		return CSRController{}, fmt.Errorf("%s: an event recorder is required: every decision is recorded as an event on its CSR", name)
+	}
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	c := CSRController{Client: client, Kcsr: kcsr, Lister: csrs.Lister(), Recorder: recorder, Clock: clk, queue: New(name, sync)}
 	return c, c.queue.Watch(csrs.Informer())
 }
 

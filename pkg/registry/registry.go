@@ -15,6 +15,7 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
 // Strategy answers the questions of rest.RESTCreateStrategy and rest.RESTUpdateStrategy
@@ -45,6 +46,17 @@ func (Strategy) PrepareForUpdate(context.Context, runtime.Object, runtime.Object
 func (Strategy) WarningsOnCreate(context.Context, runtime.Object) []string        { return nil }
 func (Strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
 	return nil
+}
+
+// ResetFields is the answer of a strategy's GetResetFields: the fields of apiVersion that
+// a write through it never changes, each a path of field names, so that server-side
+// apply does not take ownership of them.
+func ResetFields(apiVersion string, paths ...[]any) map[fieldpath.APIVersion]*fieldpath.Set {
+	set := fieldpath.NewSet()
+	for _, p := range paths {
+		set.Insert(fieldpath.MakePathOrDie(p...))
+	}
+	return map[fieldpath.APIVersion]*fieldpath.Set{fieldpath.APIVersion(apiVersion): set}
 }
 
 // ResourceStrategy is what a resource's store needs of its strategy.

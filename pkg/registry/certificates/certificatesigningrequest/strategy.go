@@ -38,12 +38,7 @@ func NewStrategy(typer runtime.ObjectTyper) csrStrategy {
 // GetResetFields lists the fields server-side apply must not take ownership of through the
 // main resource.
 func (csrStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"certificates.k8s.io/v1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("status"),
-		),
-	}
+	return registry.ResetFields("certificates.k8s.io/v1", []any{"spec"}, []any{"status"})
 }
 
 // PrepareForCreate replaces whatever identity the client claimed with the authenticated
@@ -95,12 +90,7 @@ func NewStatusStrategy(s csrStrategy) statusStrategy { return statusStrategy{s} 
 
 // GetResetFields: /status must not change spec or the approval conditions.
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"certificates.k8s.io/v1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("status", "conditions"),
-		),
-	}
+	return registry.ResetFields("certificates.k8s.io/v1", []any{"spec"}, []any{"status", "conditions"})
 }
 
 // PrepareForUpdate restores spec and the Approved/Denied conditions from the stored object:
@@ -128,12 +118,7 @@ func NewApprovalStrategy(s csrStrategy) approvalStrategy { return approvalStrate
 
 // GetResetFields: /approval must not change spec or the certificate.
 func (approvalStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"certificates.k8s.io/v1": fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("status", "certificate"),
-		),
-	}
+	return registry.ResetFields("certificates.k8s.io/v1", []any{"spec"}, []any{"status", "certificate"})
 }
 
 // PrepareForUpdate keeps only the new conditions; spec and the rest of status come from the

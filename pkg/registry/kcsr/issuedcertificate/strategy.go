@@ -31,9 +31,7 @@ import (
 type strategy struct{ registry.Strategy }
 
 func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"kcsr.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status")),
-	}
+	return registry.ResetFields("kcsr.dev/v1alpha1", []any{"status"})
 }
 
 // PrepareForCreate drops any status: a new record has no history yet.
@@ -62,9 +60,7 @@ func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field
 type statusStrategy struct{ strategy }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{
-		"kcsr.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("spec")),
-	}
+	return registry.ResetFields("kcsr.dev/v1alpha1", []any{"spec"})
 }
 
 // PrepareForUpdate keeps spec and metadata changes out of a status write, and stamps a

@@ -58,7 +58,7 @@ type strategy struct {
 }
 
 func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{"kcsr.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("status"))}
+	return registry.ResetFields("kcsr.dev/v1alpha1", []any{"status"})
 }
 
 func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
@@ -181,7 +181,7 @@ func validateNames(p *field.Path, names []string, check func(string) string) fie
 type joinStatusStrategy struct{ strategy }
 
 func (joinStatusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return map[fieldpath.APIVersion]*fieldpath.Set{"kcsr.dev/v1alpha1": fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))}
+	return registry.ResetFields("kcsr.dev/v1alpha1", []any{"spec"})
 }
 
 func (joinStatusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {

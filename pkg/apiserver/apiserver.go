@@ -140,7 +140,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			"selfsubjectrulesreviews":  authorization.NewSelfSubjectRulesReview(c.ExtraConfig.RuleResolver),
 		}},
 		{authenticationv1.GroupName, "v1", map[string]rest.Storage{
-			"selfsubjectreviews": &authentication.SelfSubjectReviewREST{},
+			"selfsubjectreviews": authentication.NewSelfSubjectReview(),
 		}},
 		{coordinationv1.GroupName, "v1", map[string]rest.Storage{
 			"leases": leases,

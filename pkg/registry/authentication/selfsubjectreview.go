@@ -10,38 +10,32 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"kcsr.dev/kcsr/pkg/registry"
 )
 
 // SelfSubjectReviewREST is the create-only endpoint.
-type SelfSubjectReviewREST struct{}
+type SelfSubjectReviewREST struct{ registry.Review }
+
+// NewSelfSubjectReview returns the endpoint.
+func NewSelfSubjectReview() *SelfSubjectReviewREST {
+	return &SelfSubjectReviewREST{registry.Review{NewFunc: func() runtime.Object { return &authenticationv1.SelfSubjectReview{} }, Singular: "selfsubjectreview"}}
+}
 
 var (
 	_ rest.Creater              = &SelfSubjectReviewREST{}
 	_ rest.SingularNameProvider = &SelfSubjectReviewREST{}
 )
 
-func (*SelfSubjectReviewREST) New() runtime.Object   { return &authenticationv1.SelfSubjectReview{} }
-func (*SelfSubjectReviewREST) Destroy()              {}
-func (*SelfSubjectReviewREST) NamespaceScoped() bool { return false }
-
-// GetSingularName implements rest.SingularNameProvider.
-func (*SelfSubjectReviewREST) GetSingularName() string { return "selfsubjectreview" }
-
 // Create returns the caller's user information.
-func (*SelfSubjectReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+func (r *SelfSubjectReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
 	if _, ok := obj.(*authenticationv1.SelfSubjectReview); !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectReview: %T", obj))
 	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user present on request")
+	u, err := r.Admit(ctx, obj, createValidation)
+	if err != nil {
+		return nil, err
 	}
 	extra := make(map[string]authenticationv1.ExtraValue, len(u.GetExtra()))
 	for k, v := range u.GetExtra() {

@@ -17,32 +17,42 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"kcsr.dev/kcsr/pkg/registry"
 )
 
 // SubjectAccessReviewREST answers "may this user do that?" for any user.
-type SubjectAccessReviewREST struct{ authorizer authorizer.Authorizer }
+type SubjectAccessReviewREST struct {
+	registry.Review
+	authorizer authorizer.Authorizer
+}
 
 // SelfSubjectAccessReviewREST answers "may I do that?".
-type SelfSubjectAccessReviewREST struct{ authorizer authorizer.Authorizer }
+type SelfSubjectAccessReviewREST struct {
+	registry.Review
+	authorizer authorizer.Authorizer
+}
 
 // SelfSubjectRulesReviewREST lists what the caller may do.
-type SelfSubjectRulesReviewREST struct{ resolver authorizer.RuleResolver }
+type SelfSubjectRulesReviewREST struct {
+	registry.Review
+	resolver authorizer.RuleResolver
+}
 
 // NewSubjectAccessReview returns the SubjectAccessReview endpoint.
 func NewSubjectAccessReview(a authorizer.Authorizer) *SubjectAccessReviewREST {
-	return &SubjectAccessReviewREST{a}
+	return &SubjectAccessReviewREST{registry.Review{NewFunc: func() runtime.Object { return &authorizationv1.SubjectAccessReview{} }, Singular: "subjectaccessreview"}, a}
 }
 
 // NewSelfSubjectAccessReview returns the SelfSubjectAccessReview endpoint.
 func NewSelfSubjectAccessReview(a authorizer.Authorizer) *SelfSubjectAccessReviewREST {
-	return &SelfSubjectAccessReviewREST{a}
+	return &SelfSubjectAccessReviewREST{registry.Review{NewFunc: func() runtime.Object { return &authorizationv1.SelfSubjectAccessReview{} }, Singular: "selfsubjectaccessreview"}, a}
 }
 
 // NewSelfSubjectRulesReview returns the SelfSubjectRulesReview endpoint.
 func NewSelfSubjectRulesReview(r authorizer.RuleResolver) *SelfSubjectRulesReviewREST {
-	return &SelfSubjectRulesReviewREST{r}
+	return &SelfSubjectRulesReviewREST{registry.Review{NewFunc: func() runtime.Object { return &authorizationv1.SelfSubjectRulesReview{} }, Singular: "selfsubjectrulesreview"}, r}
 }
 
 var (
@@ -53,13 +63,6 @@ var (
 	_ rest.Creater              = &SelfSubjectRulesReviewREST{}
 	_ rest.SingularNameProvider = &SelfSubjectRulesReviewREST{}
 )
-
-func (r *SubjectAccessReviewREST) New() runtime.Object { return &authorizationv1.SubjectAccessReview{} }
-func (r *SubjectAccessReviewREST) Destroy()            {}
-func (r *SubjectAccessReviewREST) NamespaceScoped() bool {
-	return false
-}
-func (r *SubjectAccessReviewREST) GetSingularName() string { return "subjectaccessreview" }
 
 // Create evaluates the review.
 func (r *SubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
@@ -75,10 +78,8 @@ func (r *SubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(authorizationv1.SchemeGroupVersion.WithKind("SubjectAccessReview").GroupKind(), "", errs)
 	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
+	if _, err := r.Admit(ctx, obj, createValidation); err != nil {
+		return nil, err
 	}
 	extra := map[string][]string{}
 	for k, v := range sar.Spec.Extra {
@@ -88,13 +89,6 @@ func (r *SubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object
 	sar.Status = evaluate(ctx, r.authorizer, attributes(u, sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes))
 	return sar, nil
 }
-
-func (r *SelfSubjectAccessReviewREST) New() runtime.Object {
-	return &authorizationv1.SelfSubjectAccessReview{}
-}
-func (r *SelfSubjectAccessReviewREST) Destroy()                {}
-func (r *SelfSubjectAccessReviewREST) NamespaceScoped() bool   { return false }
-func (r *SelfSubjectAccessReviewREST) GetSingularName() string { return "selfsubjectaccessreview" }
 
 // Create evaluates the review for the caller.
 func (r *SelfSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
@@ -107,25 +101,13 @@ func (r *SelfSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Ob
 	if len(errs) > 0 {
 		return nil, apierrors.NewInvalid(authorizationv1.SchemeGroupVersion.WithKind("SelfSubjectAccessReview").GroupKind(), "", errs)
 	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user present on request")
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
+	u, err := r.Admit(ctx, obj, createValidation)
+	if err != nil {
+		return nil, err
 	}
 	ssar.Status = evaluate(ctx, r.authorizer, attributes(u, ssar.Spec.ResourceAttributes, ssar.Spec.NonResourceAttributes))
 	return ssar, nil
 }
-
-func (r *SelfSubjectRulesReviewREST) New() runtime.Object {
-	return &authorizationv1.SelfSubjectRulesReview{}
-}
-func (r *SelfSubjectRulesReviewREST) Destroy()                {}
-func (r *SelfSubjectRulesReviewREST) NamespaceScoped() bool   { return false }
-func (r *SelfSubjectRulesReviewREST) GetSingularName() string { return "selfsubjectrulesreview" }
 
 // Create lists the caller's rules. kcsr has no namespaced roles, so the namespace only
 // selects nothing extra; cluster-wide rules apply in every namespace.
@@ -134,14 +116,9 @@ func (r *SelfSubjectRulesReviewREST) Create(ctx context.Context, obj runtime.Obj
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectRulesReview: %T", obj))
 	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user present on request")
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
-			return nil, err
-		}
+	u, err := r.Admit(ctx, obj, createValidation)
+	if err != nil {
+		return nil, err
 	}
 	resourceRules, nonResourceRules, incomplete, err := r.resolver.RulesFor(ctx, u, review.Spec.Namespace)
 	status := authorizationv1.SubjectRulesReviewStatus{

@@ -83,12 +83,22 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	if bySerial != "myuser" {
 		t.Errorf("inventory by serial: csrName %q, want myuser", bySerial)
 	}
-	// The metrics show the walkthrough.
+	// The metrics show the walkthrough, and nothing of server-side dry runs: a CSR created
+	// with --dry-run=server, and a pending one approved or denied so, are not counted.
+	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "pending.yaml", framework.CSRManifest("pending", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "create", "--dry-run=server", "-f", writeFile(t, dir, "dry.yaml", framework.CSRManifest("dry-run", request, clientSigner, 86400, "client auth")))
+	for _, condition := range []string{"Approved", "Denied"} {
+		patch := `[{"op":"add","path":"/status/conditions","value":[{"type":"` + condition + `","status":"True","reason":"DryRun"}]}]`
+		framework.MustKubectl(t, kc, "patch", "csr", "pending", "--subresource=approval", "--type=json", "--dry-run=server", "-p", patch)
+	}
 	metrics := framework.MustKubectl(t, kc, "get", "--raw", "/metrics")
-	for _, event := range []string{"created", "approved", "issued"} {
-		if want := `kcsr_csr_total{event="` + event + `",signer_name="kubernetes.io/kube-apiserver-client"} 1`; !strings.Contains(metrics, want) {
+	for event, n := range map[string]string{"created": "2", "approved": "1", "issued": "1"} {
+		if want := `kcsr_csr_total{event="` + event + `",signer_name="kubernetes.io/kube-apiserver-client"} ` + n; !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+	if unwanted := `kcsr_csr_total{event="denied"`; strings.Contains(metrics, unwanted) {
+		t.Errorf("/metrics counts a dry-run denial: %s", unwanted)
 	}
 	if !strings.Contains(metrics, "kcsr_csr_time_to_issue_seconds_bucket") {
 		t.Errorf("/metrics lacks the time-to-issue histogram")

@@ -54,7 +54,10 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 
 		Table: TableConvertor(),
 		Customize: func(store *genericregistry.Store) {
-			store.AfterCreate = func(obj runtime.Object, _ *metav1.CreateOptions) {
+			store.AfterCreate = func(obj runtime.Object, options *metav1.CreateOptions) {
+				if len(options.DryRun) > 0 {
+					return // nothing was stored
+				}
 				metrics.CSRs.WithLabelValues(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName, "created").Inc()
 			}
 		},
@@ -84,8 +87,12 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 
 // countTransitions counts, once an update through /approval or /status succeeds, the
 // decisions and outcomes it made: approved, denied, failed, issued. Counting here sees
-// every approver and signer, people and controllers alike.
-func countTransitions(_ context.Context, obj, old runtime.Object, _ *metav1.UpdateOptions) (genericregistry.FinishFunc, error) {
+// every approver and signer, people and controllers alike. A dry run changes nothing and
+// counts nothing.
+func countTransitions(_ context.Context, obj, old runtime.Object, options *metav1.UpdateOptions) (genericregistry.FinishFunc, error) {
+	if len(options.DryRun) > 0 {
+		return func(context.Context, bool) {}, nil
+	}
 	newCSR, oldCSR := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
 	signer := oldCSR.Spec.SignerName
 	var events []string

@@ -84,6 +84,17 @@ func normalizeSerial(s string) (string, error) {
 	return n.Text(16), nil
 }
 
+// connectAndFind connects with conn and returns the client and the one record the
+// arguments and flags name.
+func (s *certificateSelector) connectAndFind(cmd *cobra.Command, conn *cli.Connection, args []string) (kcsrclient.Interface, *kcsrv1alpha1.IssuedCertificate, error) {
+	_, kcsr, _, err := conn.Clients()
+	if err != nil {
+		return nil, nil, err
+	}
+	ic, err := s.find(cmd, kcsr, args)
+	return kcsr, ic, err
+}
+
 // NewRevokeCommand returns `kcsr revoke`.
 func NewRevokeCommand(out io.Writer) *cobra.Command {
 	var (
@@ -113,11 +124,7 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 			if !slices.Contains(kcsrv1alpha1.RevocationReasons, reason) {
 				return fmt.Errorf("--reason %q is not a revocation reason; use one of %s", reason, strings.Join(kcsrv1alpha1.RevocationReasons, ", "))
 			}
-			_, kcsr, _, err := conn.Clients()
-			if err != nil {
-				return err
-			}
-			ic, err := sel.find(cmd, kcsr, args)
+			kcsr, ic, err := sel.connectAndFind(cmd, &conn, args)
 			if err != nil {
 				return err
 			}
@@ -162,11 +169,7 @@ func NewUnrevokeCommand(out io.Writer) *cobra.Command {
 		Short: "Lift a certificateHold revocation",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, kcsr, _, err := conn.Clients()
-			if err != nil {
-				return err
-			}
-			ic, err := sel.find(cmd, kcsr, args)
+			kcsr, ic, err := sel.connectAndFind(cmd, &conn, args)
 			if err != nil {
 				return err
 			}

@@ -3,6 +3,7 @@ package request
 import (
 	"crypto/rand"
 	"io"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -31,5 +32,19 @@ func (d *Deps) complete() {
 	}
 	if d.ErrOut == nil {
 		d.ErrOut = io.Discard
+	}
+}
+
+// obtainer returns the Obtainer of these dependencies for client, waiting up to wait and
+// verifying against roots.
+func (d *Deps) obtainer(client kubernetes.Interface, roots []byte, wait time.Duration) *Obtainer {
+	return &Obtainer{
+		CSRs:     client.CertificatesV1().CertificateSigningRequests(),
+		Roots:    roots,
+		Wait:     wait,
+		Clock:    d.Clock,
+		Rand:     d.Rand,
+		Progress: NewProgress(d.Out, d.Clock),
+		ErrOut:   d.ErrOut,
 	}
 }

@@ -337,16 +337,7 @@ func (o *RenewOptions) renewOnce(ctx context.Context, path, contextName string) 
 		duration = renewalDuration(cur.cert)
 	}
 	id := IdentityOf(cur.cert)
-	progress := NewProgress(o.Out, o.Clock)
-	obtainer := &Obtainer{
-		CSRs:     client.CertificatesV1().CertificateSigningRequests(),
-		Roots:    roots,
-		Wait:     o.Wait,
-		Clock:    o.Clock,
-		Rand:     o.Rand,
-		Progress: progress,
-		ErrOut:   o.ErrOut,
-	}
+	obtainer := o.obtainer(client, roots, o.Wait)
 	issued, err := obtainer.Obtain(ctx, Request{
 		GenerateName: renewalPrefix(id.CommonName),
 		Signer:       o.Signer,
@@ -379,7 +370,7 @@ func (o *RenewOptions) renewOnce(ctx context.Context, path, contextName string) 
 	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return nil, err
 	}
-	progress.Printf("renewed %s: serial %s replaced by %s, valid until %s", path, cur.cert.SerialNumber.Text(16), issued.Cert.SerialNumber.Text(16), issued.Cert.NotAfter.UTC().Format(time.RFC3339))
+	obtainer.Progress.Printf("renewed %s: serial %s replaced by %s, valid until %s", path, cur.cert.SerialNumber.Text(16), issued.Cert.SerialNumber.Text(16), issued.Cert.NotAfter.UTC().Format(time.RFC3339))
 	return issued, nil
 }
 

@@ -285,16 +285,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 	}
 	id := Identity{CommonName: o.User, Organizations: o.Groups, DNSNames: o.DNSNames, IPAddresses: o.ips}
-	progress := NewProgress(o.Out, o.Clock)
-	obtainer := &Obtainer{
-		CSRs:     client.CertificatesV1().CertificateSigningRequests(),
-		Roots:    roots,
-		Wait:     o.Wait,
-		Clock:    o.Clock,
-		Rand:     o.Rand,
-		Progress: progress,
-		ErrOut:   o.ErrOut,
-	}
+	obtainer := o.obtainer(client, roots, o.Wait)
 	issued, err := obtainer.Obtain(ctx, Request{
 		Name:     o.Name,
 		Signer:   o.Signer,
@@ -329,8 +320,8 @@ func (o *Options) Run(ctx context.Context) error {
 	for i, f := range files {
 		written[i] = f.path
 	}
-	progress.Printf("wrote %s", strings.Join(written, ", "))
-	progress.Printf("log in with: kubectl --kubeconfig %s.kubeconfig auth whoami", base)
+	obtainer.Progress.Printf("wrote %s", strings.Join(written, ", "))
+	obtainer.Progress.Printf("log in with: kubectl --kubeconfig %s.kubeconfig auth whoami", base)
 	return nil
 }
 

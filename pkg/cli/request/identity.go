@@ -42,6 +42,15 @@ func (id Identity) subject() pkix.Name {
 	return pkix.Name{CommonName: id.CommonName, Organization: id.Organizations}
 }
 
+// joinStrings joins the String of each of xs with commas.
+func joinStrings[T fmt.Stringer](xs []T) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = x.String()
+	}
+	return strings.Join(out, ",")
+}
+
 // String is the identity as one line: `CN=rahul O=developers DNS=a,b IP=10.0.0.1`.
 func (id Identity) String() string {
 	parts := []string{"CN=" + id.CommonName}
@@ -52,21 +61,13 @@ func (id Identity) String() string {
 		parts = append(parts, "DNS="+strings.Join(id.DNSNames, ","))
 	}
 	if len(id.IPAddresses) > 0 {
-		ips := make([]string, len(id.IPAddresses))
-		for i, ip := range id.IPAddresses {
-			ips[i] = ip.String()
-		}
-		parts = append(parts, "IP="+strings.Join(ips, ","))
+		parts = append(parts, "IP="+joinStrings(id.IPAddresses))
 	}
 	if len(id.EmailAddresses) > 0 {
 		parts = append(parts, "email="+strings.Join(id.EmailAddresses, ","))
 	}
 	if len(id.URIs) > 0 {
-		uris := make([]string, len(id.URIs))
-		for i, u := range id.URIs {
-			uris[i] = u.String()
-		}
-		parts = append(parts, "URI="+strings.Join(uris, ","))
+		parts = append(parts, "URI="+joinStrings(id.URIs))
 	}
 	return strings.Join(parts, " ")
 }

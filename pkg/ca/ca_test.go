@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // lyingSigner claims the certificate's public key but signs with another key, as an HSM
@@ -32,18 +32,18 @@ func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 }
 
 func TestCheck(t *testing.T) {
-	p256 := catest.NewKey(t, catest.P256)
-	root := catest.NewCA(t, p256)
-	rsaCA := catest.NewCA(t, catest.NewKey(t, catest.RSA2048))
-	edCA := catest.NewCA(t, catest.NewKey(t, catest.Ed25519))
-	interKey := catest.NewKey(t, catest.P256)
+	p256 := testkit.NewKey(t, testkit.P256)
+	root := testkit.NewCA(t, p256)
+	rsaCA := testkit.NewCA(t, testkit.NewKey(t, testkit.RSA2048))
+	edCA := testkit.NewCA(t, testkit.NewKey(t, testkit.Ed25519))
+	interKey := testkit.NewKey(t, testkit.P256)
 	inter := root.NewIntermediate(t, interKey)
-	otherRoot := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	now := catest.Epoch
+	otherRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	now := testkit.Epoch
 
 	tests := []struct {
 		name    string
-		backend *catest.Static
+		backend *testkit.Static
 		now     time.Time
 		wantIs  error
 		wantErr string
@@ -52,10 +52,10 @@ func TestCheck(t *testing.T) {
 		{name: "RSA root", backend: rsaCA.Backend(), now: now},
 		{name: "Ed25519 root", backend: edCA.Backend(), now: now},
 		{name: "intermediate alone", backend: inter.Backend(), now: now},
-		{name: "intermediate with its root", backend: &catest.Static{ChainCerts: inter.Chain, Key: interKey}, now: now},
+		{name: "intermediate with its root", backend: &testkit.Static{ChainCerts: inter.Chain, Key: interKey}, now: now},
 		{
 			name:    "no keyUsage extension is accepted",
-			backend: catest.NewCA(t, p256, func(c *x509.Certificate) { c.KeyUsage = 0 }).Backend(),
+			backend: testkit.NewCA(t, p256, func(c *x509.Certificate) { c.KeyUsage = 0 }).Backend(),
 			now:     now,
 		},
 		{
@@ -65,75 +65,75 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name:    "no certificate",
-			backend: &catest.Static{Key: p256},
+			backend: &testkit.Static{Key: p256},
 			now:     now,
 			wantIs:  ca.ErrNoCertificate,
 			wantErr: "the CA has no certificate; give the CA certificate (PEM) with the key",
 		},
 		{
 			name:    "chain error",
-			backend: &catest.Static{ChainErr: errors.New("token removed"), Key: p256},
+			backend: &testkit.Static{ChainErr: errors.New("token removed"), Key: p256},
 			now:     now,
 			wantErr: "read the CA certificate: token removed",
 		},
 		{
 			name:    "signer error",
-			backend: &catest.Static{ChainCerts: root.Chain, SignerErr: errors.New("login failed")},
+			backend: &testkit.Static{ChainCerts: root.Chain, SignerErr: errors.New("login failed")},
 			now:     now,
 			wantErr: "open the CA key: login failed",
 		},
 		{
 			name:    "another key of the same type",
-			backend: &catest.Static{ChainCerts: root.Chain, Key: catest.NewKey(t, catest.P256)},
+			backend: &testkit.Static{ChainCerts: root.Chain, Key: testkit.NewKey(t, testkit.P256)},
 			now:     now,
 			wantIs:  ca.ErrKeyMismatch,
 			wantErr: `the CA key does not match the CA certificate (the certificate "CN=kcsr test CA,O=kcsr tests" is for an ECDSA P-256 key, the key is an ECDSA P-256 key); use the key the certificate was issued for, or the certificate issued for this key`,
 		},
 		{
 			name:    "a key of another type",
-			backend: &catest.Static{ChainCerts: root.Chain, Key: rsaCA.Key},
+			backend: &testkit.Static{ChainCerts: root.Chain, Key: rsaCA.Key},
 			now:     now,
 			wantIs:  ca.ErrKeyMismatch,
 			wantErr: `the CA key does not match the CA certificate (the certificate "CN=kcsr test CA,O=kcsr tests" is for an ECDSA P-256 key, the key is an RSA 2048 key); use the key the certificate was issued for, or the certificate issued for this key`,
 		},
 		{
 			name:    "public half matches, private half does not",
-			backend: &catest.Static{ChainCerts: root.Chain, Key: lyingSigner{pub: p256.Public(), Signer: interKey}},
+			backend: &testkit.Static{ChainCerts: root.Chain, Key: lyingSigner{pub: p256.Public(), Signer: interKey}},
 			now:     now,
 			wantIs:  ca.ErrKeyCannotSign,
 			wantErr: "the CA key cannot sign: a test signature failed: the signature does not verify with the certificate's public key; check that the key is the certificate's and is allowed to sign (for an HSM: the PIN, and CKA_SIGN on the private key)",
 		},
 		{
 			name:    "RSA key that does not match its public half",
-			backend: &catest.Static{ChainCerts: rsaCA.Chain, Key: lyingSigner{pub: rsaCA.Key.Public(), Signer: catest.NewKey(t, catest.RSA2048)}},
+			backend: &testkit.Static{ChainCerts: rsaCA.Chain, Key: lyingSigner{pub: rsaCA.Key.Public(), Signer: testkit.NewKey(t, testkit.RSA2048)}},
 			now:     now,
 			wantIs:  ca.ErrKeyCannotSign,
 			wantErr: "the CA key cannot sign: a test signature failed: crypto/rsa: verification error; check that the key is the certificate's and is allowed to sign (for an HSM: the PIN, and CKA_SIGN on the private key)",
 		},
 		{
 			name:    "key that refuses to sign",
-			backend: &catest.Static{ChainCerts: root.Chain, Key: failingSigner{p256}},
+			backend: &testkit.Static{ChainCerts: root.Chain, Key: failingSigner{p256}},
 			now:     now,
 			wantIs:  ca.ErrKeyCannotSign,
 			wantErr: "the CA key cannot sign: a test signature failed: CKR_KEY_FUNCTION_NOT_PERMITTED; check that the key is the certificate's and is allowed to sign (for an HSM: the PIN, and CKA_SIGN on the private key)",
 		},
 		{
 			name:    "not a CA",
-			backend: catest.NewCA(t, p256, func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature }).Backend(),
+			backend: testkit.NewCA(t, p256, func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature }).Backend(),
 			now:     now,
 			wantIs:  ca.ErrNotCA,
 			wantErr: `the CA certificate is not a CA certificate: "CN=kcsr test CA,O=kcsr tests" lacks basicConstraints CA:TRUE; use a CA certificate, or reissue it with basicConstraints=critical,CA:TRUE`,
 		},
 		{
 			name:    "no basicConstraints",
-			backend: catest.NewCA(t, p256, func(c *x509.Certificate) { c.IsCA, c.BasicConstraintsValid = false, false }).Backend(),
+			backend: testkit.NewCA(t, p256, func(c *x509.Certificate) { c.IsCA, c.BasicConstraintsValid = false, false }).Backend(),
 			now:     now,
 			wantIs:  ca.ErrNotCA,
 			wantErr: `the CA certificate is not a CA certificate: "CN=kcsr test CA,O=kcsr tests" lacks basicConstraints CA:TRUE; use a CA certificate, or reissue it with basicConstraints=critical,CA:TRUE`,
 		},
 		{
 			name:    "keyUsage without keyCertSign",
-			backend: catest.NewCA(t, p256, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign }).Backend(),
+			backend: testkit.NewCA(t, p256, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign }).Backend(),
 			now:     now,
 			wantIs:  ca.ErrNoCertSign,
 			wantErr: `the CA certificate does not allow certificate signing: the keyUsage of "CN=kcsr test CA,O=kcsr tests" lacks keyCertSign; reissue it with keyUsage=critical,keyCertSign,cRLSign`,
@@ -154,9 +154,9 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name: "expired issuer",
-			backend: func() *catest.Static {
-				shortRoot := catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.NotAfter = now.Add(time.Hour) })
-				return &catest.Static{ChainCerts: shortRoot.NewIntermediate(t, interKey).Chain, Key: interKey}
+			backend: func() *testkit.Static {
+				shortRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) { c.NotAfter = now.Add(time.Hour) })
+				return &testkit.Static{ChainCerts: shortRoot.NewIntermediate(t, interKey).Chain, Key: interKey}
 			}(),
 			now:     now.Add(2 * time.Hour),
 			wantIs:  ca.ErrExpired,
@@ -164,7 +164,7 @@ func TestCheck(t *testing.T) {
 		},
 		{
 			name:    "chain out of order",
-			backend: &catest.Static{ChainCerts: []*x509.Certificate{inter.Cert, otherRoot.Cert}, Key: interKey},
+			backend: &testkit.Static{ChainCerts: []*x509.Certificate{inter.Cert, otherRoot.Cert}, Key: interKey},
 			now:     now,
 			wantIs:  ca.ErrChainOrder,
 			wantErr: `the CA certificate chain is out of order: certificate 1 ("CN=kcsr test intermediate CA,O=kcsr tests") is not issued by certificate 2 ("CN=kcsr test CA,O=kcsr tests"): x509: ECDSA verification failure; list the CA certificate first, then its issuer, then the issuer's issuer`,
@@ -188,8 +188,8 @@ func TestCheck(t *testing.T) {
 }
 
 func TestParseChain(t *testing.T) {
-	root := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	inter := root.NewIntermediate(t, catest.NewKey(t, catest.P256))
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	inter := root.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
 
 	tests := []struct {
 		name    string
@@ -240,15 +240,15 @@ func TestParseChain(t *testing.T) {
 }
 
 func TestTrimRoot(t *testing.T) {
-	root := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	inter1 := root.NewIntermediate(t, catest.NewKey(t, catest.P256))
-	inter2 := inter1.NewIntermediate(t, catest.NewKey(t, catest.P256))
-	otherRoot := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	inter1 := root.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	inter2 := inter1.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	otherRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	// A certificate whose issuer name is its own subject but which is signed by another key.
 	fakeRoot := otherRoot.Issue(t, &x509.Certificate{
-		SerialNumber: catest.Serial(t), Subject: otherRoot.Cert.Subject, NotBefore: catest.Epoch, NotAfter: catest.Epoch.Add(time.Hour),
+		SerialNumber: testkit.Serial(t), Subject: otherRoot.Cert.Subject, NotBefore: testkit.Epoch, NotAfter: testkit.Epoch.Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}, catest.NewKey(t, catest.P256).Public())
+	}, testkit.NewKey(t, testkit.P256).Public())
 
 	tests := []struct {
 		name  string

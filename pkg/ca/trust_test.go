@@ -6,24 +6,24 @@ import (
 	"testing"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestChainsTo(t *testing.T) {
-	clusterKey := catest.NewKey(t, catest.P256)
-	cluster := catest.NewCA(t, clusterKey)
+	clusterKey := testkit.NewKey(t, testkit.P256)
+	cluster := testkit.NewCA(t, clusterKey)
 	// The same CA renewed: a new certificate, the same subject and key.
-	renewed := catest.NewCA(t, clusterKey)
-	intermediate := cluster.NewIntermediate(t, catest.NewKey(t, catest.P256))
-	deeper := intermediate.NewIntermediate(t, catest.NewKey(t, catest.P256))
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	renewed := testkit.NewCA(t, clusterKey)
+	intermediate := cluster.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	deeper := intermediate.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	// Another key with the cluster CA's subject: not the cluster CA.
-	impostor := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	impostor := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	// Issued by the other CA under the cluster CA's name: the name alone proves nothing.
-	otherIntermediate := other.NewIntermediate(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) {
+	otherIntermediate := other.NewIntermediate(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) {
 		c.Subject = pkix.Name{CommonName: "kcsr test intermediate CA", Organization: []string{"kcsr tests"}}
 	})
-	otherRenamed := catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) {
+	otherRenamed := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) {
 		c.Subject = pkix.Name{CommonName: "another CA"}
 	})
 	// A chain whose second certificate did not issue the first.
@@ -60,9 +60,9 @@ func TestChainsTo(t *testing.T) {
 }
 
 func TestIdentityOf(t *testing.T) {
-	key := catest.NewKey(t, catest.P256)
-	a, b := catest.NewCA(t, key), catest.NewCA(t, key)
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	key := testkit.NewKey(t, testkit.P256)
+	a, b := testkit.NewCA(t, key), testkit.NewCA(t, key)
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	if ca.IdentityOf(a.Cert) != ca.IdentityOf(b.Cert) {
 		t.Error("two certificates with one subject and key have different identities")
 	}

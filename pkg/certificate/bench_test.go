@@ -10,8 +10,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // The benchmarks compare kcsr's signing path with x509.CreateCertificate alone, for a P-256
@@ -25,12 +25,12 @@ import (
 // SKI/AKI), sign, parse the result and PEM-encode it. BenchmarkBareCreateCertificate signs
 // the same template, prepared once, and nothing else.
 
-var benchCAKeys = []catest.KeyType{catest.P256, catest.RSA2048}
+var benchCAKeys = []testkit.KeyType{testkit.P256, testkit.RSA2048}
 
 var benchUsages = []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
 
 func benchRequest(b *testing.B) []byte {
-	_, reqPEM := catest.NewRequest(b, catest.NewKey(b, catest.P256), &x509.CertificateRequest{
+	_, reqPEM := testkit.NewRequest(b, testkit.NewKey(b, testkit.P256), &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "myuser", Organization: []string{"dev-team"}},
 	})
 	return reqPEM
@@ -39,7 +39,7 @@ func benchRequest(b *testing.B) []byte {
 func BenchmarkSign(b *testing.B) {
 	for _, kt := range benchCAKeys {
 		b.Run(string(kt), func(b *testing.B) {
-			backend := catest.NewCA(b, catest.NewKey(b, kt)).Backend()
+			backend := testkit.NewCA(b, testkit.NewKey(b, kt)).Backend()
 			reqPEM := benchRequest(b)
 			ctx := context.Background()
 			o := Options{Now: now, TTL: 24 * time.Hour, Backdate: DefaultBackdate}
@@ -63,7 +63,7 @@ func BenchmarkSign(b *testing.B) {
 func BenchmarkBareCreateCertificate(b *testing.B) {
 	for _, kt := range benchCAKeys {
 		b.Run(string(kt), func(b *testing.B) {
-			c := catest.NewCA(b, catest.NewKey(b, kt))
+			c := testkit.NewCA(b, testkit.NewKey(b, kt))
 			req, err := csr.ParseRequest(benchRequest(b))
 			if err != nil {
 				b.Fatal(err)

@@ -25,11 +25,11 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // now is the signer's clock in these tests.
-var now = catest.Epoch
+var now = testkit.Epoch
 
 // testCA is an in-memory CA backend.
 type testCA struct {
@@ -46,17 +46,17 @@ func (c *testCA) Close() error                                  { return nil }
 // newCA returns a self-signed CA for key valid from notBefore to notAfter.
 func newCA(t testing.TB, key crypto.Signer, notBefore, notAfter time.Time) *testCA {
 	t.Helper()
-	c := catest.NewCA(t, key, func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter })
+	c := testkit.NewCA(t, key, func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter })
 	return &testCA{cert: c.Cert, key: c.Key}
 }
 
-func ecKey(t testing.TB) crypto.Signer { return catest.NewKey(t, catest.P256) }
+func ecKey(t testing.TB) crypto.Signer { return testkit.NewKey(t, testkit.P256) }
 
 // newRequest returns a P-256 request for subject and SANs that also asks for an extension
 // the signer must drop.
 func newRequest(t testing.TB, subject pkix.Name, dns []string, ips []net.IP) *x509.CertificateRequest {
 	t.Helper()
-	req, _ := catest.NewRequest(t, ecKey(t), &x509.CertificateRequest{
+	req, _ := testkit.NewRequest(t, ecKey(t), &x509.CertificateRequest{
 		Subject: subject, DNSNames: dns, IPAddresses: ips,
 		ExtraExtensions: []pkix.Extension{{Id: []int{1, 2, 3, 4}, Value: []byte{5, 0}}},
 	})
@@ -163,19 +163,19 @@ func TestValidity(t *testing.T) {
 // TestSign signs with each CA key type and checks the certificate end to end.
 func TestSign(t *testing.T) {
 	tests := []struct {
-		caKey   catest.KeyType
+		caKey   testkit.KeyType
 		wantAlg x509.SignatureAlgorithm
 	}{
-		{caKey: catest.P256, wantAlg: x509.ECDSAWithSHA256},
-		{caKey: catest.P384, wantAlg: x509.ECDSAWithSHA384},
-		{caKey: catest.RSA2048, wantAlg: x509.SHA256WithRSA},
-		{caKey: catest.Ed25519, wantAlg: x509.PureEd25519},
+		{caKey: testkit.P256, wantAlg: x509.ECDSAWithSHA256},
+		{caKey: testkit.P384, wantAlg: x509.ECDSAWithSHA384},
+		{caKey: testkit.RSA2048, wantAlg: x509.SHA256WithRSA},
+		{caKey: testkit.Ed25519, wantAlg: x509.PureEd25519},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.caKey), func(t *testing.T) {
-			c := catest.NewCA(t, catest.NewKey(t, tt.caKey))
-			leafKey := catest.NewKey(t, catest.RSA2048)
-			req, _ := catest.NewRequest(t, leafKey, &x509.CertificateRequest{
+			c := testkit.NewCA(t, testkit.NewKey(t, tt.caKey))
+			leafKey := testkit.NewKey(t, testkit.RSA2048)
+			req, _ := testkit.NewRequest(t, leafKey, &x509.CertificateRequest{
 				Subject: pkix.Name{CommonName: "system:node:n1", Organization: []string{"system:nodes"}}, DNSNames: []string{"n1.example"},
 			})
 			usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageServerAuth}
@@ -236,7 +236,7 @@ func extensionNames(cert *x509.Certificate) []string {
 // TestSignCopiesTheRequest: subject and SANs are copied; every requested extension is
 // dropped, including one asking to be a CA.
 func TestSignCopiesTheRequest(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	spiffe, _ := url.Parse("spiffe://cluster.local/ns/default/sa/web")
 	bc, _ := asn1.Marshal(struct {
 		IsCA bool
@@ -245,7 +245,7 @@ func TestSignCopiesTheRequest(t *testing.T) {
 		CommonName: "web", Organization: []string{"team-a", "team-b"}, OrganizationalUnit: []string{"ou"},
 		Country: []string{"FR"}, Locality: []string{"Paris"},
 	}
-	req, _ := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{
+	req, _ := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{
 		Subject:        subject,
 		DNSNames:       []string{"web.example", "*.web.example"},
 		IPAddresses:    []net.IP{net.ParseIP("10.0.0.1").To4(), net.ParseIP("fd00::1")},
@@ -292,7 +292,7 @@ func TestSignCopiesTheRequest(t *testing.T) {
 }
 
 func TestSignUsages(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	req := newRequest(t, pkix.Name{CommonName: "u"}, nil, nil)
 	tests := []struct {
 		name    string
@@ -393,11 +393,11 @@ func bitStringSHA1(t *testing.T, pub crypto.PublicKey) []byte {
 }
 
 func TestSignKeyIdentifiers(t *testing.T) {
-	for _, kt := range []catest.KeyType{catest.P256, catest.RSA2048, catest.Ed25519} {
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048, testkit.Ed25519} {
 		t.Run(string(kt), func(t *testing.T) {
-			c := catest.NewCA(t, catest.NewKey(t, kt))
-			leafKey := catest.NewKey(t, kt)
-			req, _ := catest.NewRequest(t, leafKey, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "k"}})
+			c := testkit.NewCA(t, testkit.NewKey(t, kt))
+			leafKey := testkit.NewKey(t, kt)
+			req, _ := testkit.NewRequest(t, leafKey, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "k"}})
 
 			issued, err := Sign(context.Background(), c.Backend(), req, []certificatesv1.KeyUsage{"client auth"}, Options{Now: now, TTL: time.Hour})
 			if err != nil {
@@ -413,10 +413,10 @@ func TestSignKeyIdentifiers(t *testing.T) {
 	}
 
 	t.Run("CA certificate without a subject key identifier", func(t *testing.T) {
-		c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+		c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 		noSKI := *c.Cert
 		noSKI.SubjectKeyId = nil
-		backend := &catest.Static{ChainCerts: []*x509.Certificate{&noSKI}, Key: c.Key}
+		backend := &testkit.Static{ChainCerts: []*x509.Certificate{&noSKI}, Key: c.Key}
 		req := newRequest(t, pkix.Name{CommonName: "k"}, nil, nil)
 
 		issued, err := Sign(context.Background(), backend, req, []certificatesv1.KeyUsage{"client auth"}, Options{Now: now, TTL: time.Hour})
@@ -432,8 +432,8 @@ func TestSignKeyIdentifiers(t *testing.T) {
 // TestSignIntermediate: an intermediate CA signs; the output holds the leaf alone, which
 // verifies with the intermediate supplied separately.
 func TestSignIntermediate(t *testing.T) {
-	root := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	inter := root.NewIntermediate(t, catest.NewKey(t, catest.RSA2048))
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	inter := root.NewIntermediate(t, testkit.NewKey(t, testkit.RSA2048))
 	req := newRequest(t, pkix.Name{CommonName: "alice", Organization: []string{"dev"}}, nil, nil)
 
 	issued, err := Sign(context.Background(), inter.Backend(), req, []certificatesv1.KeyUsage{"digital signature", "client auth"}, Options{Now: now, TTL: 24 * time.Hour, Backdate: DefaultBackdate})
@@ -489,7 +489,7 @@ func TestSerial(t *testing.T) {
 		})
 	}
 	t.Run("crypto/rand stays in [1, 2^128)", func(t *testing.T) {
-		c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+		c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 		req := newRequest(t, pkix.Name{CommonName: "s"}, nil, nil)
 		seen := map[string]bool{}
 		for range 50 {
@@ -505,7 +505,7 @@ func TestSerial(t *testing.T) {
 		}
 	})
 	t.Run("Options.Rand gives the serial", func(t *testing.T) {
-		c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+		c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 		req := newRequest(t, pkix.Name{CommonName: "s"}, nil, nil)
 		issued, err := Sign(context.Background(), c.Backend(), req, []certificatesv1.KeyUsage{"client auth"}, Options{Now: now, TTL: time.Hour, Rand: constReader{0xff}})
 		if err != nil {
@@ -518,7 +518,7 @@ func TestSerial(t *testing.T) {
 }
 
 func TestSignRevocationURLs(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	req := newRequest(t, pkix.Name{CommonName: "r"}, nil, nil)
 	issued, err := Sign(context.Background(), c.Backend(), req, []certificatesv1.KeyUsage{"client auth"}, Options{
 		Now: now, TTL: time.Hour,
@@ -549,8 +549,8 @@ func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 }
 
 func TestSignErrors(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	expired := catest.NewCA(t, c.Key, func(x *x509.Certificate) { x.NotAfter = now.Add(-time.Hour) })
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	expired := testkit.NewCA(t, c.Key, func(x *x509.Certificate) { x.NotAfter = now.Add(-time.Hour) })
 	req := newRequest(t, pkix.Name{CommonName: "e"}, nil, nil)
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -569,10 +569,10 @@ func TestSignErrors(t *testing.T) {
 		{name: "no TTL", backend: c.Backend(), o: Options{Now: now}, wantErr: "certificate: Options.TTL is 0s; it must be positive (see Duration)"},
 		{name: "negative backdate", backend: c.Backend(), o: Options{Now: now, TTL: time.Hour, Backdate: -time.Minute}, wantErr: "certificate: Options.Backdate is -1m0s; it must not be negative"},
 		{name: "canceled", ctx: canceled, backend: c.Backend(), o: ok, wantIs: context.Canceled, wantErr: "context canceled"},
-		{name: "chain fails", backend: &catest.Static{ChainErr: errors.New("HSM unreachable")}, o: ok, wantErr: "read the CA certificate: HSM unreachable"},
-		{name: "no certificate", backend: &catest.Static{Key: c.Key}, o: ok, wantIs: ca.ErrNoCertificate, wantErr: "the CA has no certificate"},
-		{name: "signer fails", backend: &catest.Static{ChainCerts: c.Chain, SignerErr: errors.New("login failed")}, o: ok, wantErr: "open the CA key: login failed"},
-		{name: "signature fails", backend: &catest.Static{ChainCerts: c.Chain, Key: failingSigner{c.Key}}, o: ok, wantErr: "failed to sign certificate: token removed"},
+		{name: "chain fails", backend: &testkit.Static{ChainErr: errors.New("HSM unreachable")}, o: ok, wantErr: "read the CA certificate: HSM unreachable"},
+		{name: "no certificate", backend: &testkit.Static{Key: c.Key}, o: ok, wantIs: ca.ErrNoCertificate, wantErr: "the CA has no certificate"},
+		{name: "signer fails", backend: &testkit.Static{ChainCerts: c.Chain, SignerErr: errors.New("login failed")}, o: ok, wantErr: "open the CA key: login failed"},
+		{name: "signature fails", backend: &testkit.Static{ChainCerts: c.Chain, Key: failingSigner{c.Key}}, o: ok, wantErr: "failed to sign certificate: token removed"},
 		{name: "CA expired", backend: expired.Backend(), o: ok, wantErr: "the signer has expired: NotAfter=2030-06-01 11:00:00 +0000 UTC"},
 		{name: "serial source fails", backend: c.Backend(), o: Options{Now: now, TTL: time.Hour, Rand: bytes.NewReader(nil)}, wantErr: "unable to generate a serial number for e: EOF"},
 	}

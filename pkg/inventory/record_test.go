@@ -10,23 +10,23 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestNewPKIRecord: a certificate of the server's own PKI is recorded by the same code as
 // an issued one, named after its fingerprint, with signer kcsr.dev/pki, requester
 // system:kcsr:pki and no CSR.
 func TestNewPKIRecord(t *testing.T) {
-	ca := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	cert := ca.Issue(t, &x509.Certificate{
-		SerialNumber: catest.Serial(t),
+		SerialNumber: testkit.Serial(t),
 		Subject:      pkix.Name{CommonName: "kcsr-admin", Organization: []string{"system:masters"}},
-		NotBefore:    catest.Epoch,
-		NotAfter:     catest.Epoch.Add(365 * 24 * time.Hour),
+		NotBefore:    testkit.Epoch,
+		NotAfter:     testkit.Epoch.Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, catest.NewKey(t, catest.P256).Public())
+	}, testkit.NewKey(t, testkit.P256).Public())
 	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
 	got := NewPKIRecord(pki.Leaf{Role: "admin", File: "/data/pki/admin.crt", Cert: cert, PEM: pki.EncodeCert(cert.Raw), Usages: usages})
 

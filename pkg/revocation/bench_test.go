@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // revokedSet returns n revocations with random 127-bit serials (as kcsr issues them) and
@@ -21,10 +21,10 @@ func revokedSet(b *testing.B, n int) revoked {
 	set := make(revoked, n)
 	for i := range n {
 		set.put(b, revocation.Entry{
-			Serial:    catest.Serial(b),
-			RevokedAt: catest.Epoch.Add(-time.Duration(i) * time.Minute),
+			Serial:    testkit.Serial(b),
+			RevokedAt: testkit.Epoch.Add(-time.Duration(i) * time.Minute),
 			Reason:    reasons[i%len(reasons)],
-			NotAfter:  catest.Epoch.Add(365 * 24 * time.Hour),
+			NotAfter:  testkit.Epoch.Add(365 * 24 * time.Hour),
 		})
 	}
 	return set
@@ -36,15 +36,15 @@ func revokedSet(b *testing.B, n int) revoked {
 func BenchmarkCRL100k(b *testing.B) {
 	const n = 100_000
 	entries := revokedSet(b, n).sorted()
-	for _, kt := range []catest.KeyType{catest.P256, catest.RSA2048, catest.Ed25519} {
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048, testkit.Ed25519} {
 		b.Run(string(kt), func(b *testing.B) {
-			c := catest.NewCA(b, catest.NewKey(b, kt))
+			c := testkit.NewCA(b, testkit.NewKey(b, kt))
 			a := &revocation.Authority{Backend: c.Backend()}
 			ctx := context.Background()
 			var size int
 			b.ReportAllocs()
 			for b.Loop() {
-				der, err := a.CRL(ctx, entries, big.NewInt(1), catest.Epoch)
+				der, err := a.CRL(ctx, entries, big.NewInt(1), testkit.Epoch)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -60,23 +60,23 @@ func BenchmarkCRL100k(b *testing.B) {
 func BenchmarkOCSP(b *testing.B) {
 	set := revokedSet(b, 100_000)
 	snapshot := set.sorted()
-	for _, kt := range []catest.KeyType{catest.P256, catest.RSA2048, catest.Ed25519} {
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048, testkit.Ed25519} {
 		b.Run(string(kt), func(b *testing.B) {
-			c := catest.NewCA(b, catest.NewKey(b, kt))
+			c := testkit.NewCA(b, testkit.NewKey(b, kt))
 			lookup := func(serial *big.Int) revocation.Status {
 				e, isRevoked := set.get(serial)
 				return revocation.Status{Known: true, Revoked: isRevoked, Entry: e}
 			}
-			h := revocation.OCSPHandler(&revocation.Authority{Backend: c.Backend()}, lookup, func() time.Time { return catest.Epoch }, nil)
-			key := catest.NewKey(b, catest.P256).Public()
+			h := revocation.OCSPHandler(&revocation.Authority{Backend: c.Backend()}, lookup, func() time.Time { return testkit.Epoch }, nil)
+			key := testkit.NewKey(b, testkit.P256).Public()
 			// Half the requests are about revoked certificates.
 			var reqs [][]byte
 			for i := range 64 {
-				serial := catest.Serial(b)
+				serial := testkit.Serial(b)
 				if i%2 == 0 {
 					serial = snapshot[i*1000].Serial
 				}
-				leaf := c.Issue(b, leafTemplate(serial, "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), key)
+				leaf := c.Issue(b, leafTemplate(serial, "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 				reqs = append(reqs, requestFor(b, leaf, c.Cert, crypto.SHA1))
 			}
 			b.ReportAllocs()

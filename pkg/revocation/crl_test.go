@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
@@ -28,9 +28,9 @@ type crlEntry struct {
 }
 
 func TestCRL(t *testing.T) {
-	now := catest.Epoch.Add(1234 * time.Millisecond) // the CRL says Epoch+1s
-	thisUpdate := catest.Epoch.Add(time.Second)
-	revokedAt := catest.Epoch.Add(-time.Hour)
+	now := testkit.Epoch.Add(1234 * time.Millisecond) // the CRL says Epoch+1s
+	thisUpdate := testkit.Epoch.Add(time.Second)
+	revokedAt := testkit.Epoch.Add(-time.Hour)
 	at := func(e revocation.Entry) revocation.Entry { e.RevokedAt = revokedAt; return e }
 	withReason := func(serial int64, r revocation.Reason) revocation.Entry {
 		return at(entry(serial, func(e *revocation.Entry) { e.Reason = r }))
@@ -78,7 +78,7 @@ func TestCRL(t *testing.T) {
 			entries: []revocation.Entry{entry(0x300), entry(0x2, func(e *revocation.Entry) {
 				e.RevokedAt = time.Date(2030, 5, 1, 14, 0, 0, 999, time.FixedZone("CEST", 2*3600))
 			})},
-			want: []crlEntry{{"300", catest.Epoch, 1}, {"2", time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC), 1}},
+			want: []crlEntry{{"300", testkit.Epoch, 1}, {"2", time.Date(2030, 5, 1, 12, 0, 0, 0, time.UTC), 1}},
 		},
 		{name: "a week's validity", number: big.NewInt(5), validity: 7 * 24 * time.Hour, wantNextUpdate: 7 * 24 * time.Hour},
 		{name: "CRL number of 20 octets", number: maxNumber},
@@ -86,17 +86,17 @@ func TestCRL(t *testing.T) {
 	}
 	cas := []struct {
 		name string
-		ca   *catest.CA
+		ca   *testkit.CA
 	}{
-		{"P-256", catest.NewCA(t, catest.NewKey(t, catest.P256))},
-		{"P-384", catest.NewCA(t, catest.NewKey(t, catest.P384))},
-		{"RSA-2048", catest.NewCA(t, catest.NewKey(t, catest.RSA2048))},
-		{"Ed25519", catest.NewCA(t, catest.NewKey(t, catest.Ed25519))},
+		{"P-256", testkit.NewCA(t, testkit.NewKey(t, testkit.P256))},
+		{"P-384", testkit.NewCA(t, testkit.NewKey(t, testkit.P384))},
+		{"RSA-2048", testkit.NewCA(t, testkit.NewKey(t, testkit.RSA2048))},
+		{"Ed25519", testkit.NewCA(t, testkit.NewKey(t, testkit.Ed25519))},
 	}
 	cas = append(cas, struct {
 		name string
-		ca   *catest.CA
-	}{"Ed25519 intermediate of P-256", cas[0].ca.NewIntermediate(t, catest.NewKey(t, catest.Ed25519))})
+		ca   *testkit.CA
+	}{"Ed25519 intermediate of P-256", cas[0].ca.NewIntermediate(t, testkit.NewKey(t, testkit.Ed25519))})
 
 	for _, c := range cas {
 		for _, tt := range tests {
@@ -149,10 +149,10 @@ func TestCRL(t *testing.T) {
 }
 
 func TestCRLErrors(t *testing.T) {
-	p256 := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	noCRLSign := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature })
-	noKeyUsage := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = 0 })
+	p256 := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	noCRLSign := testkit.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature })
+	noKeyUsage := testkit.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = 0 })
 	noSKID := *p256.Cert // x509 always writes one for a CA: take it away from a copy
 	noSKID.SubjectKeyId = nil
 	boom := errors.New("the HSM is unplugged")
@@ -177,16 +177,16 @@ func TestCRLErrors(t *testing.T) {
 			wantErr: `the CA certificate does not allow CRL signing: "CN=kcsr test CA,O=kcsr tests" has no keyUsage extension; reissue the CA with keyUsage=critical,keyCertSign,cRLSign`,
 		},
 		{
-			name: "CA without subjectKeyIdentifier", backend: &catest.Static{ChainCerts: []*x509.Certificate{&noSKID}, Key: p256.Key}, wantIs: revocation.ErrNoSubjectKeyID,
+			name: "CA without subjectKeyIdentifier", backend: &testkit.Static{ChainCerts: []*x509.Certificate{&noSKID}, Key: p256.Key}, wantIs: revocation.ErrNoSubjectKeyID,
 			wantErr: `the CA certificate has no subject key identifier: "CN=kcsr test CA,O=kcsr tests"; reissue the CA with subjectKeyIdentifier=hash`,
 		},
 		{
-			name: "key of another CA", backend: &catest.Static{ChainCerts: other.Chain, Key: p256.Key}, wantIs: ca.ErrKeyMismatch,
+			name: "key of another CA", backend: &testkit.Static{ChainCerts: other.Chain, Key: p256.Key}, wantIs: ca.ErrKeyMismatch,
 			wantErr: `the CA key does not match the CA certificate: the CA "CN=kcsr test CA,O=kcsr tests"`,
 		},
-		{name: "no certificate", backend: &catest.Static{Key: p256.Key}, wantIs: ca.ErrNoCertificate, wantErr: "the CA has no certificate"},
-		{name: "chain fails", backend: &catest.Static{ChainErr: boom}, wantIs: boom, wantErr: "read the CA certificate: the HSM is unplugged"},
-		{name: "signer fails", backend: &catest.Static{ChainCerts: p256.Chain, SignerErr: boom}, wantIs: boom, wantErr: "open the CA key: the HSM is unplugged"},
+		{name: "no certificate", backend: &testkit.Static{Key: p256.Key}, wantIs: ca.ErrNoCertificate, wantErr: "the CA has no certificate"},
+		{name: "chain fails", backend: &testkit.Static{ChainErr: boom}, wantIs: boom, wantErr: "read the CA certificate: the HSM is unplugged"},
+		{name: "signer fails", backend: &testkit.Static{ChainCerts: p256.Chain, SignerErr: boom}, wantIs: boom, wantErr: "open the CA key: the HSM is unplugged"},
 		{name: "no backend", noBackend: true, wantErr: "revocation: Authority.Backend is not set"},
 		{name: "no CRL number", noNumber: true, wantErr: "CRL number: missing; give a number that grows with each CRL"},
 		{name: "negative CRL number", number: big.NewInt(-3), wantErr: "CRL number: -3 is negative; give a number that grows with each CRL, from 0"},
@@ -210,7 +210,7 @@ func TestCRLErrors(t *testing.T) {
 			if number == nil && !tt.noNumber {
 				number = big.NewInt(1)
 			}
-			der, err := a.CRL(context.Background(), tt.entries, number, catest.Epoch)
+			der, err := a.CRL(context.Background(), tt.entries, number, testkit.Epoch)
 			if err == nil {
 				t.Fatalf("CRL = %d bytes, want error %q", len(der), tt.wantErr)
 			}

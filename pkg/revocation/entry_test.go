@@ -9,17 +9,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
-// entry builds a valid Entry of serial revoked at catest.Epoch for keyCompromise.
+// entry builds a valid Entry of serial revoked at testkit.Epoch for keyCompromise.
 func entry(serial int64, mutate ...func(*revocation.Entry)) revocation.Entry {
 	e := revocation.Entry{
 		Serial:    big.NewInt(serial),
-		RevokedAt: catest.Epoch,
+		RevokedAt: testkit.Epoch,
 		Reason:    revocation.KeyCompromise,
-		NotAfter:  catest.Epoch.Add(24 * time.Hour),
+		NotAfter:  testkit.Epoch.Add(24 * time.Hour),
 	}
 	for _, m := range mutate {
 		m(&e)

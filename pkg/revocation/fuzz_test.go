@@ -15,8 +15,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ocsp"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // How FuzzOCSPHandler sends its input.
@@ -31,7 +31,7 @@ const (
 // must always answer 200 with an OCSP response that is either an error response or a
 // response signed by the CA.
 func FuzzOCSPHandler(f *testing.F) {
-	c := catest.NewCA(f, catest.NewKey(f, catest.P256))
+	c := testkit.NewCA(f, testkit.NewKey(f, testkit.P256))
 	h := newHandlerFixture(f, &revocation.Authority{Backend: c.Backend()}, c)
 	for _, serial := range []int64{1, 2, 10} {
 		der := h.requests[serial]
@@ -70,8 +70,8 @@ func FuzzOCSPHandler(f *testing.F) {
 		case errors.As(err, &re) && (re.Status == ocsp.Malformed || re.Status == ocsp.Unauthorized):
 		case err != nil:
 			t.Fatalf("the handler answered %x: %v", w.Body.Bytes(), err)
-		case !resp.ThisUpdate.Equal(catest.Epoch):
-			t.Fatalf("thisUpdate %s, want %s", resp.ThisUpdate, catest.Epoch)
+		case !resp.ThisUpdate.Equal(testkit.Epoch):
+			t.Fatalf("thisUpdate %s, want %s", resp.ThisUpdate, testkit.Epoch)
 		}
 	})
 }
@@ -79,8 +79,8 @@ func FuzzOCSPHandler(f *testing.F) {
 // FuzzParseRequest checks ParseRequest against x/crypto's parser: whatever both accept,
 // they read alike.
 func FuzzParseRequest(f *testing.F) {
-	c := catest.NewCA(f, catest.NewKey(f, catest.P256))
-	leaf := c.Issue(f, leafTemplate(big.NewInt(0x1234), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), catest.NewKey(f, catest.P256).Public())
+	c := testkit.NewCA(f, testkit.NewKey(f, testkit.P256))
+	leaf := c.Issue(f, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(f, testkit.P256).Public())
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA512} {
 		der := requestFor(f, leaf, c.Cert, h)
 		f.Add(der)

@@ -19,35 +19,35 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/crypto/ocsp"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // handlerFixture is an OCSP handler for a P-256 CA that issued serials 1 to 9 and revoked
-// serial 2 for keyCompromise, with its clock at catest.Epoch.
+// serial 2 for keyCompromise, with its clock at testkit.Epoch.
 type handlerFixture struct {
-	ca       *catest.CA
+	ca       *testkit.CA
 	handler  http.Handler
 	requests map[int64][]byte // DER requests by serial
 	looked   []string         // serials lookup was asked about, in hex
 	observed []revocation.OCSPResult
 }
 
-func newHandlerFixture(t testing.TB, a *revocation.Authority, c *catest.CA) *handlerFixture {
+func newHandlerFixture(t testing.TB, a *revocation.Authority, c *testkit.CA) *handlerFixture {
 	t.Helper()
 	f := &handlerFixture{ca: c, requests: map[int64][]byte{}}
 	set := revoked{}
-	set.put(t, entry(2, func(e *revocation.Entry) { e.RevokedAt = catest.Epoch.Add(-time.Hour) }))
+	set.put(t, entry(2, func(e *revocation.Entry) { e.RevokedAt = testkit.Epoch.Add(-time.Hour) }))
 	lookup := func(serial *big.Int) revocation.Status {
 		f.looked = append(f.looked, serial.Text(16))
 		e, isRevoked := set.get(serial)
 		return revocation.Status{Known: serial.Sign() > 0 && serial.Cmp(big.NewInt(10)) < 0, Revoked: isRevoked, Entry: e}
 	}
 	observe := func(r revocation.OCSPResult) { f.observed = append(f.observed, r) }
-	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return catest.Epoch }, observe)
-	key := catest.NewKey(t, catest.P256).Public()
+	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return testkit.Epoch }, observe)
+	key := testkit.NewKey(t, testkit.P256).Public()
 	for serial := int64(1); serial <= 10; serial++ {
-		leaf := c.Issue(t, leafTemplate(big.NewInt(serial), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), key)
+		leaf := c.Issue(t, leafTemplate(big.NewInt(serial), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 		f.requests[serial] = requestFor(t, leaf, c.Cert, crypto.SHA1)
 	}
 	return f
@@ -57,10 +57,10 @@ func newHandlerFixture(t testing.TB, a *revocation.Authority, c *catest.CA) *han
 func getPath(der []byte) string { return "/" + url.PathEscape(base64.StdEncoding.EncodeToString(der)) }
 
 func TestOCSPHandler(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	f := newHandlerFixture(t, &revocation.Authority{Backend: c.Backend()}, c)
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	otherReq := requestFor(t, other.Issue(t, leafTemplate(big.NewInt(1), "x", catest.Epoch, catest.Epoch.Add(time.Hour)), other.Cert.PublicKey), other.Cert, crypto.SHA1)
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	otherReq := requestFor(t, other.Issue(t, leafTemplate(big.NewInt(1), "x", testkit.Epoch, testkit.Epoch.Add(time.Hour)), other.Cert.PublicKey), other.Cert, crypto.SHA1)
 	withNonceReq := editRequest(t, f.requests[1], withNonce([]byte{0x04, 0x01, 0x2a}))
 	// A request whose base64 holds "+" and "/", to try the ways clients mangle them.
 	base, err := ocsp.ParseRequest(f.requests[1])
@@ -72,7 +72,7 @@ func TestOCSPHandler(t *testing.T) {
 		psSerial  string
 	)
 	for plusSlash == nil {
-		base.SerialNumber = catest.Serial(t)
+		base.SerialNumber = testkit.Serial(t)
 		der, err := base.Marshal()
 		if err != nil {
 			t.Fatal(err)
@@ -203,15 +203,15 @@ func describeResponse(t *testing.T, der []byte, issuer *x509.Certificate) string
 	case err != nil:
 		t.Fatalf("parse the OCSP response: %v", err)
 	}
-	if !resp.ThisUpdate.Equal(catest.Epoch) {
-		t.Errorf("thisUpdate %s, want the handler's now, %s", resp.ThisUpdate, catest.Epoch)
+	if !resp.ThisUpdate.Equal(testkit.Epoch) {
+		t.Errorf("thisUpdate %s, want the handler's now, %s", resp.ThisUpdate, testkit.Epoch)
 	}
 	return map[int]string{ocsp.Good: "good", ocsp.Revoked: "revoked", ocsp.Unknown: "unknown"}[resp.Status]
 }
 
 // The handler mounted on a ServeMux as its documentation says.
 func TestOCSPHandlerUnderAPrefix(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	f := newHandlerFixture(t, &revocation.Authority{Backend: c.Backend()}, c)
 	mux := http.NewServeMux()
 	mux.Handle("/ocsp/", http.StripPrefix("/ocsp", f.handler))
@@ -250,8 +250,8 @@ func TestOCSPHandlerUnderAPrefix(t *testing.T) {
 }
 
 func TestOCSPHandlerInternalError(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	broken := &catest.Static{ChainCerts: c.Chain, SignerErr: errors.New("the HSM is unplugged")}
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	broken := &testkit.Static{ChainCerts: c.Chain, SignerErr: errors.New("the HSM is unplugged")}
 	f := newHandlerFixture(t, &revocation.Authority{Backend: broken}, c)
 	w := httptest.NewRecorder()
 	f.handler.ServeHTTP(w, httptest.NewRequest("POST", "/", bytes.NewReader(f.requests[1])))

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var oidNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
@@ -85,8 +85,8 @@ func parseRequest(t testing.TB, der []byte) *revocation.Request {
 }
 
 func TestParseRequest(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), catest.NewKey(t, catest.P256).Public())
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	sha1Req := requestFor(t, leaf, c.Cert, crypto.SHA1)
 	nonce := []byte{0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
@@ -224,8 +224,8 @@ func verifyResponse(t testing.TB, der []byte, issuer, signer *x509.Certificate) 
 }
 
 func TestOCSPResponse(t *testing.T) {
-	now := catest.Epoch.Add(1500 * time.Millisecond)
-	thisUpdate := catest.Epoch.Add(time.Second)
+	now := testkit.Epoch.Add(1500 * time.Millisecond)
+	thisUpdate := testkit.Epoch.Add(time.Second)
 	revokedAt := time.Date(2030, 5, 31, 9, 30, 15, 0, time.UTC)
 	revoked := func(r revocation.Reason) revocation.Status {
 		return revocation.Status{Known: true, Revoked: true, Entry: revocation.Entry{Serial: big.NewInt(0x1234), RevokedAt: revokedAt, Reason: r}}
@@ -249,10 +249,10 @@ func TestOCSPResponse(t *testing.T) {
 		{name: "revoked, SHA-512 CertID", status: revoked(revocation.Superseded), hash: crypto.SHA512, wantStatus: ocsp.Revoked, wantReason: ocsp.Superseded},
 		{name: "good for 10 minutes", status: revocation.Status{Known: true}, validity: 10 * time.Minute, wantStatus: ocsp.Good},
 	}
-	for _, kt := range []catest.KeyType{catest.P256, catest.P384, catest.RSA2048, catest.Ed25519} {
-		c := catest.NewCA(t, catest.NewKey(t, kt))
-		leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), catest.NewKey(t, catest.P256).Public())
-		responderCert, responderKey := newResponder(t, c, catest.P256, catest.Epoch.Add(-time.Hour), catest.Epoch.Add(time.Hour))
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.P384, testkit.RSA2048, testkit.Ed25519} {
+		c := testkit.NewCA(t, testkit.NewKey(t, kt))
+		leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+		responderCert, responderKey := newResponder(t, c, testkit.P256, testkit.Epoch.Add(-time.Hour), testkit.Epoch.Add(time.Hour))
 		for _, delegated := range []bool{false, true} {
 			signer, how := c.Cert, "CA-signed"
 			a := &revocation.Authority{Backend: c.Backend()}
@@ -310,8 +310,8 @@ func TestOCSPResponse(t *testing.T) {
 }
 
 func TestOCSPResponseNonce(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), catest.NewKey(t, catest.P256).Public())
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	a := &revocation.Authority{Backend: c.Backend()}
 	nonce := append([]byte{0x04, 0x20}, bytes.Repeat([]byte{0xab}, 32)...)
 	ext, err := asn1.Marshal(pkix.Extension{Id: oidNonce, Value: nonce})
@@ -328,7 +328,7 @@ func TestOCSPResponseNonce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			der, err := a.OCSPResponse(context.Background(), parseRequest(t, tt.der), revocation.Status{Known: true}, catest.Epoch)
+			der, err := a.OCSPResponse(context.Background(), parseRequest(t, tt.der), revocation.Status{Known: true}, testkit.Epoch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -342,12 +342,12 @@ func TestOCSPResponseNonce(t *testing.T) {
 
 // A responder answers for its own CA only: RFC 5019 §2.2.3 "unauthorized" for the rest.
 func TestOCSPResponseOtherIssuer(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	sameName := catest.NewCA(t, catest.NewKey(t, catest.P256)) // catest CAs share their name
-	otherName := catest.NewCA(t, c.Key, func(x *x509.Certificate) { x.Subject.CommonName = "another CA" })
-	key := catest.NewKey(t, catest.P256).Public()
-	leafOf := func(issuer *catest.CA) *x509.Certificate {
-		return issuer.Issue(t, leafTemplate(big.NewInt(7), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), key)
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	sameName := testkit.NewCA(t, testkit.NewKey(t, testkit.P256)) // testkit CAs share their name
+	otherName := testkit.NewCA(t, c.Key, func(x *x509.Certificate) { x.Subject.CommonName = "another CA" })
+	key := testkit.NewKey(t, testkit.P256).Public()
+	leafOf := func(issuer *testkit.CA) *x509.Certificate {
+		return issuer.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 	}
 	a := &revocation.Authority{Backend: c.Backend()}
 	tests := []struct {
@@ -369,7 +369,7 @@ func TestOCSPResponseOtherIssuer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			der, err := a.OCSPResponse(context.Background(), parseRequest(t, tt.der), revocation.Status{Known: true}, catest.Epoch)
+			der, err := a.OCSPResponse(context.Background(), parseRequest(t, tt.der), revocation.Status{Known: true}, testkit.Epoch)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -385,9 +385,9 @@ func TestOCSPResponseOtherIssuer(t *testing.T) {
 }
 
 func TestOCSPResponseErrors(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", catest.Epoch, catest.Epoch.Add(time.Hour)), catest.NewKey(t, catest.P256).Public())
-	responderCert, responderKey := newResponder(t, c, catest.P256, catest.Epoch.Add(-time.Hour), catest.Epoch.Add(time.Hour))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+	responderCert, responderKey := newResponder(t, c, testkit.P256, testkit.Epoch.Add(-time.Hour), testkit.Epoch.Add(time.Hour))
 	req := parseRequest(t, requestFor(t, leaf, c.Cert, crypto.SHA1))
 	boom := errors.New("the HSM is unplugged")
 	good := revocation.Status{Known: true}
@@ -407,7 +407,7 @@ func TestOCSPResponseErrors(t *testing.T) {
 		},
 		{
 			name: "revoked for reason 7", a: revocation.Authority{Backend: c.Backend()}, req: req, wantIs: revocation.ErrUnknownReason,
-			status:  revocation.Status{Known: true, Revoked: true, Entry: revocation.Entry{RevokedAt: catest.Epoch, Reason: 7}},
+			status:  revocation.Status{Known: true, Revoked: true, Entry: revocation.Entry{RevokedAt: testkit.Epoch, Reason: 7}},
 			wantErr: "the revocation of serial 7: unknown revocation reason Reason(7); use one of " + validReasons,
 		},
 		{name: "no request", a: revocation.Authority{Backend: c.Backend()}, status: good, wantErr: "the OCSP request has no serial number"},
@@ -433,21 +433,21 @@ func TestOCSPResponseErrors(t *testing.T) {
 			wantErr: "OCSPValidity: -1m0s is negative; give a positive duration, or zero for 1h0m0s",
 		},
 		{
-			name: "signer fails", a: revocation.Authority{Backend: &catest.Static{ChainCerts: c.Chain, SignerErr: boom}}, req: req, status: good, wantIs: boom,
+			name: "signer fails", a: revocation.Authority{Backend: &testkit.Static{ChainCerts: c.Chain, SignerErr: boom}}, req: req, status: good, wantIs: boom,
 			wantErr: "open the CA key: the HSM is unplugged",
 		},
 		{
-			name: "signing fails", a: revocation.Authority{Backend: &catest.Static{ChainCerts: c.Chain, Key: failingSigner{c.Key, boom}}}, req: req, status: good, wantIs: boom,
+			name: "signing fails", a: revocation.Authority{Backend: &testkit.Static{ChainCerts: c.Chain, Key: failingSigner{c.Key, boom}}}, req: req, status: good, wantIs: boom,
 			wantErr: "sign the OCSP response: the HSM is unplugged",
 		},
 		{
-			name: "CA key mismatch", a: revocation.Authority{Backend: &catest.Static{ChainCerts: c.Chain, Key: responderKey}}, req: req, status: good, wantIs: ca.ErrKeyMismatch,
+			name: "CA key mismatch", a: revocation.Authority{Backend: &testkit.Static{ChainCerts: c.Chain, Key: responderKey}}, req: req, status: good, wantIs: ca.ErrKeyMismatch,
 			wantErr: `the CA key does not match the CA certificate: the CA "CN=kcsr test CA,O=kcsr tests"`,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			der, err := tt.a.OCSPResponse(context.Background(), tt.req, tt.status, catest.Epoch)
+			der, err := tt.a.OCSPResponse(context.Background(), tt.req, tt.status, testkit.Epoch)
 			if err == nil {
 				t.Fatalf("OCSPResponse = %x, want error %q", der, tt.wantErr)
 			}
@@ -470,18 +470,18 @@ type failingSigner struct {
 func (f failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, f.err }
 
 func TestAuthorityCheck(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	noCRLSign := catest.NewCA(t, c.Key, func(x *x509.Certificate) { x.KeyUsage = x509.KeyUsageCertSign })
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	noCRLSign := testkit.NewCA(t, c.Key, func(x *x509.Certificate) { x.KeyUsage = x509.KeyUsageCertSign })
 	window := func(x *x509.Certificate) {}
-	responder := func(issuer *catest.CA, mutate ...func(*x509.Certificate)) (*x509.Certificate, crypto.Signer) {
-		return newResponder(t, issuer, catest.P256, catest.Epoch.Add(-time.Hour), catest.Epoch.Add(time.Hour), append([]func(*x509.Certificate){window}, mutate...)...)
+	responder := func(issuer *testkit.CA, mutate ...func(*x509.Certificate)) (*x509.Certificate, crypto.Signer) {
+		return newResponder(t, issuer, testkit.P256, testkit.Epoch.Add(-time.Hour), testkit.Epoch.Add(time.Hour), append([]func(*x509.Certificate){window}, mutate...)...)
 	}
 	goodCert, goodKey := responder(c)
 	otherCert, otherKey := responder(other)
 	noEKUCert, noEKUKey := responder(c, func(x *x509.Certificate) { x.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} })
-	expiredCert, expiredKey := responder(c, func(x *x509.Certificate) { x.NotAfter = catest.Epoch.Add(-time.Minute) })
-	futureCert, futureKey := responder(c, func(x *x509.Certificate) { x.NotBefore = catest.Epoch.Add(time.Minute) })
+	expiredCert, expiredKey := responder(c, func(x *x509.Certificate) { x.NotAfter = testkit.Epoch.Add(-time.Minute) })
+	futureCert, futureKey := responder(c, func(x *x509.Certificate) { x.NotBefore = testkit.Epoch.Add(time.Minute) })
 
 	tests := []struct {
 		name    string
@@ -522,7 +522,7 @@ func TestAuthorityCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.a.Check(context.Background(), catest.Epoch)
+			err := tt.a.Check(context.Background(), testkit.Epoch)
 			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}

@@ -15,32 +15,32 @@ import (
 	"testing"
 	"time"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // The tests here check the artefacts with the real openssl, as relying parties and the
 // acceptance tests of issue 7 do. openssl checks CRL and OCSP times against the wall
-// clock, so their PKI is valid around the wall clock rather than catest.Epoch.
+// clock, so their PKI is valid around the wall clock rather than testkit.Epoch.
 
 // openSSLCA is a CA for the openssl tests, valid around the wall clock, written to dir:
 // root.pem is the trust anchor, ca.pem the issuing CA (the same certificate for a root
 // CA).
 type openSSLCA struct {
 	name string
-	ca   *catest.CA
-	kt   catest.KeyType // of the issuing CA
+	ca   *testkit.CA
+	kt   testkit.KeyType // of the issuing CA
 	dir  string
 }
 
 func openSSLCAs(t *testing.T, wall time.Time) []openSSLCA {
 	valid := validFrom(wall.Add(-time.Hour), wall.Add(24*time.Hour))
 	var out []openSSLCA
-	for _, kt := range []catest.KeyType{catest.P256, catest.RSA2048, catest.Ed25519} {
-		out = append(out, openSSLCA{name: string(kt) + " root", ca: catest.NewCA(t, catest.NewKey(t, kt), valid), kt: kt})
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048, testkit.Ed25519} {
+		out = append(out, openSSLCA{name: string(kt) + " root", ca: testkit.NewCA(t, testkit.NewKey(t, kt), valid), kt: kt})
 	}
-	root := catest.NewCA(t, catest.NewKey(t, catest.P256), valid)
-	out = append(out, openSSLCA{name: "P-384 intermediate", ca: root.NewIntermediate(t, catest.NewKey(t, catest.P384), valid), kt: catest.P384})
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), valid)
+	out = append(out, openSSLCA{name: "P-384 intermediate", ca: root.NewIntermediate(t, testkit.NewKey(t, testkit.P384), valid), kt: testkit.P384})
 	for i := range out {
 		c := &out[i]
 		c.dir = t.TempDir()
@@ -56,9 +56,9 @@ func TestOpenSSLVerifyCRL(t *testing.T) {
 	wall := time.Now()
 	for _, c := range openSSLCAs(t, wall) {
 		t.Run(c.name, func(t *testing.T) {
-			leafKey := catest.NewKey(t, catest.P256)
+			leafKey := testkit.NewKey(t, testkit.P256)
 			issue := func(cn string) *x509.Certificate {
-				return c.ca.Issue(t, leafTemplate(catest.Serial(t), cn, wall.Add(-time.Hour), wall.Add(time.Hour)), leafKey.Public())
+				return c.ca.Issue(t, leafTemplate(testkit.Serial(t), cn, wall.Add(-time.Hour), wall.Add(time.Hour)), leafKey.Public())
 			}
 			revoked, held, good := issue("rahul"), issue("held"), issue("priya")
 			a := &revocation.Authority{Backend: c.ca.Backend()}
@@ -140,7 +140,7 @@ func newOCSPFixture(t *testing.T, c openSSLCA, wall time.Time, delegated bool) *
 // revoke, and writes it to a new directory as leaf.pem; it returns the directory.
 func (f *ocspFixture) leaf(t *testing.T, unknown, revoke bool, reason revocation.Reason, revokedAt time.Time) string {
 	t.Helper()
-	cert := f.ca.Issue(t, leafTemplate(catest.Serial(t), "rahul", f.wall.Add(-time.Hour), f.wall.Add(time.Hour)), catest.NewKey(t, catest.P256).Public())
+	cert := f.ca.Issue(t, leafTemplate(testkit.Serial(t), "rahul", f.wall.Add(-time.Hour), f.wall.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	if !unknown {
 		f.issued[cert.SerialNumber.Text(16)] = true
 	}

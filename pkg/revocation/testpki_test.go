@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
-// validFrom returns a catest.NewCA mutator making the CA valid from notBefore to notAfter.
+// validFrom returns a testkit.NewCA mutator making the CA valid from notBefore to notAfter.
 func validFrom(notBefore, notAfter time.Time) func(*x509.Certificate) {
 	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter }
 }
@@ -39,11 +39,11 @@ var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 
 // newResponder issues a delegated OCSP responder certificate for a new key of type kt,
 // valid from notBefore to notAfter; mutate may change the template.
-func newResponder(t testing.TB, c *catest.CA, kt catest.KeyType, notBefore, notAfter time.Time, mutate ...func(*x509.Certificate)) (*x509.Certificate, crypto.Signer) {
+func newResponder(t testing.TB, c *testkit.CA, kt testkit.KeyType, notBefore, notAfter time.Time, mutate ...func(*x509.Certificate)) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	key := catest.NewKey(t, kt)
+	key := testkit.NewKey(t, kt)
 	tmpl := &x509.Certificate{
-		SerialNumber:    catest.Serial(t),
+		SerialNumber:    testkit.Serial(t),
 		Subject:         pkix.Name{CommonName: "kcsr test OCSP responder"},
 		NotBefore:       notBefore,
 		NotAfter:        notAfter,

@@ -11,19 +11,19 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestMarkLoginSigners checks which signers are login signers, and that a login signer
 // refuses system:masters after its own rules, whoever approved the request.
 func TestMarkLoginSigners(t *testing.T) {
-	cluster := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	sub := cluster.NewIntermediate(t, catest.NewKey(t, catest.P256))
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "other"} })
+	cluster := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	sub := cluster.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "other"} })
 	clusterBackend := cluster.Backend()
 	anyOrg := Rules{Organizations: []string{"*"}}
 	build := func() map[string]*Profile {
-		profiles, err := Build(context.Background(), nil, clusterBackend, DefaultMaxDuration, catest.Epoch)
+		profiles, err := Build(context.Background(), nil, clusterBackend, DefaultMaxDuration, testkit.Epoch)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +41,7 @@ func TestMarkLoginSigners(t *testing.T) {
 		return profiles
 	}
 	request := func(orgs ...string) *x509.CertificateRequest {
-		req, _ := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "root", Organization: orgs}})
+		req, _ := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "root", Organization: orgs}})
 		return req
 	}
 	clientUsages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
@@ -101,7 +101,7 @@ func TestMarkLoginSigners(t *testing.T) {
 }
 
 func TestMarkLoginSignersChainError(t *testing.T) {
-	broken := &catest.Static{ChainErr: errors.New("the token is gone")}
+	broken := &testkit.Static{ChainErr: errors.New("the token is gone")}
 	_, err := MarkLoginSigners(context.Background(), map[string]*Profile{"example.com/hsm": {SignerName: "example.com/hsm", CA: broken}}, nil)
 	if diff := cmp.Diff("signer example.com/hsm: read the CA certificate: the token is gone", errString(err)); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)

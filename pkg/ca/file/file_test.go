@@ -17,8 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func sec1(t *testing.T, key crypto.Signer) []byte {
@@ -35,13 +35,13 @@ func pkcs1(key crypto.Signer) []byte {
 }
 
 func TestLoad(t *testing.T) {
-	p256 := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	rsaCA := catest.NewCA(t, catest.NewKey(t, catest.RSA2048))
-	edCA := catest.NewCA(t, catest.NewKey(t, catest.Ed25519))
-	inter := p256.NewIntermediate(t, catest.NewKey(t, catest.P384))
-	inter2 := inter.NewIntermediate(t, catest.NewKey(t, catest.Ed25519))
-	notCA := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature })
-	noCertSign := catest.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature })
+	p256 := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	rsaCA := testkit.NewCA(t, testkit.NewKey(t, testkit.RSA2048))
+	edCA := testkit.NewCA(t, testkit.NewKey(t, testkit.Ed25519))
+	inter := p256.NewIntermediate(t, testkit.NewKey(t, testkit.P384))
+	inter2 := inter.NewIntermediate(t, testkit.NewKey(t, testkit.Ed25519))
+	notCA := testkit.NewCA(t, p256.Key, func(c *x509.Certificate) { c.IsCA = false; c.KeyUsage = x509.KeyUsageDigitalSignature })
+	noCertSign := testkit.NewCA(t, p256.Key, func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageDigitalSignature })
 	ecParams := []byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n")
 	encrypted := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: []byte{0, 0, 0}}) // placeholders, no key
 	legacyEncrypted := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED", "DEK-Info": "AES-128-CBC,00000000000000000000000000000000"}, Bytes: []byte{0, 0, 0}})
@@ -51,10 +51,10 @@ func TestLoad(t *testing.T) {
 		certPEM []byte
 		keyPEM  []byte
 		keyMode os.FileMode // 0600 when zero
-		now     time.Time   // catest.Epoch when zero
+		now     time.Time   // testkit.Epoch when zero
 		noCert  bool
 		noKey   bool
-		want    *catest.CA
+		want    *testkit.CA
 		// wantChain is what Chain returns; want.Chain when nil.
 		wantChain []*x509.Certificate
 		wantIs    error
@@ -162,7 +162,7 @@ func TestLoad(t *testing.T) {
 			}
 			now := tt.now
 			if now.IsZero() {
-				now = catest.Epoch
+				now = testkit.Epoch
 			}
 
 			b, err := cafile.Load(context.Background(), certFile, keyFile, now)
@@ -210,10 +210,10 @@ func TestLoad(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	certFile := catest.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
-	keyFile := catest.WriteFile(t, "ca.key", c.KeyPEM, 0o600)
-	b, err := cafile.Load(context.Background(), certFile, keyFile, catest.Epoch)
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	certFile := testkit.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
+	keyFile := testkit.WriteFile(t, "ca.key", c.KeyPEM, 0o600)
+	b, err := cafile.Load(context.Background(), certFile, keyFile, testkit.Epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestClose(t *testing.T) {
 func TestLoadCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := cafile.Load(ctx, "ca.crt", "ca.key", catest.Epoch); !errors.Is(err, context.Canceled) {
+	if _, err := cafile.Load(ctx, "ca.crt", "ca.key", testkit.Epoch); !errors.Is(err, context.Canceled) {
 		t.Errorf("Load() with a canceled context = %v, want %v", err, context.Canceled)
 	}
 }

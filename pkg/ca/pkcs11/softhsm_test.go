@@ -20,15 +20,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/ca/pkcs11/softhsmtest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // open loads a backend and closes it when the test ends.
 func open(t *testing.T, cfg pkcs11.Config) *pkcs11.Backend {
 	t.Helper()
-	b, err := pkcs11.New(context.Background(), cfg, catest.Epoch)
+	b, err := pkcs11.New(context.Background(), cfg, testkit.Epoch)
 	if err != nil {
 		t.Fatalf("New() error: %v", err)
 	}
@@ -43,12 +43,12 @@ func signLeaf(t *testing.T, b ca.Backend, caCert *x509.Certificate) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafKey := catest.NewKey(t, catest.P256)
+	leafKey := testkit.NewKey(t, testkit.P256)
 	tmpl := &x509.Certificate{
-		SerialNumber: catest.Serial(t),
+		SerialNumber: testkit.Serial(t),
 		Subject:      pkix.Name{CommonName: "leaf"},
-		NotBefore:    catest.Epoch.Add(-time.Minute),
-		NotAfter:     catest.Epoch.Add(time.Hour),
+		NotBefore:    testkit.Epoch.Add(-time.Minute),
+		NotAfter:     testkit.Epoch.Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
@@ -62,19 +62,19 @@ func signLeaf(t *testing.T, b ca.Backend, caCert *x509.Certificate) {
 	}
 	roots := x509.NewCertPool()
 	roots.AddCert(caCert)
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: catest.Epoch, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: testkit.Epoch, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		t.Errorf("the certificate signed on the token does not verify against the CA certificate: %v", err)
 	}
 }
 
 // TestSoftHSM2 loads ECDSA and RSA CA keys from a real SoftHSM2 token and signs with them.
 func TestSoftHSM2(t *testing.T) {
-	for _, kt := range []catest.KeyType{catest.P256, catest.P384, catest.RSA2048} {
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.P384, testkit.RSA2048} {
 		t.Run(string(kt), func(t *testing.T) {
-			caKey := catest.NewKey(t, kt)
-			c := catest.NewCA(t, caKey)
+			caKey := testkit.NewKey(t, kt)
+			c := testkit.NewCA(t, caKey)
 			module, uri := softhsmtest.NewToken(t, c.KeyPEM)
-			certFile := catest.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
+			certFile := testkit.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
 
 			b := open(t, pkcs11.Config{ModulePath: module, URI: uri, CertFile: certFile})
 
@@ -98,10 +98,10 @@ func TestSoftHSM2(t *testing.T) {
 }
 
 func TestSoftHSM2URIForms(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	tok := softhsmtest.InitToken(t, "kcsr-test")
 	tok.ImportKey(t, c.KeyPEM, "ca", []byte{0x0a, 0x01})
-	certFile := catest.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
+	certFile := testkit.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
 	pinSource := "?pin-source=file:" + tok.PINFile
 
 	tests := []struct {
@@ -129,7 +129,7 @@ func TestSoftHSM2URIForms(t *testing.T) {
 // TestSoftHSM2CertificateOnToken reads the CA certificate from the token when no
 // certificate file is given.
 func TestSoftHSM2CertificateOnToken(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	module, uri := softhsmtest.NewToken(t, c.KeyPEM)
 	importCertificate(t, module, c.Cert, []byte{0x01}, "ca")
 
@@ -159,10 +159,10 @@ func importCertificate(t *testing.T, module string, cert *x509.Certificate, id [
 
 // TestSoftHSM2Intermediate loads an intermediate CA whose certificate file holds its root.
 func TestSoftHSM2Intermediate(t *testing.T) {
-	root := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	inter := root.NewIntermediate(t, catest.NewKey(t, catest.RSA2048))
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	inter := root.NewIntermediate(t, testkit.NewKey(t, testkit.RSA2048))
 	module, uri := softhsmtest.NewToken(t, inter.KeyPEM)
-	certFile := catest.WriteFile(t, "ca.crt", inter.ChainPEM(), 0o644)
+	certFile := testkit.WriteFile(t, "ca.crt", inter.ChainPEM(), 0o644)
 
 	b := open(t, pkcs11.Config{ModulePath: module, URI: uri, CertFile: certFile})
 	chain, err := b.Chain(context.Background())
@@ -176,19 +176,19 @@ func TestSoftHSM2Intermediate(t *testing.T) {
 }
 
 func TestSoftHSM2Errors(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	other := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	expiring := catest.NewCA(t, c.Key, func(x *x509.Certificate) { x.NotAfter = catest.Epoch.Add(-time.Hour) })
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	expiring := testkit.NewCA(t, c.Key, func(x *x509.Certificate) { x.NotAfter = testkit.Epoch.Add(-time.Hour) })
 	tok := softhsmtest.InitToken(t, "kcsr-test")
 	tok.ImportKey(t, c.KeyPEM, "ca", []byte{0x01})
 	tok.ImportKey(t, other.KeyPEM, "twin", []byte{0x02})
-	tok.ImportKey(t, catest.NewCA(t, catest.NewKey(t, catest.P256)).KeyPEM, "twin", []byte{0x03})
+	tok.ImportKey(t, testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).KeyPEM, "twin", []byte{0x03})
 	module := tok.ModulePath
-	certFile := catest.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
-	otherCert := catest.WriteFile(t, "other.crt", other.CertPEM, 0o644)
-	expiredCert := catest.WriteFile(t, "expired.crt", expiring.CertPEM, 0o644)
-	badPIN := catest.WriteFile(t, "bad.pin", []byte("9999\n"), 0o600)
-	loosePIN := catest.WriteFile(t, "loose.pin", []byte(softhsmtest.UserPIN), 0o644)
+	certFile := testkit.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
+	otherCert := testkit.WriteFile(t, "other.crt", other.CertPEM, 0o644)
+	expiredCert := testkit.WriteFile(t, "expired.crt", expiring.CertPEM, 0o644)
+	badPIN := testkit.WriteFile(t, "bad.pin", []byte("9999\n"), 0o600)
+	loosePIN := testkit.WriteFile(t, "loose.pin", []byte(softhsmtest.UserPIN), 0o644)
 	pin := "?pin-source=file:" + tok.PINFile
 
 	tests := []struct {
@@ -314,7 +314,7 @@ func TestSoftHSM2Errors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(pkcs11.PINEnv, "")
-			b, err := pkcs11.New(context.Background(), tt.cfg, catest.Epoch)
+			b, err := pkcs11.New(context.Background(), tt.cfg, testkit.Epoch)
 			if err == nil {
 				b.Close()
 				t.Fatal("New() succeeded, want an error")
@@ -340,9 +340,9 @@ func TestSoftHSM2Errors(t *testing.T) {
 // TestSoftHSM2Lifecycle: Close twice, use after Close, a canceled context, two backends
 // on one token, and signatures from many goroutines at once.
 func TestSoftHSM2Lifecycle(t *testing.T) {
-	c := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	module, uri := softhsmtest.NewToken(t, c.KeyPEM)
-	certFile := catest.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
+	certFile := testkit.WriteFile(t, "ca.crt", c.CertPEM, 0o644)
 	cfg := pkcs11.Config{ModulePath: module, URI: uri, CertFile: certFile}
 
 	t.Run("two backends on one token, signing concurrently", func(t *testing.T) {
@@ -373,7 +373,7 @@ func TestSoftHSM2Lifecycle(t *testing.T) {
 		if _, err := signer.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, context.Canceled) {
 			t.Errorf("Sign() after cancel = %v, want %v", err, context.Canceled)
 		}
-		if _, err := pkcs11.New(ctx, cfg, catest.Epoch); !errors.Is(err, context.Canceled) {
+		if _, err := pkcs11.New(ctx, cfg, testkit.Epoch); !errors.Is(err, context.Canceled) {
 			t.Errorf("New() with a canceled context = %v, want %v", err, context.Canceled)
 		}
 	})
@@ -404,8 +404,8 @@ func TestSoftHSM2Lifecycle(t *testing.T) {
 
 // TestSoftHSMTestTokens: the helper's URI, its PIN file, and a second token in one test.
 func TestSoftHSMTestTokens(t *testing.T) {
-	c1 := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	c2 := catest.NewCA(t, catest.NewKey(t, catest.RSA2048))
+	c1 := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	c2 := testkit.NewCA(t, testkit.NewKey(t, testkit.RSA2048))
 	module, uri1 := softhsmtest.NewToken(t, c1.KeyPEM)
 	_, uri2 := softhsmtest.NewToken(t, c2.KeyPEM)
 
@@ -428,9 +428,9 @@ func TestSoftHSMTestTokens(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		uri string
-		ca  *catest.CA
+		ca  *testkit.CA
 	}{{uri1, c1}, {uri2, c2}} {
-		certFile := catest.WriteFile(t, "ca.crt", tc.ca.CertPEM, 0o644)
+		certFile := testkit.WriteFile(t, "ca.crt", tc.ca.CertPEM, 0o644)
 		signLeaf(t, open(t, pkcs11.Config{ModulePath: module, URI: tc.uri, CertFile: certFile}), tc.ca.Cert)
 	}
 }
@@ -438,12 +438,12 @@ func TestSoftHSMTestTokens(t *testing.T) {
 // BenchmarkSoftHSM2Sign is certificate.Sign's signature made by SoftHSM2 through crypto11,
 // to compare with the in-memory key of pkg/certificate's BenchmarkBareCreateCertificate.
 func BenchmarkSoftHSM2Sign(b *testing.B) {
-	for _, kt := range []catest.KeyType{catest.P256, catest.RSA2048} {
+	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048} {
 		b.Run(string(kt), func(b *testing.B) {
-			c := catest.NewCA(b, catest.NewKey(b, kt))
+			c := testkit.NewCA(b, testkit.NewKey(b, kt))
 			module, uri := softhsmtest.NewToken(b, c.KeyPEM)
-			certFile := catest.WriteFile(b, "ca.crt", c.CertPEM, 0o644)
-			backend, err := pkcs11.New(context.Background(), pkcs11.Config{ModulePath: module, URI: uri, CertFile: certFile}, catest.Epoch)
+			certFile := testkit.WriteFile(b, "ca.crt", c.CertPEM, 0o644)
+			backend, err := pkcs11.New(context.Background(), pkcs11.Config{ModulePath: module, URI: uri, CertFile: certFile}, testkit.Epoch)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -452,10 +452,10 @@ func BenchmarkSoftHSM2Sign(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			leafKey := catest.NewKey(b, catest.P256)
+			leafKey := testkit.NewKey(b, testkit.P256)
 			tmpl := &x509.Certificate{
-				SerialNumber: catest.Serial(b), Subject: pkix.Name{CommonName: "myuser", Organization: []string{"dev-team"}},
-				NotBefore: catest.Epoch.Add(-5 * time.Minute), NotAfter: catest.Epoch.Add(24 * time.Hour),
+				SerialNumber: testkit.Serial(b), Subject: pkix.Name{CommonName: "myuser", Organization: []string{"dev-team"}},
+				NotBefore: testkit.Epoch.Add(-5 * time.Minute), NotAfter: testkit.Epoch.Add(24 * time.Hour),
 				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 				BasicConstraintsValid: true,
 			}

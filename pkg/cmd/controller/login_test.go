@@ -14,24 +14,24 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestLoginCAs: the login signers of kcsr controller are those on a CA the
 // cluster accepts client certificates from, read from --client-ca-file, else from the
 // ConfigMap kube-apiserver publishes, else only the CA of the built-in signers.
 func TestLoginCAs(t *testing.T) {
-	newCA := func(cn string) *catest.CA {
-		return catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: cn} })
+	newCA := func(cn string) *testkit.CA {
+		return testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: cn} })
 	}
 	kubeCA, signing, other := newCA("kubernetes"), newCA("cluster signing"), newCA("webhooks")
-	clientCAFile := catest.WriteFile(t, "client-ca.crt", kubeCA.CertPEM, 0o644)
+	clientCAFile := testkit.WriteFile(t, "client-ca.crt", kubeCA.CertPEM, 0o644)
 	configMap := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "extension-apiserver-authentication"},
 		Data:       map[string]string{"client-ca-file": string(kubeCA.CertPEM)},
 	}
-	junkFile := catest.WriteFile(t, "junk.crt", []byte("junk"), 0o644)
+	junkFile := testkit.WriteFile(t, "junk.crt", []byte("junk"), 0o644)
 	emptyConfigMap := configMap.DeepCopy()
 	emptyConfigMap.Data = nil
 
@@ -39,13 +39,13 @@ func TestLoginCAs(t *testing.T) {
 		name         string
 		clientCAFile string
 		objects      []runtime.Object
-		clusterCA    *catest.CA
+		clusterCA    *testkit.CA
 		want         []string
 		wantErr      string
 	}{
 		{name: "--client-ca-file", clientCAFile: clientCAFile, want: []string{"example.com/kube"}},
 		{name: "--client-ca-file and the built-in signers' CA", clientCAFile: clientCAFile, clusterCA: signing, want: []string{"example.com/kube", "example.com/signing", "kubernetes.io/kube-apiserver-client"}},
-		{name: "the flag wins over the ConfigMap", clientCAFile: catest.WriteFile(t, "other.crt", other.CertPEM, 0o644), objects: []runtime.Object{configMap}, want: []string{"example.com/webhook"}},
+		{name: "the flag wins over the ConfigMap", clientCAFile: testkit.WriteFile(t, "other.crt", other.CertPEM, 0o644), objects: []runtime.Object{configMap}, want: []string{"example.com/webhook"}},
 		{name: "the ConfigMap kube-apiserver publishes", objects: []runtime.Object{configMap}, want: []string{"example.com/kube"}},
 		{name: "no ConfigMap: only the built-in signers' CA", clusterCA: signing, want: []string{"example.com/signing", "kubernetes.io/kube-apiserver-client"}},
 		{name: "a ConfigMap without client-ca-file: only the built-in signers' CA", objects: []runtime.Object{emptyConfigMap}, clusterCA: signing, want: []string{"example.com/signing", "kubernetes.io/kube-apiserver-client"}},

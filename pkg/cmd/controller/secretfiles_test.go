@@ -7,23 +7,23 @@ import (
 
 	"k8s.io/client-go/kubernetes/fake"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestOpenSignersRefusesOpenKeyFiles: kcsr controller's CA keys, the cluster signing key and a
 // custom signer's, get the check kcsr server applies to its own keys and to
 // --token-auth-file (pki.CheckSecretFileMode, through the file CA backend).
 func TestOpenSignersRefusesOpenKeyFiles(t *testing.T) {
-	key := catest.NewKey(t, catest.P256)
-	authority := catest.NewCA(t, key)
+	key := testkit.NewKey(t, testkit.P256)
+	authority := testkit.NewCA(t, key)
 	keyPEM, err := pki.EncodeKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certFile := catest.WriteFile(t, "ca.crt", authority.ChainPEM(), 0o644)
-	openKey := catest.WriteFile(t, "ca.key", keyPEM, 0o640)
-	signerConfig := catest.WriteFile(t, "signers.yaml", []byte(fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+	certFile := testkit.WriteFile(t, "ca.crt", authority.ChainPEM(), 0o644)
+	openKey := testkit.WriteFile(t, "ca.key", keyPEM, 0o640)
+	signerConfig := testkit.WriteFile(t, "signers.yaml", []byte(fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:
 - signerName: example.com/webhook

@@ -23,15 +23,15 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
-var now = catest.Epoch
+var now = testkit.Epoch
 
 func newCSR(t *testing.T, name, username, signer, cn string, orgs []string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}})
+	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}})
 	return &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
 		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signer, Usages: usages, Username: username},
@@ -49,7 +49,7 @@ func withNames(t *testing.T, name, username, cn string, orgs, dnsNames []string,
 		}
 		tmpl.URIs = append(tmpl.URIs, parsed)
 	}
-	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), tmpl)
+	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), tmpl)
 	obj := newCSR(t, name, username, certificatesv1.KubeAPIServerClientSignerName, cn, orgs, certificatesv1.UsageClientAuth)
 	obj.Spec.Request = reqPEM
 	return obj

@@ -20,15 +20,15 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const clientSigner = certificatesv1.KubeAPIServerClientSignerName
 
 type fixture struct {
-	ca     *catest.CA
+	ca     *testkit.CA
 	client *fake.Clientset
 	kcsr   *kcsrfake.Clientset
 	c      *Controller
@@ -36,10 +36,10 @@ type fixture struct {
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	ca := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	f := &fixture{ca: ca, client: fake.NewSimpleClientset(objs...), kcsr: kcsrfake.NewSimpleClientset()}
 	factory := informers.NewSharedInformerFactory(f.client, 0)
-	profiles, err := signer.Build(context.Background(), nil, ca.Backend(), signer.DefaultMaxDuration, catest.Epoch)
+	profiles, err := signer.Build(context.Background(), nil, ca.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 		Profiles:       profiles,
 		ReportUnserved: true,
 		Recorder:       record.NewFakeRecorder(100),
-		Clock:          clocktesting.NewFakeClock(catest.Epoch),
+		Clock:          clocktesting.NewFakeClock(testkit.Epoch),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 
 func approvedCSR(t *testing.T, name, signerName string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	_, reqPEM := catest.NewRequest(t, catest.NewKey(t, catest.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice", Organization: []string{"dev"}}})
+	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice", Organization: []string{"dev"}}})
 	return &certificatesv1.CertificateSigningRequest{
 		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
 		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signerName, Usages: usages, Username: "kcsr-admin"},
@@ -150,7 +150,7 @@ func TestFailsWithReason(t *testing.T) {
 		t.Fatal("issued a certificate the signer must refuse")
 	}
 	last := got.Status.Conditions[len(got.Status.Conditions)-1]
-	want := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateFailed, Status: "True", Reason: ReasonSignerValidationFailure, Message: "invalid usage for client certificate: server auth", LastUpdateTime: metav1.NewTime(catest.Epoch)}
+	want := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateFailed, Status: "True", Reason: ReasonSignerValidationFailure, Message: "invalid usage for client certificate: server auth", LastUpdateTime: metav1.NewTime(testkit.Epoch)}
 	if diff := cmp.Diff(want, last); diff != "" {
 		t.Errorf("Failed condition (-want +got):\n%s", diff)
 	}

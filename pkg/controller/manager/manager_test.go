@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestValidate: every bad shared flag is refused with a message naming it, and Validate
@@ -98,8 +98,8 @@ func TestComplete(t *testing.T) {
 // the login signers are those on a login CA; every CA is closed exactly once, by Close or
 // at once when it is not served, and all of them on error.
 func TestOpenSigners(t *testing.T) {
-	clusterAuthority := catest.NewCA(t, catest.NewKey(t, catest.P256))
-	otherAuthority := catest.NewCA(t, catest.NewKey(t, catest.P256))
+	clusterAuthority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	otherAuthority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	clientSigners := []string{certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName}
 	cases := []struct {
 		name      string

@@ -21,13 +21,13 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const (
@@ -39,15 +39,15 @@ const (
 // (the same files opened again), by the custom signer example.com/ops; and a webhook CA of
 // its own.
 type sharedCAs struct {
-	cluster, webhook *catest.CA
-	clusterBackend   *catest.Static
+	cluster, webhook *testkit.CA
+	clusterBackend   *testkit.Static
 	profiles         map[string]*signer.Profile
 }
 
 func newSharedCAs(t *testing.T) *sharedCAs {
 	s := &sharedCAs{
-		cluster: catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "cluster CA"} }),
-		webhook: catest.NewCA(t, catest.NewKey(t, catest.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "webhook CA"} }),
+		cluster: testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "cluster CA"} }),
+		webhook: testkit.NewCA(t, testkit.NewKey(t, testkit.P256), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "webhook CA"} }),
 	}
 	s.clusterBackend = s.cluster.Backend()
 	s.profiles = map[string]*signer.Profile{
@@ -62,7 +62,7 @@ func newSharedCAs(t *testing.T) *sharedCAs {
 func TestCAsFor(t *testing.T) {
 	s := newSharedCAs(t)
 	// The cluster CA's certificate renewed for the same key is the same CA.
-	renewed := catest.NewCA(t, s.cluster.Key, func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "cluster CA"} })
+	renewed := testkit.NewCA(t, s.cluster.Key, func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "cluster CA"} })
 	s.profiles["example.com/renewed"] = &signer.Profile{SignerName: "example.com/renewed", CA: renewed.Backend()}
 
 	cas, err := CAsFor(context.Background(), s.profiles, s.clusterBackend)
@@ -132,17 +132,17 @@ func TestCAsForErrors(t *testing.T) {
 		{
 			name:      "the cluster CA cannot be read",
 			profiles:  s.profiles,
-			clusterCA: &catest.Static{ChainErr: errors.New("the token is gone")},
+			clusterCA: &testkit.Static{ChainErr: errors.New("the token is gone")},
 			wantErr:   "cluster CA: read the CA certificate: the token is gone",
 		},
 		{
 			name:     "a signer's CA cannot be read",
-			profiles: map[string]*signer.Profile{opsSigner: {SignerName: opsSigner, CA: &catest.Static{ChainErr: errors.New("the token is gone")}}},
+			profiles: map[string]*signer.Profile{opsSigner: {SignerName: opsSigner, CA: &testkit.Static{ChainErr: errors.New("the token is gone")}}},
 			wantErr:  "signer example.com/ops: read the CA certificate: the token is gone",
 		},
 		{
 			name:     "a signer's CA has no certificate",
-			profiles: map[string]*signer.Profile{opsSigner: {SignerName: opsSigner, CA: &catest.Static{}}},
+			profiles: map[string]*signer.Profile{opsSigner: {SignerName: opsSigner, CA: &testkit.Static{}}},
 			wantErr:  "signer example.com/ops: the CA has no certificate",
 		},
 	}
@@ -158,7 +158,7 @@ func TestCAsForErrors(t *testing.T) {
 
 func TestNewRefusesAmbiguousIDs(t *testing.T) {
 	s := newSharedCAs(t)
-	authority := func(c *catest.CA) *revocation.Authority { return &revocation.Authority{Backend: c.Backend()} }
+	authority := func(c *testkit.CA) *revocation.Authority { return &revocation.Authority{Backend: c.Backend()} }
 	tests := []struct {
 		name    string
 		cas     []CA
@@ -215,7 +215,7 @@ func TestSharedCARevocations(t *testing.T) {
 		return func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Issuer = issuer }
 	}
 	keyCompromise := revokedFor("keyCompromise")
-	until := catest.Epoch.Add(time.Hour)
+	until := testkit.Epoch.Add(time.Hour)
 	objs := []runtime.Object{
 		issued("ops-revoked", opsSigner, 10, "ops", until, withIssuer(cluster), keyCompromise),
 		issued("client-revoked", clientSigner, 11, "alice", until, withIssuer(cluster), keyCompromise),
@@ -227,7 +227,7 @@ func TestSharedCARevocations(t *testing.T) {
 		issued("webhook-revoked", webhookSigner, 15, "hook", until, withIssuer(webhook), keyCompromise),
 		// An older record without an issuer belongs to its signer's CA.
 		issued("ops-no-issuer", opsSigner, 16, "ops", until, keyCompromise),
-		issued("expired-revoked", opsSigner, 17, "ops", catest.Epoch.Add(-time.Minute), withIssuer(cluster), keyCompromise),
+		issued("expired-revoked", opsSigner, 17, "ops", testkit.Epoch.Add(-time.Minute), withIssuer(cluster), keyCompromise),
 	}
 
 	metrics.Register()
@@ -240,7 +240,7 @@ func TestSharedCARevocations(t *testing.T) {
 	if err := informer.AddIndexers(inventory.Indexers()); err != nil {
 		t.Fatal(err)
 	}
-	pub, err := New(cas, informer, clocktesting.NewFakeClock(catest.Epoch))
+	pub, err := New(cas, informer, clocktesting.NewFakeClock(testkit.Epoch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestSharedCARevocations(t *testing.T) {
 	go func() { defer close(done); pub.Run(ctx) }()
 	h := pub.Handler()
 
-	crlSerials := func(id string, issuer *catest.CA) []int64 {
+	crlSerials := func(id string, issuer *testkit.CA) []int64 {
 		t.Helper()
 		var body []byte
 		eventually(t, "the CRL of "+id, func() bool {
@@ -290,9 +290,9 @@ func TestSharedCARevocations(t *testing.T) {
 		}
 	}
 
-	ocspStatus := func(id string, issuer *catest.CA, serial int64) string {
+	ocspStatus := func(id string, issuer *testkit.CA, serial int64) string {
 		t.Helper()
-		leaf := issuer.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "x"}, NotBefore: catest.Epoch, NotAfter: catest.Epoch.Add(time.Hour)}, catest.NewKey(t, catest.P256).Public())
+		leaf := issuer.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "x"}, NotBefore: testkit.Epoch, NotAfter: testkit.Epoch.Add(time.Hour)}, testkit.NewKey(t, testkit.P256).Public())
 		req, err := ocsp.CreateRequest(leaf, issuer.Cert, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -310,7 +310,7 @@ func TestSharedCARevocations(t *testing.T) {
 	}
 	tests := []struct {
 		id     string
-		issuer *catest.CA
+		issuer *testkit.CA
 		serial int64
 		want   string
 	}{

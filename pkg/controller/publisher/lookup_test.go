@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestLookupRevokedWins: OCSP never calls a revoked certificate good. When the inventory
@@ -18,14 +18,14 @@ import (
 // first.
 func TestLookupRevokedWins(t *testing.T) {
 	f := newFixture(t, nil,
-		issued("rahul", clientSigner, 42, "rahul", catest.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
-		issued("rahul-again", clientSigner, 42, "rahul", catest.Epoch.Add(time.Hour)),
-		issued("priya", clientSigner, 43, "priya", catest.Epoch.Add(time.Hour)),
+		issued("rahul", clientSigner, 42, "rahul", testkit.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
+		issued("rahul-again", clientSigner, 42, "rahul", testkit.Epoch.Add(time.Hour)),
+		issued("priya", clientSigner, 43, "priya", testkit.Epoch.Add(time.Hour)),
 	)
 	eventually(t, "the CRLs", func() bool { return gauge(t, metrics.CRLSize, ClusterCAID) > 0 })
 	lookup := f.pub.lookup(f.pub.cas[ClusterCAID])
 	want := map[int64]revocation.Status{
-		42: {Known: true, Revoked: true, Entry: revocation.Entry{Serial: big.NewInt(42), RevokedAt: catest.Epoch.Add(-time.Minute), Reason: revocation.KeyCompromise, NotAfter: catest.Epoch.Add(time.Hour)}},
+		42: {Known: true, Revoked: true, Entry: revocation.Entry{Serial: big.NewInt(42), RevokedAt: testkit.Epoch.Add(-time.Minute), Reason: revocation.KeyCompromise, NotAfter: testkit.Epoch.Add(time.Hour)}},
 		43: {Known: true},
 		44: {},
 	}

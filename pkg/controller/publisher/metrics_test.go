@@ -27,12 +27,12 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const (
@@ -43,9 +43,9 @@ const (
 )
 
 // fixture is a running publisher of two CAs, "cluster" (the client and kubelet signers)
-// and "example.com_signer", over a fake clientset's informer, its clock at catest.Epoch.
+// and "example.com_signer", over a fake clientset's informer, its clock at testkit.Epoch.
 type fixture struct {
-	cluster, custom *catest.CA
+	cluster, custom *testkit.CA
 	client          *kcsrfake.Clientset
 	pub             *Publisher
 	clock           *clocktesting.FakeClock
@@ -60,10 +60,10 @@ func newFixture(t *testing.T, clusterBackend ca.Backend, objs ...runtime.Object)
 		v.Reset()
 	}
 	f := &fixture{
-		cluster: catest.NewCA(t, catest.NewKey(t, catest.P256)),
-		custom:  catest.NewCA(t, catest.NewKey(t, catest.P256)),
+		cluster: testkit.NewCA(t, testkit.NewKey(t, testkit.P256)),
+		custom:  testkit.NewCA(t, testkit.NewKey(t, testkit.P256)),
 		client:  kcsrfake.NewSimpleClientset(objs...),
-		clock:   clocktesting.NewFakeClock(catest.Epoch),
+		clock:   clocktesting.NewFakeClock(testkit.Epoch),
 	}
 	if clusterBackend == nil {
 		clusterBackend = f.cluster.Backend()
@@ -98,7 +98,7 @@ func issued(name, signer string, serial int64, cn string, notAfter time.Time, mu
 			SerialNumber: big.NewInt(serial).Text(16),
 			SignerName:   signer,
 			CommonName:   cn,
-			NotBefore:    metav1.NewTime(catest.Epoch.Add(-time.Hour)),
+			NotBefore:    metav1.NewTime(testkit.Epoch.Add(-time.Hour)),
 			NotAfter:     metav1.NewTime(notAfter),
 		},
 	}
@@ -110,7 +110,7 @@ func issued(name, signer string, serial int64, cn string, notAfter time.Time, mu
 
 func revokedFor(reason string) func(*kcsrv1alpha1.IssuedCertificate) {
 	return func(ic *kcsrv1alpha1.IssuedCertificate) {
-		ic.Status.Revocation = &kcsrv1alpha1.Revocation{Time: metav1.NewTime(catest.Epoch.Add(-time.Minute)), Reason: reason}
+		ic.Status.Revocation = &kcsrv1alpha1.Revocation{Time: metav1.NewTime(testkit.Epoch.Add(-time.Minute)), Reason: reason}
 	}
 }
 
@@ -200,9 +200,9 @@ func revocationCounts(t *testing.T, want map[string]float64) (got, wantAll map[s
 // and a certificate that appears already revoked after the initial list.
 func TestRevocationsCounter(t *testing.T) {
 	f := newFixture(t, nil,
-		issued("before", clientSigner, 1, "rahul", catest.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
-		issued("a", clientSigner, 2, "priya", catest.Epoch.Add(time.Hour)),
-		issued("b", customSigner, 3, "svc", catest.Epoch.Add(time.Hour)),
+		issued("before", clientSigner, 1, "rahul", testkit.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
+		issued("a", clientSigner, 2, "priya", testkit.Epoch.Add(time.Hour)),
+		issued("b", customSigner, 3, "svc", testkit.Epoch.Add(time.Hour)),
 	)
 	eventually(t, "the CRLs", func() bool {
 		return gauge(t, metrics.CRLSize, ClusterCAID) > 0 && gauge(t, metrics.CRLSize, customCA) > 0
@@ -218,7 +218,7 @@ func TestRevocationsCounter(t *testing.T) {
 	f.revoke(t, "a", "superseded", "")
 	f.revoke(t, "b", "cACompromise", "")
 	if _, err := f.client.KcsrV1alpha1().IssuedCertificates().Create(context.Background(),
-		issued("c", clientSigner, 4, "x", catest.Epoch.Add(time.Hour), revokedFor("affiliationChanged")), metav1.CreateOptions{}); err != nil {
+		issued("c", clientSigner, 4, "x", testkit.Epoch.Add(time.Hour), revokedFor("affiliationChanged")), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]float64{"certificateHold": 2, "superseded": 1, "cACompromise": 1, "affiliationChanged": 1}
@@ -236,10 +236,10 @@ func TestRevocationsCounter(t *testing.T) {
 // its thisUpdate and nextUpdate.
 func TestCRLMetrics(t *testing.T) {
 	f := newFixture(t, nil,
-		issued("revoked", clientSigner, 1, "rahul", catest.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
-		issued("kubelet", kubeletSigner, 2, "system:node:a", catest.Epoch.Add(time.Hour), revokedFor("superseded")),
-		issued("expired", clientSigner, 3, "old", catest.Epoch.Add(-time.Second), revokedFor("keyCompromise")),
-		issued("good", clientSigner, 4, "priya", catest.Epoch.Add(time.Hour)),
+		issued("revoked", clientSigner, 1, "rahul", testkit.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
+		issued("kubelet", kubeletSigner, 2, "system:node:a", testkit.Epoch.Add(time.Hour), revokedFor("superseded")),
+		issued("expired", clientSigner, 3, "old", testkit.Epoch.Add(-time.Second), revokedFor("keyCompromise")),
+		issued("good", clientSigner, 4, "priya", testkit.Epoch.Add(time.Hour)),
 	)
 	crl := func(id string) *x509.RevocationList {
 		t.Helper()
@@ -266,8 +266,8 @@ func TestCRLMetrics(t *testing.T) {
 		want := map[string]float64{
 			"size":       float64(len(l.Raw)),
 			"entries":    float64(wantEntries),
-			"thisUpdate": float64(catest.Epoch.Unix()),
-			"nextUpdate": float64(catest.Epoch.Add(revocation.DefaultCRLValidity).Unix()),
+			"thisUpdate": float64(testkit.Epoch.Unix()),
+			"nextUpdate": float64(testkit.Epoch.Add(revocation.DefaultCRLValidity).Unix()),
 		}
 		if len(l.RevokedCertificateEntries) != wantEntries {
 			t.Errorf("the CRL of %s lists %d certificates, want %d", id, len(l.RevokedCertificateEntries), wantEntries)
@@ -289,8 +289,8 @@ func TestCRLMetrics(t *testing.T) {
 	if got, want := gauge(t, metrics.CRLSize, ClusterCAID), float64(len(l.Raw)); got != want {
 		t.Errorf("kcsr_crl_size_bytes = %v after a revocation, want %v", got, want)
 	}
-	if got, want := gauge(t, metrics.CRLThisUpdate, ClusterCAID), float64(l.ThisUpdate.Unix()); got != want || l.ThisUpdate.Unix() != catest.Epoch.Add(time.Minute).Unix() {
-		t.Errorf("kcsr_crl_this_update_timestamp_seconds = %v, the CRL's thisUpdate %v, want %v", got, want, catest.Epoch.Add(time.Minute).Unix())
+	if got, want := gauge(t, metrics.CRLThisUpdate, ClusterCAID), float64(l.ThisUpdate.Unix()); got != want || l.ThisUpdate.Unix() != testkit.Epoch.Add(time.Minute).Unix() {
+		t.Errorf("kcsr_crl_this_update_timestamp_seconds = %v, the CRL's thisUpdate %v, want %v", got, want, testkit.Epoch.Add(time.Minute).Unix())
 	}
 	if got := counter(t, metrics.CRLErrors, ClusterCAID); got != 0 {
 		t.Errorf("kcsr_crl_generation_errors_total = %v, want 0", got)
@@ -299,7 +299,7 @@ func TestCRLMetrics(t *testing.T) {
 
 // A CA that cannot sign counts CRL generation errors, and serves no CRL.
 func TestCRLErrors(t *testing.T) {
-	unplugged := &catest.Static{ChainCerts: catest.NewCA(t, catest.NewKey(t, catest.P256)).Chain, SignerErr: errors.New("the HSM is unplugged")}
+	unplugged := &testkit.Static{ChainCerts: testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).Chain, SignerErr: errors.New("the HSM is unplugged")}
 	newFixture(t, unplugged)
 	eventually(t, "a CRL error", func() bool { return counter(t, metrics.CRLErrors, ClusterCAID) >= 1 })
 	eventually(t, "the other CA's CRL", func() bool { return gauge(t, metrics.CRLSize, customCA) > 0 })
@@ -314,13 +314,13 @@ func TestCRLErrors(t *testing.T) {
 // kcsr_ocsp_responses_total counts every OCSP request by CA and what it was answered.
 func TestOCSPMetrics(t *testing.T) {
 	f := newFixture(t, nil,
-		issued("good", clientSigner, 1, "priya", catest.Epoch.Add(time.Hour)),
-		issued("revoked", clientSigner, 2, "rahul", catest.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
-		issued("custom", customSigner, 3, "svc", catest.Epoch.Add(time.Hour)),
+		issued("good", clientSigner, 1, "priya", testkit.Epoch.Add(time.Hour)),
+		issued("revoked", clientSigner, 2, "rahul", testkit.Epoch.Add(time.Hour), revokedFor("keyCompromise")),
+		issued("custom", customSigner, 3, "svc", testkit.Epoch.Add(time.Hour)),
 	)
 	eventually(t, "the CRLs", func() bool { return gauge(t, metrics.CRLSize, ClusterCAID) > 0 })
-	request := func(c *catest.CA, serial int64) []byte {
-		leaf := c.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "x"}, NotBefore: catest.Epoch, NotAfter: catest.Epoch.Add(time.Hour)}, catest.NewKey(t, catest.P256).Public())
+	request := func(c *testkit.CA, serial int64) []byte {
+		leaf := c.Issue(t, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "x"}, NotBefore: testkit.Epoch, NotAfter: testkit.Epoch.Add(time.Hour)}, testkit.NewKey(t, testkit.P256).Public())
 		der, err := ocsp.CreateRequest(leaf, c.Cert, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -382,27 +382,27 @@ func TestInventoryMetrics(t *testing.T) {
 	}
 	f := newFixture(t, nil,
 		// rahul renewed: the old certificate expires in 30 minutes, the new one in 20 days.
-		issued("rahul-old", clientSigner, 1, "rahul", catest.Epoch.Add(30*time.Minute), org("dev", "ops")),
-		issued("rahul-new", clientSigner, 2, "rahul", catest.Epoch.Add(20*day), org("ops", "dev")),
+		issued("rahul-old", clientSigner, 1, "rahul", testkit.Epoch.Add(30*time.Minute), org("dev", "ops")),
+		issued("rahul-new", clientSigner, 2, "rahul", testkit.Epoch.Add(20*day), org("ops", "dev")),
 		// priya's expires in 10 hours, and her other certificate of another group is no renewal.
-		issued("priya", clientSigner, 3, "priya", catest.Epoch.Add(10*time.Hour), org("dev")),
-		issued("priya-admin", clientSigner, 4, "priya", catest.Epoch.Add(5*day), org("admins")),
+		issued("priya", clientSigner, 3, "priya", testkit.Epoch.Add(10*time.Hour), org("dev")),
+		issued("priya-admin", clientSigner, 4, "priya", testkit.Epoch.Add(5*day), org("admins")),
 		// Exactly one hour left: within 1h.
-		issued("node-a", kubeletSigner, 5, "system:node:a", catest.Epoch.Add(time.Hour), org(nodeO)),
+		issued("node-a", kubeletSigner, 5, "system:node:a", testkit.Epoch.Add(time.Hour), org(nodeO)),
 		// Revoked: counted as revoked, not as expiring, and no renewal of priya's.
-		issued("priya-revoked", clientSigner, 6, "priya", catest.Epoch.Add(9*day), org("dev"), revokedFor("keyCompromise")),
-		issued("node-b", kubeletSigner, 7, "system:node:b", catest.Epoch.Add(2*day), org(nodeO), revokedFor("superseded")),
-		issued("svc", customSigner, 8, "", catest.Epoch.Add(3*day), dns("b.example.com", "a.example.com"), revokedFor("keyCompromise")),
+		issued("priya-revoked", clientSigner, 6, "priya", testkit.Epoch.Add(9*day), org("dev"), revokedFor("keyCompromise")),
+		issued("node-b", kubeletSigner, 7, "system:node:b", testkit.Epoch.Add(2*day), org(nodeO), revokedFor("superseded")),
+		issued("svc", customSigner, 8, "", testkit.Epoch.Add(3*day), dns("b.example.com", "a.example.com"), revokedFor("keyCompromise")),
 		// SAN-only certificates: renewed only by the same names.
-		issued("web-old", customSigner, 9, "", catest.Epoch.Add(2*day), dns("web.example.com")),
-		issued("web-new", customSigner, 10, "", catest.Epoch.Add(100*day), dns("web.example.com")),
-		issued("api", customSigner, 11, "", catest.Epoch.Add(6*day), dns("api.example.com")),
+		issued("web-old", customSigner, 9, "", testkit.Epoch.Add(2*day), dns("web.example.com")),
+		issued("web-new", customSigner, 10, "", testkit.Epoch.Add(100*day), dns("web.example.com")),
+		issued("api", customSigner, 11, "", testkit.Epoch.Add(6*day), dns("api.example.com")),
 		// Expired, revoked or not: in neither gauge.
-		issued("gone", clientSigner, 12, "gone", catest.Epoch.Add(-time.Second)),
-		issued("gone-revoked", clientSigner, 13, "gone", catest.Epoch.Add(-time.Second), revokedFor("cACompromise")),
+		issued("gone", clientSigner, 12, "gone", testkit.Epoch.Add(-time.Second)),
+		issued("gone-revoked", clientSigner, 13, "gone", testkit.Epoch.Add(-time.Second), revokedFor("cACompromise")),
 		// A signer kcsr does not publish a CA for: expiring, but no CA to be revoked in.
-		issued("ext", "example.org/external", 14, "ext", catest.Epoch.Add(40*day)),
-		issued("ext-revoked", "example.org/external", 15, "ext2", catest.Epoch.Add(40*day), revokedFor("keyCompromise")),
+		issued("ext", "example.org/external", 14, "ext", testkit.Epoch.Add(40*day)),
+		issued("ext-revoked", "example.org/external", 15, "ext2", testkit.Epoch.Add(40*day), revokedFor("keyCompromise")),
 	)
 	eventually(t, "the CRLs", func() bool { return gauge(t, metrics.CRLSize, ClusterCAID) > 0 })
 
@@ -472,14 +472,14 @@ func BenchmarkCountInventory(b *testing.B) {
 		if i%10 == 0 {
 			mutate = append(mutate, revokedFor("keyCompromise"))
 		}
-		ic := issued(fmt.Sprint("ic-", i), clientSigner, int64(i+1), fmt.Sprint("user-", i/2), catest.Epoch.Add(time.Duration(i)*time.Minute), mutate...)
+		ic := issued(fmt.Sprint("ic-", i), clientSigner, int64(i+1), fmt.Sprint("user-", i/2), testkit.Epoch.Add(time.Duration(i)*time.Minute), mutate...)
 		ic.Spec.Organizations = []string{"developers", "team-" + fmt.Sprint(i%7)}
 		if err := indexer.Add(ic); err != nil {
 			b.Fatal(err)
 		}
 	}
 	c := &caState{CA: CA{ID: ClusterCAID, SignerNames: []string{clientSigner}}}
-	p := &Publisher{cas: map[string]*caState{ClusterCAID: c}, bySigner: map[string]*caState{clientSigner: c}, indexer: indexer, synced: func() bool { return true }, clock: clocktesting.NewFakeClock(catest.Epoch)}
+	p := &Publisher{cas: map[string]*caState{ClusterCAID: c}, bySigner: map[string]*caState{clientSigner: c}, indexer: indexer, synced: func() bool { return true }, clock: clocktesting.NewFakeClock(testkit.Epoch)}
 	b.ReportAllocs()
 	for b.Loop() {
 		p.countInventory(&metrics.Inventory{})

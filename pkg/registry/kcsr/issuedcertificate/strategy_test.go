@@ -22,35 +22,35 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/ca/catest"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // testCA issues the certificates of these tests; epoch is their notBefore.
-type testCA struct{ ca *catest.CA }
+type testCA struct{ ca *testkit.CA }
 
 func newTestCA(t *testing.T) testCA {
-	return testCA{catest.NewCA(t, catest.NewKey(t, catest.P256))}
+	return testCA{testkit.NewCA(t, testkit.NewKey(t, testkit.P256))}
 }
 
 // leaf issues a client certificate with one name of each kind, valid for a day from
-// catest.Epoch.
+// testkit.Epoch.
 func (c testCA) leaf(t *testing.T) *x509.Certificate {
 	t.Helper()
 	spiffe, _ := url.Parse("spiffe://example.org/alice")
 	return c.ca.Issue(t, &x509.Certificate{
-		SerialNumber:   catest.Serial(t),
+		SerialNumber:   testkit.Serial(t),
 		Subject:        pkix.Name{CommonName: "alice", Organization: []string{"dev", "ops"}, OrganizationalUnit: []string{"team-a"}},
 		DNSNames:       []string{"alice.example.org"},
 		IPAddresses:    []net.IP{net.ParseIP("10.0.0.7")},
 		URIs:           []*url.URL{spiffe},
 		EmailAddresses: []string{"alice@example.org"},
-		NotBefore:      catest.Epoch,
-		NotAfter:       catest.Epoch.Add(24 * time.Hour),
+		NotBefore:      testkit.Epoch,
+		NotAfter:       testkit.Epoch.Add(24 * time.Hour),
 		KeyUsage:       x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, catest.NewKey(t, catest.P256).Public())
+	}, testkit.NewKey(t, testkit.P256).Public())
 }
 
 // record is the record the signer builds for cert, for a CSR named alice.
@@ -79,7 +79,7 @@ func TestValidateCreate(t *testing.T) {
 	other := c.leaf(t)
 	otherRecord := record(other)
 	serial, fp := cert.SerialNumber.Text(16), record(cert).Spec.SHA256Fingerprint
-	der, err := x509.MarshalPKCS8PrivateKey(catest.NewKey(t, catest.P256))
+	der, err := x509.MarshalPKCS8PrivateKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +130,8 @@ func TestValidateCreate(t *testing.T) {
 				s.URIs = nil
 				s.EmailAddresses = []string{"root@example.org"}
 				s.KeyAlgorithm = "RSA 2048"
-				s.NotBefore = metav1.NewTime(catest.Epoch.Add(-time.Hour))
-				s.NotAfter = metav1.NewTime(catest.Epoch.Add(10 * 365 * 24 * time.Hour))
+				s.NotBefore = metav1.NewTime(testkit.Epoch.Add(-time.Hour))
+				s.NotAfter = metav1.NewTime(testkit.Epoch.Add(10 * 365 * 24 * time.Hour))
 			},
 			want: []string{
 				`spec.issuer: Invalid value: "CN=another CA": does not match spec.certificate, which says "CN=kcsr test CA,O=kcsr tests"`,
@@ -252,7 +252,7 @@ func TestSpecIsImmutable(t *testing.T) {
 	for name, mutate := range map[string]func(*kcsrv1alpha1.IssuedCertificate){
 		"fingerprint":  func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.SHA256Fingerprint = strings.Repeat("0", 64) },
 		"certificate":  func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Certificate = record(c.leaf(t)).Spec.Certificate },
-		"notAfter":     func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.NotAfter = metav1.NewTime(catest.Epoch) },
+		"notAfter":     func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.NotAfter = metav1.NewTime(testkit.Epoch) },
 		"organization": func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Organizations = nil },
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -267,7 +267,7 @@ func TestSpecIsImmutable(t *testing.T) {
 
 	// A status sent to the main resource is dropped: revocations go through /status.
 	revoked := old.DeepCopy()
-	revoked.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(catest.Epoch)}
+	revoked.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(testkit.Epoch)}
 	unrevoked := revoked.DeepCopy()
 	unrevoked.Status.Revocation = nil
 	(strategy{}).PrepareForUpdate(context.Background(), unrevoked, revoked)
@@ -282,7 +282,7 @@ func TestRevocationIsFinal(t *testing.T) {
 	c := newTestCA(t)
 	base := record(c.leaf(t))
 	base.ResourceVersion = "7"
-	at := metav1.NewTime(catest.Epoch)
+	at := metav1.NewTime(testkit.Epoch)
 	revocation := func(reason string) *kcsrv1alpha1.Revocation {
 		return &kcsrv1alpha1.Revocation{Reason: reason, Time: at, RevokedBy: "kcsr-admin"}
 	}
@@ -298,7 +298,7 @@ func TestRevocationIsFinal(t *testing.T) {
 		{name: "make a hold final", old: revocation("certificateHold"), new: revocation("superseded")},
 		{name: "remove a revocation", old: revocation("keyCompromise"), want: []string{final}},
 		{name: "change the reason", old: revocation("keyCompromise"), new: revocation("certificateHold"), want: []string{final}},
-		{name: "change the time", old: revocation("keyCompromise"), new: &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(catest.Epoch.Add(time.Hour)), RevokedBy: "kcsr-admin"}, want: []string{final}},
+		{name: "change the time", old: revocation("keyCompromise"), new: &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(testkit.Epoch.Add(time.Hour)), RevokedBy: "kcsr-admin"}, want: []string{final}},
 		{name: "unknown reason", new: revocation("stolen"), want: []string{`status.revocation.reason: Unsupported value: "stolen": supported values: "unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold", "privilegeWithdrawn", "aACompromise"`}},
 	}
 	ctx := genericapirequest.WithUser(context.Background(), &user.DefaultInfo{Name: "kcsr-admin"})
@@ -330,7 +330,7 @@ func TestDeletable(t *testing.T) {
 	ic := record(c.leaf(t)) // valid until Epoch + 24h
 	serial := ic.Spec.SerialNumber
 	revoked := ic.DeepCopy()
-	revoked.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(catest.Epoch.Add(time.Hour))}
+	revoked.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(testkit.Epoch.Add(time.Hour))}
 	tests := []struct {
 		name string
 		ic   *kcsrv1alpha1.IssuedCertificate
@@ -340,18 +340,18 @@ func TestDeletable(t *testing.T) {
 		{
 			name: "revoked, not expired",
 			ic:   revoked,
-			now:  catest.Epoch.Add(2 * time.Hour),
+			now:  testkit.Epoch.Add(2 * time.Hour),
 			want: "certificate " + serial + " (CN=alice) was revoked (keyCompromise) on 2030-06-01T13:00:00Z and expires at 2030-06-02T12:00:00Z; its record is what keeps it refused at login and listed in the CRL and OCSP, so it cannot be deleted before it expires: delete it after 2030-06-02T12:00:00Z",
 		},
 		{
 			name: "valid",
 			ic:   ic,
-			now:  catest.Epoch.Add(2 * time.Hour),
+			now:  testkit.Epoch.Add(2 * time.Hour),
 			want: "certificate " + serial + " (CN=alice) is valid until 2030-06-02T12:00:00Z; without its record it could no longer be revoked, so the record cannot be deleted before it expires: revoke it (kcsr revoke " + serial + ") if it must stop working, and delete the record after 2030-06-02T12:00:00Z",
 		},
-		{name: "revoked, at notAfter", ic: revoked, now: catest.Epoch.Add(24 * time.Hour), want: "certificate " + serial + " (CN=alice) was revoked (keyCompromise) on 2030-06-01T13:00:00Z and expires at 2030-06-02T12:00:00Z; its record is what keeps it refused at login and listed in the CRL and OCSP, so it cannot be deleted before it expires: delete it after 2030-06-02T12:00:00Z"},
-		{name: "revoked, expired", ic: revoked, now: catest.Epoch.Add(24*time.Hour + time.Second)},
-		{name: "valid, expired", ic: ic, now: catest.Epoch.Add(48 * time.Hour)},
+		{name: "revoked, at notAfter", ic: revoked, now: testkit.Epoch.Add(24 * time.Hour), want: "certificate " + serial + " (CN=alice) was revoked (keyCompromise) on 2030-06-01T13:00:00Z and expires at 2030-06-02T12:00:00Z; its record is what keeps it refused at login and listed in the CRL and OCSP, so it cannot be deleted before it expires: delete it after 2030-06-02T12:00:00Z"},
+		{name: "revoked, expired", ic: revoked, now: testkit.Epoch.Add(24*time.Hour + time.Second)},
+		{name: "valid, expired", ic: ic, now: testkit.Epoch.Add(48 * time.Hour)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -371,11 +371,11 @@ func TestDeletable(t *testing.T) {
 func TestDeleteGuard(t *testing.T) {
 	c := newTestCA(t)
 	ic := record(c.leaf(t))
-	ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(catest.Epoch)}
+	ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(testkit.Epoch)}
 	admitted := 0
 	admission := func(context.Context, runtime.Object) error { admitted++; return nil }
 
-	r := &REST{now: func() time.Time { return catest.Epoch.Add(time.Hour) }}
+	r := &REST{now: func() time.Time { return testkit.Epoch.Add(time.Hour) }}
 	err := r.guard(admission)(context.Background(), ic)
 	want := `issuedcertificates.kcsr.dev "` + ic.Name + `" is forbidden: certificate ` + ic.Spec.SerialNumber + ` (CN=alice) was revoked (keyCompromise) on 2030-06-01T12:00:00Z and expires at 2030-06-02T12:00:00Z; its record is what keeps it refused at login and listed in the CRL and OCSP, so it cannot be deleted before it expires: delete it after 2030-06-02T12:00:00Z`
 	if err == nil || err.Error() != want {
@@ -385,7 +385,7 @@ func TestDeleteGuard(t *testing.T) {
 		t.Errorf("want a 403 without asking admission; admission asked %d times, err %v", admitted, err)
 	}
 
-	r.now = func() time.Time { return catest.Epoch.Add(25 * time.Hour) }
+	r.now = func() time.Time { return testkit.Epoch.Add(25 * time.Hour) }
 	if err := r.guard(admission)(context.Background(), ic); err != nil || admitted != 1 {
 		t.Errorf("guard after notAfter = %v (admission asked %d times), want nil and admission asked once", err, admitted)
 	}

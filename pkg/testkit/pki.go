@@ -1,10 +1,6 @@
-// Package catest builds throw-away PKI for tests: keys of each supported type, CA and
-// intermediate certificates, certificate requests, and an in-memory ca.Backend. Everything
-// is generated per test; no key is ever committed. It must not be imported outside tests.
-package catest
+package testkit
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,16 +9,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
-	"os"
-	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"kcsr.dev/kcsr/pkg/ca"
-	"kcsr.dev/kcsr/pkg/pki"
 )
 
 // Epoch is the fixed "now" of tests. NewCA's certificates are valid from a day before it
@@ -57,10 +46,10 @@ func NewKey(t testing.TB, kt KeyType) crypto.Signer {
 	case Ed25519:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	default:
-		t.Fatalf("catest: unknown key type %q", kt)
+		t.Fatalf("testkit: unknown key type %q", kt)
 	}
 	if err != nil {
-		t.Fatalf("catest: generate %s key: %v", kt, err)
+		t.Fatalf("testkit: generate %s key: %v", kt, err)
 	}
 	return key
 }
@@ -104,11 +93,11 @@ func (c *CA) Issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey) *
 	t.Helper()
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.Cert, pub, c.Key)
 	if err != nil {
-		t.Fatalf("catest: issue certificate: %v", err)
+		t.Fatalf("testkit: issue certificate: %v", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("catest: parse certificate: %v", err)
+		t.Fatalf("testkit: parse certificate: %v", err)
 	}
 	return cert
 }
@@ -117,14 +106,10 @@ func (c *CA) Issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey) *
 func (c *CA) ChainPEM() []byte {
 	var out []byte
 	for _, cert := range c.Chain {
-		out = append(out, pki.EncodeCert(cert.Raw)...)
+		out = append(out, CertPEM(cert)...)
 	}
 	return out
 }
-
-// Backend returns an in-memory ca.Backend for c, whose Chain leaves the root out as
-// backends do.
-func (c *CA) Backend() *Static { return &Static{ChainCerts: ca.TrimRoot(c.Chain), Key: c.Key} }
 
 func caTemplate(t testing.TB, cn string) *x509.Certificate {
 	return &x509.Certificate{
@@ -146,21 +131,17 @@ func issue(t testing.TB, tmpl *x509.Certificate, key crypto.Signer, parent *CA) 
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, key.Public(), parentKey)
 	if err != nil {
-		t.Fatalf("catest: create CA certificate: %v", err)
+		t.Fatalf("testkit: create CA certificate: %v", err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatalf("catest: parse CA certificate: %v", err)
-	}
-	keyPEM, err := pki.EncodeKey(key)
-	if err != nil {
-		t.Fatalf("catest: %v", err)
+		t.Fatalf("testkit: parse CA certificate: %v", err)
 	}
 	chain := []*x509.Certificate{cert}
 	if parent != nil {
 		chain = append(chain, parent.Chain...)
 	}
-	return &CA{Cert: cert, Key: key, Chain: chain, CertPEM: pki.EncodeCert(der), KeyPEM: keyPEM}
+	return &CA{Cert: cert, Key: key, Chain: chain, CertPEM: CertPEM(cert), KeyPEM: KeyPEM(t, key)}
 }
 
 // Serial returns a random positive serial number.
@@ -168,69 +149,46 @@ func Serial(t testing.TB) *big.Int {
 	t.Helper()
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
-		t.Fatalf("catest: serial: %v", err)
+		t.Fatalf("testkit: serial: %v", err)
 	}
 	return n.Add(n, big.NewInt(1))
 }
 
-// NewRequest signs a PKCS#10 request from tmpl with key and returns it parsed and as PEM.
-func NewRequest(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) (*x509.CertificateRequest, []byte) {
+// Leaf issues a client certificate by c for a new P-256 key: CN cn, keyUsage
+// digitalSignature, extKeyUsage clientAuth, valid from an hour before Epoch until a day
+// after it. Each mutate function may change the template before it is signed.
+func (c *CA) Leaf(t testing.TB, cn string, mutate ...func(*x509.Certificate)) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		t.Fatalf("catest: create certificate request: %v", err)
+	key := NewKey(t, P256)
+	tmpl := LeafTemplate(Serial(t), cn, Epoch.Add(-time.Hour), Epoch.Add(24*time.Hour))
+	for _, m := range mutate {
+		m(tmpl)
 	}
-	req, err := x509.ParseCertificateRequest(der)
-	if err != nil {
-		t.Fatalf("catest: parse certificate request: %v", err)
-	}
-	return req, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return c.Issue(t, tmpl, key.Public()), key
 }
 
-// WriteFile writes data to name in a new temporary directory of t with mode perm and
-// returns its path.
-func WriteFile(t testing.TB, name string, data []byte, perm os.FileMode) string {
+// LeafTemplate is a client certificate template of serial for cn, valid from notBefore
+// to notAfter.
+func LeafTemplate(serial *big.Int, cn string, notBefore, notAfter time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+}
+
+// ValidBetween is a template mutator making a certificate valid from notBefore to
+// notAfter.
+func ValidBetween(notBefore, notAfter time.Time) func(*x509.Certificate) {
+	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter }
+}
+
+// SelfSigned signs tmpl with key itself (tmpl is its own issuer) and returns the parsed
+// certificate.
+func SelfSigned(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) *x509.Certificate {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(path, data, perm); err != nil {
-		t.Fatal(err)
-	}
-	// WriteFile's mode is filtered by the umask; tests mean the mode they ask for.
-	if err := os.Chmod(path, perm); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return (&CA{Cert: tmpl, Key: key}).Issue(t, tmpl, key.Public())
 }
-
-// Static is an in-memory ca.Backend.
-type Static struct {
-	ChainCerts []*x509.Certificate
-	Key        crypto.Signer
-	// ChainErr and SignerErr, when set, are returned by Chain and Signer.
-	ChainErr, SignerErr error
-	closed              atomic.Int32
-}
-
-var _ ca.Backend = (*Static)(nil)
-
-// Chain returns s.ChainCerts.
-func (s *Static) Chain(context.Context) ([]*x509.Certificate, error) {
-	return s.ChainCerts, s.ChainErr
-}
-
-// Signer returns s.Key.
-func (s *Static) Signer(context.Context) (crypto.Signer, error) {
-	if s.SignerErr != nil {
-		return nil, s.SignerErr
-	}
-	return s.Key, nil
-}
-
-// Close counts the calls; see Closed.
-func (s *Static) Close() error {
-	s.closed.Add(1)
-	return nil
-}
-
-// Closed reports how many times Close was called.
-func (s *Static) Closed() int { return int(s.closed.Load()) }

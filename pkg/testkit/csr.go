@@ -45,11 +45,14 @@ func SetUsages(usages ...certificatesv1.KeyUsage) CSRModifier {
 	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Usages = usages }
 }
 
-// SetUsername sets spec.username, and spec.uid to "uid-"+username.
+// SetUsername sets spec.username.
 func SetUsername(username string) CSRModifier {
-	return func(o *certificatesv1.CertificateSigningRequest) {
-		o.Spec.Username, o.Spec.UID = username, "uid-"+username
-	}
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Username = username }
+}
+
+// SetRequesterUID sets spec.uid.
+func SetRequesterUID(uid string) CSRModifier {
+	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.UID = uid }
 }
 
 // SetGroups sets spec.groups.

@@ -2,28 +2,20 @@ package approver
 
 import (
 	"context"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
@@ -31,27 +23,16 @@ var now = testkit.Epoch
 
 func newCSR(t *testing.T, name, username, signer, cn string, orgs []string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}})
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
-		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signer, Usages: usages, Username: username},
-	}
+	return testkit.CSR(name,
+		testkit.SetRequest(testkit.ClientRequestPEM(t, cn, testkit.WithOrg(orgs...))),
+		testkit.SetSignerName(signer), testkit.SetUsages(usages...), testkit.SetUsername(username))
 }
 
 // withNames is newCSR with subject alternative names.
 func withNames(t *testing.T, name, username, cn string, orgs, dnsNames []string, uris ...string) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}, DNSNames: dnsNames}
-	for _, u := range uris {
-		parsed, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = append(tmpl.URIs, parsed)
-	}
-	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), tmpl)
 	obj := newCSR(t, name, username, certificatesv1.KubeAPIServerClientSignerName, cn, orgs, certificatesv1.UsageClientAuth)
-	obj.Spec.Request = reqPEM
+	obj.Spec.Request = testkit.ClientRequestPEM(t, cn, testkit.WithOrg(orgs...), testkit.WithDNS(dnsNames...), testkit.WithURI(uris...))
 	return obj
 }
 
@@ -66,41 +47,19 @@ func joinToken(name, user string, groups []string, expires time.Time) *kcsrv1alp
 }
 
 type fixture struct {
-	client *fake.Clientset
-	kcsr   *kcsrfake.Clientset
-	c      *Controller
+	*testkit.Controller
+	c *Controller
 }
 
 func newFixture(t *testing.T, csrs []runtime.Object, tokens []runtime.Object, opts Options) *fixture {
 	t.Helper()
-	f := &fixture{client: fake.NewSimpleClientset(csrs...), kcsr: kcsrfake.NewSimpleClientset(tokens...)}
-	factory := informers.NewSharedInformerFactory(f.client, 0)
-	opts.Clock = clocktesting.NewFakeClock(now)
-	if opts.Recorder == nil {
-		opts.Recorder = record.NewFakeRecorder(100)
-	}
+	f := &fixture{Controller: testkit.NewController(csrs, tokens)}
+	opts.Clock, opts.Recorder = f.Clock, f.Recorder
 	var err error
-	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	f.c, err = New(f.Client, f.Kcsr, f.CSRs(), opts)
+	testkit.NoError(t, err, "approver.New")
+	f.Start(t)
 	return f
-}
-
-func (f *fixture) condition(t *testing.T, name string) *certificatesv1.CertificateSigningRequestCondition {
-	t.Helper()
-	obj, err := f.client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(obj.Status.Conditions) == 0 {
-		return nil
-	}
-	return &obj.Status.Conditions[len(obj.Status.Conditions)-1]
 }
 
 func TestJoinTokens(t *testing.T) {
@@ -181,12 +140,17 @@ func TestJoinTokens(t *testing.T) {
 			if err := f.c.sync(context.Background(), tc.csr.Name); err != nil {
 				t.Fatal(err)
 			}
-			got := f.condition(t, tc.csr.Name)
+			got := f.LastCondition(t, tc.csr.Name)
 			if got == nil || got.Type != tc.wantType || got.Reason != tc.wantReason || !strings.Contains(got.Message, tc.wantMsg) {
 				t.Fatalf("condition = %+v; want %s/%s containing %q", got, tc.wantType, tc.wantReason, tc.wantMsg)
 			}
+			eventType := corev1.EventTypeNormal
+			if tc.wantType == certificatesv1.CertificateDenied {
+				eventType = corev1.EventTypeWarning
+			}
+			f.Recorder.ExpectEvents(t, testkit.CSREvent(tc.csr.Name, eventType, string(tc.wantType), got.Reason+": "+got.Message))
 			if tc.wantType == certificatesv1.CertificateApproved {
-				jt, _ := f.kcsr.KcsrV1alpha1().JoinTokens().Get(context.Background(), tc.token.Name, metav1.GetOptions{})
+				jt, _ := f.Kcsr.KcsrV1alpha1().JoinTokens().Get(context.Background(), tc.token.Name, metav1.GetOptions{})
 				if jt.Status.UsedBy == nil || jt.Status.UsedBy.CSRName != tc.csr.Name {
 					t.Errorf("the token was not spent on the CSR: %+v", jt.Status.UsedBy)
 				}
@@ -200,15 +164,16 @@ func TestJoinTokens(t *testing.T) {
 func TestJoinTokenSpendConflict(t *testing.T) {
 	csr := newCSR(t, "race", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", nil, certificatesv1.UsageClientAuth)
 	f := newFixture(t, []runtime.Object{csr}, []runtime.Object{joinToken("abc123", "rahul", nil, now.Add(time.Hour))}, Options{})
-	f.kcsr.PrependReactor("update", "jointokens", func(clienttesting.Action) (bool, runtime.Object, error) {
+	f.Kcsr.PrependReactor("update", "jointokens", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errConflict
 	})
 	if err := f.c.sync(context.Background(), "race"); err == nil {
 		t.Fatal("sync succeeded although the token could not be spent")
 	}
-	if got := f.condition(t, "race"); got != nil {
+	if got := f.LastCondition(t, "race"); got != nil {
 		t.Errorf("CSR decided without spending the token: %+v", got)
 	}
+	f.Recorder.ExpectEvents(t)
 }
 
 func TestKubeletClient(t *testing.T) {
@@ -228,7 +193,7 @@ func TestKubeletClient(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, []runtime.Object{tc.csr}, nil, Options{})
-			f.client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			f.Client.PrependReactor("create", "subjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
 				sar := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 				if sar.Spec.User != tc.csr.Spec.Username {
 					t.Errorf("SAR asked as %q, want the requester %q", sar.Spec.User, tc.csr.Spec.Username)
@@ -239,16 +204,18 @@ func TestKubeletClient(t *testing.T) {
 			if err := f.c.sync(context.Background(), tc.csr.Name); err != nil {
 				t.Fatal(err)
 			}
-			got := f.condition(t, tc.csr.Name)
+			got := f.LastCondition(t, tc.csr.Name)
 			if tc.wantMsg == "" {
 				if got != nil {
 					t.Fatalf("approved without permission: %+v", got)
 				}
+				f.Recorder.ExpectEvents(t)
 				return
 			}
 			if got == nil || got.Type != certificatesv1.CertificateApproved || got.Reason != ReasonAutoApproved || got.Message != tc.wantMsg {
 				t.Fatalf("condition = %+v; want AutoApproved %q", got, tc.wantMsg)
 			}
+			f.Recorder.ExpectEvents(t, testkit.CSREvent(tc.csr.Name, corev1.EventTypeNormal, "Approved", ReasonAutoApproved+": "+tc.wantMsg))
 		})
 	}
 }

@@ -2,25 +2,19 @@ package csrsigning
 
 import (
 	"context"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
-	"k8s.io/client-go/tools/record"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	"kcsr.dev/kcsr/pkg/signer"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -28,56 +22,33 @@ import (
 const clientSigner = certificatesv1.KubeAPIServerClientSignerName
 
 type fixture struct {
-	ca     *testkit.CA
-	client *fake.Clientset
-	kcsr   *kcsrfake.Clientset
-	c      *Controller
+	*testkit.Controller
+	ca *testkit.CA
+	c  *Controller
 }
 
 func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	t.Helper()
-	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	f := &fixture{ca: ca, client: fake.NewSimpleClientset(objs...), kcsr: kcsrfake.NewSimpleClientset()}
-	factory := informers.NewSharedInformerFactory(f.client, 0)
-	profiles, err := signer.Build(context.Background(), nil, ca.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.c, err = New(f.client, f.kcsr, factory.Certificates().V1().CertificateSigningRequests(), Options{
+	f := &fixture{Controller: testkit.NewController(objs, nil), ca: testkit.NewCA(t, testkit.NewKey(t, testkit.P256))}
+	profiles, err := signer.Build(context.Background(), nil, f.ca.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
+	testkit.NoError(t, err, "signer.Build")
+	f.c, err = New(f.Client, f.Kcsr, f.CSRs(), Options{
 		Profiles:       profiles,
 		ReportUnserved: true,
-		Recorder:       record.NewFakeRecorder(100),
-		Clock:          clocktesting.NewFakeClock(testkit.Epoch),
+		Recorder:       f.Recorder,
+		Clock:          f.Clock,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	testkit.NoError(t, err, "csrsigning.New")
+	f.Start(t)
 	return f
 }
 
 func approvedCSR(t *testing.T, name, signerName string, usages ...certificatesv1.KeyUsage) *certificatesv1.CertificateSigningRequest {
 	t.Helper()
-	_, reqPEM := testkit.NewRequest(t, testkit.NewKey(t, testkit.P256), &x509.CertificateRequest{Subject: pkix.Name{CommonName: "alice", Organization: []string{"dev"}}})
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-" + name)},
-		Spec:       certificatesv1.CertificateSigningRequestSpec{Request: reqPEM, SignerName: signerName, Usages: usages, Username: "kcsr-admin"},
-		Status: certificatesv1.CertificateSigningRequestStatus{Conditions: []certificatesv1.CertificateSigningRequestCondition{
-			{Type: certificatesv1.CertificateApproved, Status: "True", Reason: "KubectlApprove"},
-		}},
-	}
-}
-
-func (f *fixture) csr(t *testing.T, name string) *certificatesv1.CertificateSigningRequest {
-	t.Helper()
-	obj, err := f.client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), name, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return obj
+	return testkit.CSR(name,
+		testkit.SetRequest(testkit.ClientRequestPEM(t, "alice", testkit.WithOrg("dev"))),
+		testkit.SetSignerName(signerName), testkit.SetUsages(usages...), testkit.SetUsername("kcsr-admin"),
+		testkit.SetApproved("KubectlApprove", ""))
 }
 
 func TestIssues(t *testing.T) {
@@ -86,11 +57,11 @@ func TestIssues(t *testing.T) {
 	if err := f.c.sync(context.Background(), "alice"); err != nil {
 		t.Fatal(err)
 	}
-	got := f.csr(t, "alice")
+	got := f.CSR(t, "alice")
 	if len(got.Status.Certificate) == 0 {
 		t.Fatal("no certificate issued")
 	}
-	records, err := f.kcsr.KcsrV1alpha1().IssuedCertificates().List(context.Background(), metav1.ListOptions{})
+	records, err := f.Kcsr.KcsrV1alpha1().IssuedCertificates().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +75,8 @@ func TestIssues(t *testing.T) {
 	if rec.CommonName != "alice" || rec.CSRName != "alice" || rec.Requester.Username != "kcsr-admin" || rec.KeyAlgorithm != "ECDSA P-256" {
 		t.Errorf("record = %+v", rec)
 	}
+	f.Recorder.ExpectEvents(t, testkit.CSREvent("alice", corev1.EventTypeNormal, "Issued",
+		fmt.Sprintf("issued certificate %s by %s, valid until %s", rec.SerialNumber, clientSigner, rec.NotAfter.UTC().Format(time.RFC3339))))
 }
 
 // TestReusesRecord: a record written by an earlier attempt (crash before the status
@@ -114,23 +87,23 @@ func TestReusesRecord(t *testing.T) {
 	if err := f.c.sync(context.Background(), "alice"); err != nil {
 		t.Fatal(err)
 	}
-	first := f.csr(t, "alice").Status.Certificate
+	first := f.CSR(t, "alice").Status.Certificate
 	// Simulate the crash: the status write never happened.
-	reset := f.csr(t, "alice")
+	reset := f.CSR(t, "alice")
 	reset.Status.Certificate = nil
-	if _, err := f.client.CertificatesV1().CertificateSigningRequests().UpdateStatus(context.Background(), reset, metav1.UpdateOptions{}); err != nil {
+	if _, err := f.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(context.Background(), reset, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitLister(t, f, func(c *certificatesv1.CertificateSigningRequest) bool { return len(c.Status.Certificate) == 0 })
 	if err := f.c.sync(context.Background(), "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if second := f.csr(t, "alice").Status.Certificate; string(second) != string(first) {
+	if second := f.CSR(t, "alice").Status.Certificate; string(second) != string(first) {
 		t.Errorf("a second certificate was issued for the same CSR")
 	}
 	// The retry tried to record a second certificate; the create lost to the stored
 	// record, which is the one handed out.
-	records, err := f.kcsr.KcsrV1alpha1().IssuedCertificates().List(context.Background(), metav1.ListOptions{})
+	records, err := f.Kcsr.KcsrV1alpha1().IssuedCertificates().List(context.Background(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +118,7 @@ func TestFailsWithReason(t *testing.T) {
 	if err := f.c.sync(context.Background(), "server"); err != nil {
 		t.Fatal(err)
 	}
-	got := f.csr(t, "server")
+	got := f.CSR(t, "server")
 	if len(got.Status.Certificate) != 0 {
 		t.Fatal("issued a certificate the signer must refuse")
 	}
@@ -154,6 +127,7 @@ func TestFailsWithReason(t *testing.T) {
 	if diff := cmp.Diff(want, last); diff != "" {
 		t.Errorf("Failed condition (-want +got):\n%s", diff)
 	}
+	f.Recorder.ExpectEvents(t, testkit.CSREvent("server", corev1.EventTypeWarning, ReasonSignerValidationFailure, want.Message))
 }
 
 // TestTransientErrorRetries: a storage error while recording is returned (the workqueue
@@ -161,14 +135,14 @@ func TestFailsWithReason(t *testing.T) {
 func TestTransientErrorRetries(t *testing.T) {
 	obj := approvedCSR(t, "alice", clientSigner, certificatesv1.UsageClientAuth)
 	f := newFixture(t, obj)
-	f.kcsr.PrependReactor("create", "issuedcertificates", func(clienttesting.Action) (bool, runtime.Object, error) {
+	f.Kcsr.PrependReactor("create", "issuedcertificates", func(clienttesting.Action) (bool, runtime.Object, error) {
 		return true, nil, errors.New("etcdserver: request timed out")
 	})
 	err := f.c.sync(context.Background(), "alice")
 	if err == nil {
 		t.Fatal("sync succeeded despite the storage error")
 	}
-	got := f.csr(t, "alice")
+	got := f.CSR(t, "alice")
 	for _, c := range got.Status.Conditions {
 		if c.Type == certificatesv1.CertificateFailed {
 			t.Errorf("a transient error marked the CSR Failed: %+v", c)
@@ -177,6 +151,7 @@ func TestTransientErrorRetries(t *testing.T) {
 	if len(got.Status.Certificate) != 0 {
 		t.Errorf("a certificate was handed out without its inventory record")
 	}
+	f.Recorder.ExpectEvents(t)
 }
 
 func TestUnservedSignerIsNeverSilent(t *testing.T) {
@@ -185,37 +160,40 @@ func TestUnservedSignerIsNeverSilent(t *testing.T) {
 	if err := f.c.sync(context.Background(), "custom"); err != nil {
 		t.Fatal(err)
 	}
-	got := f.csr(t, "custom")
-	var found bool
-	for _, c := range got.Status.Conditions {
+	got := f.CSR(t, "custom")
+	var found *certificatesv1.CertificateSigningRequestCondition
+	for i, c := range got.Status.Conditions {
 		if c.Type == kcsrv1alpha1.ConditionSignerUnavailable {
-			found = true
+			found = &got.Status.Conditions[i]
 			if c.Reason != kcsrv1alpha1.ReasonNoSigner || c.Message == "" {
 				t.Errorf("condition = %+v", c)
 			}
 		}
 	}
-	if !found {
-		t.Errorf("no %s condition on an Approved CSR nobody signs", kcsrv1alpha1.ConditionSignerUnavailable)
+	if found == nil {
+		t.Fatalf("no %s condition on an Approved CSR nobody signs", kcsrv1alpha1.ConditionSignerUnavailable)
 	}
+	f.Recorder.ExpectEvents(t, testkit.CSREvent("custom", corev1.EventTypeWarning, kcsrv1alpha1.ReasonNoSigner, found.Message))
 }
 
 func TestSkips(t *testing.T) {
 	pending := approvedCSR(t, "pending", clientSigner, certificatesv1.UsageClientAuth)
 	pending.Status.Conditions = nil
 	denied := approvedCSR(t, "denied", clientSigner, certificatesv1.UsageClientAuth)
-	denied.Status.Conditions = []certificatesv1.CertificateSigningRequestCondition{{Type: certificatesv1.CertificateDenied, Status: "True"}}
+	denied.Status.Conditions = nil
+	testkit.SetDenied("KubectlDeny", "")(denied)
 	f := newFixture(t, pending, denied)
 	for _, name := range []string{"pending", "denied", "missing"} {
 		if err := f.c.sync(context.Background(), name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	for _, a := range f.client.Actions() {
+	for _, a := range f.Client.Actions() {
 		if a.GetVerb() == "update" {
 			t.Errorf("unexpected write %v", a)
 		}
 	}
+	f.Recorder.ExpectEvents(t)
 }
 
 func waitLister(t *testing.T, f *fixture, cond func(*certificatesv1.CertificateSigningRequest) bool) {

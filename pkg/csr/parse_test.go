@@ -16,13 +16,15 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestParseRequest(t *testing.T) {
-	ecKey, rsaKey, edKey := newECDSAKey(t), newRSAKey(t), newEd25519Key(t)
-	tmpl := requestTemplate("system:node:n1", []string{"system:nodes"})
-	ecDER := requestDER(t, ecKey, tmpl)
-	ecPEM := requestPEM(t, ecKey, tmpl)
+	ecKey, rsaKey, edKey := testkit.NewKey(t, testkit.P256), testkit.NewKey(t, testkit.RSA2048), testkit.NewKey(t, testkit.Ed25519)
+	tmpl := testkit.Request(t, "system:node:n1", testkit.WithOrg("system:nodes"))
+	ecDER := testkit.RequestDER(t, ecKey, tmpl)
+	ecPEM := testkit.RequestPEM(t, ecKey, tmpl)
 
 	// tampered flips the last byte of the signature, which keeps the DER well-formed.
 	tampered := func(der []byte) []byte {
@@ -41,8 +43,8 @@ func TestParseRequest(t *testing.T) {
 		wantCN  string
 	}{
 		{name: "ecdsa", in: ecPEM, wantCN: "system:node:n1"},
-		{name: "rsa", in: requestPEM(t, rsaKey, tmpl), wantCN: "system:node:n1"},
-		{name: "ed25519", in: requestPEM(t, edKey, tmpl), wantCN: "system:node:n1"},
+		{name: "rsa", in: testkit.RequestPEM(t, rsaKey, tmpl), wantCN: "system:node:n1"},
+		{name: "ed25519", in: testkit.RequestPEM(t, edKey, tmpl), wantCN: "system:node:n1"},
 		{name: "text before the block is skipped", in: append([]byte("a comment\n"), ecPEM...), wantCN: "system:node:n1"},
 		{name: "blocks after the first are ignored", in: append(bytes.Clone(ecPEM), block("GARBAGE", []byte("x"))...), wantCN: "system:node:n1"},
 		{name: "nil", in: nil, wantErr: "PEM block type must be CERTIFICATE REQUEST"},
@@ -55,13 +57,13 @@ func TestParseRequest(t *testing.T) {
 		{name: "empty DER", in: block(RequestBlockType, nil), wantErr: "asn1: syntax error: sequence truncated"},
 		{name: "trailing DER", in: block(RequestBlockType, append(bytes.Clone(ecDER), 0)), wantErr: "asn1: syntax error: trailing data"},
 		{name: "bad ecdsa signature", in: tampered(ecDER), wantErr: "x509: ECDSA verification failure"},
-		{name: "bad rsa signature", in: tampered(requestDER(t, rsaKey, tmpl)), wantErr: "crypto/rsa: verification error"},
-		{name: "bad ed25519 signature", in: tampered(requestDER(t, edKey, tmpl)), wantErr: "x509: Ed25519 verification failure"},
+		{name: "bad rsa signature", in: tampered(testkit.RequestDER(t, rsaKey, tmpl)), wantErr: "crypto/rsa: verification error"},
+		{name: "bad ed25519 signature", in: tampered(testkit.RequestDER(t, edKey, tmpl)), wantErr: "x509: Ed25519 verification failure"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := ParseRequest(tc.in)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if err != nil {
@@ -78,10 +80,10 @@ func TestParseRequest(t *testing.T) {
 }
 
 func TestParseStrictRequest(t *testing.T) {
-	ecKey, rsaKey, edKey := newECDSAKey(t), newRSAKey(t), newEd25519Key(t)
-	tmpl := requestTemplate("jane", []string{"dev"})
-	reqDER := requestDER(t, ecKey, tmpl)
-	reqPEM := requestPEM(t, ecKey, tmpl)
+	ecKey, rsaKey, edKey := testkit.NewKey(t, testkit.P256), testkit.NewKey(t, testkit.RSA2048), testkit.NewKey(t, testkit.Ed25519)
+	tmpl := testkit.Request(t, "jane", testkit.WithOrg("dev"))
+	reqDER := testkit.RequestDER(t, ecKey, tmpl)
+	reqPEM := testkit.RequestPEM(t, ecKey, tmpl)
 	keys := privateKeyShapes(t, rsaKey, ecKey, edKey)
 	block := func(typ string, b []byte, headers map[string]string) []byte {
 		return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b, Headers: headers})
@@ -104,8 +106,8 @@ func TestParseStrictRequest(t *testing.T) {
 		{name: "whitespace around it", in: cat([]byte(" \n\t\r\n"), reqPEM, []byte("\n\n  \t\n"))},
 		{name: "no line end", in: bytes.TrimSuffix(reqPEM, []byte("\n"))},
 		{name: "CRLF line ends", in: bytes.ReplaceAll(reqPEM, []byte("\n"), []byte("\r\n"))},
-		{name: "rsa", in: requestPEM(t, rsaKey, tmpl)},
-		{name: "ed25519", in: requestPEM(t, edKey, tmpl)},
+		{name: "rsa", in: testkit.RequestPEM(t, rsaKey, tmpl)},
+		{name: "ed25519", in: testkit.RequestPEM(t, edKey, tmpl)},
 
 		// A private key in every shape: refused, and said so.
 		{name: "the request then the key", in: cat(reqPEM, keys["pkcs8"]), wantErr: keyErr, wantKey: true},
@@ -150,7 +152,7 @@ func TestParseStrictRequest(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			req, err := ParseStrictRequest(tc.in)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if err == nil {
@@ -237,11 +239,11 @@ func assertNoKeyMaterial(t testing.TB, msg string, in []byte, keys map[string][]
 }
 
 func FuzzParseRequest(f *testing.F) {
-	tmpl := requestTemplate("system:node:n1", []string{"system:nodes"}, withDNS("n1.example.com"), withIP("10.0.0.1"))
+	tmpl := testkit.Request(f, "system:node:n1", testkit.WithOrg("system:nodes"), testkit.WithDNS("n1.example.com"), testkit.WithIP("10.0.0.1"))
 	for _, pemBytes := range [][]byte{
-		requestPEM(f, newECDSAKey(f), tmpl),
-		requestPEM(f, newEd25519Key(f), tmpl),
-		requestPEM(f, newRSAKey(f), requestTemplate("jane", []string{"dev"})),
+		testkit.RequestPEM(f, testkit.NewKey(f, testkit.P256), tmpl),
+		testkit.RequestPEM(f, testkit.NewKey(f, testkit.Ed25519), tmpl),
+		testkit.RequestPEM(f, testkit.NewKey(f, testkit.RSA2048), testkit.Request(f, "jane", testkit.WithOrg("dev"))),
 	} {
 		f.Add(pemBytes)
 		f.Add(pemBytes[:len(pemBytes)/2]) // truncated
@@ -279,8 +281,8 @@ func FuzzParseRequest(f *testing.F) {
 // FuzzParseStrictRequest checks that what ParseStrictRequest accepts is one request and
 // nothing else: ParseRequest reads the same request from it, and it holds no private key.
 func FuzzParseStrictRequest(f *testing.F) {
-	key := newECDSAKey(f)
-	reqPEM := requestPEM(f, key, requestTemplate("jane", []string{"dev"}))
+	key := testkit.NewKey(f, testkit.P256)
+	reqPEM := testkit.RequestPEM(f, key, testkit.Request(f, "jane", testkit.WithOrg("dev")))
 	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		f.Fatal(err)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func usages(u ...certificatesv1.KeyUsage) []certificatesv1.KeyUsage { return u }
@@ -18,7 +20,7 @@ var (
 )
 
 func TestValidateKubeAPIServerClient(t *testing.T) {
-	req := request(t, requestTemplate("jane", []string{"dev"}))
+	req := testkit.ParsedRequest(t, testkit.Request(t, "jane", testkit.WithOrg("dev")))
 	cases := []struct {
 		name    string
 		usages  []certificatesv1.KeyUsage
@@ -34,7 +36,7 @@ func TestValidateKubeAPIServerClient(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidateKubeAPIServerClient(req, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
@@ -49,27 +51,27 @@ func TestValidateKubeletClient(t *testing.T) {
 		usages  []certificatesv1.KeyUsage
 		wantErr string
 	}{
-		{name: "rsa-style usages", tmpl: requestTemplate("system:node:n1", nodes), usages: clientUsages},
-		{name: "usages without key encipherment", tmpl: requestTemplate("system:node:n1", nodes), usages: clientUsagesNoKE},
-		{name: "duplicate usages count once", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("client auth", "digital signature", "client auth")},
-		{name: "no organization", tmpl: requestTemplate("system:node:n1", nil), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
-		{name: "extra organization", tmpl: requestTemplate("system:node:n1", []string{"system:nodes", "system:masters"}), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
-		{name: "DNS SAN", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
-		{name: "email SAN", tmpl: requestTemplate("system:node:n1", nodes, withEmail("n1@example.com")), usages: clientUsages, wantErr: "Email subjectAltNames are not allowed"},
-		{name: "IP SAN", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1")), usages: clientUsages, wantErr: "IP subjectAltNames are not allowed"},
-		{name: "URI SAN", tmpl: requestTemplate("system:node:n1", nodes, withURI(t, "spiffe://example.com/n1")), usages: clientUsages, wantErr: "URI subjectAltNames are not allowed"},
-		{name: "DNS SAN is checked before email", tmpl: requestTemplate("system:node:n1", nodes, withEmail("a@example.com"), withDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
-		{name: "common name", tmpl: requestTemplate("n1", nodes), usages: clientUsages, wantErr: "subject common name does not begin with system:node:"},
-		{name: "common name is checked before usages", tmpl: requestTemplate("n1", nodes), usages: usages("server auth"), wantErr: "subject common name does not begin with system:node:"},
-		{name: "server auth", tmpl: requestTemplate("system:node:n1", nodes), usages: servingUsages, wantErr: "usages did not match [client auth digital signature key encipherment]"},
-		{name: "extra usage", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("digital signature", "key encipherment", "client auth", "server auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
-		{name: "client auth alone", tmpl: requestTemplate("system:node:n1", nodes), usages: usages("client auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
+		{name: "rsa-style usages", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: clientUsages},
+		{name: "usages without key encipherment", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: clientUsagesNoKE},
+		{name: "duplicate usages count once", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("client auth", "digital signature", "client auth")},
+		{name: "no organization", tmpl: testkit.Request(t, "system:node:n1"), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "extra organization", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg("system:nodes", "system:masters")), usages: clientUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "DNS SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
+		{name: "email SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithEmail("n1@example.com")), usages: clientUsages, wantErr: "Email subjectAltNames are not allowed"},
+		{name: "IP SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithIP("10.0.0.1")), usages: clientUsages, wantErr: "IP subjectAltNames are not allowed"},
+		{name: "URI SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithURI("spiffe://example.com/n1")), usages: clientUsages, wantErr: "URI subjectAltNames are not allowed"},
+		{name: "DNS SAN is checked before email", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithEmail("a@example.com"), testkit.WithDNS("n1")), usages: clientUsages, wantErr: "DNS subjectAltNames are not allowed"},
+		{name: "common name", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...)), usages: clientUsages, wantErr: "subject common name does not begin with system:node:"},
+		{name: "common name is checked before usages", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...)), usages: usages("server auth"), wantErr: "subject common name does not begin with system:node:"},
+		{name: "server auth", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: servingUsages, wantErr: "usages did not match [client auth digital signature key encipherment]"},
+		{name: "extra usage", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("digital signature", "key encipherment", "client auth", "server auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
+		{name: "client auth alone", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("client auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req := request(t, tc.tmpl)
+			req := testkit.ParsedRequest(t, tc.tmpl)
 			err := ValidateKubeletClient(req, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 			if got, want := IsKubeletClientCSR(req, tc.usages), tc.wantErr == ""; got != want {
@@ -87,21 +89,21 @@ func TestValidateKubeletServing(t *testing.T) {
 		usages  []certificatesv1.KeyUsage
 		wantErr string
 	}{
-		{name: "DNS SAN, rsa-style usages", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1.example.com")), usages: servingUsages},
-		{name: "IP SAN, usages without key encipherment", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1")), usages: servingUsagesNoKE},
-		{name: "organization", tmpl: requestTemplate("system:node:n1", []string{"nodes"}, withDNS("n1")), usages: servingUsages, wantErr: "subject organization is not system:nodes"},
-		{name: "no SAN", tmpl: requestTemplate("system:node:n1", nodes), usages: servingUsages, wantErr: "DNS or IP subjectAltName is required"},
-		{name: "email SAN", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1"), withEmail("n1@example.com")), usages: servingUsages, wantErr: "Email subjectAltNames are not allowed"},
-		{name: "URI SAN", tmpl: requestTemplate("system:node:n1", nodes, withIP("10.0.0.1"), withURI(t, "spiffe://example.com/n1")), usages: servingUsages, wantErr: "URI subjectAltNames are not allowed"},
-		{name: "client auth", tmpl: requestTemplate("system:node:n1", nodes, withDNS("n1")), usages: clientUsages, wantErr: "usages did not match [digital signature key encipherment server auth]"},
-		{name: "usages are checked before common name", tmpl: requestTemplate("n1", nodes, withDNS("n1")), usages: usages("server auth"), wantErr: "usages did not match [digital signature key encipherment server auth]"},
-		{name: "common name", tmpl: requestTemplate("n1", nodes, withDNS("n1")), usages: servingUsagesNoKE, wantErr: "subject common name does not begin with system:node:"},
+		{name: "DNS SAN, rsa-style usages", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1.example.com")), usages: servingUsages},
+		{name: "IP SAN, usages without key encipherment", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithIP("10.0.0.1")), usages: servingUsagesNoKE},
+		{name: "organization", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg("nodes"), testkit.WithDNS("n1")), usages: servingUsages, wantErr: "subject organization is not system:nodes"},
+		{name: "no SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: servingUsages, wantErr: "DNS or IP subjectAltName is required"},
+		{name: "email SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1"), testkit.WithEmail("n1@example.com")), usages: servingUsages, wantErr: "Email subjectAltNames are not allowed"},
+		{name: "URI SAN", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithIP("10.0.0.1"), testkit.WithURI("spiffe://example.com/n1")), usages: servingUsages, wantErr: "URI subjectAltNames are not allowed"},
+		{name: "client auth", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: clientUsages, wantErr: "usages did not match [digital signature key encipherment server auth]"},
+		{name: "usages are checked before common name", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: usages("server auth"), wantErr: "usages did not match [digital signature key encipherment server auth]"},
+		{name: "common name", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: servingUsagesNoKE, wantErr: "subject common name does not begin with system:node:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req := request(t, tc.tmpl)
+			req := testkit.ParsedRequest(t, tc.tmpl)
 			err := ValidateKubeletServing(req, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 			if got, want := IsKubeletServingCSR(req, tc.usages), tc.wantErr == ""; got != want {
@@ -112,7 +114,7 @@ func TestValidateKubeletServing(t *testing.T) {
 }
 
 func TestValidateForSigner(t *testing.T) {
-	node := request(t, requestTemplate("system:node:n1", []string{"system:nodes"}, withDNS("n1")))
+	node := testkit.ParsedRequest(t, testkit.Request(t, "system:node:n1", testkit.WithOrg("system:nodes"), testkit.WithDNS("n1")))
 	cases := []struct {
 		name       string
 		signerName string
@@ -128,7 +130,7 @@ func TestValidateForSigner(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidateForSigner(tc.signerName, node, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})

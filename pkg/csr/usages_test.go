@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestKeyUsages(t *testing.T) {
@@ -62,7 +64,7 @@ func TestKeyUsages(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ku, eku, err := KeyUsages(tc.usages)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if ku != tc.wantKU {

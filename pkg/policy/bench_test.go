@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // benchPolicies returns 100 varied policies. 34 cover kube-apiserver-client: 17
@@ -54,7 +55,7 @@ func benchPolicies(b *testing.B) []*Policy {
 func BenchmarkDecide100Policies(b *testing.B) {
 	policies := benchPolicies(b)
 	req := clientCSR(b, "alice", []string{"developers"}, "alice", "developers", "team-6", "system:authenticated").
-		withExpiry(3600).request(b)
+		with(testkit.SetExpirationSeconds(3600)).request(b)
 	g := DefaultGuardRails()
 	ctx := context.Background()
 	final, all := Decide(ctx, policies, g, req)

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // developersSpec is the issue-4 acceptance policy: developers may get client certificates
@@ -145,7 +147,7 @@ policy "empty": action: an action is required: Approve or Deny, taken when every
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := Compile(tc.policy, tc.spec)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("Compile error (-want +got):\n%s", diff)
 			}
 			if err != nil {
@@ -233,9 +235,3 @@ func TestPolicySpecDeepCopy(t *testing.T) {
 }
 
 // errString returns err's text, or "" for nil, so that cases compare exact texts.
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestDecide(t *testing.T) {
@@ -48,7 +48,7 @@ func TestDecide(t *testing.T) {
 	all := []*Policy{otherSigner, developers, kubeletServing, approveAll}
 
 	alice := func() *csrBuilder {
-		return clientCSR(t, "alice", []string{"developers"}, "alice", "developers").withExpiry(3600)
+		return clientCSR(t, "alice", []string{"developers"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600))
 	}
 	approvedByDevelopers := Verdict{Decision: Approve, Policy: "developers", Message: `policy "developers" approves: every rule holds`}
 	approvedByAll := Verdict{Decision: Approve, Policy: "approve-all", Message: `policy "approve-all" approves: every rule holds`}
@@ -72,7 +72,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:      "deny wins over approve",
 			policies:  []*Policy{developers, denyContractors, approveAll},
-			req:       clientCSR(t, "alice", []string{"developers"}, "alice", "developers", "contractors").withExpiry(3600).request(t),
+			req:       clientCSR(t, "alice", []string{"developers"}, "alice", "developers", "contractors").with(testkit.SetExpirationSeconds(3600)).request(t),
 			wantFinal: Verdict{Decision: Deny, Policy: "deny-contractors", Message: `policy "deny-contractors" denies: every rule holds: rule "contractor"`},
 			wantAll: []Verdict{
 				approvedByAll,
@@ -83,7 +83,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "nothing decides: each policy considered says why",
 			policies: []*Policy{developers, denyContractors, broken},
-			req:      clientCSR(t, "bob", []string{"developers"}, "alice", "developers").withExpiry(3600).request(t),
+			req:      clientCSR(t, "bob", []string{"developers"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600)).request(t),
 			wantFinal: Verdict{Decision: NoOpinion, Message: `no policy covering signer "kubernetes.io/kube-apiserver-client" approves or denies this request (3 policies considered), so a person must decide: ` +
 				`policy "broken" has no opinion: rule "team" could not be evaluated: no such key: team; ` +
 				`policy "deny-contractors" has no opinion: its match expression is false (request.requester.groups=["developers"]); ` +
@@ -107,7 +107,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "no policy covers the signer",
 			policies: []*Policy{developers, kubeletServing},
-			req:      clientCSR(t, "svc", nil, "alice").withSigner("example.org/internal").request(t),
+			req:      clientCSR(t, "svc", nil, "alice").with(testkit.SetSignerName("example.org/internal")).request(t),
 			wantFinal: Verdict{Decision: NoOpinion,
 				Message: `no approval policy covers signer "example.org/internal", so a person must approve or deny this request (or an administrator can add the signer to a policy's signerNames)`},
 			wantAll: []Verdict{},
@@ -115,7 +115,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "system:masters is never approved, whatever the policies say",
 			policies: all,
-			req:      clientCSR(t, "alice", []string{"system:masters"}, "alice", "system:masters").withExpiry(3600).request(t),
+			req:      clientCSR(t, "alice", []string{"system:masters"}, "alice", "system:masters").with(testkit.SetExpirationSeconds(3600)).request(t),
 			wantFinal: Verdict{Decision: NoOpinion, Rule: GuardRailProtectedGroups,
 				Message: `guard rail protectedGroups: a kubernetes.io/kube-apiserver-client certificate for the protected group "system:masters" is never approved automatically, whatever the policies say; a cluster administrator must approve or deny it`},
 			wantAll: []Verdict{
@@ -156,7 +156,7 @@ func TestDecide(t *testing.T) {
 			name:     "system:masters is protected for a custom login signer",
 			policies: []*Policy{otherSigner},
 			guard:    &GuardRails{LoginSigners: []string{"example.com/ops"}},
-			req:      clientCSR(t, "alice", []string{"system:masters"}, "alice").withSigner("example.com/ops").request(t),
+			req:      clientCSR(t, "alice", []string{"system:masters"}, "alice").with(testkit.SetSignerName("example.com/ops")).request(t),
 			wantFinal: Verdict{Decision: NoOpinion, Rule: GuardRailProtectedGroups,
 				Message: `guard rail protectedGroups: a example.com/ops certificate for the protected group "system:masters" is never approved automatically, whatever the policies say; a cluster administrator must approve or deny it`},
 			wantAll: []Verdict{{Decision: Approve, Policy: "other-signer", Message: `policy "other-signer" approves: every rule holds`}},
@@ -165,7 +165,7 @@ func TestDecide(t *testing.T) {
 			name:     "a configured protected group is protected for a custom login signer",
 			policies: []*Policy{otherSigner},
 			guard:    &GuardRails{ProtectedGroups: []string{"platform-admins"}, LoginSigners: []string{"example.com/ops"}},
-			req:      clientCSR(t, "alice", []string{"platform-admins"}, "alice").withSigner("example.com/ops").request(t),
+			req:      clientCSR(t, "alice", []string{"platform-admins"}, "alice").with(testkit.SetSignerName("example.com/ops")).request(t),
 			wantFinal: Verdict{Decision: NoOpinion, Rule: GuardRailProtectedGroups,
 				Message: `guard rail protectedGroups: a example.com/ops certificate for the protected group "platform-admins" is never approved automatically, whatever the policies say; a cluster administrator must approve or deny it`},
 			wantAll: []Verdict{{Decision: Approve, Policy: "other-signer", Message: `policy "other-signer" approves: every rule holds`}},
@@ -174,21 +174,21 @@ func TestDecide(t *testing.T) {
 			name:      "the protected group guard rail is for login signers only",
 			policies:  []*Policy{otherSigner},
 			guard:     &GuardRails{LoginSigners: []string{"example.com/ops"}},
-			req:       clientCSR(t, "alice", []string{"system:masters"}, "alice").withSigner("example.com/mtls").request(t),
+			req:       clientCSR(t, "alice", []string{"system:masters"}, "alice").with(testkit.SetSignerName("example.com/mtls")).request(t),
 			wantFinal: Verdict{Decision: Approve, Policy: "other-signer", Message: `policy "other-signer" approves: every rule holds`},
 			wantAll:   []Verdict{{Decision: Approve, Policy: "other-signer", Message: `policy "other-signer" approves: every rule holds`}},
 		},
 		{
 			name:      "an RSA-1024 key is denied, whatever the policies say",
 			policies:  all,
-			req:       alice().withKey(rsaKey(t, 1024)).request(t),
+			req:       alice().withKey(testkit.SharedKey(t, testkit.RSA1024)).request(t),
 			wantFinal: Verdict{Decision: Deny, Rule: GuardRailMinRSABits, Message: rsa1024Message},
 			wantAll:   []Verdict{approvedByAll, approvedByDevelopers},
 		},
 		{
 			name:      "an RSA-2048 key is fine",
 			policies:  []*Policy{developers},
-			req:       alice().withKey(rsaKey(t, 2048)).request(t),
+			req:       alice().withKey(testkit.SharedKey(t, testkit.RSA2048)).request(t),
 			wantFinal: approvedByDevelopers,
 			wantAll:   []Verdict{approvedByDevelopers},
 		},
@@ -196,7 +196,7 @@ func TestDecide(t *testing.T) {
 			name:     "a configured RSA minimum",
 			policies: []*Policy{developers},
 			guard:    &GuardRails{MinRSABits: 3072},
-			req:      alice().withKey(rsaKey(t, 2048)).request(t),
+			req:      alice().withKey(testkit.SharedKey(t, testkit.RSA2048)).request(t),
 			wantFinal: Verdict{Decision: Deny, Rule: GuardRailMinRSABits,
 				Message: `RSA keys must be at least 3072 bits; this request has a 2048-bit key: generate a new key with "openssl genrsa -out tls.key 3072" or use ECDSA P-256`},
 			wantAll: []Verdict{approvedByDevelopers},
@@ -204,7 +204,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "a curve that is not allowed",
 			policies: []*Policy{developers},
-			req:      alice().withKey(newECDSAKey(t, elliptic.P224())).request(t),
+			req:      alice().withKey(testkit.NewKey(t, testkit.P224)).request(t),
 			wantFinal: Verdict{Decision: Deny, Rule: GuardRailAllowedCurves,
 				Message: `ECDSA keys must use one of the curves P-256, P-384, P-521; this request has a P-224 key: generate a new key with "openssl ecparam -name prime256v1 -genkey -noout -out tls.key"`},
 			wantAll: []Verdict{approvedByDevelopers},
@@ -212,14 +212,14 @@ func TestDecide(t *testing.T) {
 		{
 			name:      "Ed25519 is fine",
 			policies:  []*Policy{developers},
-			req:       alice().withKey(ed25519Key(t)).request(t),
+			req:       alice().withKey(testkit.NewKey(t, testkit.Ed25519)).request(t),
 			wantFinal: approvedByDevelopers,
 			wantAll:   []Verdict{approvedByDevelopers},
 		},
 		{
 			name:     "a SHA-1 signature is denied",
 			policies: []*Policy{developers},
-			req:      alice().withKey(rsaKey(t, 2048)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
+			req:      alice().withKey(testkit.SharedKey(t, testkit.RSA2048)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
 			wantFinal: Verdict{Decision: Deny, Rule: GuardRailRefuseSHA1,
 				Message: `requests signed with SHA-1 are refused; this request is signed with SHA1-RSA: sign it again with SHA-256 (openssl req -new -sha256)`},
 			wantAll: []Verdict{approvedByDevelopers},
@@ -228,7 +228,7 @@ func TestDecide(t *testing.T) {
 			name:      "SHA-1 allowed by configuration",
 			policies:  []*Policy{developers},
 			guard:     &GuardRails{},
-			req:       alice().withKey(rsaKey(t, 2048)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
+			req:       alice().withKey(testkit.SharedKey(t, testkit.RSA2048)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
 			wantFinal: approvedByDevelopers,
 			wantAll:   []Verdict{approvedByDevelopers},
 		},
@@ -239,7 +239,7 @@ func TestDecide(t *testing.T) {
 			req: func() *Request {
 				// x509 neither creates nor verifies MD5 signatures: build the request as a
 				// caller that decoded it elsewhere would.
-				r := alice().withKey(rsaKey(t, 2048)).request(t)
+				r := alice().withKey(testkit.SharedKey(t, testkit.RSA2048)).request(t)
 				r.SignatureAlgorithm = x509.MD5WithRSA.String()
 				return r
 			}(),
@@ -250,7 +250,7 @@ func TestDecide(t *testing.T) {
 		{
 			name:     "every problem is named, so that one new request fixes them all",
 			policies: []*Policy{developers},
-			req:      alice().withKey(rsaKey(t, 1024)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
+			req:      alice().withKey(testkit.SharedKey(t, testkit.RSA1024)).withSignatureAlgorithm(x509.SHA1WithRSA).request(t),
 			wantFinal: Verdict{Decision: Deny, Rule: GuardRailMinRSABits,
 				Message: rsa1024Message + `; requests signed with SHA-1 are refused; this request is signed with SHA1-RSA: sign it again with SHA-256 (openssl req -new -sha256)`},
 			wantAll: []Verdict{approvedByDevelopers},
@@ -310,7 +310,7 @@ func TestDecide(t *testing.T) {
 func TestDecideConcurrently(t *testing.T) {
 	policies := []*Policy{mustCompile(t, "developers", developersSpec()), mustCompile(t, "kubelet-serving", kubeletServingSpec())}
 	reqs := []*Request{
-		clientCSR(t, "alice", []string{"developers"}, "alice", "developers").withExpiry(3600).request(t),
+		clientCSR(t, "alice", []string{"developers"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600)).request(t),
 		servingCSR(t, "node-1", []string{"node-1.nodes.example.com"}, "10.0.0.7").request(t),
 	}
 	var wg sync.WaitGroup
@@ -329,7 +329,7 @@ func TestDecideConcurrently(t *testing.T) {
 
 func TestNewRequest(t *testing.T) {
 	b := clientCSR(t, "alice", []string{"developers", "admins"}, "alice", "developers", "system:authenticated").
-		withKey(rsaKey(t, 2048)).withExpiry(3600).withExtra("team", "platform", "security")
+		withKey(testkit.SharedKey(t, testkit.RSA2048)).with(testkit.SetExpirationSeconds(3600)).with(testkit.SetExtra("team", "platform", "security"))
 	b.tmpl.Subject.OrganizationalUnit = []string{"payments"}
 	b.tmpl.DNSNames = []string{"alice.example.com"}
 	b.tmpl.EmailAddresses = []string{"alice@example.com"}
@@ -361,14 +361,14 @@ func TestNewRequest(t *testing.T) {
 		t.Errorf("NewRequest (-want +got):\n%s", diff)
 	}
 
-	serving := servingCSR(t, "node-1", []string{"node-1.nodes.example.com"}, "10.0.0.7", "fd00::7").withKey(ed25519Key(t)).request(t)
+	serving := servingCSR(t, "node-1", []string{"node-1.nodes.example.com"}, "10.0.0.7", "fd00::7").withKey(testkit.NewKey(t, testkit.Ed25519)).request(t)
 	if diff := cmp.Diff([]string{"10.0.0.7", "fd00::7"}, serving.IPAddresses); diff != "" {
 		t.Errorf("IP addresses (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(Key{Algorithm: "Ed25519", Size: 256}, serving.Key); diff != "" {
 		t.Errorf("Ed25519 key (-want +got):\n%s", diff)
 	}
-	p521 := clientCSR(t, "x", nil, "x").withKey(newECDSAKey(t, elliptic.P521())).request(t)
+	p521 := clientCSR(t, "x", nil, "x").withKey(testkit.NewKey(t, testkit.P521)).request(t)
 	if diff := cmp.Diff(Key{Algorithm: "ECDSA", Size: 521, Curve: "P-521"}, p521.Key); diff != "" {
 		t.Errorf("P-521 key (-want +got):\n%s", diff)
 	}
@@ -393,7 +393,7 @@ func TestNewRequestErrors(t *testing.T) {
 				r, _ := csr.ParseRequest(obj.Spec.Request)
 				tampered := append([]byte{}, r.Raw...)
 				tampered[len(tampered)-1] ^= 0xff
-				obj.Spec.Request = pemRequest(tampered)
+				obj.Spec.Request = testkit.PEM(testkit.RequestBlock, tampered)
 				return obj
 			}(),
 			wantErr: "spec.request: x509: ECDSA verification failure",
@@ -402,7 +402,7 @@ func TestNewRequestErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := NewRequest(tc.obj)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("NewRequest error (-want +got):\n%s", diff)
 			}
 			if r != nil {
@@ -428,7 +428,7 @@ func TestGuardRailsValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.wantErr, errString(tc.g.Validate())); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(tc.g.Validate())); diff != "" {
 				t.Errorf("Validate (-want +got):\n%s", diff)
 			}
 		})

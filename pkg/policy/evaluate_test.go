@@ -2,13 +2,13 @@ package policy
 
 import (
 	"context"
-	"crypto/elliptic"
 	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // kubeletServingSpec is the kubelet-csr-approver case: a node may get a serving
@@ -58,7 +58,7 @@ func TestEvaluate(t *testing.T) {
 	}
 
 	alice := func() *csrBuilder {
-		return clientCSR(t, "alice", []string{"developers"}, "alice", "developers", "system:authenticated").withExpiry(3600)
+		return clientCSR(t, "alice", []string{"developers"}, "alice", "developers", "system:authenticated").with(testkit.SetExpirationSeconds(3600))
 	}
 	cases := []struct {
 		name   string
@@ -75,28 +75,28 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "developer asking for someone else's name is left to a person",
 			policy: developers,
-			req:    clientCSR(t, "bob", []string{"developers"}, "alice", "developers").withExpiry(3600).request(t),
+			req:    clientCSR(t, "bob", []string{"developers"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600)).request(t),
 			want: Verdict{Decision: NoOpinion, Policy: "developers", Rule: "own-cn",
 				Message: `policy "developers" has no opinion: rule "own-cn" is false: CN must be your own username (request.subject.commonName="bob", request.requester.username="alice")`},
 		},
 		{
 			name:   "the same mismatch is denied when the policy says onFailure: Deny",
 			policy: developersStrict,
-			req:    clientCSR(t, "bob", []string{"developers"}, "alice", "developers").withExpiry(3600).request(t),
+			req:    clientCSR(t, "bob", []string{"developers"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600)).request(t),
 			want: Verdict{Decision: Deny, Policy: "developers", Rule: "own-cn",
 				Message: `policy "developers" denies: rule "own-cn" is false: CN must be your own username (request.subject.commonName="bob", request.requester.username="alice")`},
 		},
 		{
 			name:   "a group the developer is not in",
 			policy: developers,
-			req:    clientCSR(t, "alice", []string{"developers", "admins"}, "alice", "developers").withExpiry(3600).request(t),
+			req:    clientCSR(t, "alice", []string{"developers", "admins"}, "alice", "developers").with(testkit.SetExpirationSeconds(3600)).request(t),
 			want: Verdict{Decision: NoOpinion, Policy: "developers", Rule: "own-groups",
 				Message: `policy "developers" has no opinion: rule "own-groups" is false: every O must be one of your groups (request.requester.groups=["developers"], request.subject.organizations=["admins", "developers"])`},
 		},
 		{
 			name:   "more than 24 hours",
 			policy: developersStrict,
-			req:    alice().withExpiry(7 * 24 * 3600).request(t),
+			req:    alice().with(testkit.SetExpirationSeconds(7 * 24 * 3600)).request(t),
 			want: Verdict{Decision: Deny, Policy: "developers", Rule: "short-lived",
 				Message: `policy "developers" denies: rule "short-lived" is false: ask for at most 24 hours (spec.expirationSeconds <= 86400) (request.expirationSeconds=604800)`},
 		},
@@ -110,14 +110,14 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "someone who is not a developer is not matched",
 			policy: developersStrict,
-			req:    clientCSR(t, "carol", nil, "carol", "ops").withExpiry(3600).request(t),
+			req:    clientCSR(t, "carol", nil, "carol", "ops").with(testkit.SetExpirationSeconds(3600)).request(t),
 			want: Verdict{Decision: NoOpinion, Policy: "developers",
 				Message: `policy "developers" has no opinion: its match expression is false (request.requester.groups=["ops"])`},
 		},
 		{
 			name:   "another signer is not covered",
 			policy: developers,
-			req:    alice().withSigner("example.com/signer").request(t),
+			req:    alice().with(testkit.SetSignerName("example.com/signer")).request(t),
 			want: Verdict{Decision: NoOpinion, Policy: "developers",
 				Message: `policy "developers" has no opinion: it does not cover signer "example.com/signer"`},
 		},
@@ -162,7 +162,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "a deny policy whose rules hold names them with the values they read",
 			policy: denyWildcards,
-			req:    clientCSR(t, "web", nil, "alice").withSigner("example.com/web").request(t),
+			req:    clientCSR(t, "web", nil, "alice").with(testkit.SetSignerName("example.com/web")).request(t),
 			want: Verdict{Decision: NoOpinion, Policy: "deny-wildcards", Rule: "wildcard",
 				Message: `policy "deny-wildcards" has no opinion: rule "wildcard" is false: request.dnsNames.exists(d, d.startsWith('*.')) (request.dnsNames=[])`},
 		},
@@ -170,7 +170,7 @@ func TestEvaluate(t *testing.T) {
 			name:   "a deny policy whose rules hold",
 			policy: denyWildcards,
 			req: func() *Request {
-				r := clientCSR(t, "web", nil, "alice").withSigner("example.com/web").request(t)
+				r := clientCSR(t, "web", nil, "alice").with(testkit.SetSignerName("example.com/web")).request(t)
 				r.DNSNames = []string{"*.example.com"}
 				return r
 			}(),
@@ -187,7 +187,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "extra is readable",
 			policy: anySigner("team", "request.requester.extra['team'][0] == 'platform'"),
-			req:    alice().withExtra("team", "platform").request(t),
+			req:    alice().with(testkit.SetExtra("team", "platform")).request(t),
 			want:   Verdict{Decision: Approve, Policy: "team", Message: `policy "team" approves: every rule holds`},
 		},
 		{
@@ -214,7 +214,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "key, signature and usages",
 			policy: anySigner("crypto", "request.key.algorithm == 'ECDSA' && request.key.size == 384 && request.key.curve == 'P-384' && request.signatureAlgorithm == 'ECDSA-SHA384' && request.usages == ['digital signature', 'client auth']"),
-			req:    alice().withKey(newECDSAKey(t, elliptic.P384())).request(t),
+			req:    alice().withKey(testkit.NewKey(t, testkit.P384)).request(t),
 			want:   Verdict{Decision: Approve, Policy: "crypto", Message: `policy "crypto" approves: every rule holds`},
 		},
 		{

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,13 +22,30 @@ var Epoch = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 // KeyType names a key algorithm.
 type KeyType string
 
-// The key types kcsr supports for CAs and requests.
+// The key types kcsr supports for CAs and requests, and the weak ones it must refuse.
 const (
 	P256    KeyType = "P-256"
 	P384    KeyType = "P-384"
 	RSA2048 KeyType = "RSA-2048"
 	Ed25519 KeyType = "Ed25519"
+
+	P224    KeyType = "P-224"
+	P521    KeyType = "P-521"
+	RSA1024 KeyType = "RSA-1024"
 )
+
+var sharedKeys sync.Map // KeyType → crypto.Signer
+
+// SharedKey returns the key of type kt shared by every test of the binary, generated on
+// first use: for tests that need an RSA key (slow to generate) but not a fresh one.
+func SharedKey(t testing.TB, kt KeyType) crypto.Signer {
+	t.Helper()
+	if key, ok := sharedKeys.Load(kt); ok {
+		return key.(crypto.Signer)
+	}
+	key, _ := sharedKeys.LoadOrStore(kt, NewKey(t, kt))
+	return key.(crypto.Signer)
+}
 
 // NewKey generates a key of type kt.
 func NewKey(t testing.TB, kt KeyType) crypto.Signer {
@@ -41,8 +59,14 @@ func NewKey(t testing.TB, kt KeyType) crypto.Signer {
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case P384:
 		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case P224:
+		key, err = ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	case P521:
+		key, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	case RSA2048:
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case RSA1024:
+		key, err = rsa.GenerateKey(rand.Reader, 1024)
 	case Ed25519:
 		_, key, err = ed25519.GenerateKey(rand.Reader)
 	default:

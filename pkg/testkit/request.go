@@ -102,3 +102,11 @@ func ClientRequestPEM(t testing.TB, cn string, opts ...RequestOption) []byte {
 	t.Helper()
 	return RequestPEM(t, NewKey(t, P256), Request(t, cn, opts...))
 }
+
+// ParsedRequest is tmpl signed by a new P-256 key and parsed, as code that checks a
+// decoded request sees it.
+func ParsedRequest(t testing.TB, tmpl *x509.CertificateRequest) *x509.CertificateRequest {
+	t.Helper()
+	req, _ := NewRequest(t, NewKey(t, P256), tmpl)
+	return req
+}

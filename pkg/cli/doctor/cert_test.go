@@ -9,10 +9,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestCheckValidity(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	day := 24 * time.Hour
 	const renew = "renew it"
 	cases := []struct {
@@ -52,19 +53,19 @@ func TestCheckValidity(t *testing.T) {
 }
 
 func TestCheckKeyMatch(t *testing.T) {
-	key, other := newKey(t), newKey(t)
+	key, other := testkit.NewKey(t, testkit.P256), testkit.NewKey(t, testkit.P256)
 	cert := certificate(t, "rahul", key.Public(), nil, key, epoch, epoch.Add(time.Hour), false)
 	cases := []struct {
 		name   string
 		keyPEM []byte
 		want   string
 	}{
-		{name: "its key", keyPEM: keyPEM(t, key),
+		{name: "its key", keyPEM: testkit.KeyPEM(t, key),
 			want: "✓ key: matches the certificate (ECDSA P-256, public key " + publicKeyID(key.Public()) + ")"},
-		{name: "another key", keyPEM: keyPEM(t, other),
+		{name: "another key", keyPEM: testkit.KeyPEM(t, other),
 			want: "✗ key: does not match the certificate: the key's public key is ECDSA P-256 " + publicKeyID(other.Public()) + ", the certificate's is ECDSA P-256 " + publicKeyID(key.Public()) +
 				": use the key the request was made from (keep NAME.key next to NAME.crt), or request a new certificate for this key (kcsr request --key FILE)"},
-		{name: "a certificate instead of a key", keyPEM: pemBlock("CERTIFICATE", cert.Raw),
+		{name: "a certificate instead of a key", keyPEM: testkit.PEM(testkit.CertificateBlock, cert.Raw),
 			want: `✗ key: cannot be read (PEM block type "CERTIFICATE" is not a private key (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)): pass the PEM private key file (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), unencrypted`},
 	}
 	for _, tc := range cases {
@@ -77,7 +78,7 @@ func TestCheckKeyMatch(t *testing.T) {
 }
 
 func TestCheckClientAuth(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	cases := []struct {
 		name string
 		eku  []x509.ExtKeyUsage
@@ -97,7 +98,7 @@ func TestCheckClientAuth(t *testing.T) {
 }
 
 func TestCheckInventory(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	cert := certificate(t, "rahul", key.Public(), nil, key, epoch, epoch.Add(time.Hour), false) // serial abc
 	record := func(serial string, rev *kcsrv1alpha1.Revocation) kcsrv1alpha1.IssuedCertificate {
 		return kcsrv1alpha1.IssuedCertificate{

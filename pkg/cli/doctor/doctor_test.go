@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestRunOffline runs the modes that need no server on files, as the command does.
@@ -22,11 +24,11 @@ func TestRunOffline(t *testing.T) {
 		}
 		return p
 	}
-	key, other := newKey(t), newKey(t)
-	csrFile := write("user.csr", requestPEM(t, key, "rahul"))
-	keyFile := write("user.key", keyPEM(t, key))
-	otherKey := write("other.key", keyPEM(t, other))
-	certFile := write("user.crt", pemBlock("CERTIFICATE", certificate(t, "rahul", key.Public(), nil, key, epoch.Add(-time.Hour), epoch.Add(9*time.Hour), false).Raw))
+	key, other := testkit.NewKey(t, testkit.P256), testkit.NewKey(t, testkit.P256)
+	csrFile := write("user.csr", testkit.RequestPEM(t, key, testkit.Request(t, "rahul")))
+	keyFile := write("user.key", testkit.KeyPEM(t, key))
+	otherKey := write("other.key", testkit.KeyPEM(t, other))
+	certFile := write("user.crt", testkit.PEM(testkit.CertificateBlock, certificate(t, "rahul", key.Public(), nil, key, epoch.Add(-time.Hour), epoch.Add(9*time.Hour), false).Raw))
 	const requestOK = "✓ spec.request: a certificate request for CN=rahul with an ECDSA P-256 key, signed with ECDSA-SHA256; the signature verifies"
 
 	cases := []struct {

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // manifest is the seed's CertificateSigningRequest manifest with request pasted verbatim
@@ -20,8 +22,8 @@ func manifest(request string, extra ...string) string {
 }
 
 func TestCheckManifest(t *testing.T) {
-	key := newKey(t)
-	csrPEM := requestPEM(t, key, "rahul", withOrg("developers"))
+	key := testkit.NewKey(t, testkit.P256)
+	csrPEM := testkit.RequestPEM(t, key, testkit.Request(t, "rahul", testkit.WithOrg("developers")))
 	oneLine := base64.StdEncoding.EncodeToString(csrPEM)
 	const (
 		requestOK = "✓ spec.request: a certificate request for CN=rahul, O=developers with an ECDSA P-256 key, signed with ECDSA-SHA256; the signature verifies"
@@ -43,7 +45,7 @@ func TestCheckManifest(t *testing.T) {
 			}},
 		{name: "base64 wrapped, pasted at column 0", data: strings.Replace(manifest(oneLine), oneLine, wrap(oneLine, 76, "\n"), 1),
 			want: []string{"✗ rahul-req.yaml: is not valid YAML (yaml: line 8: could not find expected ':'): if spec.request was pasted over several lines, " + fixEncodeOneLine}},
-		{name: "a private key instead of the request", data: manifest(base64.StdEncoding.EncodeToString(keyPEM(t, key))),
+		{name: "a private key instead of the request", data: manifest(base64.StdEncoding.EncodeToString(testkit.KeyPEM(t, key))),
 			want: []string{"✗ spec.request: holds a private key: never send your private key: it must stay on your machine; send the request made from it (openssl req -new -key user.key -out user.csr, then base64 -w0 user.csr), and if this manifest was shared or applied, make a new key"}},
 		{name: "server auth", data: strings.Replace(manifest(oneLine), "- client auth", "- server auth", 1), wantReq: true,
 			want: []string{requestOK, `✗ spec.usages: invalid usage for client certificate: server auth; the API server accepts this CSR and its approval, then the signer marks it Failed (SignerValidationFailure): the "mismatched usages fail silently after approval" case: create a new CSR with usages [client auth] (digital signature and key encipherment may be added); a serving certificate needs another signer (kubernetes.io/kubelet-serving for kubelets, a custom signer otherwise)`}},

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // wrap breaks s every n characters with sep, as base64 does at 76 columns.
@@ -20,8 +22,8 @@ func wrap(s string, n int, sep string) string {
 }
 
 func TestCheckRequestText(t *testing.T) {
-	key := newKey(t)
-	csrPEM := requestPEM(t, key, "rahul", withOrg("developers"))
+	key := testkit.NewKey(t, testkit.P256)
+	csrPEM := testkit.RequestPEM(t, key, testkit.Request(t, "rahul", testkit.WithOrg("developers")))
 	oneLine := base64.StdEncoding.EncodeToString(csrPEM)
 	const fix = ": " + fixEncodeOneLine
 
@@ -68,11 +70,11 @@ func TestCheckRequestText(t *testing.T) {
 }
 
 func TestCheckRequestPEM(t *testing.T) {
-	key := newKey(t)
-	der := requestDER(t, key, "rahul", withOrg("developers"))
+	key := testkit.NewKey(t, testkit.P256)
+	der := testkit.RequestDER(t, key, testkit.Request(t, "rahul", testkit.WithOrg("developers")))
 	tampered := bytes.Clone(der)
 	tampered[len(tampered)-1] ^= 0xff
-	block, _ := pem.Decode(keyPEM(t, key))
+	block, _ := pem.Decode(testkit.KeyPEM(t, key))
 	keyDER := block.Bytes
 	cert := certificate(t, "rahul", key.Public(), nil, key, epoch, epoch.Add(time.Hour), false)
 	const keyFinding = "✗ spec.request: holds a private key: never send your private key: it must stay on your machine; send the request made from it (openssl req -new -key user.key -out user.csr, then base64 -w0 user.csr), and if this manifest was shared or applied, make a new key"
@@ -83,34 +85,34 @@ func TestCheckRequestPEM(t *testing.T) {
 		wantReq bool
 		want    []string
 	}{
-		{name: "a valid request", data: pemBlock("CERTIFICATE REQUEST", der), wantReq: true,
+		{name: "a valid request", data: testkit.PEM(testkit.RequestBlock, der), wantReq: true,
 			want: []string{"✓ spec.request: a certificate request for CN=rahul, O=developers with an ECDSA P-256 key, signed with ECDSA-SHA256; the signature verifies"}},
-		{name: "PKCS#8 private key", data: keyPEM(t, key), want: []string{keyFinding}},
-		{name: "EC private key", data: pemBlock("EC PRIVATE KEY", keyDER), want: []string{keyFinding}},
-		{name: "private key before the request", data: append(keyPEM(t, key), pemBlock("CERTIFICATE REQUEST", der)...), want: []string{keyFinding}},
-		{name: "private key after the request", data: append(pemBlock("CERTIFICATE REQUEST", der), keyPEM(t, key)...), wantReq: true, want: []string{keyFinding}},
-		{name: "certificate", data: pemBlock("CERTIFICATE", cert.Raw),
+		{name: "PKCS#8 private key", data: testkit.KeyPEM(t, key), want: []string{keyFinding}},
+		{name: "EC private key", data: testkit.PEM("EC PRIVATE KEY", keyDER), want: []string{keyFinding}},
+		{name: "private key before the request", data: append(testkit.KeyPEM(t, key), testkit.PEM(testkit.RequestBlock, der)...), want: []string{keyFinding}},
+		{name: "private key after the request", data: append(testkit.PEM(testkit.RequestBlock, der), testkit.KeyPEM(t, key)...), wantReq: true, want: []string{keyFinding}},
+		{name: "certificate", data: testkit.PEM(testkit.CertificateBlock, cert.Raw),
 			want: []string{"✗ spec.request: holds a certificate, not a certificate request: Kubernetes issues the certificate, you send the request: " + fixMakeRequest + "; to renew a certificate you hold, openssl x509 -x509toreq -in user.crt -signkey user.key -out user.csr"}},
-		{name: "NEW CERTIFICATE REQUEST header", data: pemBlock("NEW CERTIFICATE REQUEST", der), wantReq: true,
+		{name: "NEW CERTIFICATE REQUEST header", data: testkit.PEM("NEW CERTIFICATE REQUEST", der), wantReq: true,
 			want: []string{`✗ spec.request: the PEM header is "BEGIN NEW CERTIFICATE REQUEST" (the old openssl -newhdr style); Kubernetes accepts only "BEGIN CERTIFICATE REQUEST": remove "NEW " from the BEGIN and END lines (sed -i 's/NEW CERTIFICATE REQUEST/CERTIFICATE REQUEST/' user.csr), then base64 -w0 user.csr`}},
-		{name: "public key", data: pemBlock("PUBLIC KEY", []byte{1}),
+		{name: "public key", data: testkit.PEM("PUBLIC KEY", []byte{1}),
 			want: []string{"✗ spec.request: holds a public key, not a certificate request: the request carries the public key and your name, signed with the private key: " + fixMakeRequest}},
-		{name: "other block", data: pemBlock("X509 CRL", []byte{1}),
+		{name: "other block", data: testkit.PEM("X509 CRL", []byte{1}),
 			want: []string{`✗ spec.request: the PEM block is a "X509 CRL"; Kubernetes wants a "CERTIFICATE REQUEST": ` + fixMakeRequest}},
 		{name: "DER", data: der,
 			want: []string{"✗ spec.request: holds a DER (binary) request, not PEM: convert it with openssl req -inform DER -in user.csr -out user.pem, then base64 -w0 user.pem"}},
-		{name: "base64 twice", data: []byte(base64.StdEncoding.EncodeToString(pemBlock("CERTIFICATE REQUEST", der))),
+		{name: "base64 twice", data: []byte(base64.StdEncoding.EncodeToString(testkit.PEM(testkit.RequestBlock, der))),
 			want: []string{"✗ spec.request: is base64-encoded twice: encode the PEM file once: base64 -w0 user.csr"}},
 		{name: "text", data: []byte("hello"),
 			want: []string{"✗ spec.request: does not hold a PEM certificate request: " + fixMakeRequest + ", then base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"}},
-		{name: "garbage in the block", data: pemBlock("CERTIFICATE REQUEST", []byte("garbage")),
+		{name: "garbage in the block", data: testkit.PEM(testkit.RequestBlock, []byte("garbage")),
 			want: []string{"✗ spec.request: is not a valid PKCS#10 certificate request (asn1: structure error: tags don't match (16 vs {class:1 tag:7 length:97 isCompound:true}) {optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false} certificateRequest @2): " + fixMakeRequest}},
-		{name: "text after the request", data: append(pemBlock("CERTIFICATE REQUEST", der), "made by openssl\n"...), wantReq: true,
+		{name: "text after the request", data: append(testkit.PEM(testkit.RequestBlock, der), "made by openssl\n"...), wantReq: true,
 			want: []string{"✗ spec.request: must be exactly one PEM block of type CERTIFICATE REQUEST: found text after the PEM block (kcsr refuses it; Kubernetes reads the first block only and stores the rest where every reader of CSRs sees it): send only the request: base64 -w0 user.csr"}},
-		{name: "text before the request", data: append([]byte("Certificate Request:\n"), pemBlock("CERTIFICATE REQUEST", der)...), wantReq: true,
+		{name: "text before the request", data: append([]byte("Certificate Request:\n"), testkit.PEM(testkit.RequestBlock, der)...), wantReq: true,
 			want: []string{"✗ spec.request: must be exactly one PEM block of type CERTIFICATE REQUEST: found text before the PEM block (kcsr refuses it; Kubernetes reads the first block only and stores the rest where every reader of CSRs sees it): send only the request: base64 -w0 user.csr"}},
-		{name: "private key in DER after the request", data: append(pemBlock("CERTIFICATE REQUEST", der), keyDER...), wantReq: true, want: []string{keyFinding}},
-		{name: "signature does not verify", data: pemBlock("CERTIFICATE REQUEST", tampered), wantReq: true,
+		{name: "private key in DER after the request", data: append(testkit.PEM(testkit.RequestBlock, der), keyDER...), wantReq: true, want: []string{keyFinding}},
+		{name: "signature does not verify", data: testkit.PEM(testkit.RequestBlock, tampered), wantReq: true,
 			want: []string{"✗ spec.request: the request's signature does not verify (x509: ECDSA verification failure): it was changed after it was signed, or signed with another key: make it again from your key: " + fixMakeRequest}},
 	}
 	for _, tc := range cases {

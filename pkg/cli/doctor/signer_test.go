@@ -7,18 +7,18 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func usages(u ...certificatesv1.KeyUsage) []certificatesv1.KeyUsage { return u }
 
 func TestCheckSignerRules(t *testing.T) {
-	key := newKey(t)
-	user := parseRequest(t, requestDER(t, key, "rahul", withOrg("developers")))
-	masters := parseRequest(t, requestDER(t, key, "root", withOrg("system:masters")))
-	node := parseRequest(t, requestDER(t, key, "system:node:n1", withOrg("system:nodes")))
-	nodeNoOrg := parseRequest(t, requestDER(t, key, "system:node:n1"))
-	webhook := parseRequest(t, requestDER(t, key, "webhook", withDNS("webhook.default.svc")))
-	elsewhere := parseRequest(t, requestDER(t, key, "webhook", withDNS("webhook.example.com")))
+	user := testkit.ParsedRequest(t, testkit.Request(t, "rahul", testkit.WithOrg("developers")))
+	masters := testkit.ParsedRequest(t, testkit.Request(t, "root", testkit.WithOrg("system:masters")))
+	node := testkit.ParsedRequest(t, testkit.Request(t, "system:node:n1", testkit.WithOrg("system:nodes")))
+	nodeNoOrg := testkit.ParsedRequest(t, testkit.Request(t, "system:node:n1"))
+	webhook := testkit.ParsedRequest(t, testkit.Request(t, "webhook", testkit.WithDNS("webhook.default.svc")))
+	elsewhere := testkit.ParsedRequest(t, testkit.Request(t, "webhook", testkit.WithDNS("webhook.example.com")))
 
 	profiles, err := signerProfiles(&signer.Configuration{Signers: []signer.SignerSpec{{
 		SignerName: "example.com/webhooks",

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // csrObj builds a CSR created at epoch for signerName, with conditions.
@@ -115,7 +116,7 @@ func TestCheckNotIssued(t *testing.T) {
 	now := epoch.Add(10 * time.Minute)
 	approved := cond("Approved", "KcsrApprove", "ok", epoch.Add(5*time.Minute))
 	justApproved := cond("Approved", "KcsrApprove", "ok", now.Add(-10*time.Second))
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	expiredCA := certificate(t, "old-ca", key.Public(), nil, key, epoch.Add(-48*time.Hour), epoch, true)
 	futureCA := certificate(t, "future-ca", key.Public(), nil, key, now.Add(time.Hour), now.Add(48*time.Hour), true)
 	validCA := certificate(t, "kcsr-ca", key.Public(), nil, key, epoch.Add(-time.Hour), epoch.Add(48*time.Hour), true)

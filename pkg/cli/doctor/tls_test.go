@@ -16,10 +16,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestCheckServerTLS(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	clusterCA := certificate(t, "kcsr-ca", key.Public(), nil, key, epoch, epoch.Add(time.Hour), true)
 	otherCA := certificate(t, "other-ca", key.Public(), nil, key, epoch, epoch.Add(time.Hour), true)
 	serving := certificate(t, "kcsr-apiserver", key.Public(), clusterCA, key, epoch, epoch.Add(time.Hour), false)
@@ -64,16 +66,16 @@ func TestProbeTLS(t *testing.T) {
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes that fail on purpose
 	srv.StartTLS()
 	defer srv.Close()
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	otherCA := certificate(t, "other-ca", key.Public(), nil, key, time.Now().Add(-time.Hour), time.Now().Add(time.Hour), true)
 	ctx := context.Background()
 
-	r := probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: pemBlock("CERTIFICATE", srv.Certificate().Raw)}}, "test")
+	r := probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: testkit.PEM(testkit.CertificateBlock, srv.Certificate().Raw)}}, "test")
 	if r.Err != nil || len(r.Chain) == 0 {
 		t.Errorf("with the server's CA: err %v, chain of %d", r.Err, len(r.Chain))
 	}
 
-	r = probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: pemBlock("CERTIFICATE", otherCA.Raw)}}, "test")
+	r = probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{CAData: testkit.PEM(testkit.CertificateBlock, otherCA.Raw)}}, "test")
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(r.Err, &unknown) || len(r.Chain) == 0 || r.Chain[0].Issuer.String() != srv.Certificate().Issuer.String() {
 		t.Errorf("with another CA: err %v, chain %v", r.Err, r.Chain)
@@ -82,7 +84,7 @@ func TestProbeTLS(t *testing.T) {
 		t.Errorf("findings: %v", got)
 	}
 
-	r = probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{ServerName: "wrong.example", CAData: pemBlock("CERTIFICATE", srv.Certificate().Raw)}}, "test")
+	r = probeTLS(ctx, &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{ServerName: "wrong.example", CAData: testkit.PEM(testkit.CertificateBlock, srv.Certificate().Raw)}}, "test")
 	var hostname x509.HostnameError
 	if !errors.As(r.Err, &hostname) || len(r.Chain) == 0 {
 		t.Errorf("with the wrong server name: err %v, chain of %d", r.Err, len(r.Chain))

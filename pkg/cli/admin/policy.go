@@ -93,7 +93,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			}
 			var compiled []*policy.Policy
 			for _, p := range list.Items {
-				c, err := policy.Compile(p.Name, policy.FromAPI(p.Spec))
+				c, err := policy.Compile(p.Name, p.Spec)
 				if err != nil {
 					fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", cli.Printable(p.Name), cli.PrintableText(err.Error()))
 					continue

@@ -157,7 +157,7 @@ func coveringPolicies(ctx context.Context, kcsr kcsrclient.Interface, signerName
 	}
 	var names []string
 	for _, p := range list.Items {
-		compiled, err := policy.Compile(p.Name, policy.FromAPI(p.Spec))
+		compiled, err := policy.Compile(p.Name, p.Spec)
 		if err == nil && compiled.Covers(signerName) {
 			names = append(names, p.Name)
 		}

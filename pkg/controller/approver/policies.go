@@ -53,7 +53,7 @@ func (e *PolicyEngine) Policies() ([]*policy.Policy, error) {
 		seen[obj.Name] = true
 		c, ok := e.cache[obj.Name]
 		if !ok || c.resourceVersion != obj.ResourceVersion {
-			p, err := policy.Compile(obj.Name, policy.FromAPI(obj.Spec))
+			p, err := policy.Compile(obj.Name, obj.Spec)
 			c = compiled{resourceVersion: obj.ResourceVersion, policy: p, err: err}
 			e.cache[obj.Name] = c
 		}

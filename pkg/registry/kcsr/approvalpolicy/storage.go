@@ -36,7 +36,7 @@ func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field
 
 func validate(p *kcsrv1alpha1.ApprovalPolicy) field.ErrorList {
 	errs := apivalidation.ValidateObjectMeta(&p.ObjectMeta, false, apivalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	_, err := policy.Compile(p.Name, policy.FromAPI(p.Spec))
+	_, err := policy.Compile(p.Name, p.Spec)
 	var ce *policy.CompileError
 	switch {
 	case err == nil:

@@ -76,7 +76,7 @@ func BenchmarkOCSP(b *testing.B) {
 				if i%2 == 0 {
 					serial = snapshot[i*1000].Serial
 				}
-				leaf := c.Issue(b, leafTemplate(serial, "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
+				leaf := c.Issue(b, testkit.LeafTemplate(serial, "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 				reqs = append(reqs, requestFor(b, leaf, c.Cert, crypto.SHA1))
 			}
 			b.ReportAllocs()

@@ -53,7 +53,7 @@ func TestEntryValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.entry.Validate()
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("Validate (-want +got):\n%s", diff)
 			}
 			if got := errors.Is(err, revocation.ErrUnknownReason); got != tt.wantReason {
@@ -61,13 +61,6 @@ func TestEntryValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }
 
 // revoked is a test's revocations of one CA by serial, for an OCSP lookup.

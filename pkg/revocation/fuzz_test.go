@@ -80,7 +80,7 @@ func FuzzOCSPHandler(f *testing.F) {
 // they read alike.
 func FuzzParseRequest(f *testing.F) {
 	c := testkit.NewCA(f, testkit.NewKey(f, testkit.P256))
-	leaf := c.Issue(f, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(f, testkit.P256).Public())
+	leaf := c.Issue(f, testkit.LeafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(f, testkit.P256).Public())
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA512} {
 		der := requestFor(f, leaf, c.Cert, h)
 		f.Add(der)

@@ -47,7 +47,7 @@ func newHandlerFixture(t testing.TB, a *revocation.Authority, c *testkit.CA) *ha
 	f.handler = revocation.OCSPHandler(a, lookup, func() time.Time { return testkit.Epoch }, observe)
 	key := testkit.NewKey(t, testkit.P256).Public()
 	for serial := int64(1); serial <= 10; serial++ {
-		leaf := c.Issue(t, leafTemplate(big.NewInt(serial), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
+		leaf := c.Issue(t, testkit.LeafTemplate(big.NewInt(serial), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 		f.requests[serial] = requestFor(t, leaf, c.Cert, crypto.SHA1)
 	}
 	return f
@@ -60,7 +60,7 @@ func TestOCSPHandler(t *testing.T) {
 	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	f := newHandlerFixture(t, &revocation.Authority{Backend: c.Backend()}, c)
 	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	otherReq := requestFor(t, other.Issue(t, leafTemplate(big.NewInt(1), "x", testkit.Epoch, testkit.Epoch.Add(time.Hour)), other.Cert.PublicKey), other.Cert, crypto.SHA1)
+	otherReq := requestFor(t, other.Issue(t, testkit.LeafTemplate(big.NewInt(1), "x", testkit.Epoch, testkit.Epoch.Add(time.Hour)), other.Cert.PublicKey), other.Cert, crypto.SHA1)
 	withNonceReq := editRequest(t, f.requests[1], withNonce([]byte{0x04, 0x01, 0x2a}))
 	// A request whose base64 holds "+" and "/", to try the ways clients mangle them.
 	base, err := ocsp.ParseRequest(f.requests[1])

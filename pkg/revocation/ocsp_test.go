@@ -86,7 +86,7 @@ func parseRequest(t testing.TB, der []byte) *revocation.Request {
 
 func TestParseRequest(t *testing.T) {
 	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+	leaf := c.Issue(t, testkit.LeafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	sha1Req := requestFor(t, leaf, c.Cert, crypto.SHA1)
 	nonce := []byte{0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 
@@ -251,7 +251,7 @@ func TestOCSPResponse(t *testing.T) {
 	}
 	for _, kt := range []testkit.KeyType{testkit.P256, testkit.P384, testkit.RSA2048, testkit.Ed25519} {
 		c := testkit.NewCA(t, testkit.NewKey(t, kt))
-		leaf := c.Issue(t, leafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+		leaf := c.Issue(t, testkit.LeafTemplate(big.NewInt(0x1234), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 		responderCert, responderKey := newResponder(t, c, testkit.P256, testkit.Epoch.Add(-time.Hour), testkit.Epoch.Add(time.Hour))
 		for _, delegated := range []bool{false, true} {
 			signer, how := c.Cert, "CA-signed"
@@ -311,7 +311,7 @@ func TestOCSPResponse(t *testing.T) {
 
 func TestOCSPResponseNonce(t *testing.T) {
 	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+	leaf := c.Issue(t, testkit.LeafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	a := &revocation.Authority{Backend: c.Backend()}
 	nonce := append([]byte{0x04, 0x20}, bytes.Repeat([]byte{0xab}, 32)...)
 	ext, err := asn1.Marshal(pkix.Extension{Id: oidNonce, Value: nonce})
@@ -347,7 +347,7 @@ func TestOCSPResponseOtherIssuer(t *testing.T) {
 	otherName := testkit.NewCA(t, c.Key, func(x *x509.Certificate) { x.Subject.CommonName = "another CA" })
 	key := testkit.NewKey(t, testkit.P256).Public()
 	leafOf := func(issuer *testkit.CA) *x509.Certificate {
-		return issuer.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
+		return issuer.Issue(t, testkit.LeafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), key)
 	}
 	a := &revocation.Authority{Backend: c.Backend()}
 	tests := []struct {
@@ -386,7 +386,7 @@ func TestOCSPResponseOtherIssuer(t *testing.T) {
 
 func TestOCSPResponseErrors(t *testing.T) {
 	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	leaf := c.Issue(t, leafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+	leaf := c.Issue(t, testkit.LeafTemplate(big.NewInt(7), "rahul", testkit.Epoch, testkit.Epoch.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	responderCert, responderKey := newResponder(t, c, testkit.P256, testkit.Epoch.Add(-time.Hour), testkit.Epoch.Add(time.Hour))
 	req := parseRequest(t, requestFor(t, leaf, c.Cert, crypto.SHA1))
 	boom := errors.New("the HSM is unplugged")
@@ -523,7 +523,7 @@ func TestAuthorityCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.a.Check(context.Background(), testkit.Epoch)
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {

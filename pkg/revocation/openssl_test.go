@@ -34,7 +34,7 @@ type openSSLCA struct {
 }
 
 func openSSLCAs(t *testing.T, wall time.Time) []openSSLCA {
-	valid := validFrom(wall.Add(-time.Hour), wall.Add(24*time.Hour))
+	valid := testkit.ValidBetween(wall.Add(-time.Hour), wall.Add(24*time.Hour))
 	var out []openSSLCA
 	for _, kt := range []testkit.KeyType{testkit.P256, testkit.RSA2048, testkit.Ed25519} {
 		out = append(out, openSSLCA{name: string(kt) + " root", ca: testkit.NewCA(t, testkit.NewKey(t, kt), valid), kt: kt})
@@ -58,7 +58,7 @@ func TestOpenSSLVerifyCRL(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			leafKey := testkit.NewKey(t, testkit.P256)
 			issue := func(cn string) *x509.Certificate {
-				return c.ca.Issue(t, leafTemplate(testkit.Serial(t), cn, wall.Add(-time.Hour), wall.Add(time.Hour)), leafKey.Public())
+				return c.ca.Issue(t, testkit.LeafTemplate(testkit.Serial(t), cn, wall.Add(-time.Hour), wall.Add(time.Hour)), leafKey.Public())
 			}
 			revoked, held, good := issue("rahul"), issue("held"), issue("priya")
 			a := &revocation.Authority{Backend: c.ca.Backend()}
@@ -140,7 +140,7 @@ func newOCSPFixture(t *testing.T, c openSSLCA, wall time.Time, delegated bool) *
 // revoke, and writes it to a new directory as leaf.pem; it returns the directory.
 func (f *ocspFixture) leaf(t *testing.T, unknown, revoke bool, reason revocation.Reason, revokedAt time.Time) string {
 	t.Helper()
-	cert := f.ca.Issue(t, leafTemplate(testkit.Serial(t), "rahul", f.wall.Add(-time.Hour), f.wall.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
+	cert := f.ca.Issue(t, testkit.LeafTemplate(testkit.Serial(t), "rahul", f.wall.Add(-time.Hour), f.wall.Add(time.Hour)), testkit.NewKey(t, testkit.P256).Public())
 	if !unknown {
 		f.issued[cert.SerialNumber.Text(16)] = true
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,23 +16,6 @@ import (
 
 	"kcsr.dev/kcsr/pkg/testkit"
 )
-
-// validFrom returns a testkit.NewCA mutator making the CA valid from notBefore to notAfter.
-func validFrom(notBefore, notAfter time.Time) func(*x509.Certificate) {
-	return func(c *x509.Certificate) { c.NotBefore, c.NotAfter = notBefore, notAfter }
-}
-
-// leafTemplate is a client certificate of serial valid from notBefore to notAfter.
-func leafTemplate(serial *big.Int, cn string, notBefore, notAfter time.Time) *x509.Certificate {
-	return &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-}
 
 var oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
 

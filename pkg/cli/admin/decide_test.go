@@ -19,10 +19,11 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestRefuseSystemMasters(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	const refusal = "refusing to approve root: it asks for group system:masters (O=system:masters), and "
 	const tail = ", a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"
 	cases := []struct {
@@ -41,7 +42,7 @@ func TestRefuseSystemMasters(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := newCSR("root", requestPEM(t, key, pkix.Name{CommonName: "root", Organization: tc.orgs}), withSigner(tc.signer))
+			obj := newCSR("root", requestPEM(t, key, pkix.Name{CommonName: "root", Organization: tc.orgs}), testkit.SetSignerName(tc.signer))
 			req, err := csr.ParseRequest(obj.Spec.Request)
 			if err != nil {
 				t.Fatal(err)
@@ -61,7 +62,7 @@ func TestRefuseSystemMasters(t *testing.T) {
 }
 
 func TestDecide(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	alpha := requestPEM(t, key, pkix.Name{CommonName: "alpha", Organization: []string{"developers"}}, "alpha.example")
 	root := requestPEM(t, key, pkix.Name{CommonName: "root", Organization: []string{"system:masters"}})
 	now := epoch.Add(time.Hour)
@@ -107,13 +108,13 @@ func TestDecide(t *testing.T) {
 		{name: "approve a denied CSR", obj: newCSR("alpha", alpha, withCondition(denied, "KcsrDeny", "no")), t: approved,
 			wantOut: summaryAlpha, wantErr: `certificate signing request "alpha" is already Denied`,
 			wantConditions: []certificatesv1.CertificateSigningRequestCondition{{Type: denied, Status: corev1.ConditionTrue, Reason: "KcsrDeny", Message: "no", LastUpdateTime: metav1.NewTime(epoch.Add(time.Minute))}}},
-		{name: "system:masters is refused", obj: newCSR("root", root, withSigner("example.com/internal")), t: approved,
+		{name: "system:masters is refused", obj: newCSR("root", root, testkit.SetSignerName("example.com/internal")), t: approved,
 			wantOut: "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\n",
 			wantErr: "refusing to approve root: it asks for group system:masters (O=system:masters), and a certificate from any CA the API server trusts for clients would make its holder a member of system:masters, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"},
-		{name: "system:masters may be denied", obj: newCSR("root", root, withSigner("example.com/internal")), t: denied, wantUpdates: 1,
+		{name: "system:masters may be denied", obj: newCSR("root", root, testkit.SetSignerName("example.com/internal")), t: denied, wantUpdates: 1,
 			wantOut:        "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\ncertificatesigningrequest.certificates.k8s.io/root denied\n",
 			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(denied, "KcsrDeny", "checked")}},
-		{name: "system:masters with --force", obj: newCSR("root", root, withSigner("example.com/internal")), t: approved, force: true, wantUpdates: 1,
+		{name: "system:masters with --force", obj: newCSR("root", root, testkit.SetSignerName("example.com/internal")), t: approved, force: true, wantUpdates: 1,
 			wantOut:        "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\ncertificatesigningrequest.certificates.k8s.io/root approved\n",
 			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(approved, "KcsrApprove", "checked")}},
 	}

@@ -16,10 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestDescribe(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	request := requestPEM(t, key, pkix.Name{CommonName: "rahul", Organization: []string{"developers"}, OrganizationalUnit: []string{"platform"}}, "rahul.example")
 	certPEM := issue(t, key, "rahul", epoch, epoch.Add(24*time.Hour))
 	block, _ := pem.Decode(certPEM)
@@ -37,7 +38,7 @@ func TestDescribe(t *testing.T) {
 			}
 			obj.Status.Certificate = certPEM
 		})
-	pending := newCSR("webhook", request, withSigner("example.com/webhooks"), func(obj *certificatesv1.CertificateSigningRequest) {
+	pending := newCSR("webhook", request, testkit.SetSignerName("example.com/webhooks"), func(obj *certificatesv1.CertificateSigningRequest) {
 		obj.Annotations = map[string]string{"kcsr.dev/approval-verdict": `no approval policy covers signer "example.com/webhooks", so a person must approve or deny this request`}
 	})
 	broken := newCSR("broken", []byte("garbage"))

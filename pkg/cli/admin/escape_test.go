@@ -11,6 +11,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // hostileCSR is a CSR whose every server-controlled string tries to take over the
@@ -18,7 +20,7 @@ import (
 // SAN that clears the screen, a requester with a bell, a condition and an event that set
 // the window title.
 func hostileCSR(t *testing.T) *certificatesv1.CertificateSigningRequest {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	request := requestPEM(t, key, pkix.Name{CommonName: "\x1b[31mroot", Organization: []string{"dev\rops"}}, "a\x1b[2Jb.example")
 	return newCSR("evil\nforged-row   Approved", request,
 		withCondition(certificatesv1.CertificateDenied, "No\x1b]0;owned\x07", "bad\nsecond line"),

@@ -8,16 +8,18 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestPrintTable(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	rahul := newCSR("rahul", requestPEM(t, key, pkix.Name{CommonName: "rahul", Organization: []string{"ops", "developers"}}, "rahul.example"),
 		withCondition(certificatesv1.CertificateApproved, "KcsrApprove", "ok"),
 		func(obj *certificatesv1.CertificateSigningRequest) {
 			obj.Status.Certificate = issue(t, key, "rahul", epoch, epoch.Add(24*time.Hour))
 		})
-	broken := newCSR("broken", []byte("not a request"), withSigner(""), func(obj *certificatesv1.CertificateSigningRequest) { obj.Spec.ExpirationSeconds = nil })
+	broken := newCSR("broken", []byte("not a request"), testkit.SetSignerName(""), func(obj *certificatesv1.CertificateSigningRequest) { obj.Spec.ExpirationSeconds = nil })
 	denied := newCSR("nobody", requestPEM(t, key, pkix.Name{}), withCondition(certificatesv1.CertificateDenied, "KcsrDeny", "no"), withCondition(certificatesv1.CertificateFailed, "X", "y"))
 	now := epoch.Add(5 * time.Hour)
 
@@ -60,7 +62,7 @@ broken   5h    <none>                                kcsr-admin   <none>        
 }
 
 func TestPrintCSRs(t *testing.T) {
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	obj := newCSR("rahul", requestPEM(t, key, pkix.Name{CommonName: "rahul"}))
 	obj.ManagedFields = nil
 	cases := []struct {

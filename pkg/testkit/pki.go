@@ -216,3 +216,8 @@ func SelfSigned(t testing.TB, key crypto.Signer, tmpl *x509.Certificate) *x509.C
 	t.Helper()
 	return (&CA{Cert: tmpl, Key: key}).Issue(t, tmpl, key.Public())
 }
+
+// Named is a template mutator setting the subject to CN cn alone.
+func Named(cn string) func(*x509.Certificate) {
+	return func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: cn} }
+}

@@ -2,12 +2,6 @@ package subjectrestriction
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,27 +10,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
-// pemCSR returns a freshly generated PKCS#10 request for subject, PEM-encoded.
-func pemCSR(t *testing.T, subject pkix.Name) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: subject}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
 func csr(signerName string, request []byte) *certificatesv1.CertificateSigningRequest {
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: "csr-1"},
-		Spec:       certificatesv1.CertificateSigningRequestSpec{SignerName: signerName, Request: request},
-	}
+	return testkit.CSR("csr-1", testkit.SetSignerName(signerName), testkit.SetRequest(request))
 }
 
 func attrs(obj runtime.Object, subresource string, op admission.Operation) admission.Attributes {
@@ -48,10 +27,10 @@ func attrs(obj runtime.Object, subresource string, op admission.Operation) admis
 
 func TestValidate(t *testing.T) {
 	const client = certificatesv1.KubeAPIServerClientSignerName
-	masters := pemCSR(t, pkix.Name{CommonName: "root", Organization: []string{"dev", "system:masters"}})
-	ordinary := pemCSR(t, pkix.Name{CommonName: "alice", Organization: []string{"dev"}})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0, 0, 0}}) // a placeholder, no key
-	garbled := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte{0x30, 0x03, 0x02, 0x01}})
+	masters := testkit.ClientRequestPEM(t, "root", testkit.WithOrg("dev", "system:masters"))
+	ordinary := testkit.ClientRequestPEM(t, "alice", testkit.WithOrg("dev"))
+	keyPEM := testkit.PEM("EC PRIVATE KEY", []byte{0, 0, 0}) // a placeholder, no key
+	garbled := testkit.PEM(testkit.RequestBlock, []byte{0x30, 0x03, 0x02, 0x01})
 
 	const ops = "example.com/ops"
 	login := []string{ops, certificatesv1.KubeAPIServerClientKubeletSignerName}

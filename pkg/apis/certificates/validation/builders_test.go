@@ -2,9 +2,6 @@ package validation
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -16,6 +13,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // testPKI holds material generated for one test: never committed keys.
@@ -32,46 +31,33 @@ type testPKI struct {
 
 func newTestPKI(t testing.TB) testPKI {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "jane"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certDER := func(serial int64) []byte {
-		tmpl := &x509.Certificate{
+	key := testkit.NewKey(t, testkit.P256)
+	reqDER := testkit.RequestDER(t, key, testkit.Request(t, "jane"))
+	cert := func(serial int64) *x509.Certificate {
+		return testkit.SelfSigned(t, key, &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
 			Subject:      pkix.Name{CommonName: "jane"},
 			NotBefore:    time.Unix(1_700_000_000, 0),
 			NotAfter:     time.Unix(1_800_000_000, 0),
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der
+		})
 	}
-	der := certDER(1)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := cert(1)
+	keyPEM := testkit.KeyPEM(t, key)
+	block, _ := pem.Decode(keyPEM)
 	tampered := bytes.Clone(reqDER)
 	tampered[len(tampered)-1] ^= 0xff
 	return testPKI{
-		request:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: reqDER}),
-		tamperedRequest: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tampered}),
-		keyDER:          keyDER,
-		keyPEM:          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-		cert:            pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		cert2:           pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certDER(2)}),
-		certDER:         der,
+		request:         testkit.PEM(testkit.RequestBlock, reqDER),
+		tamperedRequest: testkit.PEM(testkit.RequestBlock, tampered),
+		keyDER:          block.Bytes,
+		keyPEM:          keyPEM,
+		cert:            testkit.CertPEM(first),
+		cert2:           testkit.CertPEM(cert(2)),
+		certDER:         first.Raw,
 	}
 }
 
-type csrOption func(*certificatesv1.CertificateSigningRequest)
+type csrOption = testkit.CSRModifier
 
 // newCSR builds a valid CSR as stored: named, with a resourceVersion, a valid request, a
 // custom signer and client usages; options change it.
@@ -114,28 +100,8 @@ func withLabels(l map[string]string) csrOption {
 	return func(o *certificatesv1.CertificateSigningRequest) { o.Labels = l }
 }
 
-func withRequest(r []byte) csrOption {
-	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Request = r }
-}
-
-func withSignerName(n string) csrOption {
-	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.SignerName = n }
-}
-
-func withUsages(u ...certificatesv1.KeyUsage) csrOption {
-	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.Usages = u }
-}
-
-func withExpirationSeconds(s int32) csrOption {
-	return func(o *certificatesv1.CertificateSigningRequest) { o.Spec.ExpirationSeconds = &s }
-}
-
 func withConditions(c ...certificatesv1.CertificateSigningRequestCondition) csrOption {
 	return func(o *certificatesv1.CertificateSigningRequest) { o.Status.Conditions = c }
-}
-
-func withCertificate(c []byte) csrOption {
-	return func(o *certificatesv1.CertificateSigningRequest) { o.Status.Certificate = c }
 }
 
 var conditionTime = metav1.NewTime(time.Unix(1_750_000_000, 0).UTC())

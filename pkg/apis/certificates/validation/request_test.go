@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestValidateRequestHoldsOnlyTheRequest: spec.request is exactly one CERTIFICATE REQUEST
@@ -59,7 +61,7 @@ func TestValidateRequestHoldsOnlyTheRequest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := errorStrings(ValidateCertificateSigningRequestCreate(newCSR(pki, withRequest(tc.request))))
+			got := errorStrings(ValidateCertificateSigningRequestCreate(newCSR(pki, testkit.SetRequest(tc.request))))
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}

@@ -11,6 +11,8 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const supportedUsagesText = `supported values: "any", "cert sign", "client auth", "code signing", "content commitment", "crl sign", "data encipherment", "decipher only", "digital signature", "email protection", "encipher only", "ipsec end system", "ipsec tunnel", "ipsec user", "key agreement", "key encipherment", "microsoft sgc", "netscape sgc", "ocsp signing", "s/mime", "server auth", "signing", "timestamping"`
@@ -50,8 +52,8 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 		{name: "valid", csr: newCSR(pki)},
 		{
 			name: "valid with every optional field",
-			csr: newCSR(pki, withExpirationSeconds(600), withFinalizers("kubernetes", "orphan", "example.com/x"),
-				withSignerName("kubernetes.io/kube-apiserver-client"), withConditions(condition("Custom", corev1.ConditionUnknown))),
+			csr: newCSR(pki, testkit.SetExpirationSeconds(600), withFinalizers("kubernetes", "orphan", "example.com/x"),
+				testkit.SetSignerName("kubernetes.io/kube-apiserver-client"), withConditions(condition("Custom", corev1.ConditionUnknown))),
 		},
 		{name: "any name is accepted", csr: newCSR(pki, withName("Not a DNS name: 100%/..")), want: nil},
 		{name: "generateName is accepted", csr: newCSR(pki, withGenerateName("csr-")), want: nil},
@@ -72,25 +74,25 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 		},
 
 		// spec.request
-		{name: "no request", csr: newCSR(pki, withRequest(nil)), want: []string{encodingError("nothing")}},
-		{name: "request not PEM", csr: newCSR(pki, withRequest([]byte("hello"))), want: []string{encodingError("no PEM block")}},
-		{name: "request of the wrong block type", csr: newCSR(pki, withRequest(wrongTypeRequest)), want: []string{encodingError(`a PEM block of type "CERTIFICATE"`)}},
+		{name: "no request", csr: newCSR(pki, testkit.SetRequest(nil)), want: []string{encodingError("nothing")}},
+		{name: "request not PEM", csr: newCSR(pki, testkit.SetRequest([]byte("hello"))), want: []string{encodingError("no PEM block")}},
+		{name: "request of the wrong block type", csr: newCSR(pki, testkit.SetRequest(wrongTypeRequest)), want: []string{encodingError(`a PEM block of type "CERTIFICATE"`)}},
 		{
 			name: "request that does not parse",
-			csr:  newCSR(pki, withRequest(block("CERTIFICATE REQUEST", nil, nil))),
+			csr:  newCSR(pki, testkit.SetRequest(block("CERTIFICATE REQUEST", nil, nil))),
 			want: []string{"spec.request: Invalid value: asn1: syntax error: sequence truncated"},
 		},
 		{
 			name: "request whose signature does not verify: echoed, as kube-apiserver does",
-			csr:  newCSR(pki, withRequest(pki.tamperedRequest)),
+			csr:  newCSR(pki, testkit.SetRequest(pki.tamperedRequest)),
 			want: []string{requestError(pki.tamperedRequest, "x509: ECDSA verification failure")},
 		},
 
 		// spec.usages
-		{name: "no usages", csr: newCSR(pki, withUsages()), want: []string{"spec.usages: Required value"}},
+		{name: "no usages", csr: newCSR(pki, testkit.SetUsages()), want: []string{"spec.usages: Required value"}},
 		{
 			name: "unknown usages",
-			csr:  newCSR(pki, withUsages("client auth", "server-auth", "Any")),
+			csr:  newCSR(pki, testkit.SetUsages("client auth", "server-auth", "Any")),
 			want: []string{
 				`spec.usages[1]: Unsupported value: "server-auth": ` + supportedUsagesText,
 				`spec.usages[2]: Unsupported value: "Any": ` + supportedUsagesText,
@@ -98,38 +100,38 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 		},
 		{
 			name: "duplicate usages",
-			csr:  newCSR(pki, withUsages("client auth", "digital signature", "client auth", "client auth")),
+			csr:  newCSR(pki, testkit.SetUsages("client auth", "digital signature", "client auth", "client auth")),
 			want: []string{`spec.usages[2]: Duplicate value: "client auth"`, `spec.usages[3]: Duplicate value: "client auth"`},
 		},
 		{
 			name: "unknown duplicate usage",
-			csr:  newCSR(pki, withUsages("foo", "foo")),
+			csr:  newCSR(pki, testkit.SetUsages("foo", "foo")),
 			want: []string{`spec.usages[0]: Unsupported value: "foo": ` + supportedUsagesText, `spec.usages[1]: Unsupported value: "foo": ` + supportedUsagesText, `spec.usages[1]: Duplicate value: "foo"`},
 		},
 
 		// spec.signerName
-		{name: "no signer name", csr: newCSR(pki, withSignerName("")), want: []string{"spec.signerName: Required value"}},
+		{name: "no signer name", csr: newCSR(pki, testkit.SetSignerName("")), want: []string{"spec.signerName: Required value"}},
 		{
 			name: "legacy signer name",
-			csr:  newCSR(pki, withSignerName("kubernetes.io/legacy-unknown")),
+			csr:  newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown")),
 			want: []string{`spec.signerName: Invalid value: "kubernetes.io/legacy-unknown": the legacy signerName is not allowed via this API version`},
 		},
 		{
 			name: "signer name without a path",
-			csr:  newCSR(pki, withSignerName("example.com")),
+			csr:  newCSR(pki, testkit.SetSignerName("example.com")),
 			want: []string{`spec.signerName: Invalid value: "example.com": must be a fully qualified domain and path of the form 'example.com/signer-name'`},
 		},
 
 		// spec.expirationSeconds
-		{name: "expirationSeconds 600", csr: newCSR(pki, withExpirationSeconds(600))},
+		{name: "expirationSeconds 600", csr: newCSR(pki, testkit.SetExpirationSeconds(600))},
 		{
 			name: "expirationSeconds 599",
-			csr:  newCSR(pki, withExpirationSeconds(599)),
+			csr:  newCSR(pki, testkit.SetExpirationSeconds(599)),
 			want: []string{"spec.expirationSeconds: Invalid value: 599: may not specify a duration less than 600 seconds (10 minutes)"},
 		},
 		{
 			name: "negative expirationSeconds",
-			csr:  newCSR(pki, withExpirationSeconds(-1)),
+			csr:  newCSR(pki, testkit.SetExpirationSeconds(-1)),
 			want: []string{"spec.expirationSeconds: Invalid value: -1: may not specify a duration less than 600 seconds (10 minutes)"},
 		},
 
@@ -183,34 +185,34 @@ func TestValidateCertificateSigningRequestCreate(t *testing.T) {
 		},
 
 		// status.certificate
-		{name: "certificate", csr: newCSR(pki, withCertificate(pki.cert))},
-		{name: "certificate chain with text around it", csr: newCSR(pki, withCertificate(bundle))},
-		{name: "certificate that is not PEM", csr: newCSR(pki, withCertificate(pki.certDER)), want: []string{certificateError("must contain at least one CERTIFICATE PEM block")}},
+		{name: "certificate", csr: newCSR(pki, testkit.SetCertificate(pki.cert))},
+		{name: "certificate chain with text around it", csr: newCSR(pki, testkit.SetCertificate(bundle))},
+		{name: "certificate that is not PEM", csr: newCSR(pki, testkit.SetCertificate(pki.certDER)), want: []string{certificateError("must contain at least one CERTIFICATE PEM block")}},
 		{
 			name: "certificate of the wrong block type",
-			csr:  newCSR(pki, withCertificate(append(certBlock, pki.request...))),
+			csr:  newCSR(pki, testkit.SetCertificate(append(certBlock, pki.request...))),
 			want: []string{certificateError(`only CERTIFICATE PEM blocks are allowed, found "CERTIFICATE REQUEST"`)},
 		},
 		{
 			name: "certificate with PEM headers",
-			csr:  newCSR(pki, withCertificate(block("CERTIFICATE", pki.certDER, map[string]string{"Proc-Type": "4,ENCRYPTED"}))),
+			csr:  newCSR(pki, testkit.SetCertificate(block("CERTIFICATE", pki.certDER, map[string]string{"Proc-Type": "4,ENCRYPTED"}))),
 			want: []string{certificateError("no PEM block headers are permitted")},
 		},
 		{
 			name: "empty certificate block",
-			csr:  newCSR(pki, withCertificate(block("CERTIFICATE", nil, nil))),
+			csr:  newCSR(pki, testkit.SetCertificate(block("CERTIFICATE", nil, nil))),
 			want: []string{certificateError("found CERTIFICATE PEM block containing 0 certificates")},
 		},
 		{
 			name: "certificate that does not parse",
-			csr:  newCSR(pki, withCertificate(block("CERTIFICATE", truncatedCert, nil))),
+			csr:  newCSR(pki, testkit.SetCertificate(block("CERTIFICATE", truncatedCert, nil))),
 			want: []string{certificateError("x509: malformed certificate")},
 		},
 
 		{
 			name: "errors come in field order",
-			csr: newCSR(pki, withNamespace("ns"), withRequest([]byte("hello")), withUsages("foo"), withSignerName("x"), withExpirationSeconds(1),
-				withConditions(approved(), denied()), withCertificate([]byte("junk"))),
+			csr: newCSR(pki, withNamespace("ns"), testkit.SetRequest([]byte("hello")), testkit.SetUsages("foo"), testkit.SetSignerName("x"), testkit.SetExpirationSeconds(1),
+				withConditions(approved(), denied()), testkit.SetCertificate([]byte("junk"))),
 			want: []string{
 				"metadata.namespace: Forbidden: not allowed on this type",
 				encodingError("no PEM block"),
@@ -279,58 +281,58 @@ func TestValidateCertificateSigningRequestUpdate(t *testing.T) {
 		// spec is validated again on every update
 		{
 			name: "a stored bad request is not tolerated",
-			old:  newCSR(pki, withRequest([]byte("hello"))),
-			new:  newCSR(pki, withRequest([]byte("hello"))),
+			old:  newCSR(pki, testkit.SetRequest([]byte("hello"))),
+			new:  newCSR(pki, testkit.SetRequest([]byte("hello"))),
 			want: []string{"spec.request: Invalid value: PEM block type must be CERTIFICATE REQUEST"},
 		},
 		{
 			name: "a stored request with a key after it predates the one-block rule: tolerated",
-			old:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
-			new:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+			old:  newCSR(pki, testkit.SetRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+			new:  newCSR(pki, testkit.SetRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
 		},
 		{
 			name: "a stored request whose signature does not verify is not echoed when it predates the rule",
-			old:  newCSR(pki, withRequest(append([]byte("text\n"), pki.tamperedRequest...))),
-			new:  newCSR(pki, withRequest(append([]byte("text\n"), pki.tamperedRequest...))),
+			old:  newCSR(pki, testkit.SetRequest(append([]byte("text\n"), pki.tamperedRequest...))),
+			new:  newCSR(pki, testkit.SetRequest(append([]byte("text\n"), pki.tamperedRequest...))),
 			want: []string{"spec.request: Invalid value: x509: ECDSA verification failure"},
 		},
 		{
 			name: "a new request is held to the rule even when the stored one was not",
-			old:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
-			new:  newCSR(pki, withRequest(append(bytes.Clone(pki.request), []byte("text\n")...))),
+			old:  newCSR(pki, testkit.SetRequest(append(bytes.Clone(pki.request), pki.keyPEM...))),
+			new:  newCSR(pki, testkit.SetRequest(append(bytes.Clone(pki.request), []byte("text\n")...))),
 			want: []string{encodingError("text after the PEM block")},
 		},
 		{
 			name: "a stored short expirationSeconds is not tolerated",
-			old:  newCSR(pki, withExpirationSeconds(60)),
-			new:  newCSR(pki, withExpirationSeconds(60)),
+			old:  newCSR(pki, testkit.SetExpirationSeconds(60)),
+			new:  newCSR(pki, testkit.SetExpirationSeconds(60)),
 			want: []string{"spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 600 seconds (10 minutes)"},
 		},
-		{name: "stored unknown usages are tolerated", old: newCSR(pki, withUsages("foo")), new: newCSR(pki, withUsages("foo", "bar"))},
+		{name: "stored unknown usages are tolerated", old: newCSR(pki, testkit.SetUsages("foo")), new: newCSR(pki, testkit.SetUsages("foo", "bar"))},
 		{
 			name: "new unknown usages are not",
 			old:  newCSR(pki),
-			new:  newCSR(pki, withUsages("client auth", "foo")),
+			new:  newCSR(pki, testkit.SetUsages("client auth", "foo")),
 			want: []string{`spec.usages[1]: Unsupported value: "foo": ` + supportedUsagesText},
 		},
-		{name: "stored duplicate usages are tolerated", old: newCSR(pki, withUsages("client auth", "client auth")), new: newCSR(pki, withUsages("client auth", "client auth"))},
+		{name: "stored duplicate usages are tolerated", old: newCSR(pki, testkit.SetUsages("client auth", "client auth")), new: newCSR(pki, testkit.SetUsages("client auth", "client auth"))},
 		{
 			name: "new duplicate usages are not",
 			old:  newCSR(pki),
-			new:  newCSR(pki, withUsages("client auth", "client auth")),
+			new:  newCSR(pki, testkit.SetUsages("client auth", "client auth")),
 			want: []string{`spec.usages[1]: Duplicate value: "client auth"`},
 		},
 		{
 			name: "stored duplicate usages do not excuse unknown ones",
-			old:  newCSR(pki, withUsages("client auth", "client auth")),
-			new:  newCSR(pki, withUsages("client auth", "client auth", "foo")),
+			old:  newCSR(pki, testkit.SetUsages("client auth", "client auth")),
+			new:  newCSR(pki, testkit.SetUsages("client auth", "client auth", "foo")),
 			want: []string{`spec.usages[2]: Unsupported value: "foo": ` + supportedUsagesText},
 		},
-		{name: "a stored legacy signer name is tolerated", old: newCSR(pki, withSignerName("kubernetes.io/legacy-unknown")), new: newCSR(pki, withSignerName("kubernetes.io/legacy-unknown"))},
+		{name: "a stored legacy signer name is tolerated", old: newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown")), new: newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown"))},
 		{
 			name: "a new legacy signer name is not",
 			old:  newCSR(pki),
-			new:  newCSR(pki, withSignerName("kubernetes.io/legacy-unknown")),
+			new:  newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown")),
 			want: []string{`spec.signerName: Invalid value: "kubernetes.io/legacy-unknown": the legacy signerName is not allowed via this API version`},
 		},
 
@@ -399,21 +401,21 @@ func TestValidateCertificateSigningRequestUpdate(t *testing.T) {
 		{
 			name: "setting the certificate",
 			old:  newCSR(pki, withConditions(approved())),
-			new:  newCSR(pki, withConditions(approved()), withCertificate(pki.cert)),
+			new:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert)),
 			want: []string{"status.certificate: Forbidden: updates may not set certificate content"},
 		},
 		{
 			name: "setting a bad certificate",
 			old:  newCSR(pki),
-			new:  newCSR(pki, withCertificate([]byte("junk"))),
+			new:  newCSR(pki, testkit.SetCertificate([]byte("junk"))),
 			want: []string{certificateError("must contain at least one CERTIFICATE PEM block"), "status.certificate: Forbidden: updates may not set certificate content"},
 		},
-		{name: "a stored bad certificate is tolerated", old: newCSR(pki, withCertificate([]byte("junk"))), new: newCSR(pki, withCertificate([]byte("junk")))},
+		{name: "a stored bad certificate is tolerated", old: newCSR(pki, testkit.SetCertificate([]byte("junk"))), new: newCSR(pki, testkit.SetCertificate([]byte("junk")))},
 
 		{
 			name: "errors come in order: object, conditions, certificate, metadata update",
 			old:  newCSR(pki, withConditions(approved())),
-			new:  newCSR(pki, withName("csr-2"), withUsages("foo"), withConditions(denied()), withCertificate(pki.cert)),
+			new:  newCSR(pki, withName("csr-2"), testkit.SetUsages("foo"), withConditions(denied()), testkit.SetCertificate(pki.cert)),
 			want: []string{
 				`spec.usages[0]: Unsupported value: "foo": ` + supportedUsagesText,
 				`status.conditions: Forbidden: updates may not remove a condition of type "Approved"`,
@@ -430,33 +432,33 @@ func TestValidateCertificateSigningRequestStatusUpdate(t *testing.T) {
 	deniedByAlice, deniedByBob := withMessage(denied(), "alice"), withMessage(denied(), "bob")
 
 	runUpdateCases(t, ValidateCertificateSigningRequestStatusUpdate, []updateCase{
-		{name: "issuing", old: newCSR(pki, withConditions(approved())), new: newCSR(pki, withConditions(approved()), withCertificate(pki.cert))},
-		{name: "issuing a chain", old: newCSR(pki, withConditions(approved())), new: newCSR(pki, withConditions(approved()), withCertificate(append(pki.cert, pki.cert2...)))},
+		{name: "issuing", old: newCSR(pki, withConditions(approved())), new: newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert))},
+		{name: "issuing a chain", old: newCSR(pki, withConditions(approved())), new: newCSR(pki, withConditions(approved()), testkit.SetCertificate(append(pki.cert, pki.cert2...)))},
 		{
 			name: "issuing a bad certificate",
 			old:  newCSR(pki, withConditions(approved())),
-			new:  newCSR(pki, withConditions(approved()), withCertificate(pki.request)),
+			new:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.request)),
 			want: []string{certificateError(`only CERTIFICATE PEM blocks are allowed, found "CERTIFICATE REQUEST"`)},
 		},
 		{
 			name: "replacing the certificate",
-			old:  newCSR(pki, withConditions(approved()), withCertificate(pki.cert)),
-			new:  newCSR(pki, withConditions(approved()), withCertificate(pki.cert2)),
+			old:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert)),
+			new:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert2)),
 			want: []string{"status.certificate: Forbidden: updates may not modify existing certificate content"},
 		},
 		{
 			name: "clearing the certificate",
-			old:  newCSR(pki, withConditions(approved()), withCertificate(pki.cert)),
+			old:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert)),
 			new:  newCSR(pki, withConditions(approved())),
 			want: []string{"status.certificate: Forbidden: updates may not modify existing certificate content"},
 		},
 		{
 			name: "replacing a stored bad certificate with a bad one",
-			old:  newCSR(pki, withCertificate([]byte("junk"))),
-			new:  newCSR(pki, withCertificate([]byte("more junk"))),
+			old:  newCSR(pki, testkit.SetCertificate([]byte("junk"))),
+			new:  newCSR(pki, testkit.SetCertificate([]byte("more junk"))),
 			want: []string{"status.certificate: Forbidden: updates may not modify existing certificate content"},
 		},
-		{name: "a stored bad certificate is tolerated", old: newCSR(pki, withCertificate([]byte("junk"))), new: newCSR(pki, withCertificate([]byte("junk")), withConditions(failed()))},
+		{name: "a stored bad certificate is tolerated", old: newCSR(pki, testkit.SetCertificate([]byte("junk"))), new: newCSR(pki, testkit.SetCertificate([]byte("junk")), withConditions(failed()))},
 		{name: "failing", old: newCSR(pki, withConditions(approved())), new: newCSR(pki, withConditions(approved(), withMessage(failed(), "signer refused")))},
 		{
 			name: "failing with status False",
@@ -486,8 +488,8 @@ func TestValidateCertificateSigningRequestStatusUpdate(t *testing.T) {
 		},
 		{
 			name: "issuing on a stored legacy signer with unknown usages",
-			old:  newCSR(pki, withSignerName("kubernetes.io/legacy-unknown"), withUsages("foo", "foo"), withConditions(approved())),
-			new:  newCSR(pki, withSignerName("kubernetes.io/legacy-unknown"), withUsages("foo", "foo"), withConditions(approved()), withCertificate(pki.cert)),
+			old:  newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown"), testkit.SetUsages("foo", "foo"), withConditions(approved())),
+			new:  newCSR(pki, testkit.SetSignerName("kubernetes.io/legacy-unknown"), testkit.SetUsages("foo", "foo"), withConditions(approved()), testkit.SetCertificate(pki.cert)),
 		},
 	})
 }
@@ -540,7 +542,7 @@ func TestValidateCertificateSigningRequestApprovalUpdate(t *testing.T) {
 		{
 			name: "setting the certificate",
 			old:  newCSR(pki, withConditions(approved())),
-			new:  newCSR(pki, withConditions(approved()), withCertificate(pki.cert)),
+			new:  newCSR(pki, withConditions(approved()), testkit.SetCertificate(pki.cert)),
 			want: []string{"status.certificate: Forbidden: updates may not set certificate content"},
 		},
 	})

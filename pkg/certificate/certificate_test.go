@@ -63,13 +63,6 @@ func newRequest(t testing.TB, subject pkix.Name, dns []string, ips []net.IP) *x5
 	return req
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
 func TestDuration(t *testing.T) {
 	i32 := func(v int32) *int32 { return &v }
 	tests := []struct {
@@ -150,7 +143,7 @@ func TestValidity(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			nb, na, err := Validity(now, tt.ttl, tt.backdate, tt.ca)
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("Validity() error (-want +got):\n%s", diff)
 			}
 			if !nb.Equal(tt.wantNB) || !na.Equal(tt.wantNA) {
@@ -347,7 +340,7 @@ func TestSignUsages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			issued, err := Sign(context.Background(), c.Backend(), req, tt.usages, Options{Now: now, TTL: time.Hour})
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("Sign() error (-want +got):\n%s", diff)
 			}
 			if err != nil {
@@ -480,7 +473,7 @@ func TestSerial(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Serial(tt.r)
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("Serial() error (-want +got):\n%s", diff)
 			}
 			if tt.want != nil && got.Cmp(tt.want) != 0 {
@@ -583,7 +576,7 @@ func TestSignErrors(t *testing.T) {
 				ctx = context.Background()
 			}
 			_, err := Sign(ctx, tt.backend, req, usages, tt.o)
-			if diff := cmp.Diff(tt.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tt.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("Sign() error (-want +got):\n%s", diff)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {

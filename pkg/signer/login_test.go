@@ -103,14 +103,7 @@ func TestMarkLoginSigners(t *testing.T) {
 func TestMarkLoginSignersChainError(t *testing.T) {
 	broken := &testkit.Static{ChainErr: errors.New("the token is gone")}
 	_, err := MarkLoginSigners(context.Background(), map[string]*Profile{"example.com/hsm": {SignerName: "example.com/hsm", CA: broken}}, nil)
-	if diff := cmp.Diff("signer example.com/hsm: read the CA certificate: the token is gone", errString(err)); diff != "" {
+	if diff := cmp.Diff("signer example.com/hsm: read the CA certificate: the token is gone", testkit.ErrString(err)); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

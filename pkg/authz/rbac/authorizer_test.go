@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // newTestAuthorizer builds an Authorizer over real client-go listers holding objs.
@@ -199,7 +200,7 @@ func TestRulesFor(t *testing.T) {
 	alice := &user.DefaultInfo{Name: "alice", Groups: []string{"system:authenticated"}}
 
 	resourceRules, nonResourceRules, incomplete, err := a.RulesFor(context.Background(), alice, "")
-	if diff := cmp.Diff(`clusterrole.rbac.authorization.k8s.io "missing" not found`, errString(err)); diff != "" {
+	if diff := cmp.Diff(`clusterrole.rbac.authorization.k8s.io "missing" not found`, testkit.ErrString(err)); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
 	}
 	if incomplete {
@@ -224,13 +225,6 @@ func TestRulesFor(t *testing.T) {
 }
 
 var sortStrings = cmpopts.SortSlices(func(a, b string) bool { return a < b })
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
 
 // TestRuleAllows: the rule semantics the authorizer relies on.
 func TestRuleAllows(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const (
@@ -80,7 +82,7 @@ func TestConfirmNoEscalation(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ConfirmNoEscalation(context.Background(), a, alice, tc.rules)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
@@ -103,7 +105,7 @@ func TestConfirmNoEscalationResolutionErrors(t *testing.T) {
 	err := ConfirmNoEscalation(context.Background(), r, alice, []rbacv1.PolicyRule{rule(l("list"), l(csrGroup), l("certificatesigningrequests"))})
 	want := `user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
 {APIGroups:["certificates.k8s.io"], Resources:["certificatesigningrequests"], Verbs:["list"]}; resolution errors: [clusterrole.rbac.authorization.k8s.io "gone" not found]`
-	if diff := cmp.Diff(want, errString(err)); diff != "" {
+	if diff := cmp.Diff(want, testkit.ErrString(err)); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
@@ -169,7 +171,7 @@ func TestCheckClusterRole(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checker.CheckClusterRole(tc.ctx, tc.role, tc.old)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
@@ -230,7 +232,7 @@ func TestCheckClusterRoleBinding(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checker.CheckClusterRoleBinding(tc.ctx, tc.binding, tc.old)
-			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})

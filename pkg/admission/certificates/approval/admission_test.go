@@ -145,10 +145,3 @@ func TestHandles(t *testing.T) {
 		}
 	}
 }
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}

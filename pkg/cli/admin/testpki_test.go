@@ -31,7 +31,7 @@ func requestPEM(t testing.TB, key crypto.Signer, subject pkix.Name, dns ...strin
 func issue(t testing.TB, key crypto.Signer, cn string, notBefore, notAfter time.Time) []byte {
 	t.Helper()
 	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.ValidBetween(notBefore, notAfter.Add(time.Hour)),
-		func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "kcsr-ca"} })
+		testkit.Named("kcsr-ca"))
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(0x1f2e3d), Subject: pkix.Name{CommonName: cn}, NotBefore: notBefore, NotAfter: notAfter}
 	return testkit.CertPEM(ca.Issue(t, tmpl, key.Public()))
 }

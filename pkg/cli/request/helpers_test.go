@@ -2,13 +2,6 @@ package request
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"testing"
 	"time"
 
@@ -19,38 +12,17 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
-// testCA is a CA made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-	pem  []byte
-}
+// testCA is a CA made for one test, valid around the wall clock's now: the CLI checks
+// certificates against the real time.
+type testCA struct{ *testkit.CA }
 
 func newTestCA(t testing.TB, cn string) *testCA {
 	t.Helper()
-	key := newKey(t)
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pki.EncodeCert(der)}
+	return &testCA{testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named(cn), testkit.ValidBetween(now.Add(-time.Hour), now.Add(24*time.Hour)))}
 }
 
 // sign issues a certificate for the CSR's request, as a signer does, valid from
@@ -58,36 +30,10 @@ func newTestCA(t testing.TB, cn string) *testCA {
 func (ca *testCA) sign(t testing.TB, requestPEM []byte, notBefore time.Time, ttl time.Duration) []byte {
 	t.Helper()
 	req, err := csr.ParseRequest(requestPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      req.Subject,
-		DNSNames:     req.DNSNames,
-		IPAddresses:  req.IPAddresses,
-		NotBefore:    notBefore,
-		NotAfter:     notBefore.Add(ttl),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca.cert, req.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pki.EncodeCert(der)
-}
-
-func newKey(t testing.TB) crypto.Signer {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
+	testkit.NoError(t, err, "parse request")
+	tmpl := testkit.LeafTemplate(testkit.Serial(t), "", notBefore, notBefore.Add(ttl))
+	tmpl.Subject, tmpl.DNSNames, tmpl.IPAddresses = req.Subject, req.DNSNames, req.IPAddresses
+	return testkit.CertPEM(ca.Issue(t, tmpl, req.PublicKey))
 }
 
 // waitForCSR polls the fake API until a CSR named name (or, with a prefix, starting with
@@ -140,12 +86,4 @@ func csrExists(t testing.TB, client *fake.Clientset, name string) bool {
 		t.Fatal(err)
 	}
 	return err == nil
-}
-
-// errString is err's text, "" for nil.
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
 }

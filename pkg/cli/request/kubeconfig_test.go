@@ -14,12 +14,13 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // issuedFiles writes dir/rahul.key and dir/rahul.crt (from ca) and dir/ca.crt.
 func issuedFiles(t *testing.T, ca *testCA, dir string) (keyPath, certPath, caPath string) {
 	t.Helper()
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	reqPEM, err := Identity{CommonName: "rahul", Organizations: []string{"developers"}}.CSR(key, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -29,7 +30,7 @@ func issuedFiles(t *testing.T, ca *testCA, dir string) (keyPath, certPath, caPat
 		t.Fatal(err)
 	}
 	keyPath, certPath, caPath = filepath.Join(dir, "rahul.key"), filepath.Join(dir, "rahul.crt"), filepath.Join(dir, "ca.crt")
-	for p, data := range map[string][]byte{keyPath: keyPEM, certPath: ca.sign(t, reqPEM, time.Now().Add(-time.Minute), time.Hour), caPath: ca.pem} {
+	for p, data := range map[string][]byte{keyPath: keyPEM, certPath: ca.sign(t, reqPEM, time.Now().Add(-time.Minute), time.Hour), caPath: ca.CertPEM} {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -56,12 +57,12 @@ func TestKubeconfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := kc.Contexts[kc.CurrentContext]
-	if ctx.AuthInfo != "rahul" || kc.Clusters[ctx.Cluster].Server != "https://kcsr.example:6443" || !bytes.Equal(kc.Clusters[ctx.Cluster].CertificateAuthorityData, ca.pem) {
+	if ctx.AuthInfo != "rahul" || kc.Clusters[ctx.Cluster].Server != "https://kcsr.example:6443" || !bytes.Equal(kc.Clusters[ctx.Cluster].CertificateAuthorityData, ca.CertPEM) {
 		t.Errorf("kubeconfig: %+v", kc)
 	}
 	// A second run does not overwrite it without --force.
 	err = o.Run()
-	if diff := cmp.Diff(path+" already exists; give --force to overwrite it, or --out FILE", errString(err)); diff != "" {
+	if diff := cmp.Diff(path+" already exists; give --force to overwrite it, or --out FILE", testkit.ErrString(err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	o.Force = true
@@ -74,7 +75,7 @@ func TestKubeconfigRefusesAnotherKey(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	dir := t.TempDir()
 	_, certPath, caPath := issuedFiles(t, ca, dir)
-	otherKey, err := pki.EncodeKey(newKey(t))
+	otherKey, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestKubeconfigRefusesAnotherKey(t *testing.T) {
 	o.Conn.Server = "https://kcsr.example:6443"
 	err = o.Run()
 	want := "--key DIR/other.key does not match --cert DIR/rahul.crt: the certificate is for another key; use the key the certificate was requested with"
-	if diff := cmp.Diff(want, strings.ReplaceAll(errString(err), dir, "DIR")); diff != "" {
+	if diff := cmp.Diff(want, strings.ReplaceAll(testkit.ErrString(err), dir, "DIR")); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "rahul.kubeconfig")); err == nil {
@@ -99,7 +100,7 @@ func TestKubeconfigWarnings(t *testing.T) {
 	dir := t.TempDir()
 	keyPath, certPath, _ := issuedFiles(t, ca, dir)
 	otherCAPath := filepath.Join(dir, "other-ca.crt")
-	if err := os.WriteFile(otherCAPath, otherCA.pem, 0o600); err != nil {
+	if err := os.WriteFile(otherCAPath, otherCA.CertPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	errOut := &bytes.Buffer{}

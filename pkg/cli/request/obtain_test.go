@@ -19,12 +19,13 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func newObtainer(client *fake.Clientset, ca *testCA, clk clock.WithTicker, out, errOut *bytes.Buffer) *Obtainer {
 	return &Obtainer{
 		CSRs:     client.CertificatesV1().CertificateSigningRequests(),
-		Roots:    ca.pem,
+		Roots:    ca.CertPEM,
 		Wait:     time.Minute,
 		Clock:    clk,
 		Rand:     rand.Reader,
@@ -40,7 +41,7 @@ func rahul(t testing.TB) Request {
 		Usages:   []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth},
 		Duration: 24 * time.Hour,
 		Identity: Identity{CommonName: "rahul", Organizations: []string{"developers"}},
-		Key:      newKey(t),
+		Key:      testkit.NewKey(t, testkit.P256),
 	}
 }
 
@@ -165,7 +166,7 @@ func TestObtain(t *testing.T) {
 			<-started
 			tc.decide(t, client, waitForCSR(t, client, "rahul"))
 			got := <-done
-			if diff := cmp.Diff(tc.wantErr, errString(got.err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(got.err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
 			if code := ExitCode(got.err); code != tc.wantCode {
@@ -190,8 +191,8 @@ func TestIdentityMismatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = Verify(ca.sign(t, reqPEM, time.Now(), time.Hour), r.Key.Public(), r.Identity, ca.pem, true, time.Now())
-	if diff := cmp.Diff(`its O is ["system:masters"], not ["developers"]`, errString(err)); diff != "" {
+	_, _, err = Verify(ca.sign(t, reqPEM, time.Now(), time.Hour), r.Key.Public(), r.Identity, ca.CertPEM, true, time.Now())
+	if diff := cmp.Diff(`its O is ["system:masters"], not ["developers"]`, testkit.ErrString(err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
@@ -205,7 +206,7 @@ func TestVerifyOtherSigner(t *testing.T) {
 	}
 	certPEM := otherCA.sign(t, reqPEM, time.Now(), time.Hour)
 	// A custom signer's certificate need not chain to the API server's CA: a warning.
-	cert, warnings, err := Verify(certPEM, r.Key.Public(), r.Identity, ca.pem, false, time.Now())
+	cert, warnings, err := Verify(certPEM, r.Key.Public(), r.Identity, ca.CertPEM, false, time.Now())
 	if err != nil || cert == nil || len(warnings) != 1 || !strings.Contains(warnings[0], "does not chain to the cluster CA") {
 		t.Errorf("Verify = %v, %q, %v; want the certificate with one warning", cert, warnings, err)
 	}
@@ -235,7 +236,7 @@ func TestObtainTimeout(t *testing.T) {
 		if keyKept {
 			want = "error: timed out after 2s while CSR rahul was Pending; no files were written; CSR rahul stays: run the same command again (with the same --key) to pick up its certificate once it is issued"
 		}
-		if diff := cmp.Diff(want, errString(got.err)); diff != "" {
+		if diff := cmp.Diff(want, testkit.ErrString(got.err)); diff != "" {
 			t.Errorf("keyKept=%v: (-want +got):\n%s", keyKept, diff)
 		}
 		if code := ExitCode(got.err); code != ExitTimeout {
@@ -256,7 +257,7 @@ func TestObtainInterrupted(t *testing.T) {
 	waitForCSR(t, client, "rahul")
 	cancel()
 	got := <-done
-	if diff := cmp.Diff("error: interrupted while CSR rahul was Pending; no files were written; deleted CSR rahul, whose key was not kept", errString(got.err)); diff != "" {
+	if diff := cmp.Diff("error: interrupted while CSR rahul was Pending; no files were written; deleted CSR rahul, whose key was not kept", testkit.ErrString(got.err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if csrExists(t, client, "rahul") {
@@ -272,7 +273,7 @@ func TestObtainExistingName(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	someoneElses, err := r.Identity.CSR(newKey(t), rand.Reader)
+	someoneElses, err := r.Identity.CSR(testkit.NewKey(t, testkit.P256), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestObtainExistingName(t *testing.T) {
 				approveAndSign(t, client, ca, waitForCSR(t, client, "rahul"), time.Hour)
 			}
 			got := <-done
-			if diff := cmp.Diff(tc.wantErr, errString(got.err)); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(got.err)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			if code := ExitCode(got.err); code != tc.wantCode {

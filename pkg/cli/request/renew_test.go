@@ -24,6 +24,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // fakeWithGenerateName is a fake clientset that names objects created with generateName,
@@ -47,7 +48,7 @@ func fakeWithGenerateName() *fake.Clientset {
 // "other" uses a token. It returns the path and the certificate.
 func userKubeconfig(t *testing.T, ca *testCA, lifetime time.Duration) (string, *x509.Certificate) {
 	t.Helper()
-	key := newKey(t)
+	key := testkit.NewKey(t, testkit.P256)
 	reqPEM, err := Identity{CommonName: "rahul", Organizations: []string{"developers"}}.CSR(key, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func userKubeconfig(t *testing.T, ca *testCA, lifetime time.Duration) (string, *
 		t.Fatal(err)
 	}
 	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["kcsr"] = &clientcmdapi.Cluster{Server: "https://kcsr.example:6443", CertificateAuthorityData: ca.pem}
+	cfg.Clusters["kcsr"] = &clientcmdapi.Cluster{Server: "https://kcsr.example:6443", CertificateAuthorityData: ca.CertPEM}
 	cfg.AuthInfos["rahul"] = &clientcmdapi.AuthInfo{ClientCertificateData: certPEM, ClientKeyData: keyPEM}
 	cfg.AuthInfos["other"] = &clientcmdapi.AuthInfo{Token: "abcdef.0123456789abcdef"}
 	cfg.Contexts["rahul"] = &clientcmdapi.Context{Cluster: "kcsr", AuthInfo: "rahul"}
@@ -164,7 +165,7 @@ func TestRenewFailureChangesNothing(t *testing.T) {
 	go func() { done <- o.Run(context.Background()) }()
 	decide(t, client, waitForCSR(t, client, "rahul-renew-"), nil, condition(certificatesv1.CertificateDenied, "NotNow", "try later"))
 	err = <-done
-	if diff := cmp.Diff("error: CSR rahul-renew-x was denied: NotNow: try later; no files were written", errString(err)); diff != "" {
+	if diff := cmp.Diff("error: CSR rahul-renew-x was denied: NotNow: try later; no files were written", testkit.ErrString(err)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	if ExitCode(err) != ExitDenied {
@@ -201,7 +202,7 @@ func TestRenewRefuses(t *testing.T) {
 			o, _ := renewOptions(path, fakeWithGenerateName(), clock.RealClock{})
 			tc.change(o)
 			err := o.Run(context.Background())
-			if diff := cmp.Diff(tc.wantErr, strings.ReplaceAll(errString(err), path, "PATH")); diff != "" {
+			if diff := cmp.Diff(tc.wantErr, strings.ReplaceAll(testkit.ErrString(err), path, "PATH")); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			if ExitCode(err) != tc.wantCode {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // validOptions are options that pass Validate, writing to a fresh directory.
@@ -28,7 +29,7 @@ func validOptions(t *testing.T) *Options {
 
 func writeKeyFile(t *testing.T, dir string, mode os.FileMode) string {
 	t.Helper()
-	keyPEM, err := pki.EncodeKey(newKey(t))
+	keyPEM, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestValidate(t *testing.T) {
 			tc.change(o)
 			o.Complete()
 			err := o.Validate()
-			got := strings.ReplaceAll(errString(err), o.OutDir, "OUT")
+			got := strings.ReplaceAll(testkit.ErrString(err), o.OutDir, "OUT")
 			got = strings.ReplaceAll(got, filepath.Dir(o.OutDir), "OUT")
 			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
@@ -137,12 +138,12 @@ func runOptions(t *testing.T, ca *testCA, client *fake.Clientset) (*Options, *by
 	o := validOptions(t)
 	out := &bytes.Buffer{}
 	o.Out = out
-	adminKey, err := pki.EncodeKey(newKey(t))
+	adminKey, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
 	o.Conn.Kubeconfig = filepath.Join(t.TempDir(), "admin.kubeconfig")
-	if err := pki.WriteKubeconfig(o.Conn.Kubeconfig, "https://kcsr.example:6443", "admin", ca.pem, ca.pem, adminKey); err != nil {
+	if err := pki.WriteKubeconfig(o.Conn.Kubeconfig, "https://kcsr.example:6443", "admin", ca.CertPEM, ca.CertPEM, adminKey); err != nil {
 		t.Fatal(err)
 	}
 	o.NewClient = func(*rest.Config) (kubernetes.Interface, error) { return client, nil }
@@ -175,8 +176,8 @@ func TestRunWritesTheFiles(t *testing.T) {
 	}
 	ctx := kc.Contexts[kc.CurrentContext]
 	cluster, user := kc.Clusters[ctx.Cluster], kc.AuthInfos[ctx.AuthInfo]
-	if ctx.AuthInfo != "rahul" || cluster.Server != "https://kcsr.example:6443" || !bytes.Equal(cluster.CertificateAuthorityData, ca.pem) {
-		t.Errorf("kubeconfig: user %q, server %q, CA embedded %v", ctx.AuthInfo, cluster.Server, bytes.Equal(cluster.CertificateAuthorityData, ca.pem))
+	if ctx.AuthInfo != "rahul" || cluster.Server != "https://kcsr.example:6443" || !bytes.Equal(cluster.CertificateAuthorityData, ca.CertPEM) {
+		t.Errorf("kubeconfig: user %q, server %q, CA embedded %v", ctx.AuthInfo, cluster.Server, bytes.Equal(cluster.CertificateAuthorityData, ca.CertPEM))
 	}
 	keyPEM, _ := os.ReadFile(filepath.Join(o.OutDir, "rahul.key"))
 	certPEM, _ := os.ReadFile(filepath.Join(o.OutDir, "rahul.crt"))

@@ -10,6 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	testingclock "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -71,7 +73,7 @@ func TestWindowValidate(t *testing.T) {
 		{0.9, 0.7}: "renewal window 0.9,0.7: want two fractions of the lifetime, 0 ≤ min ≤ max ≤ 1",
 		{0.5, 1.5}: "renewal window 0.5,1.5: want two fractions of the lifetime, 0 ≤ min ≤ max ≤ 1",
 	} {
-		if got := errString(w.Validate()); got != want {
+		if got := testkit.ErrString(w.Validate()); got != want {
 			t.Errorf("%v: %q, want %q", w, got, want)
 		}
 	}

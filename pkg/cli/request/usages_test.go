@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestDefaultUsages(t *testing.T) {
@@ -26,8 +28,8 @@ func TestDefaultUsages(t *testing.T) {
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s rsa=%v (-want +got):\n%s", tc.signer, tc.rsa, diff)
 		}
-		if errString(err) != tc.wantErr {
-			t.Errorf("%s: error %q, want %q", tc.signer, errString(err), tc.wantErr)
+		if testkit.ErrString(err) != tc.wantErr {
+			t.Errorf("%s: error %q, want %q", tc.signer, testkit.ErrString(err), tc.wantErr)
 		}
 	}
 }

@@ -2,13 +2,6 @@ package cleaner
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"sort"
 	"testing"
 	"time"
@@ -17,10 +10,11 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	ktypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -80,22 +74,14 @@ func TestConfigurableAges(t *testing.T) {
 }
 
 func newCSR(name string, created metav1.Time, cert []byte, conds ...certificatesv1.CertificateSigningRequestCondition) *certificatesv1.CertificateSigningRequest {
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: name, UID: ktypes.UID("uid-" + name), CreationTimestamp: created},
-		Status:     certificatesv1.CertificateSigningRequestStatus{Conditions: conds, Certificate: cert},
-	}
+	obj := testkit.CSR(name, testkit.SetCertificate(cert))
+	obj.CreationTimestamp, obj.Status.Conditions = created, conds
+	return obj
 }
 
+// certPEM is a certificate that expires at notAfter.
 func certPEM(t *testing.T, notAfter time.Time) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"}, NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	key := testkit.NewKey(t, testkit.P256)
+	return testkit.CertPEM(testkit.SelfSigned(t, key, testkit.LeafTemplate(testkit.Serial(t), "x", notAfter.Add(-48*time.Hour), notAfter)))
 }

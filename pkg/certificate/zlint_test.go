@@ -3,8 +3,6 @@ package certificate
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509/pkix"
 	"net"
 	"testing"
@@ -14,6 +12,8 @@ import (
 	"github.com/zmap/zlint/v3"
 	"github.com/zmap/zlint/v3/lint"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestZlint lints the certificates of each built-in signer with the zlint sources that
@@ -28,10 +28,7 @@ func TestZlint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := testkit.NewKey(t, testkit.RSA2048)
 	cases := []struct {
 		name    string
 		subject pkix.Name

@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -333,19 +330,8 @@ func TestHoldsPrivateKey(t *testing.T) {
 }
 
 func TestKeyAlgorithm(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ecKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edPub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for want, pub := range map[string]any{"RSA 1024": &rsaKey.PublicKey, "ECDSA P-384": &ecKey.PublicKey, "Ed25519": edPub} {
+	rsaKey, ecKey, edKey := testkit.NewKey(t, testkit.RSA1024), testkit.NewKey(t, testkit.P384), testkit.NewKey(t, testkit.Ed25519)
+	for want, pub := range map[string]any{"RSA 1024": rsaKey.Public(), "ECDSA P-384": ecKey.Public(), "Ed25519": edKey.Public()} {
 		if got := KeyAlgorithm(pub); got != want {
 			t.Errorf("KeyAlgorithm = %q, want %q", got, want)
 		}

@@ -2,8 +2,6 @@ package policy
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/x509"
 	"net/url"
 	"sync"
@@ -433,13 +431,4 @@ func TestGuardRailsValidate(t *testing.T) {
 			}
 		})
 	}
-}
-
-func ed25519Key(t testing.TB) ed25519.PrivateKey {
-	t.Helper()
-	_, key, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
 }

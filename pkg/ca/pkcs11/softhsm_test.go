@@ -44,22 +44,9 @@ func signLeaf(t *testing.T, b ca.Backend, caCert *x509.Certificate) {
 		t.Fatal(err)
 	}
 	leafKey := testkit.NewKey(t, testkit.P256)
-	tmpl := &x509.Certificate{
-		SerialNumber: testkit.Serial(t),
-		Subject:      pkix.Name{CommonName: "leaf"},
-		NotBefore:    testkit.Epoch.Add(-time.Minute),
-		NotAfter:     testkit.Epoch.Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, leafKey.Public(), signer)
-	if err != nil {
-		t.Fatalf("sign with the key on the token: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The token's key signs the leaf.
+	tokenCA := &testkit.CA{Cert: caCert, Key: signer}
+	leaf := tokenCA.Issue(t, testkit.LeafTemplate(testkit.Serial(t), "leaf", testkit.Epoch.Add(-time.Minute), testkit.Epoch.Add(time.Hour)), leafKey.Public())
 	roots := x509.NewCertPool()
 	roots.AddCert(caCert)
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: testkit.Epoch, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {

@@ -1,0 +1,158 @@
+package signer
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+
+	"kcsr.dev/kcsr/pkg/testkit"
+)
+
+func TestLoadConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		path := filepath.Join(dir, name)
+		testkit.NoError(t, os.WriteFile(path, []byte(data), 0o600), "write "+name)
+		return path
+	}
+	const header = "apiVersion: kcsr.dev/v1alpha1\nkind: SignerConfiguration\n"
+	valid := write("valid.yaml", header+"signers:\n- signerName: example.com/webhooks\n  ca: {certFile: ca.crt, keyFile: ca.key}\n  maxDuration: 720h\n")
+	cases := []struct {
+		name, file, wantErr string
+	}{
+		{name: "valid", file: valid},
+		{name: "missing", file: filepath.Join(dir, "missing.yaml"), wantErr: "--signer-config: open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
+		{name: "unknown field", file: write("typo.yaml", header+"signer: []\n"), wantErr: `unknown field "signer"`},
+		{name: "another kind", file: write("kind.yaml", "apiVersion: v1\nkind: ConfigMap\n"),
+			wantErr: "apiVersion/kind must be kcsr.dev/v1alpha1 SignerConfiguration, got \"v1\" \"ConfigMap\""},
+		{name: "invalid", file: write("invalid.yaml", header+"signers:\n- signerName: example.com/webhooks\n"),
+			wantErr: "--signer-config " + filepath.Join(dir, "invalid.yaml") + ": signers[0].ca: a custom signer needs a CA (certFile + keyFile, or pkcs11)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := LoadConfiguration(tc.file)
+			if !testkit.ErrorContains(t, err, tc.wantErr) || err != nil {
+				return
+			}
+			want := []SignerSpec{{SignerName: "example.com/webhooks", CA: &CASpec{CertFile: "ca.crt", KeyFile: "ca.key"}, MaxDuration: metav1.Duration{Duration: 720 * time.Hour}}}
+			if diff := cmp.Diff(want, c.Signers); diff != "" {
+				t.Errorf("signers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	files := &CASpec{CertFile: "ca.crt", KeyFile: "ca.key"}
+	cases := []struct {
+		name    string
+		signers []SignerSpec
+		want    []string
+	}{
+		{name: "a custom signer and a built-in override", signers: []SignerSpec{
+			{SignerName: "example.com/webhooks", CA: files, Rules: &Rules{AllowedUsages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth}, IPRanges: []string{"10.0.0.0/8"}}},
+			{SignerName: certificatesv1.KubeAPIServerClientSignerName, MaxDuration: metav1.Duration{Duration: time.Hour}},
+		}},
+		{name: "declared twice", signers: []SignerSpec{{SignerName: "example.com/a", CA: files}, {SignerName: "example.com/a", CA: files}},
+			want: []string{`signers[1].signerName: signer "example.com/a" is declared twice`}},
+		{name: "rules for a built-in signer", signers: []SignerSpec{{SignerName: certificatesv1.KubeletServingSignerName, Rules: &Rules{}}},
+			want: []string{"signers[0].rules: kubernetes.io/kubelet-serving is a built-in signer with Kubernetes' rules; remove rules"}},
+		{name: "every problem at once", signers: []SignerSpec{
+			{SignerName: "example.com/a", MaxDuration: metav1.Duration{Duration: time.Minute}},
+			{SignerName: "example.com/b", CA: &CASpec{CertFile: "ca.crt"}},
+			{SignerName: "example.com/c", CA: &CASpec{CertFile: "ca.crt", KeyFile: "ca.key", PKCS11: &PKCS11Spec{URI: "pkcs11:token=x"}}},
+			{SignerName: "example.com/d", CA: &CASpec{PKCS11: &PKCS11Spec{URI: "pkcs11:token=x"}}},
+			{SignerName: "example.com/e", CA: &CASpec{}},
+			{SignerName: "example.com/f", CA: files, Rules: &Rules{RequiredUsages: []certificatesv1.KeyUsage{"root"}, IPRanges: []string{"10.0.0.0/33"}}},
+		}, want: []string{
+			"signers[0].ca: a custom signer needs a CA (certFile + keyFile, or pkcs11)",
+			"signers[0].maxDuration: 1m0s is below the 10m minimum",
+			"signers[1].ca: certFile and keyFile go together",
+			"signers[2].ca: set either certFile + keyFile or pkcs11, not both",
+			"signers[3].ca.pkcs11: uri and certFile are required",
+			"signers[4].ca: set certFile + keyFile, or pkcs11",
+			`signers[5].rules: unknown usage "root"`,
+			"signers[5].rules.ipRanges: invalid CIDR address: 10.0.0.0/33",
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			if err := (&Configuration{Signers: tc.signers}).Validate(); err != nil {
+				for _, e := range err.(utilerrors.Aggregate).Errors() {
+					got = append(got, e.Error())
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// writeCA writes ca's certificate and key as files a file backend loads.
+func writeCA(t *testing.T, ca *testkit.CA) *CASpec {
+	t.Helper()
+	return &CASpec{CertFile: testkit.WriteFile(t, "ca.crt", ca.CertPEM, 0o644), KeyFile: testkit.WriteFile(t, "ca.key", ca.KeyPEM, 0o600)}
+}
+
+func TestBuild(t *testing.T) {
+	ctx := context.Background()
+	cluster := testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).Backend()
+
+	t.Run("without configuration, the built-in signers on the cluster CA", func(t *testing.T) {
+		profiles, err := Build(ctx, nil, cluster, DefaultMaxDuration, testkit.Epoch)
+		testkit.NoError(t, err, "Build")
+		if len(profiles) != len(BuiltInSignerNames) {
+			t.Errorf("%d profiles, want the %d built-in signers", len(profiles), len(BuiltInSignerNames))
+		}
+		for _, name := range BuiltInSignerNames {
+			if p := profiles[name]; p == nil || p.CA != cluster || p.MaxDuration != DefaultMaxDuration || p.Check == nil {
+				t.Errorf("profile %s = %+v", name, p)
+			}
+		}
+	})
+
+	t.Run("a custom signer on its own CA, with its rules; a built-in with another duration", func(t *testing.T) {
+		own := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+		c := &Configuration{Signers: []SignerSpec{
+			{SignerName: "example.com/webhooks", CA: writeCA(t, own), Rules: &Rules{RequiredUsages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth}}},
+			{SignerName: certificatesv1.KubeAPIServerClientSignerName, MaxDuration: metav1.Duration{Duration: time.Hour}},
+		}}
+		profiles, err := Build(ctx, c, cluster, DefaultMaxDuration, testkit.Epoch)
+		testkit.NoError(t, err, "Build")
+		webhooks := profiles["example.com/webhooks"]
+		if webhooks == nil {
+			t.Fatal("no profile for the custom signer")
+		}
+		chain, err := webhooks.CA.Chain(ctx)
+		testkit.NoError(t, err, "Chain")
+		if len(chain) == 0 || !chain[0].Equal(own.Cert) {
+			t.Errorf("the custom signer does not issue from its own CA")
+		}
+		if webhooks.MaxDuration != DefaultMaxDuration {
+			t.Errorf("custom signer MaxDuration = %v, want the default", webhooks.MaxDuration)
+		}
+		err = webhooks.Check(testkit.ParsedRequest(t, testkit.Request(t, "web")), []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature})
+		if diff := cmp.Diff(`usage "server auth" is required by signer example.com/webhooks; add it to spec.usages`, testkit.ErrString(err)); diff != "" {
+			t.Errorf("custom rules (-want +got):\n%s", diff)
+		}
+		client := profiles[certificatesv1.KubeAPIServerClientSignerName]
+		if client.MaxDuration != time.Hour || client.CA != cluster {
+			t.Errorf("overridden built-in = %+v, want 1h on the cluster CA", client)
+		}
+	})
+
+	t.Run("a CA that does not load fails the build, naming the signer", func(t *testing.T) {
+		c := &Configuration{Signers: []SignerSpec{{SignerName: "example.com/webhooks", CA: &CASpec{CertFile: filepath.Join(t.TempDir(), "missing.crt"), KeyFile: "ca.key"}}}}
+		_, err := Build(ctx, c, cluster, DefaultMaxDuration, testkit.Epoch)
+		testkit.ErrorContains(t, err, "signer example.com/webhooks: read the CA certificate: ")
+	})
+}

@@ -89,3 +89,34 @@ func RequireSignerVerb(ctx context.Context, authz authorizer.Authorizer, a admis
 	klog.FromContext(ctx).V(4).Info("User not permitted to "+verb+" CSR", "csr", old.Name, "signer", old.Spec.SignerName)
 	return admission.NewForbidden(a, fmt.Errorf("user not permitted to %s requests with signerName %q", verb, old.Spec.SignerName))
 }
+
+// SignerVerbPlugin is the shape of CertificateApproval and CertificateSigning: an update of
+// a CSR through Subresource needs Verb on the stored CSR's signer, when Matters says the
+// update is one that needs it (nil: every such update does).
+type SignerVerbPlugin struct {
+	*admission.Handler
+	Authorizer  authorizer.Authorizer
+	Subresource string
+	Verb        string
+	Matters     func(old, obj *certificatesv1.CertificateSigningRequest) bool
+}
+
+var _ admission.ValidationInterface = (*SignerVerbPlugin)(nil)
+
+// NewSignerVerbPlugin returns the plugin, asking authz about signers.
+func NewSignerVerbPlugin(authz authorizer.Authorizer, subresource, verb string, matters func(old, obj *certificatesv1.CertificateSigningRequest) bool) *SignerVerbPlugin {
+	return &SignerVerbPlugin{Handler: admission.NewHandler(admission.Update), Authorizer: authz, Subresource: subresource, Verb: verb, Matters: matters}
+}
+
+// Validate checks the signer verb. It judges the stored object's signerName, so a request
+// that also tries to change the signer is judged on the signer it had.
+func (p *SignerVerbPlugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
+	old, obj, err := SubresourceUpdate(a, p.Subresource)
+	if old == nil {
+		return err
+	}
+	if p.Matters != nil && !p.Matters(old, obj) {
+		return nil
+	}
+	return RequireSignerVerb(ctx, p.Authorizer, a, p.Verb, old)
+}

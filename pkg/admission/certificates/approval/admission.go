@@ -6,9 +6,6 @@
 package approval
 
 import (
-	"context"
-
-	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates"
@@ -17,26 +14,8 @@ import (
 // PluginName is the plugin's name in admission configuration.
 const PluginName = certificates.CertificateApproval
 
-// Plugin implements CertificateApproval.
-type Plugin struct {
-	*admission.Handler
-	authz authorizer.Authorizer
-}
-
-var _ admission.ValidationInterface = (*Plugin)(nil)
-
-// New returns the plugin, asking authz about signers.
-func New(authz authorizer.Authorizer) admission.ValidationInterface {
-	return &Plugin{Handler: admission.NewHandler(admission.Update), authz: authz}
-}
-
-// Validate requires `approve` on the signer of the CSR being updated through /approval.
-// It checks the old object's signerName, so a request that also tries to change the signer
-// is judged on the signer it had.
-func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
-	old, _, err := certificates.SubresourceUpdate(a, "approval")
-	if old == nil {
-		return err
-	}
-	return certificates.RequireSignerVerb(ctx, p.authz, a, "approve", old)
+// New returns the plugin, asking authz about signers: every update through /approval
+// needs `approve` on the stored CSR's signer.
+func New(authz authorizer.Authorizer) *certificates.SignerVerbPlugin {
+	return certificates.NewSignerVerbPlugin(authz, "approval", "approve", nil)
 }

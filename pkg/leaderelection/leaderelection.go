@@ -199,6 +199,17 @@ func term(ctx context.Context, cfg Config, setLeader func(bool), run func(ctx co
 		return fmt.Errorf("leader election: %w", err)
 	}
 
+	// stopRun makes sure run cannot start any more and waits for a run in progress.
+	stopRun := func() {
+		mu.Lock()
+		stopping = true
+		wasLeading := leading
+		mu.Unlock()
+		if wasLeading {
+			<-runDone
+		}
+	}
+
 	// When ctx is done: if leading, wait for run to return, then stop the election,
 	// which releases the Lease.
 	go func() {
@@ -207,26 +218,14 @@ func term(ctx context.Context, cfg Config, setLeader func(bool), run func(ctx co
 		case <-electCtx.Done():
 			return
 		}
-		mu.Lock()
-		stopping = true
-		wasLeading := leading
-		mu.Unlock()
-		if wasLeading {
-			<-runDone
-		}
+		stopRun()
 		stopElection()
 	}()
 
 	elector.Run(electCtx) // returns once leadership is lost, or electCtx is done
 	// OnStartedLeading runs in its own goroutine and may not have begun yet: make sure it
 	// cannot start run now, then wait for a run in progress.
-	mu.Lock()
-	stopping = true
-	wasLeading := leading
-	mu.Unlock()
-	if wasLeading {
-		<-runDone
-	}
+	stopRun()
 	if ctx.Err() != nil {
 		logger.Info("Stopped leader election")
 	}

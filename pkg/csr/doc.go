@@ -1,7 +1,7 @@
 // Package csr decodes and checks PKCS#10 certificate signing requests and the constraints
 // that the built-in kubernetes.io signers put on them.
 //
-// It owns three things, each with the semantics of the Kubernetes code it mirrors:
+// It owns four things, each with the semantics of the Kubernetes code it mirrors:
 //   - ParseRequest: the decoding of spec.request (pkg/apis/certificates ParseCSR upstream,
 //     plus the proof-of-possession signature check that API validation adds), and
 //     ParseStrictRequest, kcsr's stricter rule for a request about to be stored: exactly
@@ -11,9 +11,13 @@
 //     (the in-tree signer's policies.go upstream);
 //   - the built-in signer names and their constraints (ValidateKubeAPIServerClient,
 //     ValidateKubeletClient, ValidateKubeletServing), whose error texts are the exact
-//     texts kube-controller-manager writes into a Failed condition.
+//     texts kube-controller-manager writes into a Failed condition;
+//   - the state of a CertificateSigningRequest read from its conditions (StateOf,
+//     IsApproved, IsDenied, IsFailed, IsIssued, IsPending, ConditionString: kubectl's
+//     CONDITION column and upstream's certificates helpers), and SetCondition, the one way
+//     kcsr adds or replaces a condition.
 //
 // The package must not touch the Kubernetes API machinery, storage or the network: it
-// imports k8s.io/api/certificates/v1 only for the KeyUsage type and its constants, so that
-// API validation, the approver, the signer and the CLI can all share it.
+// imports the API types only (k8s.io/api/certificates/v1, and metav1 for condition times),
+// so that API validation, the approver, the signer and the CLI can all share it.
 package csr

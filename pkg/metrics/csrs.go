@@ -29,18 +29,19 @@ const (
 )
 
 // CSRState returns the indexes into CSRStates that obj counts in: always stored, then
-// pending, approved or denied, and for an approved one issued or failed when it is.
+// pending, approved or denied, and for an approved one issued or failed as csr.StateOf
+// says (Failed before Issued).
 func CSRState(obj *certificatesv1.CertificateSigningRequest) []int {
 	states := []int{stateStored}
-	approved, denied, failed := csr.Decisions(obj)
 	switch {
-	case denied:
+	case csr.IsDenied(obj):
 		states = append(states, stateDenied)
-	case approved:
+	case csr.IsApproved(obj):
 		states = append(states, stateApproved)
-		if len(obj.Status.Certificate) > 0 {
+		switch csr.StateOf(obj) {
+		case csr.Issued:
 			states = append(states, stateIssued)
-		} else if failed {
+		case csr.Failed:
 			states = append(states, stateFailed)
 		}
 	default:

@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/utils/ptr"
+
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 // workload is the kind of CSR a phase creates.
@@ -197,11 +199,11 @@ func run(ctx context.Context, creator, watcher kubernetes.Interface, phase strin
 			}
 			mu.Lock()
 			if o.issued[i].IsZero() && !o.failed[i] {
-				switch {
-				case len(obj.Status.Certificate) > 0:
+				switch csr.StateOf(obj) {
+				case csr.Issued:
 					o.issued[i] = now
 					settled++
-				case hasCondition(obj, certificatesv1.CertificateDenied) || hasCondition(obj, certificatesv1.CertificateFailed):
+				case csr.Denied, csr.Failed:
 					o.failed[i] = true
 					settled++
 				}
@@ -301,15 +303,6 @@ func run(ctx context.Context, creator, watcher kubernetes.Interface, phase strin
 		}
 	}
 	return o, nil
-}
-
-func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	for _, c := range obj.Status.Conditions {
-		if c.Type == t {
-			return true
-		}
-	}
-	return false
 }
 
 // latencies are create→Issued and the create call alone, for the CSRs issued.

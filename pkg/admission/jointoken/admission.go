@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	kcsrcsr "kcsr.dev/kcsr/pkg/csr"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
 )
 
@@ -85,19 +86,9 @@ func (p *Plugin) Validate(_ context.Context, a admission.Attributes, _ admission
 		return admission.NewForbidden(a, fmt.Errorf("the CSRs of join token %s cannot be read: %w", id, err))
 	}
 	for _, obj := range mine {
-		if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok && awaitsDecision(csr) {
+		if csr, ok := obj.(*certificatesv1.CertificateSigningRequest); ok && kcsrcsr.IsPending(csr) {
 			return admission.NewForbidden(a, fmt.Errorf("CSR %q made with join token %s awaits a decision; a join token gets one certificate, so wait for that request (kubectl get csr %s) before sending another", csr.Name, id, csr.Name))
 		}
 	}
 	return nil
-}
-
-// awaitsDecision: neither approved nor denied yet.
-func awaitsDecision(csr *certificatesv1.CertificateSigningRequest) bool {
-	for _, c := range csr.Status.Conditions {
-		if c.Type == certificatesv1.CertificateApproved || c.Type == certificatesv1.CertificateDenied {
-			return false
-		}
-	}
-	return true
 }

@@ -99,10 +99,10 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 		if d.t == certificatesv1.CertificateDenied {
 			other = certificatesv1.CertificateApproved
 		}
-		if hasCondition(obj, other) {
+		if csr.HasCondition(obj, other) {
 			return fmt.Errorf("certificate signing request %q is already %s", name, other)
 		}
-		already := hasCondition(obj, d.t)
+		already := csr.HasCondition(obj, d.t)
 		if already && !d.force {
 			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", cli.Printable(name), strings.ToLower(string(d.t)))
 			return nil
@@ -113,9 +113,9 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 			}
 		}
 		if !already {
-			obj.Status.Conditions = append(obj.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-				Type: d.t, Status: corev1.ConditionTrue, Reason: d.reason, Message: d.message, LastUpdateTime: metav1.NewTime(d.clock.Now()),
-			})
+			csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
+				Type: d.t, Status: corev1.ConditionTrue, Reason: d.reason, Message: d.message,
+			}, d.clock.Now())
 		}
 		if _, err := csrs.UpdateApproval(ctx, name, obj, metav1.UpdateOptions{}); err != nil {
 			return err
@@ -145,8 +145,4 @@ func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x50
 	}
 	return fmt.Errorf("refusing to approve %s: it asks for group system:masters (O=system:masters), and %s, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended",
 		obj.Name, why)
-}
-
-func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	return slices.ContainsFunc(obj.Status.Conditions, func(c certificatesv1.CertificateSigningRequestCondition) bool { return c.Type == t })
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -366,7 +365,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 
 	req, requestFindings := CheckRequestPEM(obj.Spec.Request)
 	report = append(report, requestFindings...)
-	if condition(obj, certificatesv1.CertificateFailed) == nil {
+	if !csr.IsFailed(obj) {
 		report = append(report, CheckSignerRules(obj.Spec.SignerName, req, obj.Spec.Usages, o.profiles)...)
 	}
 
@@ -375,21 +374,22 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 		pub = req.PublicKey
 	}
 	against := "the request"
-	if decided := CheckDecided(obj); len(decided) > 0 {
-		report = append(report, decided...)
-	} else if condition(obj, certificatesv1.CertificateApproved) == nil {
+	switch csr.StateOf(obj) {
+	case csr.Denied, csr.Failed:
+		report = append(report, CheckDecided(obj)...)
+	case csr.Pending:
 		in := PendingInput{CSR: obj, Now: now, Kcsr: kcsrServed, KubeletClient: req != nil && csr.IsKubeletClientCSR(req, obj.Spec.Usages)}
 		if kcsrServed {
 			in.Policies, in.PoliciesErr = coveringPolicies(ctx, kcsr, obj.Spec.SignerName)
 		}
 		in.Approvers, in.ApproversErr = findApprovers(ctx, client, obj.Spec.SignerName)
 		report = append(report, CheckPending(in)...)
-	} else if len(obj.Status.Certificate) == 0 {
+	case csr.Approved:
 		in := NotIssuedInput{CSR: obj, Now: now, Kcsr: kcsrServed, Profiles: o.profiles}
 		in.SignerCA, in.SignerCASource = o.signerCA(cfg, obj.Spec.SignerName)
 		report = append(report, CheckNotIssued(in)...)
-	} else {
-		report = append(report, ok(statusSubject, "Approved,Issued"))
+	case csr.Issued:
+		report = append(report, ok(statusSubject, csr.ConditionString(obj)))
 		cert, err := pki.ParseCert(obj.Status.Certificate)
 		if err != nil {
 			report = append(report, problem("status.certificate", fmt.Sprintf("is not a PEM certificate (%v)", err), "the signer wrote a broken certificate: create a new CSR"))

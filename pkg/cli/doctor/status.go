@@ -23,11 +23,11 @@ const (
 // CheckDecided names a decision that ends a CSR: Denied, or Failed (the signer refused it).
 // It returns nothing for a CSR that is neither.
 func CheckDecided(obj *certificatesv1.CertificateSigningRequest) []Finding {
-	if c := condition(obj, certificatesv1.CertificateDenied); c != nil {
+	if c := csr.Condition(obj, certificatesv1.CertificateDenied); c != nil {
 		return []Finding{problem(statusSubject, "Denied"+reasonMessage(c),
 			fmt.Sprintf("a decision is final: if %s should get a certificate, create a new CSR (with another name) and have it approved", requester(obj)))}
 	}
-	if c := condition(obj, certificatesv1.CertificateFailed); c != nil {
+	if c := csr.Condition(obj, certificatesv1.CertificateFailed); c != nil {
 		return []Finding{problem(statusSubject, "Approved, then Failed"+reasonMessage(c),
 			"a Failed CSR is never retried: create a new CSR that fixes what the message says")}
 	}
@@ -113,12 +113,12 @@ func CheckNotIssued(in NotIssuedInput) []Finding {
 	signerName := obj.Spec.SignerName
 	approved := "Approved but not issued"
 	var since time.Duration
-	if c := condition(obj, certificatesv1.CertificateApproved); c != nil && !c.LastUpdateTime.IsZero() {
+	if c := csr.Condition(obj, certificatesv1.CertificateApproved); c != nil && !c.LastUpdateTime.IsZero() {
 		since = in.Now.Sub(c.LastUpdateTime.Time)
 		approved = fmt.Sprintf("Approved %s ago but not issued", duration.HumanDuration(since))
 	}
 
-	if c := condition(obj, kcsrv1alpha1.ConditionSignerUnavailable); c != nil {
+	if c := csr.Condition(obj, kcsrv1alpha1.ConditionSignerUnavailable); c != nil {
 		fix := "fix what the message says; the signer retries on its own"
 		switch c.Reason {
 		case kcsrv1alpha1.ReasonNoSigner:
@@ -164,15 +164,6 @@ func CheckNotIssued(in NotIssuedInput) []Finding {
 			"%s: no built-in Kubernetes signer serves %q; only its own signer (cert-manager, an external CA controller) can issue it", approved, signerName),
 			fmt.Sprintf("check that a signer for %q runs and watches CSRs, or create a new CSR with a correctly spelled signerName", signerName))}
 	}
-}
-
-func condition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
-	for i := range obj.Status.Conditions {
-		if obj.Status.Conditions[i].Type == t {
-			return &obj.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // reasonMessage is " (Reason): message" of a condition, leaving out what is empty.

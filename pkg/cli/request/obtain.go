@@ -225,21 +225,15 @@ func (s *waitState) state() string {
 // observe prints what changed and reports whether the wait is over: issued (nil error),
 // denied or failed (an exit error).
 func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool, error) {
-	for _, c := range obj.Status.Conditions {
-		switch c.Type {
-		case certificatesv1.CertificateDenied:
-			return true, exitf(ExitDenied, "CSR %s was denied: %s; %s", s.name, reasonMessage(c), noFilesWritten)
-		case certificatesv1.CertificateFailed:
-			if !s.approved && hasCondition(obj, certificatesv1.CertificateApproved) {
-				s.printApproved(obj)
-			}
-			return true, exitf(ExitFailed, "CSR %s failed: %s; a Failed CSR is never retried: fix the request and create a new one; %s", s.name, reasonMessage(c), noFilesWritten)
-		}
-	}
-	if !s.approved && hasCondition(obj, certificatesv1.CertificateApproved) {
+	if !s.approved && csr.IsApproved(obj) {
 		s.printApproved(obj)
 	}
-	if len(obj.Status.Certificate) > 0 {
+	switch csr.StateOf(obj) {
+	case csr.Denied:
+		return true, exitf(ExitDenied, "CSR %s was denied: %s; %s", s.name, reasonMessage(csr.Condition(obj, certificatesv1.CertificateDenied)), noFilesWritten)
+	case csr.Failed:
+		return true, exitf(ExitFailed, "CSR %s failed: %s; a Failed CSR is never retried: fix the request and create a new one; %s", s.name, reasonMessage(csr.Condition(obj, certificatesv1.CertificateFailed)), noFilesWritten)
+	case csr.Issued:
 		return true, nil
 	}
 	if !s.approved {
@@ -250,11 +244,9 @@ func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool
 		s.p.Status("Pending: waiting for approval")
 		return false, nil
 	}
-	for _, c := range obj.Status.Conditions {
-		if c.Type == kcsrv1alpha1.ConditionSignerUnavailable && c.Message != s.signerNote {
-			s.signerNote = c.Message
-			s.p.Printf("Approved, not issued yet: %s", reasonMessage(c))
-		}
+	if c := csr.Condition(obj, kcsrv1alpha1.ConditionSignerUnavailable); c != nil && c.Message != s.signerNote {
+		s.signerNote = c.Message
+		s.p.Printf("Approved, not issued yet: %s", reasonMessage(c))
 	}
 	s.p.Status("Approved: waiting for the signer")
 	return false, nil
@@ -262,32 +254,18 @@ func (s *waitState) observe(obj *certificatesv1.CertificateSigningRequest) (bool
 
 func (s *waitState) printApproved(obj *certificatesv1.CertificateSigningRequest) {
 	s.approved = true
-	for _, c := range obj.Status.Conditions {
-		if c.Type == certificatesv1.CertificateApproved {
-			s.p.Printf("Approved: %s", reasonMessage(c))
-			return
-		}
-	}
+	s.p.Printf("Approved: %s", reasonMessage(csr.Condition(obj, certificatesv1.CertificateApproved)))
 }
 
-func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	for _, c := range obj.Status.Conditions {
-		if c.Type == t {
-			return true
-		}
-	}
-	return false
-}
-
-func reasonMessage(c certificatesv1.CertificateSigningRequestCondition) string {
-	c.Message = strings.TrimSuffix(strings.TrimSpace(c.Message), ".")
+func reasonMessage(c *certificatesv1.CertificateSigningRequestCondition) string {
+	message := strings.TrimSuffix(strings.TrimSpace(c.Message), ".")
 	switch {
-	case c.Reason != "" && c.Message != "":
-		return c.Reason + ": " + c.Message
+	case c.Reason != "" && message != "":
+		return c.Reason + ": " + message
 	case c.Reason != "":
 		return c.Reason
-	case c.Message != "":
-		return c.Message
+	case message != "":
+		return message
 	}
 	return "no reason given"
 }
@@ -298,7 +276,7 @@ func reasonMessage(c certificatesv1.CertificateSigningRequestCondition) string {
 // It returns the final object, or the error, and the last state seen.
 func (o *Obtainer) wait(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (*certificatesv1.CertificateSigningRequest, string, error) {
 	s := &waitState{p: o.Progress, name: obj.Name, uid: obj.UID}
-	if !hasCondition(obj, certificatesv1.CertificateApproved) {
+	if !csr.HasCondition(obj, certificatesv1.CertificateApproved) {
 		s.p.Printf("Pending: "+pendingHint, obj.Name)
 	}
 	if done, err := s.observe(obj); done {

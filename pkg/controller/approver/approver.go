@@ -107,7 +107,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if decided(cached) || !c.serves(cached.Spec.SignerName) {
+	// As csrapproving: a CSR already approved, denied or issued is left alone.
+	if !csr.IsPending(cached) || csr.IsIssued(cached) || !c.serves(cached.Spec.SignerName) {
 		return nil
 	}
 	obj := cached.DeepCopy()
@@ -143,13 +144,12 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 
 // decide writes Approved or Denied through /approval.
 func (c *Controller) decide(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType, reason, message string) error {
-	obj.Status.Conditions = append(obj.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
-		Type:           t,
-		Status:         "True",
-		Reason:         reason,
-		Message:        message,
-		LastUpdateTime: metav1.NewTime(c.Clock.Now()),
-	})
+	csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
+		Type:    t,
+		Status:  corev1.ConditionTrue,
+		Reason:  reason,
+		Message: message,
+	}, c.Clock.Now())
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
 	if err == nil {
 		klog.FromContext(ctx).Info("Decided CSR", "csr", obj.Name, "decision", t, "reason", reason, "message", message)
@@ -231,18 +231,6 @@ func (c *Controller) authorize(ctx context.Context, obj *certificatesv1.Certific
 		return false, fmt.Errorf("subject access review: %w", err)
 	}
 	return res.Status.Allowed, nil
-}
-
-func decided(obj *certificatesv1.CertificateSigningRequest) bool {
-	if len(obj.Status.Certificate) > 0 {
-		return true
-	}
-	for _, c := range obj.Status.Conditions {
-		if c.Type == certificatesv1.CertificateApproved || c.Type == certificatesv1.CertificateDenied {
-			return true
-		}
-	}
-	return false
 }
 
 // Run processes CSRs with the given number of workers until ctx is done.

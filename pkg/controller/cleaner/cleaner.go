@@ -29,6 +29,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
+
+	"kcsr.dev/kcsr/pkg/csr"
 )
 
 // Options are the ages after which CSRs are deleted, and how often to look.
@@ -112,10 +114,10 @@ func (c *Controller) CleanOnce(ctx context.Context) {
 
 // due returns why obj should be deleted at now, or "".
 func (c *Controller) due(obj *certificatesv1.CertificateSigningRequest, now time.Time) string {
-	approved := condition(obj, certificatesv1.CertificateApproved)
-	denied := condition(obj, certificatesv1.CertificateDenied)
-	failed := condition(obj, certificatesv1.CertificateFailed)
-	issued := len(obj.Status.Certificate) > 0
+	approved := csr.Condition(obj, certificatesv1.CertificateApproved)
+	denied := csr.Condition(obj, certificatesv1.CertificateDenied)
+	failed := csr.Condition(obj, certificatesv1.CertificateFailed)
+	issued := csr.IsIssued(obj)
 	switch {
 	case approved != nil && issued && certificateExpired(obj.Status.Certificate, now):
 		return "its certificate has expired"
@@ -131,15 +133,6 @@ func (c *Controller) due(obj *certificatesv1.CertificateSigningRequest, now time
 		return "pending for more than " + c.opts.PendingAge.String()
 	}
 	return ""
-}
-
-func condition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) *certificatesv1.CertificateSigningRequestCondition {
-	for i := range obj.Status.Conditions {
-		if obj.Status.Conditions[i].Type == t {
-			return &obj.Status.Conditions[i]
-		}
-	}
-	return nil
 }
 
 // olderThan: a zero timestamp is never old, as in Kubernetes.

@@ -86,7 +86,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if len(cached.Status.Certificate) > 0 || !isApproved(cached) || hasCondition(cached, certificatesv1.CertificateFailed) {
+	// Upstream's test: approved and not denied, no Failed condition; and no certificate yet.
+	if csr.StateOf(cached) != csr.Approved {
 		return nil
 	}
 	obj := cached.DeepCopy()
@@ -196,14 +197,13 @@ func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRe
 }
 
 func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, message string) error {
-	now := metav1.NewTime(c.Clock.Now())
-	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
-		Type:           certificatesv1.CertificateFailed,
-		Status:         "True",
-		Reason:         ReasonSignerValidationFailure,
-		Message:        message,
-		LastUpdateTime: now,
-	})
+	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable)
+	csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
+		Type:    certificatesv1.CertificateFailed,
+		Status:  corev1.ConditionTrue,
+		Reason:  ReasonSignerValidationFailure,
+		Message: message,
+	}, c.Clock.Now())
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
@@ -213,19 +213,14 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 
 // setUnavailable records why an Approved CSR is not issued, once per reason and message.
 func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, reason, message string) error {
-	for _, cond := range obj.Status.Conditions {
-		if cond.Type == kcsrv1alpha1.ConditionSignerUnavailable && cond.Reason == reason && cond.Message == message {
-			return nil
-		}
+	if !csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
+		Type:    kcsrv1alpha1.ConditionSignerUnavailable,
+		Status:  corev1.ConditionTrue,
+		Reason:  reason,
+		Message: message,
+	}, c.Clock.Now()) {
+		return nil
 	}
-	now := metav1.NewTime(c.Clock.Now())
-	obj.Status.Conditions = append(withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable), certificatesv1.CertificateSigningRequestCondition{
-		Type:           kcsrv1alpha1.ConditionSignerUnavailable,
-		Status:         "True",
-		Reason:         reason,
-		Message:        message,
-		LastUpdateTime: now,
-	})
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
 		c.Recorder.Event(obj, corev1.EventTypeWarning, reason, message)
@@ -236,19 +231,6 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 type caUnavailableError struct{ error }
 
 func (e caUnavailableError) Unwrap() error { return e.error }
-
-func isApproved(obj *certificatesv1.CertificateSigningRequest) bool {
-	return hasCondition(obj, certificatesv1.CertificateApproved) && !hasCondition(obj, certificatesv1.CertificateDenied)
-}
-
-func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	for _, c := range obj.Status.Conditions {
-		if c.Type == t && c.Status == "True" {
-			return true
-		}
-	}
-	return false
-}
 
 func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition, t certificatesv1.RequestConditionType) []certificatesv1.CertificateSigningRequestCondition {
 	out := conds[:0:0]

@@ -66,7 +66,7 @@ func toleratedProblems(newCSR, oldCSR *certificatesv1.CertificateSigningRequest)
 	_, strictErr := csr.ParseStrictRequest(oldCSR.Spec.Request)
 	return options{
 		allowLooseRequest:            strictErr != nil && bytes.Equal(newCSR.Spec.Request, oldCSR.Spec.Request),
-		allowBothApprovedAndDenied:   hasCondition(oldCSR, certificatesv1.CertificateApproved) && hasCondition(oldCSR, certificatesv1.CertificateDenied),
+		allowBothApprovedAndDenied:   csr.HasCondition(oldCSR, certificatesv1.CertificateApproved) && csr.HasCondition(oldCSR, certificatesv1.CertificateDenied),
 		allowLegacySignerName:        oldCSR.Spec.SignerName == csr.LegacyUnknownSignerName,
 		allowDuplicateConditionTypes: hasDuplicateConditionTypes(oldCSR.Status.Conditions),
 		allowEmptyConditionType:      slices.ContainsFunc(oldCSR.Status.Conditions, func(c certificatesv1.CertificateSigningRequestCondition) bool { return c.Type == "" }),
@@ -343,10 +343,6 @@ func conditionsOfType(obj *certificatesv1.CertificateSigningRequest, t certifica
 		}
 	}
 	return found
-}
-
-func hasCondition(obj *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	return len(conditionsOfType(obj, t)) > 0
 }
 
 func hasDuplicateConditionTypes(conditions []certificatesv1.CertificateSigningRequestCondition) bool {

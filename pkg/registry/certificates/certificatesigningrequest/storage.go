@@ -104,11 +104,11 @@ func countTransitions(_ context.Context, obj, old runtime.Object, options *metav
 		{certificatesv1.CertificateDenied, "denied"},
 		{certificatesv1.CertificateFailed, "failed"},
 	} {
-		if hasCondition(newCSR, t.condition) && !hasCondition(oldCSR, t.condition) {
+		if csr.HasCondition(newCSR, t.condition) && !csr.HasCondition(oldCSR, t.condition) {
 			events = append(events, t.event)
 		}
 	}
-	issued := len(newCSR.Status.Certificate) > 0 && len(oldCSR.Status.Certificate) == 0
+	issued := csr.IsIssued(newCSR) && !csr.IsIssued(oldCSR)
 	created := oldCSR.CreationTimestamp.Time
 	return func(_ context.Context, success bool) {
 		if !success {
@@ -126,15 +126,6 @@ func countTransitions(_ context.Context, obj, old runtime.Object, options *metav
 			metrics.TimeToIssue.WithLabelValues(signer).Observe(metrics.Since(created, now))
 		}
 	}, nil
-}
-
-func hasCondition(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) bool {
-	for _, c := range csr.Status.Conditions {
-		if c.Type == t {
-			return true
-		}
-	}
-	return false
 }
 
 // TableConvertor renders CSRs with kubectl's columns: NAME, AGE, SIGNERNAME, REQUESTOR,

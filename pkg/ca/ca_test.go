@@ -186,59 +186,6 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
-
-func TestParseChain(t *testing.T) {
-	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	inter := root.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
-
-	tests := []struct {
-		name    string
-		data    []byte
-		want    []*x509.Certificate
-		wantErr string
-	}{
-		{name: "one certificate", data: root.CertPEM, want: root.Chain},
-		{name: "CA then issuer", data: inter.ChainPEM(), want: inter.Chain},
-		{
-			name: "text around the blocks",
-			data: append(append([]byte("Certificate:\n    Data: ...\n"), root.CertPEM...), "trailing\n"...),
-			want: root.Chain,
-		},
-		{name: "empty", data: nil, wantErr: "no CERTIFICATE PEM block found; give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)"},
-		{name: "DER", data: root.Cert.Raw, wantErr: "no CERTIFICATE PEM block found; give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)"},
-		{
-			name:    "key in the certificate file",
-			data:    append(append([]byte{}, root.CertPEM...), root.KeyPEM...),
-			wantErr: `PEM block 2 is a "PRIVATE KEY"; the file must hold only CERTIFICATE blocks (keep the key in its own file)`,
-		},
-		{
-			name:    "garbage certificate",
-			data:    []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
-			wantErr: "certificate 1: x509: malformed certificate",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ca.ParseChain(tt.data)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tt.wantErr, gotErr); diff != "" {
-				t.Fatalf("ParseChain() error (-want +got):\n%s", diff)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("ParseChain() returned %d certificates, want %d", len(got), len(tt.want))
-			}
-			for i := range got {
-				if !got[i].Equal(tt.want[i]) {
-					t.Errorf("certificate %d is %q, want %q", i+1, got[i].Subject, tt.want[i].Subject)
-				}
-			}
-		})
-	}
-}
-
 func TestTrimRoot(t *testing.T) {
 	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	inter1 := root.NewIntermediate(t, testkit.NewKey(t, testkit.P256))

@@ -9,8 +9,8 @@
 //
 // Check validates a freshly loaded CA (the key matches the certificate and can sign, the
 // certificate is a CA allowed to sign certificates, the chain is in issuer order and within
-// its validity) and returns errors that say what to change. ParseChain reads the PEM
-// certificate files backends share.
+// its validity) and returns errors that say what to change. Backends read their PEM
+// certificate and key files with pkg/pemutil (ParseCertificates, ParseKey), in memory.
 //
 // The package has no cgo and no Kubernetes machinery: it may be imported by the API
 // server, the controllers and the CLI alike.

@@ -40,7 +40,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Kubernetes' signer constants.
@@ -128,7 +128,7 @@ func Sign(ctx context.Context, b ca.Backend, req *x509.CertificateRequest, usage
 	if err != nil {
 		return nil, fmt.Errorf("parse the signed certificate: %w", err)
 	}
-	return &Issued{Certificate: cert, PEM: pki.EncodeCert(der)}, nil
+	return &Issued{Certificate: cert, PEM: pemutil.EncodeCertificate(der)}, nil
 }
 
 // Template builds the certificate Sign signs for req, issued by caCert.

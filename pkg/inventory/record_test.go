@@ -10,6 +10,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -28,10 +29,10 @@ func TestNewPKIRecord(t *testing.T) {
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}, testkit.NewKey(t, testkit.P256).Public())
 	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
-	got := NewPKIRecord(pki.Leaf{Role: "admin", File: "/data/pki/admin.crt", Cert: cert, PEM: pki.EncodeCert(cert.Raw), Usages: usages})
+	got := NewPKIRecord(pki.Leaf{Role: "admin", File: "/data/pki/admin.crt", Cert: cert, PEM: pemutil.EncodeCertificate(cert.Raw), Usages: usages})
 
 	// The fields the certificate determines are the ones NewRecord gives it.
-	want := NewRecord(&certificatesv1.CertificateSigningRequest{}, kcsrv1alpha1.PKISignerName, cert, pki.EncodeCert(cert.Raw))
+	want := NewRecord(&certificatesv1.CertificateSigningRequest{}, kcsrv1alpha1.PKISignerName, cert, pemutil.EncodeCertificate(cert.Raw))
 	fp := want.Spec.SHA256Fingerprint
 	want.Name = "pki-admin-" + fp
 	want.Spec.Usages = usages

@@ -8,14 +8,12 @@
 package pki
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +32,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/atomicfile"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // File names inside the PKI directory.
@@ -132,7 +131,7 @@ func (p *PKI) ensureCA(opts Options) error {
 	keyPEM, keyErr := os.ReadFile(keyPath)
 	switch {
 	case certErr == nil && keyErr == nil:
-		cert, key, err := ParseCertAndKey(certPEM, keyPEM)
+		cert, key, err := pemutil.ParseCertAndKey(certPEM, keyPEM)
 		if err != nil {
 			return fmt.Errorf("cluster CA in %s: %w", p.Dir, err)
 		}
@@ -174,11 +173,11 @@ func (p *PKI) ensureCA(opts Options) error {
 	if err != nil {
 		return err
 	}
-	keyPEM, err = EncodeKey(key)
+	keyPEM, err = pemutil.EncodeKey(key)
 	if err != nil {
 		return err
 	}
-	certPEM = EncodeCert(der)
+	certPEM = pemutil.EncodeCertificate(der)
 	// Key first: a CA certificate without its key is useless, a key without certificate is
 	// detected above and reported.
 	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
@@ -201,7 +200,7 @@ func (p *PKI) useExternalCA(opts Options, certPath, keyPath string) error {
 	if err != nil {
 		return fmt.Errorf("the cluster CA key is in the HSM: put its certificate in %s (%w)", certPath, err)
 	}
-	cert, err := ParseCert(certPEM)
+	cert, err := pemutil.FirstCertificate(certPEM)
 	if err != nil {
 		return fmt.Errorf("cluster CA certificate %s: %w", certPath, err)
 	}
@@ -221,7 +220,7 @@ func (p *PKI) ensureLeaf(opts Options, certFile, keyFile string, tmpl *x509.Cert
 	certPath, keyPath := p.Path(certFile), p.Path(keyFile)
 	if certPEM, err := os.ReadFile(certPath); err == nil {
 		if keyPEM, err := os.ReadFile(keyPath); err == nil {
-			cert, _, err := ParseCertAndKey(certPEM, keyPEM)
+			cert, _, err := pemutil.ParseCertAndKey(certPEM, keyPEM)
 			if err == nil && p.leafStillGood(opts.Clock.Now(), cert, tmpl) {
 				return checkKeyMode(keyPath)
 			}
@@ -246,14 +245,14 @@ func (p *PKI) ensureLeaf(opts Options, certFile, keyFile string, tmpl *x509.Cert
 	if err != nil {
 		return fmt.Errorf("issue %s: %w", certFile, err)
 	}
-	keyPEM, err := EncodeKey(key)
+	keyPEM, err := pemutil.EncodeKey(key)
 	if err != nil {
 		return err
 	}
 	if err := atomicfile.WriteFile(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(certPath, EncodeCert(der), 0o644); err != nil {
+	if err := atomicfile.WriteFile(certPath, pemutil.EncodeCertificate(der), 0o644); err != nil {
 		return err
 	}
 	p.Events = append(p.Events, "issued "+certPath)
@@ -315,11 +314,11 @@ func (p *PKI) Leaves() ([]Leaf, error) {
 		if err != nil {
 			return nil, err
 		}
-		cert, err := ParseCert(data)
+		cert, err := pemutil.FirstCertificate(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.Path(l.file), err)
 		}
-		leaves = append(leaves, Leaf{Role: l.role, File: p.Path(l.file), Cert: cert, PEM: EncodeCert(cert.Raw), Usages: usagesOf(cert)})
+		leaves = append(leaves, Leaf{Role: l.role, File: p.Path(l.file), Cert: cert, PEM: pemutil.EncodeCertificate(cert.Raw), Usages: usagesOf(cert)})
 	}
 	return leaves, nil
 }
@@ -370,81 +369,6 @@ func (p *PKI) WriteAdminKubeconfig(path, server string) error {
 	return WriteKubeconfig(path, server, AdminUser, p.CAPEM, certPEM, keyPEM)
 }
 
-// ParseCertAndKey parses a PEM certificate (the first CERTIFICATE block) and its PEM private
-// key, and checks that they belong together.
-func ParseCertAndKey(certPEM, keyPEM []byte) (*x509.Certificate, crypto.Signer, error) {
-	cert, err := ParseCert(certPEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := ParseKey(keyPEM)
-	if err != nil {
-		return nil, nil, err
-	}
-	if !publicKeysEqual(cert.PublicKey, key.Public()) {
-		return nil, nil, errors.New("the private key does not match the certificate's public key")
-	}
-	return cert, key, nil
-}
-
-// ParseCert returns the first certificate of a PEM bundle.
-func ParseCert(certPEM []byte) (*x509.Certificate, error) {
-	for rest := certPEM; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return nil, errors.New("no CERTIFICATE PEM block found")
-		}
-		if block.Type == "CERTIFICATE" {
-			return x509.ParseCertificate(block.Bytes)
-		}
-	}
-}
-
-// ParseKey parses a PEM private key in PKCS#8, SEC 1 (EC) or PKCS#1 (RSA) form.
-func ParseKey(keyPEM []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(keyPEM)
-	if block == nil {
-		return nil, errors.New("no PEM block found in the private key file")
-	}
-	var (
-		key any
-		err error
-	)
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block type %q is not a private key (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("parse private key: %w", err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("private key of type %T cannot sign", key)
-	}
-	return signer, nil
-}
-
-// EncodeKey encodes a private key as a PKCS#8 PEM block.
-func EncodeKey(key crypto.Signer) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("encode private key: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
-
-// EncodeCert encodes a DER certificate as a PEM block.
-func EncodeCert(der []byte) []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
 func publicKeysEqual(a, b crypto.PublicKey) bool {
 	type equaler interface{ Equal(crypto.PublicKey) bool }
 	ea, ok := a.(equaler)
@@ -485,11 +409,4 @@ func splitSANs(sans []string) (dns []string, ips []net.IP) {
 		}
 	}
 	return dns, ips
-}
-
-// SameCA reports whether two PEM CA bundles start with the same certificate.
-func SameCA(a, b []byte) bool {
-	ca, errA := ParseCert(a)
-	cb, errB := ParseCert(b)
-	return errA == nil && errB == nil && bytes.Equal(ca.Raw, cb.Raw)
 }

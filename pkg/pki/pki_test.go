@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 var epoch = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -103,7 +105,7 @@ func TestLeaves(t *testing.T) {
 	}
 	var got []summary
 	for _, l := range leaves {
-		cert, err := ParseCert(l.PEM)
+		cert, err := pemutil.FirstCertificate(l.PEM)
 		got = append(got, summary{
 			Role: l.Role, File: l.File, CN: l.Cert.Subject.CommonName, Orgs: l.Cert.Subject.Organization, Usages: l.Usages,
 			PEMIsCert: err == nil && cert.Equal(l.Cert),
@@ -124,7 +126,7 @@ func TestLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(admin, append(data, EncodeCert(p.CA.Raw)...), 0o644); err != nil {
+	if err := os.WriteFile(admin, append(data, pemutil.EncodeCertificate(p.CA.Raw)...), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	leaves, err = p.Leaves()

@@ -12,6 +12,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/certificate"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -32,7 +33,7 @@ func signingRate(dir string, goroutines int, d time.Duration) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	caCert, caKey, err := pki.ParseCertAndKey(certPEM, keyPEM)
+	caCert, caKey, err := pemutil.ParseCertAndKey(certPEM, keyPEM)
 	if err != nil {
 		return 0, err
 	}

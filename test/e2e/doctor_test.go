@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -248,11 +248,11 @@ func hasLine(out, prefix string) bool {
 // certificate that is most of the way through its life.
 func goSignedCert(t *testing.T, s *framework.Server, dir, name, cn string, notBefore, notAfter time.Time) (certPath, keyPath string) {
 	t.Helper()
-	ca, err := pki.ParseCert(mustRead(t, s.CACertPath()))
+	ca, err := pemutil.FirstCertificate(mustRead(t, s.CACertPath()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	caKey, err := pki.ParseKey(mustRead(t, s.CAKeyPath()))
+	caKey, err := pemutil.ParseKey(mustRead(t, s.CAKeyPath()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +271,11 @@ func goSignedCert(t *testing.T, s *framework.Server, dir, name, cn string, notBe
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := pki.EncodeKey(key)
+	keyPEM, err := pemutil.EncodeKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return writeFile(t, dir, name+".crt", string(pki.EncodeCert(der))), writeFile(t, dir, name+".key", string(keyPEM))
+	return writeFile(t, dir, name+".crt", string(pemutil.EncodeCertificate(der))), writeFile(t, dir, name+".key", string(keyPEM))
 }
 
 // kubeconfigFor writes dir/NAME.kubeconfig for the server, trusting caPath, with a client

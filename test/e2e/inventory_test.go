@@ -20,6 +20,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
@@ -186,7 +187,7 @@ func TestRevocationIsFinal(t *testing.T) {
 		rec := inventory.NewRecord(&certificatesv1.CertificateSigningRequest{
 			ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID(uid)},
 			Spec:       certificatesv1.CertificateSigningRequestSpec{Username: "kcsr-admin", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
-		}, clientSigner, expired, pki.EncodeCert(expired.Raw))
+		}, clientSigner, expired, pemutil.EncodeCertificate(expired.Raw))
 		rec.Name = name
 		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".json", recordManifest(t, rec)))
 	}

@@ -16,15 +16,15 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"kcsr.dev/kcsr/pkg/ca"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -47,7 +47,7 @@ func Load(ctx context.Context, certFile, keyFile string, now time.Time) (*Backen
 	if err != nil {
 		return nil, fmt.Errorf("read the CA certificate: %w", err)
 	}
-	chain, err := ca.ParseChain(certPEM)
+	chain, err := pemutil.ParseCertificates(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("CA certificate file %s: %w", certFile, err)
 	}
@@ -55,7 +55,10 @@ func Load(ctx context.Context, certFile, keyFile string, now time.Time) (*Backen
 	if err != nil {
 		return nil, err
 	}
-	key, err := parseKey(keyPEM)
+	key, err := pemutil.ParseKey(keyPEM)
+	if errors.Is(err, pemutil.ErrEncryptedKey) {
+		err = fmt.Errorf("%w, or keep it in an HSM with the pkcs11 backend", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("CA key file %s: %w", keyFile, err)
 	}
@@ -109,29 +112,4 @@ func readKeyFile(keyFile string) ([]byte, error) {
 		return nil, fmt.Errorf("read the CA key: %w", err)
 	}
 	return data, nil
-}
-
-// parseKey parses the key with pki.ParseKey after skipping an EC PARAMETERS block, and
-// explains the usual mistakes.
-func parseKey(data []byte) (crypto.Signer, error) {
-	rest := data
-	for {
-		block, next := pem.Decode(rest)
-		if block == nil {
-			return nil, fmt.Errorf("no PEM private key found; give an unencrypted PEM key (a PEM block of type PRIVATE KEY)")
-		}
-		switch {
-		case block.Type == "EC PARAMETERS":
-			rest = next
-			continue
-		case block.Type == "CERTIFICATE":
-			return nil, fmt.Errorf("the key file holds a certificate; were the certificate and key files swapped?")
-		case block.Type == "ENCRYPTED PRIVATE KEY" || block.Headers["Proc-Type"] == "4,ENCRYPTED":
-			return nil, fmt.Errorf("the key is encrypted; give it unencrypted, protected by mode 0600 (openssl pkey -in KEY -out KEY.new), or keep it in an HSM with the pkcs11 backend")
-		case strings.HasSuffix(block.Type, "PRIVATE KEY"):
-			return pki.ParseKey(pem.EncodeToMemory(block))
-		default:
-			return nil, fmt.Errorf("PEM block %q is not a private key; give a PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block", block.Type)
-		}
-	}
 }

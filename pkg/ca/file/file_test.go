@@ -88,7 +88,7 @@ func TestLoad(t *testing.T) {
 		},
 		{
 			name: "empty certificate file", certPEM: []byte{}, keyPEM: p256.KeyPEM,
-			wantErr: "CA certificate file {cert}: no CERTIFICATE PEM block found; give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)",
+			wantErr: "CA certificate file {cert}: no CERTIFICATE PEM block found; give the certificate in PEM form (-----BEGIN CERTIFICATE-----)",
 		},
 		{
 			name: "empty key file", certPEM: p256.CertPEM, keyPEM: []byte{},

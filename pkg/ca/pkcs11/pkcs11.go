@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"kcsr.dev/kcsr/pkg/ca"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // poolWait bounds how long a signature waits for a free session on the token.
@@ -49,7 +50,7 @@ func New(ctx context.Context, cfg Config, now time.Time) (*Backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pkcs11: read the CA certificate: %w", err)
 		}
-		if chain, err = ca.ParseChain(data); err != nil {
+		if chain, err = pemutil.ParseCertificates(data); err != nil {
 			return nil, fmt.Errorf("pkcs11: CA certificate file %s: %w", cfg.CertFile, err)
 		}
 	}

@@ -22,7 +22,7 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // credentialIDKey is the user extra in which Kubernetes records the credential a request
@@ -186,7 +186,7 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 }
 
 func describeCertificate(p func(k, v string), obj *certificatesv1.CertificateSigningRequest, extras describeExtras, now time.Time) {
-	cert, err := pki.ParseCert(obj.Status.Certificate)
+	cert, err := pemutil.FirstCertificate(obj.Status.Certificate)
 	if err != nil {
 		p("Certificate", "unreadable: "+err.Error())
 		return

@@ -19,7 +19,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Output formats of kcsr get.
@@ -160,7 +160,7 @@ func certificateColumn(obj *certificatesv1.CertificateSigningRequest, now time.T
 	if len(obj.Status.Certificate) == 0 {
 		return "<none>"
 	}
-	cert, err := pki.ParseCert(obj.Status.Certificate)
+	cert, err := pemutil.FirstCertificate(obj.Status.Certificate)
 	if err != nil {
 		return "<unreadable>"
 	}

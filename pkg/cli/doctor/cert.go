@@ -13,7 +13,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Thresholds of "expires soon": less than this share of the lifetime is left, or less
@@ -48,7 +48,7 @@ func CheckValidity(subject string, cert *x509.Certificate, now time.Time, renew 
 // CheckKeyMatch checks that the private key keyPEM belongs to pub, the public key of
 // against ("the certificate", "the request").
 func CheckKeyMatch(subject string, keyPEM []byte, pub crypto.PublicKey, against string) Finding {
-	key, err := pki.ParseKey(keyPEM)
+	key, err := pemutil.ParseKey(keyPEM)
 	if err != nil {
 		return problem(subject, fmt.Sprintf("cannot be read (%v)", err), "pass the PEM private key file (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), unencrypted")
 	}

@@ -66,7 +66,7 @@ func TestCheckKeyMatch(t *testing.T) {
 			want: "✗ key: does not match the certificate: the key's public key is ECDSA P-256 " + publicKeyID(other.Public()) + ", the certificate's is ECDSA P-256 " + publicKeyID(key.Public()) +
 				": use the key the request was made from (keep NAME.key next to NAME.crt), or request a new certificate for this key (kcsr request --key FILE)"},
 		{name: "a certificate instead of a key", keyPEM: testkit.PEM(testkit.CertificateBlock, cert.Raw),
-			want: `✗ key: cannot be read (PEM block type "CERTIFICATE" is not a private key (want PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY)): pass the PEM private key file (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), unencrypted`},
+			want: `✗ key: cannot be read (the key file holds a certificate; were the certificate and key files swapped?): pass the PEM private key file (PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY), unencrypted`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -20,7 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -36,7 +35,7 @@ const dialTimeout = 10 * time.Second
 func probeTLS(ctx context.Context, cfg *rest.Config, cluster string) TLSResult {
 	r := TLSResult{Cluster: cluster, Server: cfg.Host, Insecure: cfg.Insecure}
 	caPEM, _ := caData(cfg)
-	r.CA = parseCerts(caPEM)
+	r.CA = pemutil.TrustedCertificates(caPEM)
 	host := cfg.Host
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
@@ -121,24 +120,6 @@ func clientCredentials(cfg *rest.Config) (certPEM, keyPEM []byte, err error) {
 	return certPEM, keyPEM, nil
 }
 
-// parseCerts returns every certificate of a PEM bundle that parses.
-func parseCerts(data []byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for rest := data; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			return out
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if c, err := x509.ParseCertificate(block.Bytes); err == nil {
-			out = append(out, c)
-		}
-	}
-}
-
 // servesKcsr reports whether the server serves kcsr's ApprovalPolicies: a kcsr server
 // rather than a Kubernetes cluster.
 func servesKcsr(client kubernetes.Interface) bool {
@@ -214,7 +195,7 @@ func (o *Options) signerCA(cfg *rest.Config, signerName string) (*x509.Certifica
 			if err != nil {
 				return nil, ""
 			}
-			if cert, err := pki.ParseCert(data); err == nil {
+			if cert, err := pemutil.FirstCertificate(data); err == nil {
 				return cert, "certFile " + file
 			}
 			return nil, ""
@@ -224,7 +205,7 @@ func (o *Options) signerCA(cfg *rest.Config, signerName string) (*x509.Certifica
 		return nil, ""
 	}
 	caPEM, _ := caData(cfg)
-	if cas := parseCerts(caPEM); len(cas) > 0 {
+	if cas := pemutil.TrustedCertificates(caPEM); len(cas) > 0 {
 		return cas[0], "the kubeconfig's certificate-authority-data"
 	}
 	return nil, ""

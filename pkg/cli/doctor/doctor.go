@@ -21,7 +21,7 @@ import (
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -228,7 +228,7 @@ func (o *Options) runFiles() (Report, error) {
 // is false when the pair cannot be used at all (unreadable, or a key of another
 // certificate).
 func (o *Options) checkCertAndKey(certSubject string, certPEM []byte, keySubject string, keyPEM []byte, client bool) (report Report, usable bool) {
-	cert, err := pki.ParseCert(certPEM)
+	cert, err := pemutil.FirstCertificate(certPEM)
 	if err != nil {
 		f := problem(certSubject, fmt.Sprintf("is not a PEM certificate (%v)", err), "pass the .crt file (BEGIN CERTIFICATE)")
 		if csr.HoldsPrivateKey(certPEM) {
@@ -272,7 +272,7 @@ func (o *Options) runKubeconfig(ctx context.Context) (Report, error) {
 	if caErr != nil {
 		report = append(report, problem(fmt.Sprintf("cluster %q", cluster), fmt.Sprintf("certificate-authority cannot be read (%v)", caErr), "fix the path, or embed the CA: kubectl config set-cluster "+cluster+" --certificate-authority=ca.crt --embed-certs"))
 	}
-	cas := parseCerts(caPEM)
+	cas := pemutil.TrustedCertificates(caPEM)
 	if len(caPEM) > 0 && len(cas) == 0 {
 		report = append(report, problem(fmt.Sprintf("cluster %q", cluster), "certificate-authority-data holds no PEM certificate", "embed the cluster CA: kubectl config set-cluster "+cluster+" --certificate-authority=ca.crt --embed-certs"))
 	}
@@ -390,7 +390,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 		report = append(report, CheckNotIssued(in)...)
 	case csr.Issued:
 		report = append(report, ok(statusSubject, csr.ConditionString(obj)))
-		cert, err := pki.ParseCert(obj.Status.Certificate)
+		cert, err := pemutil.FirstCertificate(obj.Status.Certificate)
 		if err != nil {
 			report = append(report, problem("status.certificate", fmt.Sprintf("is not a PEM certificate (%v)", err), "the signer wrote a broken certificate: create a new CSR"))
 		} else {

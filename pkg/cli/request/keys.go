@@ -11,7 +11,7 @@ import (
 	"os"
 	"strings"
 
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // KeyTypes are the values of --key-type, the first one the default: the kubelet's key.
@@ -68,7 +68,7 @@ func readKey(flag, path string) (crypto.Signer, []byte, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", flag, err)
 	}
-	key, err := pki.ParseKey(data)
+	key, err := pemutil.ParseKey(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", flag, path, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -80,7 +81,7 @@ func (o *KubeconfigOptions) Run() error {
 	if err != nil {
 		return fmt.Errorf("--cert: %w", err)
 	}
-	cert, err := pki.ParseCert(certPEM)
+	cert, err := pemutil.FirstCertificate(certPEM)
 	if err != nil {
 		return fmt.Errorf("--cert %s: %w", o.CertFile, err)
 	}
@@ -108,7 +109,7 @@ func (o *KubeconfigOptions) Run() error {
 		if caPEM, err = os.ReadFile(o.CAFile); err != nil {
 			return fmt.Errorf("--ca: %w", err)
 		}
-		if _, err := pki.ParseCert(caPEM); err != nil {
+		if _, err := pemutil.FirstCertificate(caPEM); err != nil {
 			return fmt.Errorf("--ca %s: %w", o.CAFile, err)
 		}
 	}

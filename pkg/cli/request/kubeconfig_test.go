@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
@@ -25,7 +25,7 @@ func issuedFiles(t *testing.T, ca *testCA, dir string) (keyPath, certPath, caPat
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPEM, err := pki.EncodeKey(key)
+	keyPEM, err := pemutil.EncodeKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestKubeconfigRefusesAnotherKey(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	dir := t.TempDir()
 	_, certPath, caPath := issuedFiles(t, ca, dir)
-	otherKey, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
+	otherKey, err := pemutil.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/atomicfile"
 	"kcsr.dev/kcsr/pkg/cli"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Kubernetes' signers backdate NotBefore by 5 minutes and, below 8 hours, add those 5
@@ -281,7 +281,7 @@ func loadCredentials(path, contextName string) (*credentials, error) {
 	if len(certPEM) == 0 || len(keyPEM) == 0 {
 		return nil, fmt.Errorf("user %q of context %q in %s does not log in with a client certificate and key; kcsr renew renews client certificates", kctx.AuthInfo, contextName, path)
 	}
-	cert, key, err := pki.ParseCertAndKey(certPEM, keyPEM)
+	cert, key, err := pemutil.ParseCertAndKey(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("user %q of context %q in %s: %w", kctx.AuthInfo, contextName, path, err)
 	}
@@ -323,7 +323,7 @@ func (o *RenewOptions) renewOnce(ctx context.Context, path, contextName string) 
 			return nil, err
 		}
 	}
-	if keyPEM, err = pki.EncodeKey(key); err != nil {
+	if keyPEM, err = pemutil.EncodeKey(key); err != nil {
 		return nil, err
 	}
 	usages := o.usages

@@ -23,7 +23,7 @@ import (
 	"k8s.io/utils/clock"
 	testingclock "k8s.io/utils/clock/testing"
 
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
@@ -54,7 +54,7 @@ func userKubeconfig(t *testing.T, ca *testCA, lifetime time.Duration) (string, *
 		t.Fatal(err)
 	}
 	certPEM := ca.sign(t, reqPEM, time.Now().Add(-5*time.Minute), lifetime)
-	keyPEM, err := pki.EncodeKey(key)
+	keyPEM, err := pemutil.EncodeKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func userKubeconfig(t *testing.T, ca *testCA, lifetime time.Duration) (string, *
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}
-	cert, err := pki.ParseCert(certPEM)
+	cert, err := pemutil.FirstCertificate(certPEM)
 	if err != nil {
 		t.Fatal(err)
 	}

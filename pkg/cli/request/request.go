@@ -21,6 +21,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 )
 
@@ -226,7 +227,7 @@ func (o *Options) Validate() error {
 		if err != nil {
 			return fmt.Errorf("--certificate-authority: %w", err)
 		}
-		if _, err := pki.ParseCert(data); err != nil {
+		if _, err := pemutil.FirstCertificate(data); err != nil {
 			return fmt.Errorf("--certificate-authority %s: %w", o.CertificateAuthority, err)
 		}
 	}
@@ -280,7 +281,7 @@ func (o *Options) Run(ctx context.Context) error {
 		if key, err = GenerateKey(o.KeyType, o.Rand); err != nil {
 			return err
 		}
-		if keyPEM, err = pki.EncodeKey(key); err != nil {
+		if keyPEM, err = pemutil.EncodeKey(key); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -29,7 +30,7 @@ func validOptions(t *testing.T) *Options {
 
 func writeKeyFile(t *testing.T, dir string, mode os.FileMode) string {
 	t.Helper()
-	keyPEM, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
+	keyPEM, err := pemutil.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func runOptions(t *testing.T, ca *testCA, client *fake.Clientset) (*Options, *by
 	o := validOptions(t)
 	out := &bytes.Buffer{}
 	o.Out = out
-	adminKey, err := pki.EncodeKey(testkit.NewKey(t, testkit.P256))
+	adminKey, err := pemutil.EncodeKey(testkit.NewKey(t, testkit.P256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestRunWritesTheFiles(t *testing.T) {
 	if !bytes.Equal(user.ClientKeyData, keyPEM) || !bytes.Equal(user.ClientCertificateData, certPEM) {
 		t.Errorf("the kubeconfig does not embed rahul.key and rahul.crt")
 	}
-	if _, _, err := pki.ParseCertAndKey(certPEM, keyPEM); err != nil {
+	if _, _, err := pemutil.ParseCertAndKey(certPEM, keyPEM); err != nil {
 		t.Errorf("rahul.crt and rahul.key: %v", err)
 	}
 }

@@ -3,10 +3,11 @@ package request
 import (
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"time"
+
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Verify checks an issued certificate (status.certificate: the leaf, then any
@@ -16,24 +17,12 @@ import (
 // for logging in to that API server), a warning otherwise (a custom signer's own CA); with
 // no roots it is a warning. It returns the leaf and the warnings.
 func Verify(certPEM []byte, key crypto.PublicKey, id Identity, roots []byte, requireChain bool, now time.Time) (*x509.Certificate, []string, error) {
-	var certs []*x509.Certificate
-	for rest := certPEM; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, nil, fmt.Errorf("parse the certificate: %w", err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
+	certs, err := pemutil.ParseCertificates(certPEM)
+	if errors.Is(err, pemutil.ErrNoCertificate) {
 		return nil, nil, errors.New("status.certificate holds no PEM CERTIFICATE")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse status.certificate: %w", err)
 	}
 	leaf := certs[0]
 	if !publicKeysEqual(leaf.PublicKey, key) {
@@ -53,7 +42,7 @@ func Verify(certPEM []byte, key crypto.PublicKey, id Identity, roots []byte, req
 	for _, c := range certs[1:] {
 		intermediates.AddCert(c)
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	switch {
 	case err == nil:
 		return leaf, nil, nil

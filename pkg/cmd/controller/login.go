@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/ca"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // The ConfigMap in which kube-apiserver publishes its --client-ca-file for extension API
@@ -40,7 +41,7 @@ func (o *Options) loginCAs(ctx context.Context, client kubernetes.Interface, clu
 		if err != nil {
 			return nil, "", fmt.Errorf("--client-ca-file: %w", err)
 		}
-		if trusted, err = ca.ParseChain(data); err != nil {
+		if trusted, err = pemutil.ParseCertificates(data); err != nil {
 			return nil, "", fmt.Errorf("--client-ca-file %s: %w", o.ClientCAFile, err)
 		}
 		source = "--client-ca-file"
@@ -49,7 +50,7 @@ func (o *Options) loginCAs(ctx context.Context, client kubernetes.Interface, clu
 		defer cancel()
 		cm, err := client.CoreV1().ConfigMaps(authenticationConfigMapNamespace).Get(ctx, authenticationConfigMapName, metav1.GetOptions{})
 		if err == nil && cm.Data[clientCAKey] != "" {
-			trusted, err = ca.ParseChain([]byte(cm.Data[clientCAKey]))
+			trusted, err = pemutil.ParseCertificates([]byte(cm.Data[clientCAKey]))
 		} else if err == nil {
 			err = fmt.Errorf("it has no %s", clientCAKey)
 		}

@@ -51,7 +51,7 @@ func TestLoginCAs(t *testing.T) {
 		{name: "a ConfigMap without client-ca-file: only the built-in signers' CA", objects: []runtime.Object{emptyConfigMap}, clusterCA: signing, want: []string{"example.com/signing", "kubernetes.io/kube-apiserver-client"}},
 		{name: "nothing known", want: nil},
 		{name: "an unreadable --client-ca-file", clientCAFile: "/nonexistent/ca.crt", wantErr: "--client-ca-file: open /nonexistent/ca.crt: no such file or directory"},
-		{name: "a --client-ca-file that is not PEM", clientCAFile: junkFile, wantErr: "--client-ca-file " + junkFile + ": no CERTIFICATE PEM block found; give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----)"},
+		{name: "a --client-ca-file that is not PEM", clientCAFile: junkFile, wantErr: "--client-ca-file " + junkFile + ": no CERTIFICATE PEM block found; give the certificate in PEM form (-----BEGIN CERTIFICATE-----)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"k8s.io/client-go/kubernetes/fake"
 
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
@@ -17,7 +17,7 @@ import (
 func TestOpenSignersRefusesOpenKeyFiles(t *testing.T) {
 	key := testkit.NewKey(t, testkit.P256)
 	authority := testkit.NewCA(t, key)
-	keyPEM, err := pki.EncodeKey(key)
+	keyPEM, err := pemutil.EncodeKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}

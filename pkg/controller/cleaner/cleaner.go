@@ -14,8 +14,6 @@ package cleaner
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -31,6 +29,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Options are the ages after which CSRs are deleted, and how often to look.
@@ -141,10 +140,6 @@ func olderThan(t metav1.Time, age time.Duration, now time.Time) bool {
 }
 
 func certificateExpired(data []byte, now time.Time) bool {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return false
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := pemutil.FirstCertificate(data)
 	return err == nil && now.After(cert.NotAfter)
 }

@@ -38,6 +38,7 @@ import (
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -184,7 +185,7 @@ func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateS
 
 // checkRecord makes sure an existing record answers this request (same public key).
 func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
-	cert, err := parseFirstCert(record.Spec.Certificate)
+	cert, err := pemutil.FirstCertificate(record.Spec.Certificate)
 	if err != nil {
 		return fmt.Errorf("inventory record %s: %w", record.Name, err)
 	}

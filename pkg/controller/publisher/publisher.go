@@ -23,8 +23,6 @@ package publisher
 import (
 	"context"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -39,6 +37,7 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/revocation"
 )
 
@@ -203,7 +202,7 @@ func (p *Publisher) caOf(ic *kcsrv1alpha1.IssuedCertificate) *caState {
 		return s
 	}
 	if len(byIssuer) > 1 {
-		if cert, err := parseCertificatePEM(ic.Spec.Certificate); err == nil {
+		if cert, err := pemutil.FirstCertificate(ic.Spec.Certificate); err == nil {
 			for _, s := range byIssuer {
 				if cert.CheckSignatureFrom(s.Certificate) == nil {
 					return s
@@ -212,15 +211,6 @@ func (p *Publisher) caOf(ic *kcsrv1alpha1.IssuedCertificate) *caState {
 		}
 	}
 	return nil
-}
-
-// parseCertificatePEM parses the first CERTIFICATE block of data.
-func parseCertificatePEM(data []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("no CERTIFICATE PEM block")
-	}
-	return x509.ParseCertificate(block.Bytes)
 }
 
 func (p *Publisher) markDirty(ic *kcsrv1alpha1.IssuedCertificate) {

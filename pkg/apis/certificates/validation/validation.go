@@ -3,7 +3,6 @@ package validation
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,9 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
-const certificateBlockType = "CERTIFICATE"
+const certificateBlockType = pemutil.CertificateBlockType
 
 var (
 	metadataPath       = field.NewPath("metadata")
@@ -269,11 +269,7 @@ func validateCertificate(pemData []byte) error {
 		return nil
 	}
 	blocks := 0
-	for {
-		block, rest := pem.Decode(pemData)
-		if block == nil {
-			break
-		}
+	for block := range pemutil.Blocks(pemData) {
 		if block.Type != certificateBlockType {
 			return fmt.Errorf("only %s PEM blocks are allowed, found %q", certificateBlockType, block.Type)
 		}
@@ -288,7 +284,6 @@ func validateCertificate(pemData []byte) error {
 		if len(certs) == 0 {
 			return fmt.Errorf("found %s PEM block containing 0 certificates", certificateBlockType)
 		}
-		pemData = rest
 	}
 	if blocks == 0 {
 		return fmt.Errorf("must contain at least one %s PEM block", certificateBlockType)

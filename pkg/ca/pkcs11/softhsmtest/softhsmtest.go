@@ -23,7 +23,7 @@ import (
 	"testing"
 
 	"kcsr.dev/kcsr/pkg/ca/pkcs11"
-	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // The PINs of every test token.
@@ -128,14 +128,14 @@ func InitToken(t testing.TB, label string) *Token {
 // the key's URI, with pin-source pointing at tok.PINFile and module-path at the module.
 func (tok *Token) ImportKey(t testing.TB, keyPEM []byte, label string, id []byte) string {
 	t.Helper()
-	key, err := pki.ParseKey(keyPEM)
+	key, err := pemutil.ParseKey(keyPEM)
 	if err != nil {
 		t.Fatalf("softhsmtest: %v", err)
 	}
 	if _, ok := key.(ed25519.PrivateKey); ok {
 		t.Fatal("softhsmtest: Ed25519 keys are not supported by crypto11; use an ECDSA or RSA key")
 	}
-	pk8, err := pki.EncodeKey(key) // softhsm2-util imports PKCS#8 only
+	pk8, err := pemutil.EncodeKey(key) // softhsm2-util imports PKCS#8 only
 	if err != nil {
 		t.Fatal(err)
 	}

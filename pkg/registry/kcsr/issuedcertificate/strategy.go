@@ -25,6 +25,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/registry"
 )
 
@@ -126,7 +127,7 @@ func validate(ic *kcsrv1alpha1.IssuedCertificate) field.ErrorList {
 // is readable by everyone who may read the inventory, so nothing else (a private key
 // pasted after the certificate, say) may be stored with it.
 func parseCertificate(data []byte) (*x509.Certificate, error) {
-	const certBegin = "-----BEGIN CERTIFICATE-----"
+	const certBegin = "-----BEGIN " + pemutil.CertificateBlockType + "-----"
 	block, rest := pem.Decode(data)
 	// The first block's BEGIN line is the last one before its end.
 	var before []byte
@@ -138,9 +139,9 @@ func parseCertificate(data []byte) (*x509.Certificate, error) {
 		return nil, errors.New("must be one PEM CERTIFICATE block; the block is not well-formed PEM (its BEGIN and END lines, base64 between them)")
 	case block == nil:
 		return nil, errors.New("must be one PEM CERTIFICATE block (the issued certificate)")
-	case block.Type != "CERTIFICATE" && bytes.Contains(rest, []byte(certBegin)), len(bytes.TrimSpace(before)) > 0:
+	case block.Type != pemutil.CertificateBlockType && bytes.Contains(rest, []byte(certBegin)), len(bytes.TrimSpace(before)) > 0:
 		return nil, errors.New("must be one PEM CERTIFICATE block and nothing else; remove what precedes the BEGIN CERTIFICATE line")
-	case block.Type != "CERTIFICATE":
+	case block.Type != pemutil.CertificateBlockType:
 		return nil, errors.New("must be one PEM CERTIFICATE block (the issued certificate)")
 	case len(bytes.TrimSpace(rest)) > 0:
 		return nil, errors.New("must be one PEM CERTIFICATE block and nothing else; remove what follows the END CERTIFICATE line")

@@ -23,6 +23,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -59,7 +60,7 @@ func record(cert *x509.Certificate) *kcsrv1alpha1.IssuedCertificate {
 		ObjectMeta: metav1.ObjectMeta{Name: "alice", UID: types.UID("0b0c3a4e-5c1d-4d8e-9f10-1a2b3c4d5e6f")},
 		Spec:       certificatesv1.CertificateSigningRequestSpec{Username: "alice", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
 	}
-	return inventory.NewRecord(csr, certificatesv1.KubeAPIServerClientSignerName, cert, pki.EncodeCert(cert.Raw))
+	return inventory.NewRecord(csr, certificatesv1.KubeAPIServerClientSignerName, cert, pemutil.EncodeCertificate(cert.Raw))
 }
 
 func errorStrings(errs field.ErrorList) []string {
@@ -85,7 +86,7 @@ func TestValidateCreate(t *testing.T) {
 	}
 	keyPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	keyWithoutEnd, _, _ := strings.Cut(keyPEM, "-----END")
-	pkiLeaf := pki.Leaf{Role: "admin", Cert: cert, PEM: pki.EncodeCert(cert.Raw), Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}}
+	pkiLeaf := pki.Leaf{Role: "admin", Cert: cert, PEM: pemutil.EncodeCertificate(cert.Raw), Usages: []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}}
 
 	tests := []struct {
 		name   string

@@ -14,21 +14,17 @@ func TestAdminVerbs(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
 	dir := t.TempDir()
-	kcsr := func(args ...string) framework.Result {
-		t.Helper()
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
-	}
 	create := func(name, signer string, orgs []string, usages ...string) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, orgs, []string{name + ".example"}, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, signer, 3600, usages...)))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, signer, 3600, usages...)))
 	}
 	create("alpha", clientSigner, []string{"developers"}, "client auth")
 	create("beta", clientSigner, nil, "client auth")
 	create("gamma", clientSigner, []string{"ops"}, "client auth")
 	create("root", "example.com/internal", []string{"system:masters"}, "client auth")
 
-	r := kcsr("get")
+	r := framework.Kcsr(t, kc, "get")
 	rows := framework.TableRows(r.Stdout)
 	if len(rows) != 5 || strings.Join(rows[0], " ") != "NAME AGE SIGNERNAME REQUESTOR REQUESTEDDURATION CONDITION CN GROUPS SANS KEY" {
 		t.Fatalf("kcsr get:\n%s", r.Combined())
@@ -39,7 +35,7 @@ func TestAdminVerbs(t *testing.T) {
 		}
 	}
 
-	r = kcsr("approve", "alpha", "--message", "checked")
+	r = framework.Kcsr(t, kc, "approve", "alpha", "--message", "checked")
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "alpha: CN=alpha O=developers SANs=alpha.example signer="+clientSigner+" usages=[client auth] duration=60m requester=kcsr-admin key=ECDSA P-256\n") ||
 		!strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha approved") {
 		t.Errorf("kcsr approve: %s", r.Combined())
@@ -49,13 +45,13 @@ func TestAdminVerbs(t *testing.T) {
 		t.Errorf("condition = %q", got)
 	}
 	// kubectl's semantics: approving again writes nothing; denying is refused.
-	if r := kcsr("approve", "alpha"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha already approved") {
+	if r := framework.Kcsr(t, kc, "approve", "alpha"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha already approved") {
 		t.Errorf("approving twice: %s", r.Combined())
 	}
-	if r := kcsr("deny", "alpha"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "alpha" is already Approved`) {
+	if r := framework.Kcsr(t, kc, "deny", "alpha"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "alpha" is already Approved`) {
 		t.Errorf("denying an approved CSR: %s", r.Combined())
 	}
-	if r := kcsr("deny", "beta", "--reason", "Unknown", "--message", "who is beta?"); r.ExitCode != 0 {
+	if r := framework.Kcsr(t, kc, "deny", "beta", "--reason", "Unknown", "--message", "who is beta?"); r.ExitCode != 0 {
 		t.Errorf("kcsr deny: %s", r.Combined())
 	}
 	if got := condition(t, kc, "beta"); got != "Denied" {
@@ -64,40 +60,40 @@ func TestAdminVerbs(t *testing.T) {
 	if got := framework.MustKubectl(t, kc, "get", "csr", "beta", "-o", `jsonpath={.status.conditions[0].reason}|{.status.conditions[0].message}`); got != "Unknown|who is beta?" {
 		t.Errorf("beta's condition = %q", got)
 	}
-	if r := kcsr("approve", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "beta" is already Denied`) {
+	if r := framework.Kcsr(t, kc, "approve", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "beta" is already Denied`) {
 		t.Errorf("approving a denied CSR: %s", r.Combined())
 	}
 	// Several names: each is decided, an unknown one is an error.
-	if r := kcsr("deny", "ghost", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) || !strings.Contains(r.Stdout, "beta already denied") {
+	if r := framework.Kcsr(t, kc, "deny", "ghost", "beta"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) || !strings.Contains(r.Stdout, "beta already denied") {
 		t.Errorf("deny ghost beta: %s", r.Combined())
 	}
 
 	// system:masters is refused without --force.
-	if r := kcsr("approve", "root"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "refusing to approve root: it asks for group system:masters (O=system:masters)") ||
+	if r := framework.Kcsr(t, kc, "approve", "root"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "refusing to approve root: it asks for group system:masters (O=system:masters)") ||
 		!strings.Contains(r.Stderr, "bypasses every authorization check") || !strings.Contains(r.Stdout, "root: CN=root O=system:masters") {
 		t.Errorf("approving system:masters without --force: %s", r.Combined())
 	}
 	if got := condition(t, kc, "root"); got != "Pending" {
 		t.Errorf("root was decided: %s", got)
 	}
-	if r := kcsr("approve", "root", "--force"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/root approved") {
+	if r := framework.Kcsr(t, kc, "approve", "root", "--force"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/root approved") {
 		t.Errorf("approving with --force: %s", r.Combined())
 	}
 
 	// The CONDITION column is kubectl's, for every state.
 	kubectlRows := framework.TableRows(framework.MustKubectl(t, kc, "get", "csr"))
-	kcsrRows := framework.TableRows(kcsr("get").Stdout)
+	kcsrRows := framework.TableRows(framework.Kcsr(t, kc, "get").Stdout)
 	for i := 1; i < len(kubectlRows); i++ {
 		if kubectlRows[i][0] != kcsrRows[i][0] || kubectlRows[i][5] != kcsrRows[i][5] {
 			t.Errorf("row %d: kubectl %v, kcsr %v", i, kubectlRows[i], kcsrRows[i])
 		}
 	}
 
-	r = kcsr("get", "alpha", "-o", "wide")
+	r = framework.Kcsr(t, kc, "get", "alpha", "-o", "wide")
 	if rows := framework.TableRows(r.Stdout); len(rows) != 2 || rows[0][len(rows[0])-2] != "USAGES" || rows[1][len(rows[1])-2] != "auth" || rows[1][5] != "Approved,Issued" {
 		t.Errorf("kcsr get -o wide:\n%s", r.Combined())
 	}
-	if r := kcsr("get", "alpha", "beta", "-o", "name"); r.Stdout != "certificatesigningrequest.certificates.k8s.io/alpha\ncertificatesigningrequest.certificates.k8s.io/beta\n" {
+	if r := framework.Kcsr(t, kc, "get", "alpha", "beta", "-o", "name"); r.Stdout != "certificatesigningrequest.certificates.k8s.io/alpha\ncertificatesigningrequest.certificates.k8s.io/beta\n" {
 		t.Errorf("kcsr get -o name:\n%s", r.Combined())
 	}
 	var obj struct {
@@ -109,14 +105,14 @@ func TestAdminVerbs(t *testing.T) {
 			Certificate []byte `json:"certificate"`
 		} `json:"status"`
 	}
-	if err := json.Unmarshal([]byte(kcsr("get", "alpha", "-o", "json").Stdout), &obj); err != nil || obj.Kind != "CertificateSigningRequest" || obj.Metadata.Name != "alpha" || len(obj.Status.Certificate) == 0 {
+	if err := json.Unmarshal([]byte(framework.Kcsr(t, kc, "get", "alpha", "-o", "json").Stdout), &obj); err != nil || obj.Kind != "CertificateSigningRequest" || obj.Metadata.Name != "alpha" || len(obj.Status.Certificate) == 0 {
 		t.Errorf("kcsr get -o json: %+v %v", obj, err)
 	}
-	if r := kcsr("get", "-o", "yaml"); !strings.HasPrefix(r.Stdout, "apiVersion: v1\nitems:\n") || !strings.Contains(r.Stdout, "kind: List\n") {
+	if r := framework.Kcsr(t, kc, "get", "-o", "yaml"); !strings.HasPrefix(r.Stdout, "apiVersion: v1\nitems:\n") || !strings.Contains(r.Stdout, "kind: List\n") {
 		t.Errorf("kcsr get -o yaml:\n%s", r.Combined())
 	}
 
-	r = kcsr("describe", "alpha")
+	r = framework.Kcsr(t, kc, "describe", "alpha")
 	serial := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", "jsonpath={.status.certificate}"))).SerialNumber.Text(16)
 	for _, want := range []string{
 		"Name:                  alpha\n",
@@ -148,7 +144,7 @@ func TestAdminVerbs(t *testing.T) {
 	framework.Eventually(t, 30*time.Second, "the approver's verdict on gamma", func() bool {
 		return framework.MustKubectl(t, kc, "get", "csr", "gamma", "-o", `jsonpath={.metadata.annotations.kcsr\.dev/approval-verdict}`) != ""
 	})
-	r = kcsr("describe", "gamma")
+	r = framework.Kcsr(t, kc, "describe", "gamma")
 	for _, want := range []string{
 		"Conditions:            <none>: Pending, nobody has approved or denied it\n",
 		`Approval verdict:      no approval policy covers signer "kubernetes.io/kube-apiserver-client"`,
@@ -158,10 +154,10 @@ func TestAdminVerbs(t *testing.T) {
 			t.Errorf("kcsr describe gamma lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	if r := kcsr("describe", "beta"); !strings.Contains(r.Stdout, "Condition Denied:      True, Unknown: who is beta? (") {
+	if r := framework.Kcsr(t, kc, "describe", "beta"); !strings.Contains(r.Stdout, "Condition Denied:      True, Unknown: who is beta? (") {
 		t.Errorf("kcsr describe beta:\n%s", r.Stdout)
 	}
-	if r := kcsr("describe", "ghost"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) {
+	if r := framework.Kcsr(t, kc, "describe", "ghost"); r.ExitCode == 0 || !strings.Contains(r.Stderr, `"ghost" not found`) {
 		t.Errorf("kcsr describe ghost: %s", r.Combined())
 	}
 }

@@ -58,9 +58,9 @@ func TestControlPlane(t *testing.T) {
 	dir := t.TempDir()
 	auditLog := filepath.Join(dir, "audit.log")
 	s := framework.StartServer(t, "",
-		"--token-auth-file", writeFile(t, dir, "tokens.csv", tokenFile),
+		"--token-auth-file", framework.WriteFile(t, dir, "tokens.csv", tokenFile),
 		"--audit-log-path", auditLog,
-		"--audit-policy-file", writeFile(t, dir, "audit-policy.yaml", auditPolicy),
+		"--audit-policy-file", framework.WriteFile(t, dir, "audit-policy.yaml", auditPolicy),
 	)
 	cp := &controlPlane{s: s, admin: s.Kubeconfig, auditLog: auditLog}
 
@@ -96,7 +96,7 @@ func (cp *controlPlane) newCertUser(t *testing.T, dir, name, subj string) certUs
 func createCSRAs(t *testing.T, dir, kubeconfig, name, signer string) (framework.Result, string) {
 	t.Helper()
 	request := framework.OpensslECCSR(t, dir, name, "/CN="+name+"/O=dev")
-	path := writeFile(t, dir, name+".yaml", framework.CSRManifest(name, request, signer, 86400, "client auth"))
+	path := framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, request, signer, 86400, "client auth"))
 	return framework.Kubectl(t, kubeconfig, "create", "-f", path), path
 }
 

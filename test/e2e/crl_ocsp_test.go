@@ -28,10 +28,10 @@ func TestCRLAndOCSP(t *testing.T) {
 	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
 	issue := func(name string) string {
 		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 		framework.MustKubectl(t, kc, "certificate", "approve", name)
 		waitIssued(t, kc, name)
-		return writeFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+		return framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
 	}
 	rahul, other := issue("rahul"), issue("priya")
 	cert := parseCert(t, mustRead(t, rahul))
@@ -57,7 +57,7 @@ func TestCRLAndOCSP(t *testing.T) {
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pkix-crl" {
 			t.Fatalf("GET CRL: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		writeFile(t, dir, "crl.der", string(der))
+		framework.WriteFile(t, dir, "crl.der", string(der))
 		framework.Openssl(t, dir, "crl", "-inform", "DER", "-in", "crl.der", "-out", "crl.pem")
 		return filepath.Join(dir, "crl.pem")
 	}

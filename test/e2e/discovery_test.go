@@ -270,7 +270,7 @@ func testGetOutputs(t *testing.T, cp *controlPlane) {
 	})
 	t.Run("watch with field selector", func(t *testing.T) {
 		watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w", "--watch-only", "-o", "name", "--field-selector", "spec.signerName=example.com/bar")
-		var out syncWriter
+		var out framework.SyncBuffer
 		watch.Stdout = &out
 		if err := watch.Start(); err != nil {
 			t.Fatal(err)

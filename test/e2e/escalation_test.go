@@ -44,7 +44,7 @@ func testRBACEscalation(t *testing.T, cp *controlPlane) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, dir, "manifest.yaml", tc.manifest)
+			path := framework.WriteFile(t, dir, "manifest.yaml", tc.manifest)
 			r := framework.Kubectl(t, eve.kubeconfig, "create", "-f", path)
 			if tc.want == "" {
 				if r.ExitCode != 0 {
@@ -69,11 +69,11 @@ func testRBACEscalation(t *testing.T, cp *controlPlane) {
 		return canI(t, eve.kubeconfig, "bind", "clusterroles/cluster-admin") == "yes" && canI(t, eve.kubeconfig, "escalate", "clusterroles") == "yes"
 	})
 	t.Run("with escalate", func(t *testing.T) {
-		r := framework.Kubectl(t, eve.kubeconfig, "create", "-f", writeFile(t, dir, "everything.yaml", everything))
+		r := framework.Kubectl(t, eve.kubeconfig, "create", "-f", framework.WriteFile(t, dir, "everything.yaml", everything))
 		wantStdout(t, "create eve-everything", r, "clusterrole.rbac.authorization.k8s.io/eve-everything created")
 	})
 	t.Run("with bind", func(t *testing.T) {
-		r := framework.Kubectl(t, eve.kubeconfig, "create", "-f", writeFile(t, dir, "admin-binding.yaml", adminBinding))
+		r := framework.Kubectl(t, eve.kubeconfig, "create", "-f", framework.WriteFile(t, dir, "admin-binding.yaml", adminBinding))
 		wantStdout(t, "create eve-admin", r, "clusterrolebinding.rbac.authorization.k8s.io/eve-admin created")
 		framework.Eventually(t, 10*time.Second, "eve to be cluster-admin", func() bool {
 			return canI(t, eve.kubeconfig, "*", "*") == "yes"

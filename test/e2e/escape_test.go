@@ -16,10 +16,6 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
 	dir := t.TempDir()
-	kcsr := func(args ...string) framework.Result {
-		t.Helper()
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
-	}
 	const evil = "evil\nforged-row   Approved"
 	request := framework.GoCSR(t, dir, "evil", "\x1b[31mroot", []string{"dev\x1b[0m"}, []string{"evil.example"}, nil)
 	manifest, err := json.Marshal(map[string]any{
@@ -30,9 +26,9 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "evil.json", string(manifest)))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "evil.json", string(manifest)))
 	ordinary := framework.GoCSR(t, dir, "ordinary", "ordinary", nil, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "ordinary.yaml", framework.CSRManifest("ordinary", ordinary, clientSigner, 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "ordinary.yaml", framework.CSRManifest("ordinary", ordinary, clientSigner, 3600, "client auth")))
 
 	noRawControl := func(t *testing.T, what, out string) {
 		t.Helper()
@@ -44,7 +40,7 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 	}
 	const escapedName = `"evil\nforged-row   Approved"`
 
-	r := kcsr("get")
+	r := framework.Kcsr(t, kc, "get")
 	noRawControl(t, "kcsr get", r.Combined())
 	lines := strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n")
 	if r.ExitCode != 0 || len(lines) != 3 || !strings.HasPrefix(lines[1], escapedName+" ") || !strings.HasPrefix(lines[2], "ordinary ") {
@@ -55,11 +51,11 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 			t.Errorf("kcsr get: the row %q lacks %s", lines[1], want)
 		}
 	}
-	if r := kcsr("get", "-o", "name"); r.Stdout != "certificatesigningrequest.certificates.k8s.io/"+escapedName+"\ncertificatesigningrequest.certificates.k8s.io/ordinary\n" {
+	if r := framework.Kcsr(t, kc, "get", "-o", "name"); r.Stdout != "certificatesigningrequest.certificates.k8s.io/"+escapedName+"\ncertificatesigningrequest.certificates.k8s.io/ordinary\n" {
 		t.Errorf("kcsr get -o name:\n%s", r.Combined())
 	}
 
-	r = kcsr("approve", evil)
+	r = framework.Kcsr(t, kc, "approve", evil)
 	noRawControl(t, "kcsr approve", r.Combined())
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, escapedName+`: CN="\x1b[31mroot" O="dev\x1b[0m" SANs=evil.example`) ||
 		!strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/"+escapedName+" approved\n") {
@@ -67,7 +63,7 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 	}
 	waitIssued(t, kc, evil)
 
-	r = kcsr("describe", evil)
+	r = framework.Kcsr(t, kc, "describe", evil)
 	noRawControl(t, "kcsr describe", r.Combined())
 	for _, want := range []string{
 		"Name:                  " + escapedName + "\n",
@@ -83,7 +79,7 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 		t.Errorf("kcsr describe prints a forged line:\n%s", r.Stdout)
 	}
 
-	r = kcsr("doctor", evil)
+	r = framework.Kcsr(t, kc, "doctor", evil)
 	noRawControl(t, "kcsr doctor", r.Combined())
 	if strings.Contains(r.Stdout, "\nforged-row") || !strings.Contains(r.Stdout, `\x1b[31mroot`) {
 		t.Errorf("kcsr doctor:\n%s", r.Combined())

@@ -22,7 +22,7 @@ func TestExternalEtcd(t *testing.T) {
 	dir := t.TempDir()
 	first := framework.StartServer(t, "", "--etcd-servers", clientURL)
 	req := framework.GoCSR(t, dir, "shared", "shared", nil, nil, nil)
-	framework.MustKubectl(t, first.Kubeconfig, "create", "-f", writeFile(t, dir, "csr.yaml", framework.CSRManifest("shared", req, clientSigner, 3600, "client auth")))
+	framework.MustKubectl(t, first.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("shared", req, clientSigner, 3600, "client auth")))
 	first.Stop()
 
 	other := framework.Run(t, "", framework.Binary(t), "server", "--data-dir", filepath.Join(dir, "other"), "--secure-port", fmt.Sprint(framework.FreePort(t)), "--etcd-servers", clientURL)

@@ -1,13 +1,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +8,7 @@ import (
 	"time"
 
 	"kcsr.dev/kcsr/pkg/ca/pkcs11/softhsmtest"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -22,32 +16,16 @@ import (
 // token. No CA key file exists anywhere in the data directory; the serving and admin
 // certificates and the user's certificate are all signed by the HSM.
 func TestSeedWalkthroughHSM(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, uri := softhsmtest.NewToken(t, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	now := time.Now()
+	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("hsm-cluster-ca"), testkit.ValidBetween(now.Add(-time.Hour), now.Add(365*24*time.Hour)))
+	module, uri := softhsmtest.NewToken(t, ca.KeyPEM)
 	// The key now lives in the token only; the operator keeps the CA certificate.
 	dataDir := filepath.Join(t.TempDir(), "data")
 	pkiDir := filepath.Join(dataDir, "pki")
 	if err := os.MkdirAll(pkiDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(42), Subject: pkix.Name{CommonName: "hsm-cluster-ca"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := writeFile(t, pkiDir, "ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	caFile := framework.WriteFile(t, pkiDir, "ca.crt", string(ca.CertPEM))
 
 	s := framework.StartServer(t, dataDir, "--cluster-ca-pkcs11-uri", uri, "--pkcs11-module", module)
 	if _, err := os.Stat(filepath.Join(pkiDir, "ca.key")); err == nil {
@@ -56,10 +34,10 @@ func TestSeedWalkthroughHSM(t *testing.T) {
 	dir := t.TempDir()
 	kc := s.Kubeconfig
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
 	waitIssued(t, kc, "myuser")
-	crt := writeFile(t, dir, "user.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", "jsonpath={.status.certificate}"))))
+	crt := framework.WriteFile(t, dir, "user.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", "jsonpath={.status.certificate}"))))
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, crt); !strings.Contains(out, "OK") {
 		t.Errorf("openssl verify: %s", out)
 	}
@@ -75,7 +53,7 @@ func TestSeedWalkthroughHSM(t *testing.T) {
 
 	// A stray key file beside the HSM CA is refused at start.
 	s.Stop()
-	writeFile(t, pkiDir, "ca.key", "stray")
+	framework.WriteFile(t, pkiDir, "ca.key", "stray")
 	r := framework.Run(t, "", framework.Binary(t), s.Args...)
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "exists too; remove it") {
 		t.Errorf("start with a stray ca.key: exit %d\n%s", r.ExitCode, r.Stderr)

@@ -43,11 +43,11 @@ func TestLeaderElection(t *testing.T) {
 	}
 
 	// Through the follower; decided and signed by the leader.
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "policy.yaml", approveAllPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "policy.yaml", approveAllPolicy))
 	createCSR := func(name string) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 	}
 	createCSR("via-follower")
 	waitIssued(t, kc, "via-follower")

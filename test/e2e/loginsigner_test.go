@@ -46,7 +46,7 @@ func TestLoginSignerGuardRails(t *testing.T) {
 	pkiDir := filepath.Join(dataDir, "pki")
 	// The cluster CA does not exist yet: the server creates it before it reads the
 	// signers' CAs.
-	config := writeFile(t, dir, "signers.yaml", fmt.Sprintf(opsSignerConfig, filepath.Join(pkiDir, "ca.crt"), filepath.Join(pkiDir, "ca.key")))
+	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(opsSignerConfig, filepath.Join(pkiDir, "ca.crt"), filepath.Join(pkiDir, "ca.key")))
 	port := framework.FreePort(t)
 	s := framework.StartServer(t, dataDir, "--signer-config", config, "--public-port", fmt.Sprint(port), "--protected-groups", "system:masters,platform-admins")
 	kc := s.Kubeconfig
@@ -60,15 +60,15 @@ func TestLoginSignerGuardRails(t *testing.T) {
 
 	// system:masters is refused at create, as for kube-apiserver-client.
 	masters := framework.GoCSR(t, dir, "masters", "root", []string{"system:masters"}, nil, nil)
-	r := framework.Kubectl(t, kc, "create", "-f", writeFile(t, dir, "masters.yaml", framework.CSRManifest("masters", masters, ops, 3600, "client auth")))
+	r := framework.Kubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "masters.yaml", framework.CSRManifest("masters", masters, ops, 3600, "client auth")))
 	if want := "use of example.com/ops signer with system:masters group is not allowed: this server accepts the signer's certificates for login (its CA is trusted for client authentication); request the certificate without system:masters"; r.ExitCode == 0 || !strings.Contains(r.Stderr, want) {
 		t.Errorf("a system:masters CSR for %s: exit %d, want the message %q\n%s", ops, r.ExitCode, want, r.Stderr)
 	}
 
 	// A policy approving everything for the signer does not approve a protected group.
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "approve-ops.yaml", approveOpsPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "approve-ops.yaml", approveOpsPolicy))
 	platform := framework.GoCSR(t, dir, "platform", "carol", []string{"platform-admins"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "platform.yaml", framework.CSRManifest("platform", platform, ops, 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "platform.yaml", framework.CSRManifest("platform", platform, ops, 3600, "client auth")))
 	var verdict string
 	framework.Eventually(t, 20*time.Second, "a guard-rail verdict", func() bool {
 		verdict = framework.MustKubectl(t, kc, "get", "csr", "platform", "-o", `jsonpath={.metadata.annotations.kcsr\.dev/approval-verdict}`)
@@ -80,9 +80,9 @@ func TestLoginSignerGuardRails(t *testing.T) {
 
 	// An ordinary group is issued (by the policy), and logs in.
 	req := framework.GoCSR(t, dir, "ops", "olga", []string{"ops"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "ops.yaml", framework.CSRManifest("ops", req, ops, 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "ops.yaml", framework.CSRManifest("ops", req, ops, 3600, "client auth")))
 	waitIssued(t, kc, "ops")
-	certFile := writeFile(t, dir, "ops.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "ops", "-o", "jsonpath={.status.certificate}"))))
+	certFile := framework.WriteFile(t, dir, "ops.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "ops", "-o", "jsonpath={.status.certificate}"))))
 	cert := parseCert(t, mustRead(t, certFile))
 	if got := strings.Join(append(cert.CRLDistributionPoints, cert.OCSPServer...), ","); got != base+"/crl/cluster.crl,"+base+"/ocsp/cluster" {
 		t.Errorf("CRL and OCSP URLs = %q, want the cluster CA's", got)
@@ -109,7 +109,7 @@ func TestLoginSignerGuardRails(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /crl/%s.crl: %d", id, resp.StatusCode)
 		}
-		writeFile(t, dir, id+".crl.der", string(der))
+		framework.WriteFile(t, dir, id+".crl.der", string(der))
 		framework.Openssl(t, dir, "crl", "-inform", "DER", "-in", id+".crl.der", "-out", id+".crl.pem")
 		return framework.Openssl(t, dir, "crl", "-in", id+".crl.pem", "-noout", "-text")
 	}

@@ -45,7 +45,7 @@ func testOlderKubectl(t *testing.T, cp *controlPlane) {
 			dir := t.TempDir()
 			name := "old-" + strings.ReplaceAll(release, ".", "-")
 			request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-			manifest := writeFile(t, dir, "csr.yaml", framework.CSRManifest(name, request, clientSigner, 86400, "client auth"))
+			manifest := framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest(name, request, clientSigner, 86400, "client auth"))
 
 			wantStdout(t, "first apply", kubectl("apply", "-f", manifest), "certificatesigningrequest.certificates.k8s.io/"+name+" created")
 			wantStdout(t, "second apply", kubectl("apply", "-f", manifest), "certificatesigningrequest.certificates.k8s.io/"+name+" unchanged")
@@ -76,7 +76,7 @@ func testOlderKubectl(t *testing.T, cp *controlPlane) {
 
 			denied := name + "-denied"
 			other := framework.OpensslCSR(t, dir, "other", "/CN=other/O=dev-team")
-			mustKubectl("apply", "-f", writeFile(t, dir, "other.yaml", framework.CSRManifest(denied, other, clientSigner, 86400, "client auth")))
+			mustKubectl("apply", "-f", framework.WriteFile(t, dir, "other.yaml", framework.CSRManifest(denied, other, clientSigner, 86400, "client auth")))
 			wantStdout(t, "deny", kubectl("certificate", "deny", denied), "certificatesigningrequest.certificates.k8s.io/"+denied+" denied")
 			r := kubectl("certificate", "approve", denied)
 			if r.ExitCode == 0 || !strings.Contains(r.Stderr, `certificate signing request "`+denied+`" is already Denied`) {

@@ -22,7 +22,7 @@ func TestSignerNamePatterns(t *testing.T) {
 	framework.Openssl(t, dir, "req", "-x509", "-new", "-key", "svc-ca.key", "-subj", "/CN=svc-ca", "-days", "30",
 		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "svc-ca.crt")
 	const signer = "example.com/svc"
-	config := writeFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:
 - signerName: %s
@@ -46,7 +46,7 @@ signers:
 	var names []string
 	for _, tc := range cases {
 		req := framework.GoCSR(t, dir, tc.name, tc.name, nil, []string{tc.dnsName}, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, req, signer, 3600, "digital signature", "server auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, req, signer, 3600, "digital signature", "server auth")))
 		names = append(names, tc.name)
 	}
 	framework.MustKubectl(t, kc, append([]string{"certificate", "approve"}, names...)...)
@@ -71,7 +71,7 @@ signers:
 	}
 
 	// Patterns that cannot mean what they seem to are refused at start.
-	broken := writeFile(t, dir, "broken.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+	broken := framework.WriteFile(t, dir, "broken.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:
 - signerName: %s

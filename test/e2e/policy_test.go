@@ -1,17 +1,13 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -62,7 +58,7 @@ spec:
 // TestApprovalPolicies: issue 4 acceptance (a), (b) and (c).
 func TestApprovalPolicies(t *testing.T) {
 	dir := t.TempDir()
-	tokens := writeFile(t, dir, "tokens.csv", "alice-token,alice,1001,\"developers\"\nadmin-token,admin-alice,1002,\"developers\"\n")
+	tokens := framework.WriteFile(t, dir, "tokens.csv", "alice-token,alice,1001,\"developers\"\nadmin-token,admin-alice,1002,\"developers\"\n")
 	s := framework.StartServer(t, "", "--token-auth-file", tokens, "--protected-groups", "system:masters,platform-admins")
 	kc := s.Kubeconfig
 	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
@@ -73,7 +69,7 @@ func TestApprovalPolicies(t *testing.T) {
 
 	// (b) a broken expression is refused at create, with the CEL error and its position.
 	broken := strings.Replace(developersPolicy, "request.subject.commonName == request.requester.username", "request.subject.commonName == requst.requester.username", 1)
-	r := framework.Kubectl(t, kc, "apply", "-f", writeFile(t, dir, "broken.yaml", broken))
+	r := framework.Kubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "broken.yaml", broken))
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "undeclared reference to 'requst'") || !strings.Contains(r.Stderr, "own-username") || !strings.Contains(r.Stderr, "<input>:1:") {
 		t.Errorf("broken policy: exit %d\n%s", r.ExitCode, r.Stderr)
 	}
@@ -81,11 +77,11 @@ func TestApprovalPolicies(t *testing.T) {
 		t.Errorf("the broken policy was stored")
 	}
 
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "developers.yaml", developersPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "developers.yaml", developersPolicy))
 	submit := func(token, name, cn string, orgs []string, seconds int) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, cn, orgs, nil, nil)
-		if r := as(token, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, seconds, "client auth"))); r.ExitCode != 0 {
+		if r := as(token, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, seconds, "client auth"))); r.ExitCode != 0 {
 			t.Fatalf("create %s: %s", name, r.Combined())
 		}
 	}
@@ -128,20 +124,20 @@ func TestApprovalPolicies(t *testing.T) {
 	}
 
 	// (a) declared onFailure: Deny → Denied, with the rule.
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "developers-deny.yaml", strings.Replace(developersPolicy, "action: Approve\n", "action: Approve\n  onFailure: Deny\n", 1)))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "developers-deny.yaml", strings.Replace(developersPolicy, "action: Approve\n", "action: Approve\n  onFailure: Deny\n", 1)))
 	submit("alice-token", "alice-too-long", "alice", []string{"developers"}, 7*86400)
 	wantDenied(t, kc, "alice-too-long", "ApprovalPolicy/developers", "max-24h")
 
 	// (b) a deny policy wins over an approve policy.
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "deny.yaml", denyAdminsPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "deny.yaml", denyAdminsPolicy))
 	submit("admin-token", "admin-alice", "admin-alice", []string{"developers"}, 3600)
 	wantDenied(t, kc, "admin-alice", "ApprovalPolicy/no-admin-names", "admin-cn")
 
 	// (c) whatever the policies say: a protected group stays with a person, RSA-1024 is
 	// denied, and system:masters cannot even be requested.
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "all.yaml", approveAllPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "all.yaml", approveAllPolicy))
 	protected := framework.GoCSR(t, dir, "platform", "carol", []string{"platform-admins"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "platform.yaml", framework.CSRManifest("platform", protected, clientSigner, 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "platform.yaml", framework.CSRManifest("platform", protected, clientSigner, 3600, "client auth")))
 	framework.Eventually(t, 20*time.Second, "a guard-rail verdict", func() bool {
 		verdict = framework.MustKubectl(t, kc, "get", "csr", "platform", "-o", `jsonpath={.metadata.annotations.kcsr\.dev/approval-verdict}`)
 		return verdict != ""
@@ -149,25 +145,17 @@ func TestApprovalPolicies(t *testing.T) {
 	if !strings.Contains(verdict, "platform-admins") || condition(t, kc, "platform") != "Pending" {
 		t.Errorf("protected group: %s, verdict %q", condition(t, kc, "platform"), verdict)
 	}
-	weak := rsaCSR(t, 1024, "dave")
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "weak.yaml", framework.CSRManifest("weak", weak, clientSigner, 3600, "client auth")))
+	weak := rsaCSR(t, testkit.RSA1024, "dave")
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "weak.yaml", framework.CSRManifest("weak", weak, clientSigner, 3600, "client auth")))
 	wantDenied(t, kc, "weak", "GuardRail", "2048")
 	masters := framework.GoCSR(t, dir, "masters", "eve", []string{"system:masters"}, nil, nil)
-	if r := framework.Kubectl(t, kc, "create", "-f", writeFile(t, dir, "masters.yaml", framework.CSRManifest("masters", masters, clientSigner, 3600, "client auth"))); r.ExitCode == 0 {
+	if r := framework.Kubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "masters.yaml", framework.CSRManifest("masters", masters, clientSigner, 3600, "client auth"))); r.ExitCode == 0 {
 		t.Errorf("a system:masters client CSR was accepted")
 	}
 	framework.MustKubectl(t, kc, "get", "approvalpolicies")
 }
 
-func rsaCSR(t *testing.T, bits int, cn string) string {
+func rsaCSR(t *testing.T, kt testkit.KeyType, cn string) string {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, bits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return base64.StdEncoding.EncodeToString(testkit.RequestPEM(t, testkit.NewKey(t, kt), testkit.Request(t, cn)))
 }

@@ -105,7 +105,7 @@ func testRBACAcceptance(t *testing.T, cp *controlPlane) {
 	})
 
 	// Stage 2: CSR rights and the approval subresource, but no signer.
-	framework.MustKubectl(t, cp.admin, "apply", "-f", writeFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester", "alice")))
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester", "alice")))
 	t.Run("requester without signer", func(t *testing.T) {
 		framework.Eventually(t, 10*time.Second, "alice's ClusterRoleBinding to take effect", func() bool {
 			return canI(t, alice.kubeconfig, "create", "certificatesigningrequests") == "yes"
@@ -187,9 +187,9 @@ func testRBACAcceptance(t *testing.T, cp *controlPlane) {
 func testSignerWildcard(t *testing.T, cp *controlPlane) {
 	dir := t.TempDir()
 	walt := cp.newCertUser(t, dir, "walt", "/CN=walt/O=dev")
-	framework.MustKubectl(t, cp.admin, "apply", "-f", writeFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester-walt", "walt")))
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester-walt", "walt")))
 	// kubectl create clusterrole refuses `signers` (not a discoverable resource): a manifest.
-	framework.MustKubectl(t, cp.admin, "apply", "-f", writeFile(t, dir, "wildcard.yaml",
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "wildcard.yaml",
 		clusterRole("example-com-approver", `{apiGroups: ["certificates.k8s.io"], resources: ["signers"], resourceNames: ["example.com/*"], verbs: ["approve"]}`)))
 	framework.MustKubectl(t, cp.admin, "create", "clusterrolebinding", "walt-example-com-approver", "--clusterrole", "example-com-approver", "--user", "walt")
 	for _, name := range []string{"wild-foo", "wild-bar", "wild-org"} {
@@ -326,6 +326,6 @@ func putApproval(t *testing.T, cp *controlPlane, dir, kubeconfig, name string, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := writeFile(t, dir, filepath.Base(name)+"-approval.json", string(body))
+	path := framework.WriteFile(t, dir, filepath.Base(name)+"-approval.json", string(body))
 	return framework.Kubectl(t, kubeconfig, "replace", "--raw", "/apis/certificates.k8s.io/v1/certificatesigningrequests/"+name+"/approval", "-f", path)
 }

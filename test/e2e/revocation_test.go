@@ -14,19 +14,16 @@ import (
 // certificateHold can be lifted.
 func TestRevocation(t *testing.T) {
 	dir := t.TempDir()
-	tokens := writeFile(t, dir, "tokens.csv", "ops-token,ops,2001,\"ops\"\n")
+	tokens := framework.WriteFile(t, dir, "tokens.csv", "ops-token,ops,2001,\"ops\"\n")
 	s := framework.StartServer(t, "", "--token-auth-file", tokens)
 	kc := s.Kubeconfig
-	kcsr := func(args ...string) framework.Result {
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
-	}
 	issue := func(name string) (string, string) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 		framework.MustKubectl(t, kc, "certificate", "approve", name)
 		waitIssued(t, kc, name)
-		crt := writeFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+		crt := framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
 		userKC := filepath.Join(dir, name+".kubeconfig")
 		for _, args := range [][]string{
 			{"config", "set-cluster", "kcsr", "--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--embed-certs"},
@@ -54,7 +51,7 @@ func TestRevocation(t *testing.T) {
 		t.Errorf("revoke without the revoke verb: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 
-	r = kcsr("revoke", rahulSerial, "--reason", "keyCompromise", "--message", "laptop stolen")
+	r = framework.Kcsr(t, kc, "revoke", rahulSerial, "--reason", "keyCompromise", "--message", "laptop stolen")
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "revoked certificate "+rahulSerial) {
 		t.Fatalf("kcsr revoke: %s", r.Combined())
 	}
@@ -76,7 +73,7 @@ func TestRevocation(t *testing.T) {
 	if out := framework.MustKubectl(t, kc, "get", "issuedcertificates"); !strings.Contains(out, "Revoked:keyCompromise") {
 		t.Errorf("kubectl get issuedcertificates does not show the revocation:\n%s", out)
 	}
-	if r := kcsr("unrevoke", rahulSerial); r.ExitCode == 0 || !strings.Contains(r.Stderr, "only a certificateHold can be lifted") {
+	if r := framework.Kcsr(t, kc, "unrevoke", rahulSerial); r.ExitCode == 0 || !strings.Contains(r.Stderr, "only a certificateHold can be lifted") {
 		t.Errorf("unrevoke of keyCompromise: %s", r.Combined())
 	}
 
@@ -88,20 +85,20 @@ func TestRevocation(t *testing.T) {
 	}
 
 	// certificateHold is lifted by unrevoke.
-	if r := kcsr("revoke", "--csr", "rahul-laptop", "--reason", "certificateHold"); r.ExitCode != 0 {
+	if r := framework.Kcsr(t, kc, "revoke", "--csr", "rahul-laptop", "--reason", "certificateHold"); r.ExitCode != 0 {
 		t.Fatalf("hold: %s", r.Combined())
 	}
 	framework.Eventually(t, 5*time.Second, "401 while on hold", func() bool { return framework.Kubectl(t, otherKC, "auth", "whoami").ExitCode != 0 })
-	if r := kcsr("unrevoke", "--csr", "rahul-laptop"); r.ExitCode != 0 {
+	if r := framework.Kcsr(t, kc, "unrevoke", "--csr", "rahul-laptop"); r.ExitCode != 0 {
 		t.Fatalf("unrevoke: %s", r.Combined())
 	}
 	framework.Eventually(t, 5*time.Second, "the certificate to work after the hold is lifted", func() bool { return framework.Kubectl(t, otherKC, "auth", "whoami").ExitCode == 0 })
 
 	// Bad input says what to do.
-	if r := kcsr("revoke", "zz-not-hex"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "not a hexadecimal serial") {
+	if r := framework.Kcsr(t, kc, "revoke", "zz-not-hex"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "not a hexadecimal serial") {
 		t.Errorf("bad serial: %s", r.Combined())
 	}
-	if r := kcsr("revoke", rahulSerial, "--reason", "stolen"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "keyCompromise") {
+	if r := framework.Kcsr(t, kc, "revoke", rahulSerial, "--reason", "stolen"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "keyCompromise") {
 		t.Errorf("bad reason: %s", r.Combined())
 	}
 }

@@ -45,15 +45,12 @@ func TestIssuanceAuthority(t *testing.T) {
 	dir := t.TempDir()
 	admin := s.Kubeconfig
 	cp := &controlPlane{s: s, admin: admin}
-	kcsr := func(kubeconfig string, args ...string) framework.Result {
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kubeconfig)...)
-	}
 	apply := func(kubeconfig, name, manifest string) framework.Result {
-		return framework.Kubectl(t, kubeconfig, "apply", "-f", writeFile(t, dir, name+".yaml", manifest))
+		return framework.Kubectl(t, kubeconfig, "apply", "-f", framework.WriteFile(t, dir, name+".yaml", manifest))
 	}
 	grant := func(name, rule string, extraRoles ...string) string {
 		u := cp.newCertUser(t, dir, name, "/CN="+name+"/O=staff")
-		framework.MustKubectl(t, admin, "apply", "-f", writeFile(t, dir, name+"-role.yaml",
+		framework.MustKubectl(t, admin, "apply", "-f", framework.WriteFile(t, dir, name+"-role.yaml",
 			clusterRole(name, rule)+"---\n"+clusterRoleBinding(name, name, name)))
 		for _, role := range extraRoles {
 			framework.MustKubectl(t, admin, "create", "clusterrolebinding", name+"-"+strings.ReplaceAll(role, ":", "-"), "--clusterrole", role, "--user", name)
@@ -72,7 +69,7 @@ func TestIssuanceAuthority(t *testing.T) {
 
 	// The victim: a pending request nobody entitled has approved.
 	mustCreateCSRAs(t, dir, admin, "victim", clientSigner)
-	framework.MustKubectl(t, admin, "apply", "-f", writeFile(t, dir, "team.yaml", approvalPolicyManifest("team", "example.com/team", "Approve", "")))
+	framework.MustKubectl(t, admin, "apply", "-f", framework.WriteFile(t, dir, "team.yaml", approvalPolicyManifest("team", "example.com/team", "Approve", "")))
 
 	const needsApprove = `which needs the verb "approve" on signers.certificates.k8s.io`
 	steps := []struct {
@@ -91,7 +88,7 @@ func TestIssuanceAuthority(t *testing.T) {
 			return framework.Kubectl(t, polly, "patch", "approvalpolicy", "team", "--type", "merge", "-p", `{"spec":{"signerNames":["kubernetes.io/kube-apiserver-client"]}}`)
 		}, `user "polly" may not update ApprovalPolicy "team"`},
 		{"polly", "replace a policy", func() framework.Result {
-			return framework.Kubectl(t, polly, "replace", "-f", writeFile(t, dir, "team2.yaml", approvalPolicyManifest("team", clientSigner, "Approve", "")))
+			return framework.Kubectl(t, polly, "replace", "-f", framework.WriteFile(t, dir, "team2.yaml", approvalPolicyManifest("team", clientSigner, "Approve", "")))
 		}, `user "polly" may not update ApprovalPolicy "team"`},
 		{"polly", "label a policy (metadata only)", func() framework.Result {
 			return framework.Kubectl(t, polly, "label", "approvalpolicy", "team", "owner=polly")
@@ -104,16 +101,16 @@ func TestIssuanceAuthority(t *testing.T) {
 		}, `user "polly" may not delete ApprovalPolicy "team"`},
 		// JoinToken and BootstrapToken × create.
 		{"minty", "mint a join token for root", func() framework.Result {
-			return kcsr(minty, "token", "create", "--user", "root", "--group", "ops")
+			return framework.Kcsr(t, minty, "token", "create", "--user", "root", "--group", "ops")
 		}, `user "minty" may not create JoinToken`},
 		{"minty", "mint a bootstrap token", func() framework.Result {
-			return kcsr(minty, "token", "create", "--bootstrap")
+			return framework.Kcsr(t, minty, "token", "create", "--bootstrap")
 		}, `user "minty" may not create BootstrapToken`},
 		{"admin", "mint a join token for system:masters", func() framework.Result {
-			return kcsr(admin, "token", "create", "--user", "root", "--group", "system:masters")
+			return framework.Kcsr(t, admin, "token", "create", "--user", "root", "--group", "system:masters")
 		}, `spec.groups: "system:masters" is a protected group`},
 		{"anna", "mint a join token for a protected group", func() framework.Result {
-			return kcsr(anna, "token", "create", "--user", "root", "--group", "platform-admins")
+			return framework.Kcsr(t, anna, "token", "create", "--user", "root", "--group", "platform-admins")
 		}, `spec.groups: "platform-admins" is a protected group`},
 		// CertificateSigningRequest × /approval, /status.
 		{"clerk", "approve the victim", func() framework.Result {
@@ -133,7 +130,7 @@ func TestIssuanceAuthority(t *testing.T) {
 			return apply(anna, "friends", approvalPolicyManifest("friends", clientSigner, "Approve", "friend"))
 		}, ""},
 		{"anna", "mint a join token for her signer", func() framework.Result {
-			return kcsr(anna, "token", "create", "--user", "joiner", "--group", "dev")
+			return framework.Kcsr(t, anna, "token", "create", "--user", "joiner", "--group", "dev")
 		}, ""},
 	}
 	for _, st := range steps {
@@ -164,7 +161,7 @@ func TestIssuanceAuthority(t *testing.T) {
 		t.Fatal("no inventory record for friend")
 	}
 	// A bootstrap token's holder may create node CSRs, never approve.
-	r := kcsr(admin, "token", "create", "--bootstrap")
+	r := framework.Kcsr(t, admin, "token", "create", "--bootstrap")
 	if r.ExitCode != 0 {
 		t.Fatalf("admin mints a bootstrap token: %s", r.Combined())
 	}
@@ -252,7 +249,7 @@ func TestJoinTokenScope(t *testing.T) {
 	// A token for CN=erin, O=dev does not grant the API server's name or a SPIFFE ID.
 	token, id := newToken()
 	names := framework.GoCSR(t, dir, "erin-names", "erin", []string{"dev"}, []string{"kubernetes.default.svc"}, nil)
-	if r := as(token, "create", "-f", writeFile(t, dir, "names.yaml", framework.CSRManifest("erin-names", names, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
+	if r := as(token, "create", "-f", framework.WriteFile(t, dir, "names.yaml", framework.CSRManifest("erin-names", names, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create: %s", r.Combined())
 	}
 	wantDenied(t, admin, "erin-names", "JoinTokenMismatch", `join token `+id+` does not allow the request's DNS name "kubernetes.default.svc"`)
@@ -262,7 +259,7 @@ func TestJoinTokenScope(t *testing.T) {
 
 	// A denied request leaves the token unspent: erin tries again, without the names.
 	plain := framework.GoCSR(t, dir, "erin", "erin", []string{"dev"}, nil, nil)
-	if r := as(token, "create", "-f", writeFile(t, dir, "erin.yaml", framework.CSRManifest("erin", plain, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
+	if r := as(token, "create", "-f", framework.WriteFile(t, dir, "erin.yaml", framework.CSRManifest("erin", plain, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create after a denial: %s", r.Combined())
 	}
 	waitIssued(t, admin, "erin")
@@ -296,7 +293,7 @@ func TestJoinTokenScope(t *testing.T) {
 
 	// The spent token creates no other CSR.
 	again := framework.GoCSR(t, dir, "erin2", "erin", []string{"dev"}, nil, nil)
-	r := as(token, "create", "-f", writeFile(t, dir, "erin2.yaml", framework.CSRManifest("erin-2", again, clientSigner, 3600, "client auth")))
+	r := as(token, "create", "-f", framework.WriteFile(t, dir, "erin2.yaml", framework.CSRManifest("erin-2", again, clientSigner, 3600, "client auth")))
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `join token `+id+` was already used for CSR "erin"`) {
 		t.Errorf("second CSR with a spent token: %s", r.Combined())
 	}
@@ -304,7 +301,7 @@ func TestJoinTokenScope(t *testing.T) {
 	// A token that lists the names grants them.
 	token2, _ := newToken("--dns-name", "erin.example.com", "--uri", "spiffe://example.com/erin")
 	listed := framework.GoCSR(t, dir, "erin-listed", "erin", []string{"dev"}, []string{"erin.example.com"}, nil)
-	if r := as(token2, "create", "-f", writeFile(t, dir, "listed.yaml", framework.CSRManifest("erin-listed", listed, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
+	if r := as(token2, "create", "-f", framework.WriteFile(t, dir, "listed.yaml", framework.CSRManifest("erin-listed", listed, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create with listed names: %s", r.Combined())
 	}
 	waitIssued(t, admin, "erin-listed")

@@ -22,7 +22,7 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	// A watch started before anything happens must stream the changes.
 	watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w")
-	var watchOut syncWriter
+	var watchOut framework.SyncBuffer
 	watch.Stdout = &watchOut
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
 	manifest := framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")
-	writeFile(t, dir, "csr.yaml", manifest)
+	framework.WriteFile(t, dir, "csr.yaml", manifest)
 
 	out := framework.MustKubectl(t, kc, "apply", "-f", filepath.Join(dir, "csr.yaml"))
 	if want := "certificatesigningrequest.certificates.k8s.io/myuser created"; strings.TrimSpace(out) != want {
@@ -72,7 +72,7 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	// Deny another one; then approving the denied one must fail as in Kubernetes.
 	request2 := framework.OpensslCSR(t, dir, "other", "/CN=other/O=dev-team")
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "other.yaml", framework.CSRManifest("other", request2, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "other.yaml", framework.CSRManifest("other", request2, clientSigner, 86400, "client auth")))
 	out = framework.MustKubectl(t, kc, "certificate", "deny", "other")
 	if want := "certificatesigningrequest.certificates.k8s.io/other denied"; strings.TrimSpace(out) != want {
 		t.Errorf("deny printed %q, want %q", out, want)
@@ -131,7 +131,7 @@ func TestCreateRejections(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, tc.expiration, tc.usages...))
+			path := framework.WriteFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, tc.expiration, tc.usages...))
 			r := framework.Kubectl(t, kc, "create", "-f", path)
 			if r.ExitCode == 0 {
 				t.Fatalf("create succeeded; want a refusal\n%s", r.Combined())
@@ -162,7 +162,7 @@ func TestStrategies(t *testing.T) {
 	manifest := framework.CSRManifest("spoof", request, clientSigner, 86400, "client auth") +
 		"  username: system:admin\n  groups:\n  - system:masters\n  uid: forged\n"
 	manifest += "status:\n  conditions:\n  - type: Approved\n    status: \"True\"\n"
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "spoof.yaml", manifest))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "spoof.yaml", manifest))
 	if got := framework.MustKubectl(t, kc, "get", "csr", "spoof", "-o", "jsonpath={.spec.username}|{.spec.groups}|{.spec.uid}"); got != `kcsr-admin|["system:masters","system:authenticated"]|` {
 		t.Errorf("identity = %q, want the caller's (kcsr-admin)", got)
 	}
@@ -217,7 +217,7 @@ func TestKillAndRestart(t *testing.T) {
 	s := framework.StartServer(t, "")
 	dir := t.TempDir()
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	framework.MustKubectl(t, s.Kubeconfig, "apply", "-f", writeFile(t, dir, "csr.yaml", framework.CSRManifest("durable", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, s.Kubeconfig, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("durable", request, clientSigner, 86400, "client auth")))
 	s.Kill()
 	s.Start()
 	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "durable", "-o", "jsonpath={.metadata.name}"); got != "durable" {
@@ -238,14 +238,8 @@ func condition(t *testing.T, kc, name string) string {
 	return rows[1][len(rows[1])-1]
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+// writeFile is framework.WriteFile, for the tests not yet calling it by that name.
+var writeFile = framework.WriteFile
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()

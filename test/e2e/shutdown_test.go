@@ -54,7 +54,7 @@ func TestSignalShutdown(t *testing.T) {
 	// A client that keeps a watch open (kubectl get -w, any informer) must not hold the
 	// shutdown up.
 	watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w")
-	var watchOut syncWriter
+	var watchOut framework.SyncBuffer
 	watch.Stdout = &watchOut
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	dir := t.TempDir()
 	kc := s.Kubeconfig
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	framework.MustKubectl(t, kc, "apply", "-f", writeFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
 	waitIssued(t, kc, "myuser")
 	if got := condition(t, kc, "myuser"); got != "Approved,Issued" {
@@ -34,7 +34,7 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status.certificate is not base64: %v", err)
 	}
-	crt := writeFile(t, dir, "user.crt", string(certPEM))
+	crt := framework.WriteFile(t, dir, "user.crt", string(certPEM))
 	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, crt); !strings.Contains(out, "user.crt: OK") {
 		t.Errorf("openssl verify: %s", out)
@@ -85,8 +85,8 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	}
 	// The metrics show the walkthrough, and nothing of server-side dry runs: a CSR created
 	// with --dry-run=server, and a pending one approved or denied so, are not counted.
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "pending.yaml", framework.CSRManifest("pending", request, clientSigner, 86400, "client auth")))
-	framework.MustKubectl(t, kc, "create", "--dry-run=server", "-f", writeFile(t, dir, "dry.yaml", framework.CSRManifest("dry-run", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "pending.yaml", framework.CSRManifest("pending", request, clientSigner, 86400, "client auth")))
+	framework.MustKubectl(t, kc, "create", "--dry-run=server", "-f", framework.WriteFile(t, dir, "dry.yaml", framework.CSRManifest("dry-run", request, clientSigner, 86400, "client auth")))
 	for _, condition := range []string{"Approved", "Denied"} {
 		patch := `[{"op":"add","path":"/status/conditions","value":[{"type":"` + condition + `","status":"True","reason":"DryRun"}]}]`
 		framework.MustKubectl(t, kc, "patch", "csr", "pending", "--subresource=approval", "--type=json", "--dry-run=server", "-p", patch)
@@ -136,7 +136,7 @@ func TestBuiltInSignerRules(t *testing.T) {
 	}
 	var names []string
 	for _, tc := range cases {
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, 3600, tc.usages...)))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, tc.name+".yaml", framework.CSRManifest(tc.name, tc.request, tc.signer, 3600, tc.usages...)))
 		names = append(names, tc.name)
 	}
 	framework.MustKubectl(t, kc, append([]string{"certificate", "approve"}, names...)...)
@@ -170,7 +170,7 @@ func TestBuiltInSignerRules(t *testing.T) {
 
 	t.Run("unserved signer is never silent", func(t *testing.T) {
 		req := framework.GoCSR(t, dir, "custom", "svc", nil, []string{"svc.example"}, nil)
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "custom.yaml", framework.CSRManifest("custom", req, "example.com/not-configured", 3600, "server auth")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "custom.yaml", framework.CSRManifest("custom", req, "example.com/not-configured", 3600, "server auth")))
 		framework.MustKubectl(t, kc, "certificate", "approve", "custom")
 		var msg string
 		framework.Eventually(t, 20*time.Second, "a SignerUnavailable condition", func() bool {
@@ -191,7 +191,7 @@ func TestCustomSigner(t *testing.T) {
 	os.Chmod(filepath.Join(dir, "webhook-ca.key"), 0o600)
 	framework.Openssl(t, dir, "req", "-x509", "-new", "-key", "webhook-ca.key", "-subj", "/CN=webhook-ca", "-days", "30",
 		"-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", "webhook-ca.crt")
-	config := writeFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
+	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:
 - signerName: example.com/internal-webhook
@@ -207,9 +207,9 @@ signers:
 	const signer = "example.com/internal-webhook"
 	ok := framework.GoCSR(t, dir, "hook", "hook.default.svc", nil, []string{"hook.default.svc"}, nil)
 	bad := framework.GoCSR(t, dir, "hook-bad", "hook", nil, []string{"hook.example.com"}, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "ok.yaml", framework.CSRManifest("hook", ok, signer, 30*86400, "digital signature", "server auth")))
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "bad.yaml", framework.CSRManifest("hook-bad", bad, signer, 3600, "server auth")))
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "bad-usage.yaml", framework.CSRManifest("hook-usage", ok, signer, 3600, "server auth", "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "ok.yaml", framework.CSRManifest("hook", ok, signer, 30*86400, "digital signature", "server auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "bad.yaml", framework.CSRManifest("hook-bad", bad, signer, 3600, "server auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "bad-usage.yaml", framework.CSRManifest("hook-usage", ok, signer, 3600, "server auth", "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "hook", "hook-bad", "hook-usage")
 	waitIssued(t, kc, "hook")
 
@@ -231,7 +231,7 @@ signers:
 	}
 
 	// A broken signer configuration is refused at start with what to fix.
-	broken := writeFile(t, dir, "broken.yaml", "apiVersion: kcsr.dev/v1alpha1\nkind: SignerConfiguration\nsigners:\n- signerName: example.com/x\n  rules: {allowedUsages: [client-auth]}\n")
+	broken := framework.WriteFile(t, dir, "broken.yaml", "apiVersion: kcsr.dev/v1alpha1\nkind: SignerConfiguration\nsigners:\n- signerName: example.com/x\n  rules: {allowedUsages: [client-auth]}\n")
 	r := framework.Run(t, "", framework.Binary(t), "server", "--data-dir", filepath.Join(dir, "d2"), "--signer-config", broken)
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `unknown usage "client-auth"`) || !strings.Contains(r.Stderr, "needs a CA") {
 		t.Errorf("broken --signer-config: exit %d\n%s", r.ExitCode, r.Stderr)
@@ -253,7 +253,7 @@ func TestKillDuringApprovals(t *testing.T) {
 		req := framework.GoCSR(t, dir, name, name, []string{"burst"}, nil, nil)
 		manifests.WriteString("---\n" + framework.CSRManifest(name, req, clientSigner, 3600, "client auth"))
 	}
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "burst.yaml", manifests.String()))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "burst.yaml", manifests.String()))
 	framework.MustKubectl(t, kc, append([]string{"certificate", "approve"}, names...)...)
 	s.Kill() // the signer is mid-burst
 	s.Start()

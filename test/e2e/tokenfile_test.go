@@ -17,7 +17,7 @@ import (
 // touched; after the chmod the message asks for, the server starts.
 func TestTokenAuthFileReadableByOthers(t *testing.T) {
 	dir := t.TempDir()
-	tokens := writeFile(t, dir, "tokens.csv", "ops-token,ops,2001,\"ops\"\n")
+	tokens := framework.WriteFile(t, dir, "tokens.csv", "ops-token,ops,2001,\"ops\"\n")
 	dataDir := filepath.Join(dir, "data")
 	for _, mode := range []os.FileMode{0o644, 0o640, 0o604} {
 		t.Run(fmt.Sprintf("mode %#o", mode), func(t *testing.T) {

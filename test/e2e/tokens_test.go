@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509/pkix"
 	"fmt"
 	"net"
@@ -18,9 +15,9 @@ import (
 	"k8s.io/client-go/rest"
 	certutil "k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/certificate/csr"
-	"k8s.io/client-go/util/keyutil"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -29,10 +26,7 @@ import (
 func TestJoinToken(t *testing.T) {
 	s := framework.StartServer(t, "")
 	dir := t.TempDir()
-	kcsr := func(args ...string) framework.Result {
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", s.Kubeconfig)...)
-	}
-	r := kcsr("token", "create", "--user", "rahul", "--group", "developers", "--ttl", "1h")
+	r := framework.Kcsr(t, s.Kubeconfig, "token", "create", "--user", "rahul", "--group", "developers", "--ttl", "1h")
 	if r.ExitCode != 0 {
 		t.Fatalf("kcsr token create: %s", r.Combined())
 	}
@@ -48,7 +42,7 @@ func TestJoinToken(t *testing.T) {
 	}
 
 	ok := framework.GoCSR(t, dir, "rahul", "rahul", []string{"developers"}, nil, nil)
-	if r := asRahul("create", "-f", writeFile(t, dir, "rahul.yaml", framework.CSRManifest("rahul", ok, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
+	if r := asRahul("create", "-f", framework.WriteFile(t, dir, "rahul.yaml", framework.CSRManifest("rahul", ok, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create with the join token: %s", r.Combined())
 	}
 	waitIssued(t, s.Kubeconfig, "rahul")
@@ -62,7 +56,7 @@ func TestJoinToken(t *testing.T) {
 
 	// Second use of the same token: refused at create, nothing stored.
 	again := framework.GoCSR(t, dir, "rahul2", "rahul", []string{"developers"}, nil, nil)
-	r = asRahul("create", "-f", writeFile(t, dir, "rahul2.yaml", framework.CSRManifest("rahul-again", again, clientSigner, 3600, "client auth")))
+	r = asRahul("create", "-f", framework.WriteFile(t, dir, "rahul2.yaml", framework.CSRManifest("rahul-again", again, clientSigner, 3600, "client auth")))
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `is forbidden: join token `+strings.Split(token, ".")[0]+` was already used for CSR "rahul"`) {
 		t.Errorf("second CSR with a spent token: %s", r.Combined())
 	}
@@ -71,14 +65,14 @@ func TestJoinToken(t *testing.T) {
 	}
 
 	// A fresh token, but the request claims other groups.
-	r = kcsr("token", "create", "--user", "priya", "--group", "developers", "--ttl", "1h")
+	r = framework.Kcsr(t, s.Kubeconfig, "token", "create", "--user", "priya", "--group", "developers", "--ttl", "1h")
 	token = strings.TrimSpace(r.Stdout)
 	// (DER sorts the O values of one RDN set, so the request holds [admins developers].)
 	bad := framework.GoCSR(t, dir, "priya", "priya", []string{"developers", "admins"}, nil, nil)
-	asRahul("create", "-f", writeFile(t, dir, "priya.yaml", framework.CSRManifest("priya", bad, clientSigner, 3600, "client auth")))
+	asRahul("create", "-f", framework.WriteFile(t, dir, "priya.yaml", framework.CSRManifest("priya", bad, clientSigner, 3600, "client auth")))
 	wantDenied(t, s.Kubeconfig, "priya", "JoinTokenMismatch", "join token "+strings.Split(token, ".")[0]+` is for groups [developers] but the request's subject O is [admins developers]`)
 
-	list := kcsr("token", "list")
+	list := framework.Kcsr(t, s.Kubeconfig, "token", "list")
 	if !strings.Contains(list.Stdout, "spent on rahul") || !strings.Contains(list.Stdout, "CN=priya O=developers") {
 		t.Errorf("kcsr token list:\n%s", list.Combined())
 	}
@@ -91,7 +85,7 @@ func TestJoinToken(t *testing.T) {
 		t.Errorf("a wrong secret: %s", r.Combined())
 	}
 	// Bad input changes nothing and says what to do.
-	if r := kcsr("token", "create", "--group", "x"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "--user is required") {
+	if r := framework.Kcsr(t, s.Kubeconfig, "token", "create", "--group", "x"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "--user is required") {
 		t.Errorf("token create without --user: %s", r.Combined())
 	}
 }
@@ -111,7 +105,7 @@ func TestKubeletBootstrap(t *testing.T) {
 	defer cancel()
 
 	bootstrapClient := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.URL, BearerToken: token, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile}})
-	certPEM, keyPEM := requestNodeClientCert(ctx, t, bootstrapClient, "node-1")
+	_, certPEM, keyPEM := framework.NodeClientCert(ctx, t, bootstrapClient, "node-1", fmt.Sprintf("node-csr-%d", time.Now().UnixNano()))
 	cert := parseCert(t, certPEM)
 	if cert.Subject.CommonName != "system:node:node-1" || strings.Join(cert.Subject.Organization, ",") != "system:nodes" {
 		t.Errorf("subject = %s", cert.Subject)
@@ -123,7 +117,7 @@ func TestKubeletBootstrap(t *testing.T) {
 
 	// Rotation: the node, now system:node:node-1, renews (selfnodeclient).
 	nodeClient := kubernetes.NewForConfigOrDie(&rest.Config{Host: s.URL, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile, CertData: certPEM, KeyData: keyPEM}})
-	requestNodeClientCert(ctx, t, nodeClient, "node-1")
+	framework.NodeClientCert(ctx, t, nodeClient, "node-1", fmt.Sprintf("node-csr-%d", time.Now().UnixNano()))
 	msgs := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "-o", `jsonpath={range .items[*]}{.status.conditions[0].message}{"\n"}{end}`)
 	if !strings.Contains(msgs, "Auto approving self kubelet client certificate after SubjectAccessReview.") {
 		t.Errorf("renewal not approved by selfnodeclient:\n%s", msgs)
@@ -131,7 +125,7 @@ func TestKubeletBootstrap(t *testing.T) {
 
 	// A serving CSR is never approved by default.
 	serving := func(dns []string, ips []net.IP) string {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		key := testkit.NewKey(t, testkit.P256)
 		csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:node-1", Organization: []string{"system:nodes"}}, dns, ips)
 		if err != nil {
 			t.Fatal(err)
@@ -149,7 +143,7 @@ func TestKubeletBootstrap(t *testing.T) {
 	}
 
 	// The kubelet-csr-approver case: a policy allows node hostnames and an IP range.
-	framework.MustKubectl(t, s.Kubeconfig, "apply", "-f", writeFile(t, t.TempDir(), "serving.yaml", `apiVersion: kcsr.dev/v1alpha1
+	framework.MustKubectl(t, s.Kubeconfig, "apply", "-f", framework.WriteFile(t, t.TempDir(), "serving.yaml", `apiVersion: kcsr.dev/v1alpha1
 kind: ApprovalPolicy
 metadata:
   name: kubelet-serving
@@ -176,34 +170,6 @@ spec:
 	if got := condition(t, s.Kubeconfig, outside); got != "Pending" || !strings.Contains(verdict, "hostnames") {
 		t.Errorf("serving CSR with a SAN outside the pattern: %s, verdict %q", got, verdict)
 	}
-}
-
-// requestNodeClientCert does what the kubelet's bootstrap does: a P-256 key, a CSR for
-// system:node:<name>, submit, wait for the certificate.
-func requestNodeClientCert(ctx context.Context, t *testing.T, client kubernetes.Interface, node string) ([]byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrPEM, err := certutil.MakeCSR(key, &pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	name, uid, err := csr.RequestCertificate(client, csrPEM, fmt.Sprintf("node-csr-%d", time.Now().UnixNano()), certificatesv1.KubeAPIServerClientKubeletSignerName, nil,
-		[]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, key)
-	if err != nil {
-		t.Fatalf("create node CSR: %v", err)
-	}
-	certPEM, err := csr.WaitForCertificate(ctx, client, name, uid)
-	if err != nil {
-		t.Fatalf("wait for node certificate: %v", err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certPEM, keyPEM
 }
 
 func wantDenied(t *testing.T, kc, name, reason, messagePart string) {

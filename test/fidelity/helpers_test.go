@@ -2,12 +2,7 @@ package fidelity
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"strings"
@@ -20,8 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/cert"
 	"k8s.io/client-go/util/certificate/csr"
-	"k8s.io/client-go/util/keyutil"
 
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -97,16 +92,7 @@ func allowed(t testing.TB, kc, user, verb, signer string) bool {
 // selfSigned is a throwaway certificate for status writes.
 func selfSigned(t testing.TB) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sam"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return testkit.CertPEM(testkit.SelfSigned(t, testkit.NewKey(t, testkit.P256), testkit.LeafTemplate(big.NewInt(1), "sam", time.Now(), time.Now().Add(time.Hour))))
 }
 
 // kubeletAutoApproval is the kubelet's TLS bootstrap with client-go: a bootstrap-token
@@ -117,16 +103,16 @@ func kubeletAutoApproval(t *testing.T, tg *target, r *record) {
 	defer cancel()
 	caFile := tg.s.CACertPath()
 	bootstrap := kubernetes.NewForConfigOrDie(&rest.Config{Host: tg.s.URL, BearerToken: bootstrapToken, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile}})
-	name, certPEM, keyPEM := nodeClientCert(ctx, t, bootstrap, "node-1", "bootstrap")
+	name, certPEM, keyPEM := framework.NodeClientCert(ctx, t, bootstrap, "node-1", "bootstrap")
 	r.set("bootstrap-csr", "%s", csrSummary(ctx, t, bootstrap, name))
 	describeCertificate(t, r, "bootstrap-cert", certPEM, 0)
 
 	node := kubernetes.NewForConfigOrDie(&rest.Config{Host: tg.s.URL, TLSClientConfig: rest.TLSClientConfig{CAFile: caFile, CertData: certPEM, KeyData: keyPEM}})
-	name, _, _ = nodeClientCert(ctx, t, node, "node-1", "renewal")
+	name, _, _ = framework.NodeClientCert(ctx, t, node, "node-1", "renewal")
 	r.set("renewal-csr", "%s", csrSummary(ctx, t, node, name))
 
 	// node-1 asking for node-2's client certificate: created, but no one approves it.
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := testkit.NewKey(t, testkit.P256)
 	csrPEM, _ := cert.MakeCSR(key, &pkix.Name{CommonName: "system:node:node-2", Organization: []string{"system:nodes"}}, nil, nil)
 	other, _, err := csr.RequestCertificate(node, csrPEM, "other-node", certificatesv1.KubeAPIServerClientKubeletSignerName, nil,
 		[]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, key)
@@ -135,32 +121,6 @@ func kubeletAutoApproval(t *testing.T, tg *target, r *record) {
 		time.Sleep(3 * time.Second)
 		r.set("other-node", "%s", csrSummary(ctx, t, node, other))
 	}
-}
-
-func nodeClientCert(ctx context.Context, t testing.TB, client kubernetes.Interface, node, name string) (string, []byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrPEM, err := cert.MakeCSR(key, &pkix.Name{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqName, uid, err := csr.RequestCertificate(client, csrPEM, name, certificatesv1.KubeAPIServerClientKubeletSignerName, nil,
-		[]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}, key)
-	if err != nil {
-		t.Fatalf("create node CSR: %v", err)
-	}
-	certPEM, err := csr.WaitForCertificate(ctx, client, reqName, uid)
-	if err != nil {
-		t.Fatalf("wait for node certificate: %v", err)
-	}
-	keyPEM, err := keyutil.MarshalPrivateKeyToPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reqName, certPEM, keyPEM
 }
 
 // csrSummary is the requester and the conditions of a CSR, read as the client that made it.

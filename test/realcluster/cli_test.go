@@ -17,13 +17,10 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 	cluster := framework.StartKubeCluster(t, framework.KubeOptions{})
 	kc := cluster.API.Kubeconfig
 	dir := t.TempDir()
-	kcsr := func(args ...string) framework.Result {
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
-	}
 
 	t.Run("request", func(t *testing.T) {
 		approver := framework.StartApprover(t, kc, "rahul")
-		r := kcsr("request", "--user", "rahul", "--group", "developers", "--out-dir", dir, "--wait", "1m")
+		r := framework.Kcsr(t, kc, "request", "--user", "rahul", "--group", "developers", "--out-dir", dir, "--wait", "1m")
 		approver.Stop()
 		if r.ExitCode != 0 {
 			t.Fatalf("kcsr request: exit %d\n%s\n%s", r.ExitCode, r.Combined(), cluster.Logs())
@@ -37,7 +34,7 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 		if len(whoami) < 3 || whoami[1][1] != "rahul" || !strings.Contains(strings.Join(whoami[2], " "), "developers") {
 			t.Errorf("kubectl auth whoami with rahul.kubeconfig on kube-apiserver: %v", whoami)
 		}
-		if doc := kcsr("doctor", "rahul"); doc.ExitCode != 0 {
+		if doc := framework.Kcsr(t, kc, "doctor", "rahul"); doc.ExitCode != 0 {
 			t.Errorf("kcsr doctor on an issued CSR: exit %d\n%s", doc.ExitCode, doc.Combined())
 		}
 	})
@@ -48,13 +45,13 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 			framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, "kubernetes.io/kube-apiserver-client", 3600, "digital signature", "client auth")))
 		}
 		// Waiting for a person whom no binding names: doctor says who can act (exit 2).
-		if doc := kcsr("doctor", "cli-approve"); doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "Pending") || !strings.Contains(doc.Stdout, "kcsr approve cli-approve") {
+		if doc := framework.Kcsr(t, kc, "doctor", "cli-approve"); doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "Pending") || !strings.Contains(doc.Stdout, "kcsr approve cli-approve") {
 			t.Errorf("kcsr doctor on a pending CSR: exit %d\n%s", doc.ExitCode, doc.Combined())
 		}
-		if r := kcsr("approve", "cli-approve"); r.ExitCode != 0 {
+		if r := framework.Kcsr(t, kc, "approve", "cli-approve"); r.ExitCode != 0 {
 			t.Fatalf("kcsr approve: %s", r.Combined())
 		}
-		if r := kcsr("deny", "cli-deny", "--reason", "NotOnTheList", "--message", "rahul is not in the team"); r.ExitCode != 0 {
+		if r := framework.Kcsr(t, kc, "deny", "cli-deny", "--reason", "NotOnTheList", "--message", "rahul is not in the team"); r.ExitCode != 0 {
 			t.Fatalf("kcsr deny: %s", r.Combined())
 		}
 		framework.Eventually(t, 30*time.Second, "kube-controller-manager to issue cli-approve", func() bool {
@@ -64,7 +61,7 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 		if got != "Denied/NotOnTheList/rahul is not in the team" {
 			t.Errorf("denied condition = %q", got)
 		}
-		list := kcsr("get")
+		list := framework.Kcsr(t, kc, "get")
 		if list.ExitCode != 0 || !strings.Contains(list.Stdout, "cli-approve") || !strings.Contains(list.Stdout, "Issued") {
 			t.Errorf("kcsr get: exit %d\n%s", list.ExitCode, list.Combined())
 		}
@@ -73,7 +70,7 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 	t.Run("doctor names the signer's refusal", func(t *testing.T) {
 		req := framework.GoCSR(t, dir, "cli-server-auth", "svc", nil, nil, nil)
 		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "cli-server-auth.yaml", framework.CSRManifest("cli-server-auth", req, "kubernetes.io/kube-apiserver-client", 3600, "client auth", "server auth")))
-		doc := kcsr("doctor", "cli-server-auth")
+		doc := framework.Kcsr(t, kc, "doctor", "cli-server-auth")
 		if doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "server auth") {
 			t.Errorf("kcsr doctor on a CSR with server auth for kube-apiserver-client: exit %d\n%s", doc.ExitCode, doc.Combined())
 		}

@@ -7,17 +7,10 @@ package realcluster
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"regexp"
 	"strings"
@@ -28,6 +21,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/ca/pkcs11/softhsmtest"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -43,26 +37,10 @@ func TestControllerOnRealCluster(t *testing.T) {
 	dir := t.TempDir()
 
 	// The webhook CA: key generated here, put into the token, certificate kept as a file.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, uri := softhsmtest.NewToken(t, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "webhook-hsm-ca"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := framework.WriteFile(t, dir, "webhook-ca.crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})))
+	ca := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("webhook-hsm-ca"), testkit.ValidBetween(now.Add(-time.Hour), now.Add(30*24*time.Hour)))
+	module, uri := softhsmtest.NewToken(t, ca.KeyPEM)
+	caFile := framework.WriteFile(t, dir, "webhook-ca.crt", string(ca.CertPEM))
 	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
 signers:

@@ -1,11 +1,7 @@
 package framework
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -14,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // CSRManifest is the seed's manifest: a CertificateSigningRequest whose request field holds
@@ -49,26 +47,13 @@ func OpensslCSR(t testing.TB, dir, name, subj string) string {
 // the key to dir/name.key, and returns the request as one line of base64.
 func GoCSR(t testing.TB, dir, name, cn string, orgs, dnsNames []string, ips []net.IP) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
+	key := testkit.NewKey(t, testkit.P256)
+	tmpl := testkit.Request(t, cn, testkit.WithOrg(orgs...), testkit.WithDNS(dnsNames...))
+	tmpl.IPAddresses = ips
+	if err := os.WriteFile(filepath.Join(dir, name+".key"), testkit.KeyPEM(t, key), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject:     pkix.Name{CommonName: cn, Organization: orgs},
-		DNSNames:    dnsNames,
-		IPAddresses: ips,
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	return base64.StdEncoding.EncodeToString(testkit.RequestPEM(t, key, tmpl))
 }
 
 // CorruptSignature flips the last byte of a PEM CSR's signature and returns it base64

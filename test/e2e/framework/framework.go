@@ -77,8 +77,8 @@ type Server struct {
 	Args       []string
 
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *SyncBuffer
+	stderr *SyncBuffer
 	done   chan struct{}
 }
 
@@ -99,7 +99,7 @@ func StartServer(t testing.TB, dataDir string, extraArgs ...string) *Server {
 // Start (re)starts the process with the same arguments and waits for readiness.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.stdout, s.stderr = &syncBuffer{}, &syncBuffer{}
+	s.stdout, s.stderr = &SyncBuffer{}, &SyncBuffer{}
 	s.cmd = exec.Command(Binary(s.t), s.Args...)
 	s.cmd.Stdout = s.stdout
 	s.cmd.Stderr = s.stderr
@@ -205,6 +205,12 @@ func Kubectl(t testing.TB, kubeconfig string, args ...string) Result {
 	return Run(t, "", KubectlBinary(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 }
 
+// Kcsr runs the kcsr binary with args against kubeconfig.
+func Kcsr(t testing.TB, kubeconfig string, args ...string) Result {
+	t.Helper()
+	return Run(t, "", Binary(t), append(args, "--kubeconfig", kubeconfig)...)
+}
+
 // KubectlStdin runs kubectl with stdin.
 func KubectlStdin(t testing.TB, kubeconfig, stdin string, args ...string) Result {
 	t.Helper()
@@ -284,18 +290,19 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer that a process's output and a test may use at once.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -13,8 +13,8 @@ import (
 type Process struct {
 	t      testing.TB
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *SyncBuffer
+	stderr *SyncBuffer
 	done   chan struct{}
 }
 
@@ -22,7 +22,7 @@ type Process struct {
 // still runs.
 func StartProcess(t testing.TB, name string, args ...string) *Process {
 	t.Helper()
-	p := &Process{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &Process{t: t, stdout: &SyncBuffer{}, stderr: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(name, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {

@@ -232,5 +232,3 @@ func (c *Controller) authorize(ctx context.Context, obj *certificatesv1.Certific
 	}
 	return res.Status.Allowed, nil
 }
-
-// Run processes CSRs with the given number of workers until ctx is done.

@@ -242,5 +242,3 @@ func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition,
 	}
 	return out
 }
-
-// Run processes CSRs with the given number of workers until ctx is done.

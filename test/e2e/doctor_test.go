@@ -1,19 +1,14 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
-	"math/big"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -55,7 +50,7 @@ func TestDoctor(t *testing.T) {
 	create := func(t *testing.T, name, signer string, usages ...string) {
 		t.Helper()
 		b64 := framework.OpensslECCSR(t, dir, name, "/CN="+name+"/O=developers")
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, b64, signer, 3600, usages...)))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, b64, signer, 3600, usages...)))
 	}
 	approve := func(t *testing.T, name string) {
 		t.Helper()
@@ -78,7 +73,7 @@ func TestDoctor(t *testing.T) {
 		if len(lines) < 2 {
 			t.Fatalf("base64 did not wrap: %q", wrapped.Stdout)
 		}
-		manifest := writeFile(t, dir, "wrapped.yaml", framework.CSRManifest("wrapped", strings.Join(lines, "\n    "), clientSigner, 3600, "client auth"))
+		manifest := framework.WriteFile(t, dir, "wrapped.yaml", framework.CSRManifest("wrapped", strings.Join(lines, "\n    "), clientSigner, 3600, "client auth"))
 		if r := framework.Kubectl(t, kc, "create", "-f", manifest); r.ExitCode == 0 || !strings.Contains(r.Stderr, "illegal base64 data at input byte 76") {
 			t.Fatalf("the API server accepted the wrapped request: %s", r.Combined())
 		}
@@ -90,7 +85,7 @@ func TestDoctor(t *testing.T) {
 	t.Run("private key in the manifest", func(t *testing.T) {
 		request("leaky", "/CN=leaky")
 		keyB64 := framework.Run(t, "", "base64", "-w0", filepath.Join(dir, "leaky.key")).Stdout
-		manifest := writeFile(t, dir, "leaky.yaml", framework.CSRManifest("leaky", keyB64, clientSigner, 3600, "client auth"))
+		manifest := framework.WriteFile(t, dir, "leaky.yaml", framework.CSRManifest("leaky", keyB64, clientSigner, 3600, "client auth"))
 		r := doctor("-f", manifest)
 		expect(t, r, doctorProblem, "✗ spec.request: holds a private key: never send your private key")
 		if strings.Contains(r.Combined(), keyB64[:40]) || strings.Contains(r.Combined(), "BEGIN") {
@@ -100,7 +95,7 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("signature does not verify", func(t *testing.T) {
 		tampered := framework.CorruptSignature(t, mustRead(t, request("tampered", "/CN=tampered")))
-		manifest := writeFile(t, dir, "tampered.yaml", framework.CSRManifest("tampered", tampered, clientSigner, 3600, "client auth"))
+		manifest := framework.WriteFile(t, dir, "tampered.yaml", framework.CSRManifest("tampered", tampered, clientSigner, 3600, "client auth"))
 		expect(t, doctor("-f", manifest), doctorProblem,
 			"✗ spec.request: the request's signature does not verify (x509: ECDSA verification failure): it was changed after it was signed, or signed with another key")
 	})
@@ -131,10 +126,10 @@ func TestDoctor(t *testing.T) {
 			`✗ approvers: nobody but system:masters can approve CSRs of signer "kubernetes.io/kube-apiserver-client": ClusterRole system:certificates.k8s.io:kube-apiserver-client-approver grants approve on it, but no ClusterRoleBinding gives it to anyone else`)
 
 		// Once alice may approve, the CSR only waits for her.
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "approver.yaml", clusterRole("csr-approver",
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "approver.yaml", clusterRole("csr-approver",
 			`{apiGroups: ["certificates.k8s.io"], resources: ["signers"], verbs: ["approve"], resourceNames: ["example.com/nobody"]}
 - {apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests/approval"], verbs: ["update"]}`)))
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, "approver-binding.yaml", clusterRoleBinding("csr-approvers", "csr-approver", "alice")))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "approver-binding.yaml", clusterRoleBinding("csr-approvers", "csr-approver", "alice")))
 		expect(t, doctor("orphan", "--kubeconfig", kc), doctorWarning,
 			`⚠ status: Pending for `,
 			`✓ approvers: user alice (ClusterRoleBinding csr-approvers) may approve CSRs of signer "example.com/nobody"`)
@@ -256,26 +251,9 @@ func goSignedCert(t *testing.T, s *framework.Server, dir, name, cn string, notBe
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}, ca, key.Public(), caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM, err := pemutil.EncodeKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, dir, name+".crt", string(pemutil.EncodeCertificate(der))), writeFile(t, dir, name+".key", string(keyPEM))
+	key := testkit.NewKey(t, testkit.P256)
+	cert := (&testkit.CA{Cert: ca, Key: caKey}).Issue(t, testkit.LeafTemplate(testkit.Serial(t), cn, notBefore, notAfter), key.Public())
+	return framework.WriteFile(t, dir, name+".crt", string(testkit.CertPEM(cert))), framework.WriteFile(t, dir, name+".key", string(testkit.KeyPEM(t, key)))
 }
 
 // kubeconfigFor writes dir/NAME.kubeconfig for the server, trusting caPath, with a client

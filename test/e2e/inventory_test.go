@@ -36,10 +36,10 @@ func issueClientCertificate(t *testing.T, s *framework.Server, dir, name string)
 	t.Helper()
 	kc := s.Kubeconfig
 	req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", name)
 	waitIssued(t, kc, name)
-	crt := writeFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+	crt := framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
 	return issuedCert{
 		kubeconfig: s.UserKubeconfig(t, dir, name, "--client-certificate", crt, "--client-key", filepath.Join(dir, name+".key")),
 		certFile:   crt,
@@ -90,14 +90,11 @@ func crlSerials(t *testing.T, url string) []string {
 // whose fingerprint disagrees with its certificate is refused at create.
 func TestRevocationIsFinal(t *testing.T) {
 	dir := t.TempDir()
-	tokens := writeFile(t, dir, "tokens.csv", "cleaner-token,cleaner,3001,\"ops\"\n")
+	tokens := framework.WriteFile(t, dir, "tokens.csv", "cleaner-token,cleaner,3001,\"ops\"\n")
 	port := framework.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	s := framework.StartServer(t, "", "--token-auth-file", tokens, "--public-port", fmt.Sprint(port))
 	kc := s.Kubeconfig
-	kcsr := func(args ...string) framework.Result {
-		return framework.Run(t, "", framework.Binary(t), append(args, "--kubeconfig", kc)...)
-	}
 	rahul := issueClientCertificate(t, s, dir, "rahul")
 	alice := issueClientCertificate(t, s, dir, "alice")
 
@@ -111,7 +108,7 @@ func TestRevocationIsFinal(t *testing.T) {
 		t.Fatalf("cleaner may revoke: %s", r.Combined())
 	}
 
-	if r := kcsr("revoke", rahul.serial, "--reason", "keyCompromise", "--message", "laptop stolen"); r.ExitCode != 0 {
+	if r := framework.Kcsr(t, kc, "revoke", rahul.serial, "--reason", "keyCompromise", "--message", "laptop stolen"); r.ExitCode != 0 {
 		t.Fatalf("kcsr revoke: %s", r.Combined())
 	}
 	framework.Eventually(t, 5*time.Second, "401 for the revoked certificate", func() bool {
@@ -174,7 +171,7 @@ func TestRevocationIsFinal(t *testing.T) {
 	rahulFP := framework.SHA256Fingerprint(t, rahul.certFile)
 	forged := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "forged"}, Spec: aliceRecord.Spec}
 	forged.Spec.SHA256Fingerprint = rahulFP
-	r := framework.Kubectl(t, kc, "create", "-f", writeFile(t, dir, "forged.json", recordManifest(t, forged)))
+	r := framework.Kubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "forged.json", recordManifest(t, forged)))
 	want := `spec.sha256Fingerprint: Invalid value: "` + rahulFP + `": does not match spec.certificate, which says "` + aliceRecord.Spec.SHA256Fingerprint + `"`
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `"forged" is invalid`) || !strings.Contains(r.Stderr, want) {
 		t.Errorf("creating a forged record: exit %d, want %s\n%s", r.ExitCode, want, r.Combined())
@@ -189,9 +186,9 @@ func TestRevocationIsFinal(t *testing.T) {
 			Spec:       certificatesv1.CertificateSigningRequestSpec{Username: "kcsr-admin", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
 		}, clientSigner, expired, pemutil.EncodeCertificate(expired.Raw))
 		rec.Name = name
-		framework.MustKubectl(t, kc, "create", "-f", writeFile(t, dir, name+".json", recordManifest(t, rec)))
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".json", recordManifest(t, rec)))
 	}
-	if r := kcsr("revoke", "--csr", "expired-revoked", "--reason", "superseded"); r.ExitCode != 0 {
+	if r := framework.Kcsr(t, kc, "revoke", "--csr", "expired-revoked", "--reason", "superseded"); r.ExitCode != 0 {
 		t.Fatalf("revoke the expired record: %s", r.Combined())
 	}
 	for _, name := range []string{"expired-revoked", "expired"} {

@@ -238,9 +238,6 @@ func condition(t *testing.T, kc, name string) string {
 	return rows[1][len(rows[1])-1]
 }
 
-// writeFile is framework.WriteFile, for the tests not yet calling it by that name.
-var writeFile = framework.WriteFile
-
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

@@ -13,42 +13,22 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var approver = &user.DefaultInfo{Name: "approver"}
 
-// signerAuthorizer allows verb on the signers named in allowed, and fails with err if set.
-func signerAuthorizer(verb string, err error, allowed ...string) authorizer.Authorizer {
-	return authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-		if err != nil {
-			return authorizer.DecisionNoOpinion, "", err
-		}
-		if a.GetVerb() == verb && a.GetAPIGroup() == "certificates.k8s.io" && a.GetResource() == "signers" && a.IsResourceRequest() {
-			for _, name := range allowed {
-				if a.GetName() == name {
-					return authorizer.DecisionAllow, "", nil
-				}
-			}
-		}
-		return authorizer.DecisionNoOpinion, "", nil
-	})
-}
-
 func csr(signerName string, conditions ...certificatesv1.CertificateSigningRequestCondition) *certificatesv1.CertificateSigningRequest {
-	return &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: "csr-1"},
-		Spec:       certificatesv1.CertificateSigningRequestSpec{SignerName: signerName},
-		Status:     certificatesv1.CertificateSigningRequestStatus{Conditions: conditions},
-	}
+	obj := testkit.CSR("csr-1", testkit.SetSignerName(signerName))
+	obj.Status.Conditions = conditions
+	return obj
 }
 
 var approved = certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue}
 
 func attrs(obj, old runtime.Object, subresource string, op admission.Operation) admission.Attributes {
-	return admission.NewAttributesRecord(obj, old,
-		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
-		certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"), subresource,
-		op, &metav1.UpdateOptions{}, false, approver)
+	return testkit.CSRAttributes("csr-1", obj, old, subresource, op, approver)
 }
 
 func TestValidate(t *testing.T) {
@@ -60,63 +40,63 @@ func TestValidate(t *testing.T) {
 	}{
 		{
 			name:  "exact signer allowed",
-			authz: signerAuthorizer("approve", nil, "example.com/a"),
+			authz: testkit.SignerAuthorizer("approve", nil, "example.com/a"),
 			attrs: attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
 		},
 		{
 			name:  "domain wildcard allowed",
-			authz: signerAuthorizer("approve", nil, "example.com/*"),
+			authz: testkit.SignerAuthorizer("approve", nil, "example.com/*"),
 			attrs: attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
 		},
 		{
 			name:    "denied",
-			authz:   signerAuthorizer("approve", nil, "example.com/b"),
+			authz:   testkit.SignerAuthorizer("approve", nil, "example.com/b"),
 			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
 		},
 		{
 			name:    "sign does not imply approve",
-			authz:   signerAuthorizer("sign", nil, "example.com/a"),
+			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
 			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
 		},
 		{
 			name:    "a no-op write through /approval is checked too",
-			authz:   signerAuthorizer("approve", nil),
+			authz:   testkit.SignerAuthorizer("approve", nil),
 			attrs:   attrs(csr("example.com/a"), csr("example.com/a"), "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
 		},
 		{
 			name:    "old signerName counts, not the new one",
-			authz:   signerAuthorizer("approve", nil, "example.com/mine"),
+			authz:   testkit.SignerAuthorizer("approve", nil, "example.com/mine"),
 			attrs:   attrs(csr("example.com/mine", approved), csr("example.com/theirs"), "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/theirs"`,
 		},
 		{
 			name:    "authorizer error",
-			authz:   signerAuthorizer("approve", errors.New("webhook down"), "example.com/a"),
+			authz:   testkit.SignerAuthorizer("approve", errors.New("webhook down"), "example.com/a"),
 			attrs:   attrs(csr("example.com/a", approved), csr("example.com/a"), "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to approve requests with signerName "example.com/a"`,
 		},
 		{
 			name:    "not a CSR",
-			authz:   signerAuthorizer("approve", nil, "example.com/a"),
+			authz:   testkit.SignerAuthorizer("approve", nil, "example.com/a"),
 			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, &certificatesv1.CertificateSigningRequestList{}, "approval", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
 		{
 			name:  "status subresource ignored",
-			authz: signerAuthorizer("approve", nil),
+			authz: testkit.SignerAuthorizer("approve", nil),
 			attrs: attrs(csr("example.com/a"), csr("example.com/a"), "status", admission.Update),
 		},
 		{
 			name:  "main resource ignored",
-			authz: signerAuthorizer("approve", nil),
+			authz: testkit.SignerAuthorizer("approve", nil),
 			attrs: attrs(csr("example.com/a"), csr("example.com/a"), "", admission.Update),
 		},
 		{
 			name:  "other resource ignored",
-			authz: signerAuthorizer("approve", nil),
+			authz: testkit.SignerAuthorizer("approve", nil),
 			attrs: admission.NewAttributesRecord(csr("example.com/a"), csr("example.com/a"),
 				certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
 				certificatesv1.SchemeGroupVersion.WithResource("clustertrustbundles"), "approval",
@@ -138,7 +118,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestHandles(t *testing.T) {
-	p := New(signerAuthorizer("approve", nil))
+	p := New(testkit.SignerAuthorizer("approve", nil))
 	for op, want := range map[admission.Operation]bool{admission.Update: true, admission.Create: false, admission.Delete: false, admission.Connect: false} {
 		if got := p.Handles(op); got != want {
 			t.Errorf("Handles(%s) = %v, want %v", op, got, want)

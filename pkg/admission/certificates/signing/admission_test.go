@@ -14,32 +14,13 @@ import (
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 var signer = &user.DefaultInfo{Name: "signer"}
 
-// signerAuthorizer allows verb on the signers named in allowed, and fails with err if set.
-func signerAuthorizer(verb string, err error, allowed ...string) authorizer.Authorizer {
-	return authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-		if err != nil {
-			return authorizer.DecisionNoOpinion, "", err
-		}
-		if a.GetVerb() == verb && a.GetAPIGroup() == "certificates.k8s.io" && a.GetResource() == "signers" && a.IsResourceRequest() {
-			for _, name := range allowed {
-				if a.GetName() == name {
-					return authorizer.DecisionAllow, "", nil
-				}
-			}
-		}
-		return authorizer.DecisionNoOpinion, "", nil
-	})
-}
-
-type csrOption func(*certificatesv1.CertificateSigningRequest)
-
-func withCertificate(b []byte) csrOption {
-	return func(c *certificatesv1.CertificateSigningRequest) { c.Status.Certificate = b }
-}
+type csrOption = testkit.CSRModifier
 
 func withCondition(cond certificatesv1.CertificateSigningRequestCondition) csrOption {
 	return func(c *certificatesv1.CertificateSigningRequest) {
@@ -52,14 +33,7 @@ func withLabel(k, v string) csrOption {
 }
 
 func csr(signerName string, opts ...csrOption) *certificatesv1.CertificateSigningRequest {
-	c := &certificatesv1.CertificateSigningRequest{
-		ObjectMeta: metav1.ObjectMeta{Name: "csr-1"},
-		Spec:       certificatesv1.CertificateSigningRequestSpec{SignerName: signerName},
-	}
-	for _, o := range opts {
-		o(c)
-	}
-	return c
+	return testkit.CSR("csr-1", append([]csrOption{testkit.SetSignerName(signerName)}, opts...)...)
 }
 
 var (
@@ -74,16 +48,13 @@ var (
 )
 
 func attrs(obj, old runtime.Object, subresource string, op admission.Operation) admission.Attributes {
-	return admission.NewAttributesRecord(obj, old,
-		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
-		certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"), subresource,
-		op, &metav1.UpdateOptions{}, false, signer)
+	return testkit.CSRAttributes("csr-1", obj, old, subresource, op, signer)
 }
 
 func TestValidate(t *testing.T) {
 	const denied = `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to sign requests with signerName "example.com/a"`
 	old := csr("example.com/a", withCondition(approved))
-	issued := csr("example.com/a", withCondition(approved), withCertificate(cert))
+	issued := csr("example.com/a", withCondition(approved), testkit.SetCertificate(cert))
 
 	tests := []struct {
 		name    string
@@ -93,81 +64,81 @@ func TestValidate(t *testing.T) {
 	}{
 		{
 			name:  "exact signer allowed",
-			authz: signerAuthorizer("sign", nil, "example.com/a"),
+			authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
 			attrs: attrs(issued, old, "status", admission.Update),
 		},
 		{
 			name:  "domain wildcard allowed",
-			authz: signerAuthorizer("sign", nil, "example.com/*"),
+			authz: testkit.SignerAuthorizer("sign", nil, "example.com/*"),
 			attrs: attrs(issued, old, "status", admission.Update),
 		},
 		{
 			name:    "denied",
-			authz:   signerAuthorizer("sign", nil, "example.com/b"),
+			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/b"),
 			attrs:   attrs(issued, old, "status", admission.Update),
 			wantErr: denied,
 		},
 		{
 			name:    "approve does not imply sign",
-			authz:   signerAuthorizer("approve", nil, "example.com/a"),
+			authz:   testkit.SignerAuthorizer("approve", nil, "example.com/a"),
 			attrs:   attrs(issued, old, "status", admission.Update),
 			wantErr: denied,
 		},
 		{
 			name:    "authorizer error",
-			authz:   signerAuthorizer("sign", errors.New("webhook down"), "example.com/a"),
+			authz:   testkit.SignerAuthorizer("sign", errors.New("webhook down"), "example.com/a"),
 			attrs:   attrs(issued, old, "status", admission.Update),
 			wantErr: denied,
 		},
 		{
 			name:    "old signerName counts, not the new one",
-			authz:   signerAuthorizer("sign", nil, "example.com/mine"),
-			attrs:   attrs(csr("example.com/mine", withCertificate(cert)), csr("example.com/theirs"), "status", admission.Update),
+			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/mine"),
+			attrs:   attrs(csr("example.com/mine", testkit.SetCertificate(cert)), csr("example.com/theirs"), "status", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to sign requests with signerName "example.com/theirs"`,
 		},
 		{
 			name:  "status write without certificate or condition change is not checked",
-			authz: signerAuthorizer("sign", nil),
+			authz: testkit.SignerAuthorizer("sign", nil),
 			attrs: attrs(csr("example.com/a", withCondition(approved), withLabel("a", "b")), old, "status", admission.Update),
 		},
 		{
 			name:  "unchanged certificate is not checked",
-			authz: signerAuthorizer("sign", nil),
+			authz: testkit.SignerAuthorizer("sign", nil),
 			attrs: attrs(issued.DeepCopy(), issued, "status", admission.Update),
 		},
 		{
 			// Current kube-apiserver also requires sign for condition changes on /status
 			// (a signer reporting Failed).
 			name:    "adding a Failed condition is checked",
-			authz:   signerAuthorizer("sign", nil),
+			authz:   testkit.SignerAuthorizer("sign", nil),
 			attrs:   attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
 			wantErr: denied,
 		},
 		{
 			name:  "adding a Failed condition with sign",
-			authz: signerAuthorizer("sign", nil, "example.com/a"),
+			authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
 			attrs: attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
 		},
 		{
 			name:    "not a CSR",
-			authz:   signerAuthorizer("sign", nil, "example.com/a"),
+			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
 			attrs:   attrs(issued, &certificatesv1.CertificateSigningRequestList{}, "status", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
 		{
 			name:    "new object not a CSR",
-			authz:   signerAuthorizer("sign", nil, "example.com/a"),
+			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
 			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, old, "status", admission.Update),
 			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
 		{
 			name:  "approval subresource ignored",
-			authz: signerAuthorizer("sign", nil),
+			authz: testkit.SignerAuthorizer("sign", nil),
 			attrs: attrs(issued, old, "approval", admission.Update),
 		},
 		{
 			name:  "main resource ignored",
-			authz: signerAuthorizer("sign", nil),
+			authz: testkit.SignerAuthorizer("sign", nil),
 			attrs: attrs(issued, old, "", admission.Update),
 		},
 	}
@@ -186,7 +157,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestHandles(t *testing.T) {
-	p := New(signerAuthorizer("sign", nil))
+	p := New(testkit.SignerAuthorizer("sign", nil))
 	for op, want := range map[admission.Operation]bool{admission.Update: true, admission.Create: false, admission.Delete: false} {
 		if got := p.Handles(op); got != want {
 			t.Errorf("Handles(%s) = %v, want %v", op, got, want)

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -19,10 +18,7 @@ func csr(signerName string, request []byte) *certificatesv1.CertificateSigningRe
 }
 
 func attrs(obj runtime.Object, subresource string, op admission.Operation) admission.Attributes {
-	return admission.NewAttributesRecord(obj, nil,
-		certificatesv1.SchemeGroupVersion.WithKind("CertificateSigningRequest"), "", "csr-1",
-		certificatesv1.SchemeGroupVersion.WithResource("certificatesigningrequests"), subresource,
-		op, &metav1.CreateOptions{}, false, &user.DefaultInfo{Name: "alice"})
+	return testkit.CSRAttributes("csr-1", obj, nil, subresource, op, &user.DefaultInfo{Name: "alice"})
 }
 
 func TestValidate(t *testing.T) {

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestJoinTokenAuthentication(t *testing.T) {
@@ -20,12 +20,9 @@ func TestJoinTokenAuthentication(t *testing.T) {
 	const secret = "0123456789abcdef"
 	sum := sha256.Sum256([]byte(secret))
 	token := func(name string, expires time.Time, spentAgo time.Duration) *kcsrv1alpha1.JoinToken {
-		jt := &kcsrv1alpha1.JoinToken{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec:       kcsrv1alpha1.JoinTokenSpec{SecretSHA256: hex.EncodeToString(sum[:]), Username: "erin", Expiration: metav1.NewTime(expires)},
-		}
+		jt := testkit.JoinToken(name, "erin", expires, func(jt *kcsrv1alpha1.JoinToken) { jt.Spec.SecretSHA256 = hex.EncodeToString(sum[:]) })
 		if spentAgo > 0 {
-			jt.Status.UsedBy = &kcsrv1alpha1.TokenUse{CSRName: "erin", Time: metav1.NewTime(now.Add(-spentAgo))}
+			testkit.SpentOn("erin", now.Add(-spentAgo))(jt)
 		}
 		return jt
 	}

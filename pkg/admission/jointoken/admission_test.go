@@ -15,17 +15,15 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestValidate(t *testing.T) {
 	now := time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
 	token := func(name string, expires time.Time, spentOn string) *kcsrv1alpha1.JoinToken {
-		jt := &kcsrv1alpha1.JoinToken{
-			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec:       kcsrv1alpha1.JoinTokenSpec{Username: "erin", Expiration: metav1.NewTime(expires)},
-		}
+		jt := testkit.JoinToken(name, "erin", expires)
 		if spentOn != "" {
-			jt.Status.UsedBy = &kcsrv1alpha1.TokenUse{CSRName: spentOn, CSRUID: "uid", Time: metav1.NewTime(now.Add(-time.Minute))}
+			testkit.SpentOn(spentOn, now.Add(-time.Minute))(jt)
 		}
 		return jt
 	}

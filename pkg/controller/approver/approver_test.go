@@ -37,13 +37,7 @@ func withNames(t *testing.T, name, username, cn string, orgs, dnsNames []string,
 }
 
 func joinToken(name, user string, groups []string, expires time.Time) *kcsrv1alpha1.JoinToken {
-	return &kcsrv1alpha1.JoinToken{
-		ObjectMeta: metav1.ObjectMeta{Name: name, ResourceVersion: "1"},
-		Spec: kcsrv1alpha1.JoinTokenSpec{
-			Username: user, Groups: groups, SignerName: certificatesv1.KubeAPIServerClientSignerName,
-			Expiration: metav1.NewTime(expires),
-		},
-	}
+	return testkit.JoinToken(name, user, expires, func(jt *kcsrv1alpha1.JoinToken) { jt.Spec.Groups = groups })
 }
 
 type fixture struct {
@@ -94,7 +88,7 @@ func TestJoinTokens(t *testing.T) {
 			csr:  newCSR(t, "again", "system:join:abc123", certificatesv1.KubeAPIServerClientSignerName, "rahul", []string{"developers"}, certificatesv1.UsageClientAuth),
 			token: func() *kcsrv1alpha1.JoinToken {
 				jt := joinToken("abc123", "rahul", []string{"developers"}, now.Add(time.Hour))
-				jt.Status.UsedBy = &kcsrv1alpha1.TokenUse{CSRName: "first", CSRUID: "uid-first", Time: metav1.NewTime(now)}
+				testkit.SpentOn("first", now)(jt)
 				return jt
 			}(),
 			wantType: certificatesv1.CertificateDenied, wantReason: ReasonJoinTokenSpent, wantMsg: `join token abc123 was already used for CSR "first"`,

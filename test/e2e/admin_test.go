@@ -40,7 +40,7 @@ func TestAdminVerbs(t *testing.T) {
 		!strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha approved") {
 		t.Errorf("kcsr approve: %s", r.Combined())
 	}
-	waitIssued(t, kc, "alpha")
+	framework.WaitIssued(t, kc, "alpha")
 	if got := framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}|{.status.conditions[?(@.type=="Approved")].message}`); got != "KcsrApprove|checked" {
 		t.Errorf("condition = %q", got)
 	}
@@ -113,7 +113,7 @@ func TestAdminVerbs(t *testing.T) {
 	}
 
 	r = framework.Kcsr(t, kc, "describe", "alpha")
-	serial := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "alpha", "-o", "jsonpath={.status.certificate}"))).SerialNumber.Text(16)
+	serial := parseCert(t, framework.IssuedCertificate(t, kc, "alpha")).SerialNumber.Text(16)
 	for _, want := range []string{
 		"Name:                  alpha\n",
 		"Status:                Approved,Issued\n",

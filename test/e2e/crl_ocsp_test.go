@@ -30,8 +30,8 @@ func TestCRLAndOCSP(t *testing.T) {
 		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
 		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 		framework.MustKubectl(t, kc, "certificate", "approve", name)
-		waitIssued(t, kc, name)
-		return framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+		framework.WaitIssued(t, kc, name)
+		return framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
 	}
 	rahul, other := issue("rahul"), issue("priya")
 	cert := parseCert(t, mustRead(t, rahul))

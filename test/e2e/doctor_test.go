@@ -198,7 +198,7 @@ func TestDoctor(t *testing.T) {
 	t.Run("healthy issued CSR", func(t *testing.T) {
 		create(t, "healthy", clientSigner, "client auth")
 		approve(t, "healthy")
-		waitIssued(t, kc, "healthy")
+		framework.WaitIssued(t, kc, "healthy")
 		r := doctor("healthy", "--kubeconfig", kc, "--key", filepath.Join(dir, "healthy.key"))
 		expect(t, r, doctorHealthy,
 			fmt.Sprintf(`✓ cluster "kcsr" (%s): the server's certificate (issued by CN=kcsr-ca) verifies`, s.URL),

@@ -61,7 +61,7 @@ func TestCLIEscapesServerStrings(t *testing.T) {
 		!strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/"+escapedName+" approved\n") {
 		t.Errorf("kcsr approve:\n%s", r.Combined())
 	}
-	waitIssued(t, kc, evil)
+	framework.WaitIssued(t, kc, evil)
 
 	r = framework.Kcsr(t, kc, "describe", evil)
 	noRawControl(t, "kcsr describe", r.Combined())

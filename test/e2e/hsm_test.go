@@ -36,8 +36,8 @@ func TestSeedWalkthroughHSM(t *testing.T) {
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
 	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
-	waitIssued(t, kc, "myuser")
-	crt := framework.WriteFile(t, dir, "user.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", "jsonpath={.status.certificate}"))))
+	framework.WaitIssued(t, kc, "myuser")
+	crt := framework.WriteFile(t, dir, "user.crt", string(framework.IssuedCertificate(t, kc, "myuser")))
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, crt); !strings.Contains(out, "OK") {
 		t.Errorf("openssl verify: %s", out)
 	}

@@ -38,8 +38,8 @@ func issueClientCertificate(t *testing.T, s *framework.Server, dir, name string)
 	req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", name)
-	waitIssued(t, kc, name)
-	crt := framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+	framework.WaitIssued(t, kc, name)
+	crt := framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
 	return issuedCert{
 		kubeconfig: s.UserKubeconfig(t, dir, name, "--client-certificate", crt, "--client-key", filepath.Join(dir, name+".key")),
 		certFile:   crt,

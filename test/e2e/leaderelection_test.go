@@ -50,7 +50,7 @@ func TestLeaderElection(t *testing.T) {
 		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 	}
 	createCSR("via-follower")
-	waitIssued(t, kc, "via-follower")
+	framework.WaitIssued(t, kc, "via-follower")
 	if strings.Contains(second.Stderr(), "Became leader") {
 		t.Errorf("the follower ran the controllers:\n%s", tailLines(second.Stderr(), 20))
 	}
@@ -71,7 +71,7 @@ func TestLeaderElection(t *testing.T) {
 		t.Errorf("second replica after the takeover: %s = %q, want 1", controllersLease, got)
 	}
 	createCSR("after-failover")
-	waitIssued(t, kc, "after-failover")
+	framework.WaitIssued(t, kc, "after-failover")
 }
 
 // leaderGauge returns the value of kcsr_leader_is_leader for the controllers' Lease.

@@ -81,8 +81,8 @@ func TestLoginSignerGuardRails(t *testing.T) {
 	// An ordinary group is issued (by the policy), and logs in.
 	req := framework.GoCSR(t, dir, "ops", "olga", []string{"ops"}, nil, nil)
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "ops.yaml", framework.CSRManifest("ops", req, ops, 3600, "client auth")))
-	waitIssued(t, kc, "ops")
-	certFile := framework.WriteFile(t, dir, "ops.crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "ops", "-o", "jsonpath={.status.certificate}"))))
+	framework.WaitIssued(t, kc, "ops")
+	certFile := framework.WriteFile(t, dir, "ops.crt", string(framework.IssuedCertificate(t, kc, "ops")))
 	cert := parseCert(t, mustRead(t, certFile))
 	if got := strings.Join(append(cert.CRLDistributionPoints, cert.OCSPServer...), ","); got != base+"/crl/cluster.crl,"+base+"/ocsp/cluster" {
 		t.Errorf("CRL and OCSP URLs = %q, want the cluster CA's", got)

@@ -53,8 +53,8 @@ signers:
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.wantFailed == "" {
-				waitIssued(t, kc, tc.name)
-				cert := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", tc.name, "-o", "jsonpath={.status.certificate}")))
+				framework.WaitIssued(t, kc, tc.name)
+				cert := parseCert(t, framework.IssuedCertificate(t, kc, tc.name))
 				if len(cert.DNSNames) != 1 || cert.DNSNames[0] != tc.dnsName {
 					t.Errorf("certificate DNS names = %q, want [%q]", cert.DNSNames, tc.dnsName)
 				}

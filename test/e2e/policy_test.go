@@ -88,7 +88,7 @@ func TestApprovalPolicies(t *testing.T) {
 
 	// (a) matching: approved, reason names the policy.
 	submit("alice-token", "alice-ok", "alice", []string{"developers"}, 86400)
-	waitIssued(t, kc, "alice-ok")
+	framework.WaitIssued(t, kc, "alice-ok")
 	if got := framework.MustKubectl(t, kc, "get", "csr", "alice-ok", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}|{.status.conditions[?(@.type=="Approved")].message}`); !strings.HasPrefix(got, "ApprovalPolicy/developers|") || !strings.Contains(got, `policy "developers"`) {
 		t.Errorf("approval = %q, want reason ApprovalPolicy/developers", got)
 	}

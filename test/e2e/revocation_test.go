@@ -22,8 +22,8 @@ func TestRevocation(t *testing.T) {
 		req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
 		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
 		framework.MustKubectl(t, kc, "certificate", "approve", name)
-		waitIssued(t, kc, name)
-		crt := framework.WriteFile(t, dir, name+".crt", string(mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}"))))
+		framework.WaitIssued(t, kc, name)
+		crt := framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
 		userKC := filepath.Join(dir, name+".kubeconfig")
 		for _, args := range [][]string{
 			{"config", "set-cluster", "kcsr", "--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--embed-certs"},

@@ -147,7 +147,7 @@ func TestIssuanceAuthority(t *testing.T) {
 
 	// anna's policy decides what it covers, and only that.
 	mustCreateCSRAs(t, dir, admin, "friend", clientSigner)
-	waitIssued(t, admin, "friend")
+	framework.WaitIssued(t, admin, "friend")
 
 	// IssuedCertificate × delete, /status: an inventory keeper holding every RBAC verb but
 	// revoke can neither lift nor make a revocation, nor drop a record to make its
@@ -244,7 +244,7 @@ func TestJoinTokenScope(t *testing.T) {
 	// Someone else's request and certificate, which erin must not see.
 	mustCreateCSRAs(t, dir, admin, "someone", clientSigner)
 	framework.MustKubectl(t, admin, "certificate", "approve", "someone")
-	waitIssued(t, admin, "someone")
+	framework.WaitIssued(t, admin, "someone")
 
 	// A token for CN=erin, O=dev does not grant the API server's name or a SPIFFE ID.
 	token, id := newToken()
@@ -262,7 +262,7 @@ func TestJoinTokenScope(t *testing.T) {
 	if r := as(token, "create", "-f", framework.WriteFile(t, dir, "erin.yaml", framework.CSRManifest("erin", plain, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create after a denial: %s", r.Combined())
 	}
-	waitIssued(t, admin, "erin")
+	framework.WaitIssued(t, admin, "erin")
 
 	// Erin reads her own requests only: list, get and watch.
 	list := as(token, "get", "csr", "-o", "name")
@@ -304,7 +304,7 @@ func TestJoinTokenScope(t *testing.T) {
 	if r := as(token2, "create", "-f", framework.WriteFile(t, dir, "listed.yaml", framework.CSRManifest("erin-listed", listed, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create with listed names: %s", r.Combined())
 	}
-	waitIssued(t, admin, "erin-listed")
+	framework.WaitIssued(t, admin, "erin-listed")
 	// And an invalid name is refused when the token is made.
 	if r := framework.Run(t, "", framework.Binary(t), "token", "create", "--user", "erin", "--ip-address", "10.0.0.1/8", "--kubeconfig", admin); r.ExitCode == 0 || !strings.Contains(r.Stderr, "spec.ipAddresses[0]") {
 		t.Errorf("token with an invalid IP: %s", r.Combined())

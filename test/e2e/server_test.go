@@ -104,7 +104,7 @@ func TestCreateRejections(t *testing.T) {
 
 	// The seed's classic mistake: base64 wrapped at 76 columns, pasted under `request:`;
 	// YAML folds the lines into spaces.
-	wrapped := strings.Join(chunk(base64.StdEncoding.EncodeToString(csrPEM), 76), "\n    ")
+	wrapped := strings.Join(framework.Chunk(base64.StdEncoding.EncodeToString(csrPEM), 76), "\n    ")
 	// A signature that no longer verifies: flip a byte inside the signature.
 	corrupted := framework.CorruptSignature(t, csrPEM)
 
@@ -245,13 +245,4 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func chunk(s string, n int) []string {
-	var out []string
-	for len(s) > n {
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	return append(out, s)
 }

@@ -23,7 +23,7 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
 	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
-	waitIssued(t, kc, "myuser")
+	framework.WaitIssued(t, kc, "myuser")
 	if got := condition(t, kc, "myuser"); got != "Approved,Issued" {
 		t.Errorf("condition = %q, want Approved,Issued", got)
 	}
@@ -211,9 +211,9 @@ signers:
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "bad.yaml", framework.CSRManifest("hook-bad", bad, signer, 3600, "server auth")))
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "bad-usage.yaml", framework.CSRManifest("hook-usage", ok, signer, 3600, "server auth", "client auth")))
 	framework.MustKubectl(t, kc, "certificate", "approve", "hook", "hook-bad", "hook-usage")
-	waitIssued(t, kc, "hook")
+	framework.WaitIssued(t, kc, "hook")
 
-	cert := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", "hook", "-o", "jsonpath={.status.certificate}")))
+	cert := parseCert(t, framework.IssuedCertificate(t, kc, "hook"))
 	if cert.Issuer.CommonName != "webhook-ca" {
 		t.Errorf("issuer = %s, want the webhook CA", cert.Issuer)
 	}
@@ -285,20 +285,13 @@ func TestKillDuringApprovals(t *testing.T) {
 		if perCSR[name] != 1 {
 			t.Errorf("%s has %d inventory records, want 1", name, perCSR[name])
 		}
-		cert := parseCert(t, mustDecode(t, framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}")))
+		cert := parseCert(t, framework.IssuedCertificate(t, kc, name))
 		rec := framework.MustKubectl(t, kc, "get", "issuedcertificates", "--field-selector", "spec.csrName="+name, "-o", "jsonpath={.items[0].spec.serialNumber}")
 		if rec != cert.SerialNumber.Text(16) {
 			t.Errorf("%s: CSR certificate serial %s, inventory %s", name, cert.SerialNumber.Text(16), rec)
 		}
 	}
 	t.Logf("%d CSRs approved, kill -9 mid-burst: %d issued, %d inventory records, %d distinct serials", n, n, len(perCSR), len(serials))
-}
-
-func waitIssued(t *testing.T, kc, name string) {
-	t.Helper()
-	framework.Eventually(t, 30*time.Second, name+" to be issued", func() bool {
-		return framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.certificate}") != ""
-	})
 }
 
 func parseCert(t *testing.T, certPEM []byte) *x509.Certificate {
@@ -312,13 +305,4 @@ func parseCert(t *testing.T, certPEM []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return cert
-}
-
-func mustDecode(t *testing.T, b64 string) []byte {
-	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

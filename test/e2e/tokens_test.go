@@ -45,7 +45,7 @@ func TestJoinToken(t *testing.T) {
 	if r := asRahul("create", "-f", framework.WriteFile(t, dir, "rahul.yaml", framework.CSRManifest("rahul", ok, clientSigner, 3600, "client auth"))); r.ExitCode != 0 {
 		t.Fatalf("create with the join token: %s", r.Combined())
 	}
-	waitIssued(t, s.Kubeconfig, "rahul")
+	framework.WaitIssued(t, s.Kubeconfig, "rahul")
 	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "rahul", "-o", `jsonpath={.status.conditions[?(@.type=="Approved")].reason}`); got != "JoinToken" {
 		t.Errorf("approval reason = %q, want JoinToken", got)
 	}

@@ -61,10 +61,7 @@ func walkthrough(t *testing.T, tg *target, r *record) {
 	r.set("managed-fields", "%v", clientManaged)
 	r.set("annotations", "%s", framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", `go-template={{range $k, $v := .metadata.annotations}}{{$k}} {{end}}`))
 
-	certPEM, err := base64.StdEncoding.DecodeString(framework.MustKubectl(t, kc, "get", "csr", "myuser", "-o", "jsonpath={.status.certificate}"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM := framework.IssuedCertificate(t, kc, "myuser")
 	certPath := framework.WriteFile(t, dir, "user.crt", string(certPEM))
 	caPath := filepath.Join(tg.s.DataDir, "pki", "ca.crt")
 	r.set("openssl-verify", "%s", strings.ReplaceAll(framework.Openssl(t, dir, "verify", "-CAfile", caPath, certPath), certPath, "user.crt"))
@@ -84,7 +81,7 @@ func rejections(t *testing.T, tg *target, r *record) {
 	masters := framework.OpensslCSR(t, dir, "masters", "/CN=evil/O=system:masters")
 	keyPEM, _ := os.ReadFile(filepath.Join(dir, "user.key"))
 	csrPEM, _ := os.ReadFile(filepath.Join(dir, "user.csr"))
-	wrapped := strings.Join(chunk(base64.StdEncoding.EncodeToString(csrPEM), 76), "\n    ")
+	wrapped := strings.Join(framework.Chunk(base64.StdEncoding.EncodeToString(csrPEM), 76), "\n    ")
 	cases := []struct {
 		name, request, signer string
 		expiration            int
@@ -330,13 +327,4 @@ func describeWithoutVolatile(s string) string {
 		out = append(out, strings.TrimSpace(line))
 	}
 	return strings.Join(out, "\n")
-}
-
-func chunk(s string, n int) []string {
-	var out []string
-	for len(s) > n {
-		out = append(out, s[:n])
-		s = s[n:]
-	}
-	return append(out, s)
 }

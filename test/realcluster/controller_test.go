@@ -7,7 +7,6 @@ package realcluster
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -94,7 +93,7 @@ signers:
 	waitAllIssued(t, kc, names, 30*time.Second)
 
 	// The certificate chains to the HSM CA; kube-controller-manager did not touch it.
-	certPath := framework.WriteFile(t, dir, "before-0.crt", string(decode(t, framework.MustKubectl(t, kc, "get", "csr", "before-0", "-o", "jsonpath={.status.certificate}"))))
+	certPath := framework.WriteFile(t, dir, "before-0.crt", string(framework.IssuedCertificate(t, kc, "before-0")))
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, certPath); !strings.Contains(out, "OK") {
 		t.Errorf("openssl verify: %s", out)
 	}
@@ -145,7 +144,7 @@ signers:
 			t.Errorf("serial %s recorded twice", r.Spec.SerialNumber)
 		}
 		serials[r.Spec.SerialNumber] = true
-		onCSR := decode(t, framework.MustKubectl(t, kc, "get", "csr", r.Spec.CSRName, "-o", "jsonpath={.status.certificate}"))
+		onCSR := framework.IssuedCertificate(t, kc, r.Spec.CSRName)
 		if string(onCSR) != string(r.Spec.Certificate) {
 			t.Errorf("%s: the CSR's certificate is not the recorded one", r.Spec.CSRName)
 		}
@@ -233,13 +232,4 @@ func waitAllIssued(t *testing.T, kc string, names []string, timeout time.Duratio
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-}
-
-func decode(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		t.Fatalf("decode %q: %v", s, err)
-	}
-	return b
 }

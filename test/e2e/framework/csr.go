@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -70,4 +71,37 @@ func CorruptSignature(t testing.TB, csrPEM []byte) string {
 		t.Fatalf("corrupted CSR no longer parses: %v", err)
 	}
 	return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+// IssuedCertificate returns the CSR name's status.certificate (PEM), empty while it has
+// none.
+func IssuedCertificate(t testing.TB, kubeconfig, name string) []byte {
+	t.Helper()
+	b64 := MustKubectl(t, kubeconfig, "get", "csr", name, "-o", "jsonpath={.status.certificate}")
+	certPEM, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatalf("CSR %s: status.certificate %q: %v", name, b64, err)
+	}
+	return certPEM
+}
+
+// WaitIssued waits up to 30 s for the CSR name to hold a certificate and returns it (PEM).
+func WaitIssued(t testing.TB, kubeconfig, name string) []byte {
+	t.Helper()
+	var certPEM []byte
+	Eventually(t, 30*time.Second, name+" to be issued", func() bool {
+		certPEM = IssuedCertificate(t, kubeconfig, name)
+		return len(certPEM) > 0
+	})
+	return certPEM
+}
+
+// Chunk splits s into lines of n characters, as base64 tools wrap their output.
+func Chunk(s string, n int) []string {
+	var out []string
+	for len(s) > n {
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	return append(out, s)
 }

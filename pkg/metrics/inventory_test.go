@@ -2,45 +2,20 @@ package metrics
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/component-base/metrics"
-)
 
-// series gathers the samples of the metric name from g, by their labels written
-// `a="x",b="y"` in label order.
-func series(t *testing.T, g metrics.Gatherer, name string) map[string]float64 {
-	t.Helper()
-	families, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range families {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(labels)
-			out[strings.Join(labels, ",")] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return out
-}
+	"kcsr.dev/kcsr/pkg/testkit"
+)
 
 func gather(t *testing.T, count func(*Inventory) bool) (revoked, expiring map[string]float64) {
 	t.Helper()
 	r := metrics.NewKubeRegistry()
 	r.CustomMustRegister(NewInventoryCollector(count))
-	return series(t, r, "kcsr_revoked_certificates"), series(t, r, "kcsr_certificates_expiring")
+	return testkit.Series(t, r, "kcsr_revoked_certificates"), testkit.Series(t, r, "kcsr_certificates_expiring")
 }
 
 func TestInventoryCollector(t *testing.T) {

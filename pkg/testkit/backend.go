@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"sync/atomic"
+	"testing"
 
 	"kcsr.dev/kcsr/pkg/ca"
 )
@@ -45,3 +47,17 @@ func (s *Static) Close() error {
 
 // Closed reports how many times Close was called.
 func (s *Static) Closed() int { return int(s.closed.Load()) }
+
+// ExpectClosed closes b twice, both of which must succeed, and checks that Signer and
+// Chain then fail with ca.ErrClosed: the contract every backend keeps.
+func ExpectClosed(t testing.TB, b ca.Backend) {
+	t.Helper()
+	NoError(t, b.Close(), "Close()")
+	NoError(t, b.Close(), "second Close()")
+	if _, err := b.Signer(context.Background()); !errors.Is(err, ca.ErrClosed) {
+		t.Errorf("Signer() after Close() = %v, want %v", err, ca.ErrClosed)
+	}
+	if _, err := b.Chain(context.Background()); !errors.Is(err, ca.ErrClosed) {
+		t.Errorf("Chain() after Close() = %v, want %v", err, ca.ErrClosed)
+	}
+}

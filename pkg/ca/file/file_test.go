@@ -217,18 +217,7 @@ func TestClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Close(); err != nil {
-		t.Fatalf("second Close() = %v", err)
-	}
-	if _, err := b.Signer(context.Background()); !errors.Is(err, ca.ErrClosed) {
-		t.Errorf("Signer() after Close() = %v, want %v", err, ca.ErrClosed)
-	}
-	if _, err := b.Chain(context.Background()); !errors.Is(err, ca.ErrClosed) {
-		t.Errorf("Chain() after Close() = %v, want %v", err, ca.ErrClosed)
-	}
+	testkit.ExpectClosed(t, b)
 }
 
 func TestLoadCanceled(t *testing.T) {

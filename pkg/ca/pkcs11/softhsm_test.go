@@ -371,18 +371,7 @@ func TestSoftHSM2Lifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := b.Close(); err != nil {
-			t.Fatalf("Close() = %v", err)
-		}
-		if err := b.Close(); err != nil {
-			t.Fatalf("second Close() = %v", err)
-		}
-		if _, err := b.Signer(context.Background()); !errors.Is(err, ca.ErrClosed) {
-			t.Errorf("Signer() after Close() = %v, want %v", err, ca.ErrClosed)
-		}
-		if _, err := b.Chain(context.Background()); !errors.Is(err, ca.ErrClosed) {
-			t.Errorf("Chain() after Close() = %v, want %v", err, ca.ErrClosed)
-		}
+		testkit.ExpectClosed(t, b)
 		if _, err := signer.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, ca.ErrClosed) {
 			t.Errorf("Sign() after Close() = %v, want %v", err, ca.ErrClosed)
 		}

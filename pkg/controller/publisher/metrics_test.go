@@ -10,8 +10,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -157,31 +155,6 @@ func gauge(t *testing.T, g *basemetrics.GaugeVec, labels ...string) float64 {
 		t.Fatal(err)
 	}
 	return v
-}
-
-// series gathers the samples of the metric name from g, by their labels written
-// `a="x",b="y"` in label order.
-func series(t *testing.T, g basemetrics.Gatherer, name string) map[string]float64 {
-	t.Helper()
-	families, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range families {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-			}
-			sort.Strings(labels)
-			out[strings.Join(labels, ",")] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-	}
-	return out
 }
 
 // revocationCounts are every reason's count of kcsr_revocations_total: zero but for want.
@@ -362,7 +335,7 @@ func TestOCSPMetrics(t *testing.T) {
 		`ca="example.com_signer",status="unauthorized"`: 0,
 		`ca="example.com_signer",status="unknown"`:      0,
 	}
-	if diff := cmp.Diff(want, series(t, legacyregistry.DefaultGatherer, "kcsr_ocsp_responses_total")); diff != "" {
+	if diff := cmp.Diff(want, testkit.Series(t, legacyregistry.DefaultGatherer, "kcsr_ocsp_responses_total")); diff != "" {
 		t.Errorf("kcsr_ocsp_responses_total (-want +got):\n%s", diff)
 	}
 }
@@ -441,10 +414,10 @@ func TestInventoryMetrics(t *testing.T) {
 	collector.CustomMustRegister(metrics.NewInventoryCollector(f.pub.countInventory))
 	// The collector that Run installs in the registry of /metrics says the same.
 	for name, g := range map[string]basemetrics.Gatherer{"a collector": collector, "/metrics": legacyregistry.DefaultGatherer} {
-		if diff := cmp.Diff(wantRevoked, series(t, g, "kcsr_revoked_certificates")); diff != "" {
+		if diff := cmp.Diff(wantRevoked, testkit.Series(t, g, "kcsr_revoked_certificates")); diff != "" {
 			t.Errorf("%s: kcsr_revoked_certificates (-want +got):\n%s", name, diff)
 		}
-		if diff := cmp.Diff(wantExpiring, series(t, g, "kcsr_certificates_expiring")); diff != "" {
+		if diff := cmp.Diff(wantExpiring, testkit.Series(t, g, "kcsr_certificates_expiring")); diff != "" {
 			t.Errorf("%s: kcsr_certificates_expiring (-want +got):\n%s", name, diff)
 		}
 	}
@@ -458,7 +431,7 @@ func TestInventoryMetrics(t *testing.T) {
 	set(customSigner, "true", 0, 1, 1, 1, 1)
 	set(customSigner, "false", 0, 0, 1, 1, 2)
 	set("example.org/external", "false", 0, 0, 0, 0, 1)
-	if diff := cmp.Diff(wantExpiring, series(t, collector, "kcsr_certificates_expiring")); diff != "" {
+	if diff := cmp.Diff(wantExpiring, testkit.Series(t, collector, "kcsr_certificates_expiring")); diff != "" {
 		t.Errorf("a day later: kcsr_certificates_expiring (-want +got):\n%s", diff)
 	}
 }

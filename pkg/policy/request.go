@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"slices"
@@ -80,11 +81,16 @@ func NewRequest(obj *certificatesv1.CertificateSigningRequest) (*Request, error)
 	if obj == nil {
 		return nil, errors.New("no CertificateSigningRequest to decode")
 	}
-	spec := &obj.Spec
-	x509req, err := csr.ParseRequest(spec.Request)
+	x509req, err := csr.ParseRequest(obj.Spec.Request)
 	if err != nil {
 		return nil, fmt.Errorf("spec.request: %w", err)
 	}
+	return NewRequestFor(obj, x509req)
+}
+
+// NewRequestFor is NewRequest for a CSR whose request the caller has parsed already.
+func NewRequestFor(obj *certificatesv1.CertificateSigningRequest, x509req *x509.CertificateRequest) (*Request, error) {
+	spec := &obj.Spec
 	key, err := describeKey(x509req.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("spec.request: %w", err)

@@ -32,35 +32,24 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/issuance"
 )
 
 // Reasons of the conditions this controller writes.
 const (
-	ReasonAutoApproved      = "AutoApproved" // Kubernetes' kubelet client approval
 	ReasonJoinToken         = "JoinToken"
 	ReasonJoinTokenMismatch = "JoinTokenMismatch"
 	ReasonJoinTokenSpent    = "JoinTokenSpent"
 	ReasonJoinTokenExpired  = "JoinTokenExpired"
 	ReasonJoinTokenUnknown  = "JoinTokenUnknown"
-	ReasonGuardRail         = "GuardRail"
 )
-
-// Decision is the outcome of the policy stage.
-type Decision struct {
-	// Approve or Deny; both false means no opinion.
-	Approve, Deny bool
-	// Reason and Message go into the condition (or, with no opinion, the annotation).
-	Reason, Message string
-}
-
-// PolicyFunc decides a CSR by policy. It is nil when no policy engine is configured.
-type PolicyFunc func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (Decision, error)
 
 // Options configure the controller.
 type Options struct {
-	Policies PolicyFunc
+	// Policies decides by policy (issuance.PolicyEngine.Decide); nil: none.
+	Policies issuance.PolicyFunc
 	// GuardRails applies the guard rails alone, to join-token requests.
-	GuardRails PolicyFunc
+	GuardRails func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (issuance.Decision, error)
 	// Recorder records every verdict as an event on the CSR.
 	Recorder record.EventRecorder
 	Clock    clock.PassiveClock
@@ -73,12 +62,14 @@ type Options struct {
 // Controller approves and denies CSRs.
 type Controller struct {
 	worker.CSRController
-	opts Options
+	opts    Options
+	decider *issuance.Decider
 }
 
 // New returns an approver watching csrs.
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
 	c := &Controller{opts: opts}
+	c.decider = &issuance.Decider{Authorize: c.authorize, Policies: opts.Policies}
 	var err error
 	c.CSRController, err = worker.NewCSRController("approver", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
 	return c, err
@@ -122,22 +113,12 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		// Validation refused such requests at create; nothing to decide.
 		return nil
 	}
-	if approved, err := c.kubeletClient(ctx, obj, req); err != nil || approved {
-		return err
-	}
-
-	if c.opts.Policies == nil {
-		return nil
-	}
-	d, err := c.opts.Policies(ctx, obj)
+	d, err := c.decider.Decide(ctx, obj, req)
 	if err != nil {
 		return err
 	}
-	switch {
-	case d.Deny:
-		return c.decide(ctx, obj, certificatesv1.CertificateDenied, d.Reason, d.Message)
-	case d.Approve:
-		return c.decide(ctx, obj, certificatesv1.CertificateApproved, d.Reason, d.Message)
+	if cond, ok := d.Condition(); ok {
+		return c.decide(ctx, obj, cond.Type, d.Reason, d.Message)
 	}
 	return c.explain(ctx, obj, d.Message)
 }
@@ -176,35 +157,6 @@ func (c *Controller) explain(ctx context.Context, obj *certificatesv1.Certificat
 		c.Recorder.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", message)
 	}
 	return err
-}
-
-// kubeletClient is kube-controller-manager's csrapproving: recognise a kubelet client CSR,
-// then approve when the requester may create selfnodeclient (renewal of its own
-// certificate) or nodeclient (bootstrap) requests.
-func (c *Controller) kubeletClient(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, req reqInfo) (bool, error) {
-	if obj.Spec.SignerName != certificatesv1.KubeAPIServerClientKubeletSignerName || !csr.IsKubeletClientCSR(req, obj.Spec.Usages) {
-		return false, nil
-	}
-	recognizers := []struct {
-		subresource, message string
-		applies              bool
-	}{
-		{"selfnodeclient", "Auto approving self kubelet client certificate after SubjectAccessReview.", obj.Spec.Username == req.Subject.CommonName},
-		{"nodeclient", "Auto approving kubelet client certificate after SubjectAccessReview.", true},
-	}
-	for _, r := range recognizers {
-		if !r.applies {
-			continue
-		}
-		allowed, err := c.authorize(ctx, obj, r.subresource)
-		if err != nil {
-			return false, err
-		}
-		if allowed {
-			return true, c.decide(ctx, obj, certificatesv1.CertificateApproved, ReasonAutoApproved, r.message)
-		}
-	}
-	return false, nil
 }
 
 // authorize asks, as the CSR's requester, for create on certificatesigningrequests/<sub>.

@@ -16,6 +16,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
@@ -206,10 +207,10 @@ func TestKubeletClient(t *testing.T) {
 				f.Recorder.ExpectEvents(t)
 				return
 			}
-			if got == nil || got.Type != certificatesv1.CertificateApproved || got.Reason != ReasonAutoApproved || got.Message != tc.wantMsg {
+			if got == nil || got.Type != certificatesv1.CertificateApproved || got.Reason != issuance.ReasonAutoApproved || got.Message != tc.wantMsg {
 				t.Fatalf("condition = %+v; want AutoApproved %q", got, tc.wantMsg)
 			}
-			f.Recorder.ExpectEvents(t, testkit.CSREvent(tc.csr.Name, corev1.EventTypeNormal, "Approved", ReasonAutoApproved+": "+tc.wantMsg))
+			f.Recorder.ExpectEvents(t, testkit.CSREvent(tc.csr.Name, corev1.EventTypeNormal, "Approved", issuance.ReasonAutoApproved+": "+tc.wantMsg))
 		})
 	}
 }

@@ -32,20 +32,14 @@ import (
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
-	"kcsr.dev/kcsr/pkg/certificate"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/signer"
-)
-
-// Condition types and reasons this controller writes.
-const (
-	// ReasonSignerValidationFailure is Kubernetes' reason for a request its signer refuses.
-	ReasonSignerValidationFailure = "SignerValidationFailure"
 )
 
 // Options configure the controller.
@@ -67,12 +61,19 @@ type Options struct {
 // Controller issues certificates.
 type Controller struct {
 	worker.CSRController
-	opts Options
+	opts   Options
+	issuer *issuance.Issuer
 }
 
 // New returns a controller watching csrs.
 func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
-	c := &Controller{opts: opts}
+	c := &Controller{opts: opts, issuer: &issuance.Issuer{
+		Profiles:              opts.Profiles,
+		Clock:                 opts.Clock,
+		Rand:                  opts.Rand,
+		CRLDistributionPoints: opts.CRLDistributionPoints,
+		OCSPServers:           opts.OCSPServers,
+	}}
 	var err error
 	c.CSRController, err = worker.NewCSRController("signer", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
 	return c, err
@@ -94,8 +95,8 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	obj := cached.DeepCopy()
 	logger := klog.FromContext(ctx).WithValues("csr", name, "signerName", obj.Spec.SignerName)
 
-	profile := c.opts.Profiles[obj.Spec.SignerName]
-	if profile == nil || profile.CA == nil {
+	profile := c.issuer.Serves(obj.Spec.SignerName)
+	if profile == nil {
 		if !c.opts.ReportUnserved {
 			return nil
 		}
@@ -107,15 +108,15 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("unable to parse csr %q: %w", name, err)
 	}
-	if err := profile.Check(req, obj.Spec.Usages); err != nil {
+	issued, err := c.issue(ctx, obj, profile, req)
+	var refused issuance.RefusedError
+	if errors.As(err, &refused) {
 		logger.V(2).Info("refusing to sign", "reason", err)
 		return c.fail(ctx, obj, err.Error())
 	}
-
-	issued, err := c.issue(ctx, obj, profile, req)
 	if err != nil {
 		metrics.SigningErrors.WithLabelValues(obj.Spec.SignerName).Inc()
-		var unavailable caUnavailableError
+		var unavailable issuance.UnavailableError
 		if errors.As(err, &unavailable) {
 			if uerr := c.setUnavailable(ctx, obj, kcsrv1alpha1.ReasonCAUnavailable, err.Error()); uerr != nil {
 				return uerr
@@ -142,29 +143,9 @@ func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateS
 	// one (AlreadyExists hands back the earlier record), so the common case costs one
 	// request, and a retry after a lost status write costs one wasted signature.
 
-	chain, err := profile.CA.Chain(ctx)
-	if err != nil || len(chain) == 0 {
-		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s is unavailable: %v", profile.SignerName, err)}
-	}
-	now := c.Clock.Now()
-	if caCert := chain[0]; !now.Before(caCert.NotAfter) {
-		return nil, caUnavailableError{fmt.Errorf("the CA of signer %s expired on %s; configure a valid CA", profile.SignerName, caCert.NotAfter.UTC().Format(time.RFC3339))}
-	}
-	opts := certificate.Options{
-		Now:      now,
-		Rand:     c.opts.Rand,
-		TTL:      certificate.Duration(obj.Spec.ExpirationSeconds, profile.MaxDuration),
-		Backdate: 5 * time.Minute,
-	}
-	if c.opts.CRLDistributionPoints != nil {
-		opts.CRLDistributionPoints = c.opts.CRLDistributionPoints(profile.SignerName)
-	}
-	if c.opts.OCSPServers != nil {
-		opts.OCSPServers = c.opts.OCSPServers(profile.SignerName)
-	}
-	signed, err := certificate.Sign(ctx, profile.CA, req, obj.Spec.Usages, opts)
+	signed, err := c.issuer.Sign(ctx, obj, profile, req)
 	if err != nil {
-		return nil, fmt.Errorf("error auto signing csr: %w", err)
+		return nil, err
 	}
 	record := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
 	created, err := records.Create(ctx, record, metav1.CreateOptions{})
@@ -202,12 +183,12 @@ func (c *Controller) fail(ctx context.Context, obj *certificatesv1.CertificateSi
 	csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
 		Type:    certificatesv1.CertificateFailed,
 		Status:  corev1.ConditionTrue,
-		Reason:  ReasonSignerValidationFailure,
+		Reason:  issuance.ReasonSignerValidationFailure,
 		Message: message,
 	}, c.Clock.Now())
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{})
 	if err == nil {
-		c.Recorder.Event(obj, corev1.EventTypeWarning, ReasonSignerValidationFailure, message)
+		c.Recorder.Event(obj, corev1.EventTypeWarning, issuance.ReasonSignerValidationFailure, message)
 	}
 	return err
 }
@@ -228,10 +209,6 @@ func (c *Controller) setUnavailable(ctx context.Context, obj *certificatesv1.Cer
 	}
 	return err
 }
-
-type caUnavailableError struct{ error }
-
-func (e caUnavailableError) Unwrap() error { return e.error }
 
 func withoutCondition(conds []certificatesv1.CertificateSigningRequestCondition, t certificatesv1.RequestConditionType) []certificatesv1.CertificateSigningRequestCondition {
 	out := conds[:0:0]

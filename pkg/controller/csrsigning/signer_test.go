@@ -15,6 +15,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/signer"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -123,11 +124,11 @@ func TestFailsWithReason(t *testing.T) {
 		t.Fatal("issued a certificate the signer must refuse")
 	}
 	last := got.Status.Conditions[len(got.Status.Conditions)-1]
-	want := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateFailed, Status: "True", Reason: ReasonSignerValidationFailure, Message: "invalid usage for client certificate: server auth", LastUpdateTime: metav1.NewTime(testkit.Epoch)}
+	want := certificatesv1.CertificateSigningRequestCondition{Type: certificatesv1.CertificateFailed, Status: "True", Reason: issuance.ReasonSignerValidationFailure, Message: "invalid usage for client certificate: server auth", LastUpdateTime: metav1.NewTime(testkit.Epoch)}
 	if diff := cmp.Diff(want, last); diff != "" {
 		t.Errorf("Failed condition (-want +got):\n%s", diff)
 	}
-	f.Recorder.ExpectEvents(t, testkit.CSREvent("server", corev1.EventTypeWarning, ReasonSignerValidationFailure, want.Message))
+	f.Recorder.ExpectEvents(t, testkit.CSREvent("server", corev1.EventTypeWarning, issuance.ReasonSignerValidationFailure, want.Message))
 }
 
 // TestTransientErrorRetries: a storage error while recording is returned (the workqueue

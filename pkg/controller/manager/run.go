@@ -20,6 +20,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/publisher"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrv1alpha1informers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/leaderelection"
 )
 
@@ -124,7 +125,7 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 	}
 	var approving *approver.Controller
 	if o.Approve {
-		engine := &approver.PolicyEngine{Lister: c.Policies.Lister(), GuardRails: c.Signers.GuardRails}
+		engine := &issuance.PolicyEngine{Lister: c.Policies.Lister(), GuardRails: c.Signers.GuardRails}
 		var only []string
 		if !c.Standalone {
 			// kube-controller-manager's csrapproving decides the kubelet's CSRs; kcsr

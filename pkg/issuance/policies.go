@@ -1,7 +1,8 @@
-package approver
+package issuance
 
 import (
 	"context"
+	"crypto/x509"
 	"sort"
 	"sync"
 	"time"
@@ -13,10 +14,6 @@ import (
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/policy"
 )
-
-// ReasonGuardRailPrefix and ReasonPolicyPrefix start the condition reasons of policy
-// decisions: "ApprovalPolicy/<name>" names the policy; "GuardRail" a guard rail.
-const ReasonPolicyPrefix = "ApprovalPolicy/"
 
 // PolicyEngine decides CSRs with the ApprovalPolicies of a lister, compiling each policy
 // once per resourceVersion.
@@ -69,13 +66,13 @@ func (e *PolicyEngine) Policies() ([]*policy.Policy, error) {
 	return out, nil
 }
 
-// Decide is the approver's PolicyFunc.
-func (e *PolicyEngine) Decide(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (Decision, error) {
+// Decide is the Decider's PolicyFunc: the policies, then the guard rails.
+func (e *PolicyEngine) Decide(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, x509req *x509.CertificateRequest) (Decision, error) {
 	policies, err := e.Policies()
 	if err != nil {
 		return Decision{}, err
 	}
-	req, err := policy.NewRequest(obj)
+	req, err := policy.NewRequestFor(obj, x509req)
 	if err != nil {
 		return Decision{}, nil
 	}

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -173,13 +171,7 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := ca.Check(context.Background(), tt.backend, tt.now)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tt.wantErr, gotErr); diff != "" {
-				t.Errorf("Check() error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, err, tt.wantErr)
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("Check() error %v is not %v", err, tt.wantIs)
 			}

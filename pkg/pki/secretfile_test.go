@@ -3,6 +3,8 @@ package pki
 import (
 	"io/fs"
 	"testing"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func TestCheckSecretFileMode(t *testing.T) {
@@ -28,13 +30,7 @@ func TestCheckSecretFileMode(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			err := CheckSecretFileMode("--token-auth-file", path, tc.mode)
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tc.wantErr {
-				t.Errorf("CheckSecretFileMode(%v) = %q; want %q", tc.mode, got, tc.wantErr)
-			}
+			testkit.ExpectError(t, err, tc.wantErr)
 		})
 	}
 }

@@ -84,13 +84,7 @@ func TestMarkLoginSigners(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var gotErr string
-			if err := profiles[tc.signer].Check(tc.req, tc.usages); err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
-				t.Errorf("Check error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, profiles[tc.signer].Check(tc.req, tc.usages), tc.wantErr)
 		})
 	}
 	for name, p := range profiles {

@@ -6,8 +6,9 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 const testSigner = "example.com/s"
@@ -139,13 +140,7 @@ func TestRulesPatterns(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.rules.check(testSigner, tc.req, []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature})
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, err, tc.want)
 		})
 	}
 }
@@ -189,13 +184,7 @@ func TestValidatePatterns(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if err := config(tc.rules).Validate(); err != nil {
-				got = err.Error()
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, config(tc.rules).Validate(), tc.want)
 		})
 	}
 }

@@ -3,6 +3,8 @@ package testkit
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // ErrString returns err's text, or "" for nil, so that table cases can compare exact
@@ -35,6 +37,17 @@ func ErrorContains(t testing.TB, err error, want string) bool {
 		return false
 	case want != "" && !strings.Contains(err.Error(), want):
 		t.Errorf("error = %q; want it to contain %q", err, want)
+		return false
+	}
+	return true
+}
+
+// ExpectError reports, without stopping the test, unless err's text is exactly want (""
+// for no error), with a diff.
+func ExpectError(t testing.TB, err error, want string) bool {
+	t.Helper()
+	if diff := cmp.Diff(want, ErrString(err)); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
 		return false
 	}
 	return true

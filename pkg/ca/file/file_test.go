@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
 	"kcsr.dev/kcsr/pkg/testkit"
@@ -168,12 +166,8 @@ func TestLoad(t *testing.T) {
 			b, err := cafile.Load(context.Background(), certFile, keyFile, now)
 
 			wantErr := strings.NewReplacer("{cert}", certFile, "{key}", keyFile).Replace(tt.wantErr)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(wantErr, gotErr); diff != "" {
-				t.Fatalf("Load() error (-want +got):\n%s", diff)
+			if !testkit.ExpectError(t, err, wantErr) {
+				t.FailNow()
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("Load() error is not %v", tt.wantIs)

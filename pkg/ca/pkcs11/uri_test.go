@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 func slotID(n uint64) *uint64 { return &n }
@@ -90,12 +92,8 @@ func TestParseURI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseURI(tt.in)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tt.wantErr, gotErr); diff != "" {
-				t.Fatalf("ParseURI(%q) error (-want +got):\n%s", tt.in, diff)
+			if !testkit.ExpectError(t, err, tt.wantErr) {
+				t.FailNow()
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("ParseURI(%q) (-want +got):\n%s", tt.in, diff)
@@ -273,12 +271,8 @@ func TestReadPIN(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := readPIN(&URI{PINSource: tt.source}, env(tt.env))
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tt.wantErr, gotErr); diff != "" {
-				t.Fatalf("readPIN() error (-want +got):\n%s", diff)
+			if !testkit.ExpectError(t, err, tt.wantErr) {
+				t.FailNow()
 			}
 			if got != tt.want {
 				t.Errorf("readPIN() = %q, want %q", got, tt.want)

@@ -47,13 +47,7 @@ func TestRefuseSystemMasters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := ""
-			if err := refuseSystemMasters(obj, req); err != nil {
-				got = err.Error()
-			}
-			if diff := cmp.Diff(tc.wantErr, got); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, refuseSystemMasters(obj, req), tc.wantErr)
 		})
 	}
 	if err := refuseSystemMasters(newCSR("broken", []byte("x")), nil); err != nil {
@@ -136,13 +130,7 @@ func TestDecide(t *testing.T) {
 			d := decision{t: tc.t, reason: reason, message: "checked", force: tc.force, clock: clocktesting.NewFakePassiveClock(now)}
 			var out bytes.Buffer
 			err := d.apply(context.Background(), &out, client, tc.obj.Name)
-			gotErr := ""
-			if err != nil {
-				gotErr = err.Error()
-			}
-			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, err, tc.wantErr)
 			if diff := cmp.Diff(tc.wantOut, out.String()); diff != "" {
 				t.Errorf("output (-want +got):\n%s", diff)
 			}

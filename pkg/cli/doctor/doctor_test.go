@@ -93,13 +93,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if err := tc.opts.Validate(); err != nil {
-				got = err.Error()
-			}
-			if got != tc.want {
-				t.Errorf("Validate() = %q, want %q", got, tc.want)
-			}
+			testkit.ExpectError(t, tc.opts.Validate(), tc.want)
 		})
 	}
 }

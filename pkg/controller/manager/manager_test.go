@@ -136,12 +136,8 @@ func TestOpenSigners(t *testing.T) {
 			} else {
 				s, err = o.OpenSigners(context.Background(), nil, backend, tc.served, tc.loginCAs)
 			}
-			got := ""
-			if err != nil {
-				got = err.Error()
-			}
-			if got != tc.wantErr {
-				t.Fatalf("OpenSigners() error = %q; want %q", got, tc.wantErr)
+			if !testkit.ExpectError(t, err, tc.wantErr) {
+				t.FailNow()
 			}
 			if err != nil {
 				if !tc.noCA && backend.Closed() != 1 {

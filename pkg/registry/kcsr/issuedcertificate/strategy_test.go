@@ -356,13 +356,7 @@ func TestDeletable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var got string
-			if err := Deletable(tt.ic, tt.now); err != nil {
-				got = err.Error()
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("Deletable (-want +got):\n%s", diff)
-			}
+			testkit.ExpectError(t, Deletable(tt.ic, tt.now), tt.want)
 		})
 	}
 }

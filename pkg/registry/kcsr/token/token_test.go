@@ -95,7 +95,9 @@ func TestValidateJoinToken(t *testing.T) {
 		{name: "no signer", mutate: func(j *kcsrv1alpha1.JoinToken) { j.Spec.SignerName = "" }, want: []string{"spec.signerName: Required value"}},
 		{name: "empty and repeated groups", mutate: func(j *kcsrv1alpha1.JoinToken) { j.Spec.Groups = []string{"dev", "", "dev"} },
 			want: []string{"spec.groups[1]: Invalid value", "spec.groups[2]: Invalid value"}},
-		{name: "upper-case and repeated DNS names", mutate: func(j *kcsrv1alpha1.JoinToken) { j.Spec.DNSNames = []string{"Rahul.example.com", "a.example", "a.example"} },
+		{name: "upper-case and repeated DNS names", mutate: func(j *kcsrv1alpha1.JoinToken) {
+			j.Spec.DNSNames = []string{"Rahul.example.com", "a.example", "a.example"}
+		},
 			want: []string{"spec.dnsNames[0]: Invalid value", "spec.dnsNames[2]: Duplicate value"}},
 		{name: "IP not in canonical form", mutate: func(j *kcsrv1alpha1.JoinToken) { j.Spec.IPAddresses = []string{"fd00:0::1"} }, want: []string{"spec.ipAddresses[0]: Invalid value"}},
 		{name: "relative URI", mutate: func(j *kcsrv1alpha1.JoinToken) { j.Spec.URIs = []string{"/ns/app"} }, want: []string{"spec.uris[0]: Invalid value"}},

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -269,13 +268,7 @@ func testGetOutputs(t *testing.T, cp *controlPlane) {
 		}
 	})
 	t.Run("watch with field selector", func(t *testing.T) {
-		watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w", "--watch-only", "-o", "name", "--field-selector", "spec.signerName=example.com/bar")
-		var out framework.SyncBuffer
-		watch.Stdout = &out
-		if err := watch.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = watch.Process.Kill(); _ = watch.Wait() }()
+		out := framework.KubectlWatch(t, kc, "get", "csr", "-w", "--watch-only", "-o", "name", "--field-selector", "spec.signerName=example.com/bar")
 		// Let the watch connect: a CSR created before it would not show with --watch-only.
 		time.Sleep(time.Second)
 		mustCreateCSRAs(t, dir, kc, "fs-foo-3", "example.com/foo")

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,13 +20,7 @@ func TestSeedWalkthrough(t *testing.T) {
 	kc := s.Kubeconfig
 
 	// A watch started before anything happens must stream the changes.
-	watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w")
-	var watchOut framework.SyncBuffer
-	watch.Stdout = &watchOut
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
+	watchOut := framework.KubectlWatch(t, kc, "get", "csr", "-w")
 
 	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
 	manifest := framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")

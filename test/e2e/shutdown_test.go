@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,13 +52,7 @@ func TestSignalShutdown(t *testing.T) {
 
 	// A client that keeps a watch open (kubectl get -w, any informer) must not hold the
 	// shutdown up.
-	watch := exec.Command(framework.KubectlBinary(), "--kubeconfig", kc, "get", "csr", "-w")
-	var watchOut framework.SyncBuffer
-	watch.Stdout = &watchOut
-	if err := watch.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
+	watchOut := framework.KubectlWatch(t, kc, "get", "csr", "-w")
 	framework.Eventually(t, 10*time.Second, "the watch to list the CSRs", func() bool {
 		return strings.Contains(watchOut.String(), "pending-survivor")
 	})

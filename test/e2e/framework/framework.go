@@ -211,6 +211,20 @@ func Kcsr(t testing.TB, kubeconfig string, args ...string) Result {
 	return Run(t, "", Binary(t), append(args, "--kubeconfig", kubeconfig)...)
 }
 
+// KubectlWatch starts kubectl with args (a watch: get -w) in the background and returns
+// its stdout as it streams; kubectl is killed when the test ends.
+func KubectlWatch(t testing.TB, kubeconfig string, args ...string) *SyncBuffer {
+	t.Helper()
+	watch := exec.Command(KubectlBinary(), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	out := &SyncBuffer{}
+	watch.Stdout = out
+	if err := watch.Start(); err != nil {
+		t.Fatalf("start kubectl %s: %v", strings.Join(args, " "), err)
+	}
+	t.Cleanup(func() { _ = watch.Process.Kill(); _ = watch.Wait() })
+	return out
+}
+
 // KubectlStdin runs kubectl with stdin.
 func KubectlStdin(t testing.TB, kubeconfig, stdin string, args ...string) Result {
 	t.Helper()

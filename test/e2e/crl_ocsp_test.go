@@ -26,14 +26,7 @@ func TestCRLAndOCSP(t *testing.T) {
 	dir := t.TempDir()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	caFile := filepath.Join(s.DataDir, "pki", "ca.crt")
-	issue := func(name string) string {
-		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
-		framework.MustKubectl(t, kc, "certificate", "approve", name)
-		framework.WaitIssued(t, kc, name)
-		return framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
-	}
-	rahul, other := issue("rahul"), issue("priya")
+	rahul, other := framework.IssueClientCert(t, kc, dir, "rahul"), framework.IssueClientCert(t, kc, dir, "priya")
 	cert := parseCert(t, mustRead(t, rahul))
 	if got := strings.Join(cert.CRLDistributionPoints, ","); got != base+"/crl/cluster.crl" {
 		t.Errorf("CRL distribution point = %q", got)

@@ -35,11 +35,7 @@ type issuedCert struct {
 func issueClientCertificate(t *testing.T, s *framework.Server, dir, name string) issuedCert {
 	t.Helper()
 	kc := s.Kubeconfig
-	req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
-	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
-	framework.MustKubectl(t, kc, "certificate", "approve", name)
-	framework.WaitIssued(t, kc, name)
-	crt := framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
+	crt := framework.IssueClientCert(t, kc, dir, name, "developers")
 	return issuedCert{
 		kubeconfig: s.UserKubeconfig(t, dir, name, "--client-certificate", crt, "--client-key", filepath.Join(dir, name+".key")),
 		certFile:   crt,

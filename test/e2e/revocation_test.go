@@ -19,11 +19,7 @@ func TestRevocation(t *testing.T) {
 	kc := s.Kubeconfig
 	issue := func(name string) (string, string) {
 		t.Helper()
-		req := framework.GoCSR(t, dir, name, name, []string{"developers"}, nil, nil)
-		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
-		framework.MustKubectl(t, kc, "certificate", "approve", name)
-		framework.WaitIssued(t, kc, name)
-		crt := framework.WriteFile(t, dir, name+".crt", string(framework.IssuedCertificate(t, kc, name)))
+		crt := framework.IssueClientCert(t, kc, dir, name, "developers")
 		userKC := filepath.Join(dir, name+".kubeconfig")
 		for _, args := range [][]string{
 			{"config", "set-cluster", "kcsr", "--server", s.URL, "--certificate-authority", filepath.Join(s.DataDir, "pki", "ca.crt"), "--embed-certs"},

@@ -105,3 +105,14 @@ func Chunk(s string, n int) []string {
 	}
 	return append(out, s)
 }
+
+// IssueClientCert has the administrator (kubeconfig) create a one-hour client
+// certificate CSR name for CN=name, O=orgs, approve it, and wait for it: the certificate
+// is written to dir/name.crt, its key to dir/name.key. It returns the certificate's path.
+func IssueClientCert(t testing.TB, kubeconfig, dir, name string, orgs ...string) string {
+	t.Helper()
+	req := GoCSR(t, dir, name, name, orgs, nil, nil)
+	MustKubectl(t, kubeconfig, "create", "-f", WriteFile(t, dir, name+".yaml", CSRManifest(name, req, "kubernetes.io/kube-apiserver-client", 3600, "client auth")))
+	MustKubectl(t, kubeconfig, "certificate", "approve", name)
+	return WriteFile(t, dir, name+".crt", string(WaitIssued(t, kubeconfig, name)))
+}

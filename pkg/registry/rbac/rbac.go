@@ -9,8 +9,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
+
+	"kcsr.dev/kcsr/pkg/registry"
 )
 
 // DefaultSubjects fills in each subject's apiGroup as rbac/v1 defaulting does: the RBAC
@@ -37,6 +40,22 @@ func DefaultRoleRef(ref *rbacv1.RoleRef) {
 
 // EscalationCheck decides whether the caller may write obj (old is nil on create).
 type EscalationCheck func(ctx context.Context, obj, old runtime.Object) error
+
+// NewGuardedStore returns the store of spec whose creates and updates first pass check,
+// which gets the new object and the stored one (nil on create) as T.
+func NewGuardedStore[T runtime.Object](optsGetter generic.RESTOptionsGetter, spec registry.StoreSpec, check func(ctx context.Context, obj, old T) error) (*GuardedStore, error) {
+	store, err := registry.NewStore(optsGetter, spec)
+	if err != nil {
+		return nil, err
+	}
+	return &GuardedStore{Store: store, Check: func(ctx context.Context, obj, old runtime.Object) error {
+		var stored T
+		if old != nil {
+			stored = old.(T)
+		}
+		return check(ctx, obj.(T), stored)
+	}}, nil
+}
 
 // GuardedStore is a generic store whose creates and updates first pass an escalation check,
 // as Kubernetes' "policybased" RBAC storages do.

@@ -36,7 +36,7 @@ type REST struct{ *registryrbac.GuardedStore }
 // NewREST returns the storage; every write passes checker's escalation rules.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, checker *authzrbac.EscalationChecker) (*REST, error) {
 	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, CreateOnUpdate: true, UnconditionalUpdate: true}}
-	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+	store, err := registryrbac.NewGuardedStore(optsGetter, registry.StoreSpec{
 		Resource: rbacv1.Resource("clusterroles"),
 		Singular: "clusterrole",
 		New:      func() runtime.Object { return &rbacv1.ClusterRole{} },
@@ -55,16 +55,9 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, check
 				return []any{r.Name, r.CreationTimestamp.UTC().Format(time.RFC3339)}, nil
 			},
 		},
-	})
+	}, checker.CheckClusterRole)
 	if err != nil {
 		return nil, err
 	}
-	check := func(ctx context.Context, obj, old runtime.Object) error {
-		var oldRole *rbacv1.ClusterRole
-		if old != nil {
-			oldRole = old.(*rbacv1.ClusterRole)
-		}
-		return checker.CheckClusterRole(ctx, obj.(*rbacv1.ClusterRole), oldRole)
-	}
-	return &REST{&registryrbac.GuardedStore{Store: store, Check: check}}, nil
+	return &REST{store}, nil
 }

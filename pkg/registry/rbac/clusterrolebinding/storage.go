@@ -50,7 +50,7 @@ type REST struct{ *registryrbac.GuardedStore }
 // NewREST returns the storage; every write passes checker's escalation rules.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, checker *authzrbac.EscalationChecker) (*REST, error) {
 	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, CreateOnUpdate: true, UnconditionalUpdate: true}}
-	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
+	store, err := registryrbac.NewGuardedStore(optsGetter, registry.StoreSpec{
 		Resource: rbacv1.Resource("clusterrolebindings"),
 		Singular: "clusterrolebinding",
 		New:      func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
@@ -91,16 +91,9 @@ func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, check
 				}, nil
 			},
 		},
-	})
+	}, checker.CheckClusterRoleBinding)
 	if err != nil {
 		return nil, err
 	}
-	check := func(ctx context.Context, obj, old runtime.Object) error {
-		var oldBinding *rbacv1.ClusterRoleBinding
-		if old != nil {
-			oldBinding = old.(*rbacv1.ClusterRoleBinding)
-		}
-		return checker.CheckClusterRoleBinding(ctx, obj.(*rbacv1.ClusterRoleBinding), oldBinding)
-	}
-	return &REST{&registryrbac.GuardedStore{Store: store, Check: check}}, nil
+	return &REST{store}, nil
 }

@@ -35,7 +35,7 @@ func testAudit(t *testing.T, cp *controlPlane) {
 	dir := t.TempDir()
 	dave := cp.s.UserKubeconfig(t, dir, "dave", "--token", daveToken)
 	mallory := cp.s.UserKubeconfig(t, dir, "mallory", "--token", malloryToken)
-	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester-dave", "dave")))
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", framework.CSRRequesterRole("csr-requester-dave", "dave")))
 	framework.Eventually(t, 10*time.Second, "dave's binding to take effect", func() bool {
 		return canI(t, dave, "create", "certificatesigningrequests") == "yes"
 	})

@@ -19,34 +19,6 @@ import (
 
 const clientApproverRole = "system:certificates.k8s.io:kube-apiserver-client-approver"
 
-// csrRequesterRole lets its subject read and create CSRs and write their approval
-// subresource, but approve for no signer: the admission check still refuses.
-const csrRequesterRole = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: %[1]s
-rules:
-- apiGroups: ["certificates.k8s.io"]
-  resources: ["certificatesigningrequests"]
-  verbs: ["get", "list", "create"]
-- apiGroups: ["certificates.k8s.io"]
-  resources: ["certificatesigningrequests/approval"]
-  verbs: ["update"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: %[1]s-%[2]s
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: %[1]s
-subjects:
-- apiGroup: rbac.authorization.k8s.io
-  kind: User
-  name: %[2]s
-`
-
 // testRBACAcceptance is acceptance (b) of issue 2: a user with an openssl-made client
 // certificate and no grant gets 403 on create and approve; with CSR rights but no signer
 // rights the approval admission check refuses; with Kubernetes' approver ClusterRole bound,
@@ -105,7 +77,7 @@ func testRBACAcceptance(t *testing.T, cp *controlPlane) {
 	})
 
 	// Stage 2: CSR rights and the approval subresource, but no signer.
-	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester", "alice")))
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", framework.CSRRequesterRole("csr-requester", "alice")))
 	t.Run("requester without signer", func(t *testing.T) {
 		framework.Eventually(t, 10*time.Second, "alice's ClusterRoleBinding to take effect", func() bool {
 			return canI(t, alice.kubeconfig, "create", "certificatesigningrequests") == "yes"
@@ -187,7 +159,7 @@ func testRBACAcceptance(t *testing.T, cp *controlPlane) {
 func testSignerWildcard(t *testing.T, cp *controlPlane) {
 	dir := t.TempDir()
 	walt := cp.newCertUser(t, dir, "walt", "/CN=walt/O=dev")
-	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", fmt.Sprintf(csrRequesterRole, "csr-requester-walt", "walt")))
+	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "requester.yaml", framework.CSRRequesterRole("csr-requester-walt", "walt")))
 	// kubectl create clusterrole refuses `signers` (not a discoverable resource): a manifest.
 	framework.MustKubectl(t, cp.admin, "apply", "-f", framework.WriteFile(t, dir, "wildcard.yaml",
 		clusterRole("example-com-approver", `{apiGroups: ["certificates.k8s.io"], resources: ["signers"], resourceNames: ["example.com/*"], verbs: ["approve"]}`)))

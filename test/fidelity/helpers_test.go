@@ -22,25 +22,7 @@ import (
 
 // rbacRoles lets alice read and create CSRs and write their approval subresource, and sam
 // write their status: neither may approve or sign for any signer yet.
-const rbacRoles = `apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: fidelity-requester
-rules:
-- apiGroups: ["certificates.k8s.io"]
-  resources: ["certificatesigningrequests"]
-  verbs: ["get", "list", "create"]
-- apiGroups: ["certificates.k8s.io"]
-  resources: ["certificatesigningrequests/approval"]
-  verbs: ["update"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata:
-  name: fidelity-requester-alice
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: fidelity-requester}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}]
----
+var rbacRoles = framework.CSRRequesterRole("fidelity-requester", "alice") + `---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata:

@@ -10,9 +10,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes/fake"
-	clocktesting "k8s.io/utils/clock/testing"
 
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -43,17 +40,15 @@ func TestCleanOnce(t *testing.T) {
 	for _, c := range csrs {
 		objs = append(objs, c)
 	}
-	client := fake.NewSimpleClientset(objs...)
-	factory := informers.NewSharedInformerFactory(client, 0)
-	c := New(client, factory.Certificates().V1().CertificateSigningRequests(), Options{Clock: clocktesting.NewFakeClock(now)})
-	ctx := context.Background()
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	f := testkit.NewController(objs, nil)
+	f.Clock.SetTime(now)
+	c := New(f.Client, f.CSRs(), Options{Clock: f.Clock})
+	f.Start(t)
 
-	c.CleanOnce(ctx)
+	c.CleanOnce(context.Background())
 
 	var deleted []string
-	for _, a := range client.Actions() {
+	for _, a := range f.Client.Actions() {
 		if a.GetVerb() == "delete" {
 			deleted = append(deleted, a.(interface{ GetName() string }).GetName())
 		}

@@ -43,7 +43,7 @@ func TestLeaderElection(t *testing.T) {
 	}
 
 	// Through the follower; decided and signed by the leader.
-	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "policy.yaml", approveAllPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "policy.yaml", framework.ApprovalPolicy("approve-everything", "kubernetes.io/kube-apiserver-client", "Approve", "")))
 	createCSR := func(name string) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)

@@ -24,18 +24,6 @@ signers:
     organizations: ["*"]
 `
 
-const approveOpsPolicy = `apiVersion: kcsr.dev/v1alpha1
-kind: ApprovalPolicy
-metadata:
-  name: approve-ops
-spec:
-  signerNames: [example.com/ops]
-  rules:
-  - name: always
-    expression: "true"
-  action: Approve
-`
-
 // TestLoginSignerGuardRails: issue 13 item 7. A custom signer on the cluster CA with
 // organizations ["*"] is a login signer: system:masters is refused at create, a protected
 // group is left to a person whatever the policies say, and its revocations are in the
@@ -66,7 +54,7 @@ func TestLoginSignerGuardRails(t *testing.T) {
 	}
 
 	// A policy approving everything for the signer does not approve a protected group.
-	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "approve-ops.yaml", approveOpsPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "approve-ops.yaml", framework.ApprovalPolicy("approve-ops", "example.com/ops", "Approve", "")))
 	platform := framework.GoCSR(t, dir, "platform", "carol", []string{"platform-admins"}, nil, nil)
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "platform.yaml", framework.CSRManifest("platform", platform, ops, 3600, "client auth")))
 	var verdict string

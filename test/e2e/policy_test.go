@@ -43,18 +43,6 @@ spec:
   action: Deny
 `
 
-const approveAllPolicy = `apiVersion: kcsr.dev/v1alpha1
-kind: ApprovalPolicy
-metadata:
-  name: approve-everything
-spec:
-  signerNames: [kubernetes.io/kube-apiserver-client]
-  rules:
-  - name: always
-    expression: "true"
-  action: Approve
-`
-
 // TestApprovalPolicies: issue 4 acceptance (a), (b) and (c).
 func TestApprovalPolicies(t *testing.T) {
 	dir := t.TempDir()
@@ -135,7 +123,7 @@ func TestApprovalPolicies(t *testing.T) {
 
 	// (c) whatever the policies say: a protected group stays with a person, RSA-1024 is
 	// denied, and system:masters cannot even be requested.
-	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "all.yaml", approveAllPolicy))
+	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "all.yaml", framework.ApprovalPolicy("approve-everything", "kubernetes.io/kube-apiserver-client", "Approve", "")))
 	protected := framework.GoCSR(t, dir, "platform", "carol", []string{"platform-admins"}, nil, nil)
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "platform.yaml", framework.CSRManifest("platform", protected, clientSigner, 3600, "client auth")))
 	framework.Eventually(t, 20*time.Second, "a guard-rail verdict", func() bool {

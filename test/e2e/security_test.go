@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,26 +12,6 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
-
-// approvalPolicyManifest approves (or denies) every request of signer whose subject CN is cn
-// ("" for every request).
-func approvalPolicyManifest(name, signer, action, cn string) string {
-	match := ""
-	if cn != "" {
-		match = fmt.Sprintf("  match: request.subject.commonName == %q\n", cn)
-	}
-	return fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
-kind: ApprovalPolicy
-metadata:
-  name: %s
-spec:
-  signerNames: [%q]
-%s  rules:
-  - name: any
-    expression: "true"
-  action: %s
-`, name, signer, match, action)
-}
 
 // TestIssuanceAuthority is issue 13's authorization matrix: for each kcsr.dev resource and
 // verb that can lead to a certificate (policies, join and bootstrap tokens) and each way a
@@ -69,7 +48,7 @@ func TestIssuanceAuthority(t *testing.T) {
 
 	// The victim: a pending request nobody entitled has approved.
 	mustCreateCSRAs(t, dir, admin, "victim", clientSigner)
-	framework.MustKubectl(t, admin, "apply", "-f", framework.WriteFile(t, dir, "team.yaml", approvalPolicyManifest("team", "example.com/team", "Approve", "")))
+	framework.MustKubectl(t, admin, "apply", "-f", framework.WriteFile(t, dir, "team.yaml", framework.ApprovalPolicy("team", "example.com/team", "Approve", "")))
 
 	const needsApprove = `which needs the verb "approve" on signers.certificates.k8s.io`
 	steps := []struct {
@@ -79,16 +58,16 @@ func TestIssuanceAuthority(t *testing.T) {
 	}{
 		// ApprovalPolicy × create, update, patch, delete.
 		{"polly", "create an approve-all policy", func() framework.Result {
-			return apply(polly, "approve-all", approvalPolicyManifest("approve-all", clientSigner, "Approve", ""))
+			return apply(polly, "approve-all", framework.ApprovalPolicy("approve-all", clientSigner, "Approve", ""))
 		}, `approvalpolicies.kcsr.dev "approve-all" is forbidden: user "polly" may not create ApprovalPolicy "approve-all": it can cause certificates of signer "kubernetes.io/kube-apiserver-client" to be issued, ` + needsApprove + ` "kubernetes.io/kube-apiserver-client" (or "kubernetes.io/*")`},
 		{"polly", "create a deny-all policy for a domain", func() framework.Result {
-			return apply(polly, "deny-all", approvalPolicyManifest("deny-all", "kubernetes.io/*", "Deny", ""))
+			return apply(polly, "deny-all", framework.ApprovalPolicy("deny-all", "kubernetes.io/*", "Deny", ""))
 		}, needsApprove + ` "kubernetes.io/*"`},
 		{"polly", "patch a policy's rules", func() framework.Result {
 			return framework.Kubectl(t, polly, "patch", "approvalpolicy", "team", "--type", "merge", "-p", `{"spec":{"signerNames":["kubernetes.io/kube-apiserver-client"]}}`)
 		}, `user "polly" may not update ApprovalPolicy "team"`},
 		{"polly", "replace a policy", func() framework.Result {
-			return framework.Kubectl(t, polly, "replace", "-f", framework.WriteFile(t, dir, "team2.yaml", approvalPolicyManifest("team", clientSigner, "Approve", "")))
+			return framework.Kubectl(t, polly, "replace", "-f", framework.WriteFile(t, dir, "team2.yaml", framework.ApprovalPolicy("team", clientSigner, "Approve", "")))
 		}, `user "polly" may not update ApprovalPolicy "team"`},
 		{"polly", "label a policy (metadata only)", func() framework.Result {
 			return framework.Kubectl(t, polly, "label", "approvalpolicy", "team", "owner=polly")
@@ -127,7 +106,7 @@ func TestIssuanceAuthority(t *testing.T) {
 		}, `is attempting to grant RBAC permissions not currently held`},
 		// The positive control: an approver may write policies and tokens for her signer.
 		{"anna", "create a policy approving CN=friend", func() framework.Result {
-			return apply(anna, "friends", approvalPolicyManifest("friends", clientSigner, "Approve", "friend"))
+			return apply(anna, "friends", framework.ApprovalPolicy("friends", clientSigner, "Approve", "friend"))
 		}, ""},
 		{"anna", "mint a join token for her signer", func() framework.Result {
 			return framework.Kcsr(t, anna, "token", "create", "--user", "joiner", "--group", "dev")

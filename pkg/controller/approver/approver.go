@@ -22,16 +22,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
-	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/issuance"
 )
 
@@ -50,9 +45,6 @@ type Options struct {
 	Policies issuance.PolicyFunc
 	// GuardRails applies the guard rails alone, to join-token requests.
 	GuardRails func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (issuance.Decision, error)
-	// Recorder records every verdict as an event on the CSR.
-	Recorder record.EventRecorder
-	Clock    clock.PassiveClock
 	// SignerNames, when not empty, limits the approver to CSRs of these signerNames: beside
 	// kube-controller-manager (kcsr controller), the kubelet's CSRs are its csrapproving
 	// controller's to decide.
@@ -67,11 +59,11 @@ type Controller struct {
 }
 
 // New returns an approver watching csrs.
-func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
+func New(deps worker.CSRDeps, opts Options) (*Controller, error) {
 	c := &Controller{opts: opts}
 	c.decider = &issuance.Decider{Authorize: c.authorize, Policies: opts.Policies}
 	var err error
-	c.CSRController, err = worker.NewCSRController("approver", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
+	c.CSRController, err = worker.NewCSRController("approver", deps, c.sync)
 	return c, err
 }
 

@@ -16,6 +16,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -49,9 +50,8 @@ type fixture struct {
 func newFixture(t *testing.T, csrs []runtime.Object, tokens []runtime.Object, opts Options) *fixture {
 	t.Helper()
 	f := &fixture{Controller: testkit.NewController(csrs, tokens)}
-	opts.Clock, opts.Recorder = f.Clock, f.Recorder
 	var err error
-	f.c, err = New(f.Client, f.Kcsr, f.CSRs(), opts)
+	f.c, err = New(worker.CSRDeps{Client: f.Client, Kcsr: f.Kcsr, CSRs: f.CSRs(), Recorder: f.Recorder, Clock: f.Clock}, opts)
 	testkit.NoError(t, err, "approver.New")
 	f.Start(t)
 	return f

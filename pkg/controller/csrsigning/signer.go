@@ -25,16 +25,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
-	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
-	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
@@ -49,11 +44,8 @@ type Options struct {
 	// ReportUnserved marks Approved CSRs of signerNames not in Profiles with a
 	// SignerUnavailable condition (standalone mode, where no other signer exists).
 	ReportUnserved bool
-	// Clock and Rand default to the real clock and crypto/rand.
-	Clock clock.PassiveClock
-	Rand  io.Reader
-	// Recorder records issuance, refusals and why a CSR cannot be issued as events.
-	Recorder record.EventRecorder
+	// Rand defaults to crypto/rand.
+	Rand io.Reader
 	// CRLDistributionPoints and OCSPServers are put in issued certificates when set.
 	CRLDistributionPoints, OCSPServers func(signerName string) []string
 }
@@ -66,16 +58,16 @@ type Controller struct {
 }
 
 // New returns a controller watching csrs.
-func New(client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, opts Options) (*Controller, error) {
+func New(deps worker.CSRDeps, opts Options) (*Controller, error) {
 	c := &Controller{opts: opts, issuer: &issuance.Issuer{
 		Profiles:              opts.Profiles,
-		Clock:                 opts.Clock,
+		Clock:                 deps.Clock,
 		Rand:                  opts.Rand,
 		CRLDistributionPoints: opts.CRLDistributionPoints,
 		OCSPServers:           opts.OCSPServers,
 	}}
 	var err error
-	c.CSRController, err = worker.NewCSRController("signer", client, kcsr, csrs, opts.Recorder, opts.Clock, c.sync)
+	c.CSRController, err = worker.NewCSRController("signer", deps, c.sync)
 	return c, err
 }
 

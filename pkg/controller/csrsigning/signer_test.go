@@ -15,6 +15,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/signer"
 	"kcsr.dev/kcsr/pkg/testkit"
@@ -33,11 +34,9 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	f := &fixture{Controller: testkit.NewController(objs, nil), ca: testkit.NewCA(t, testkit.NewKey(t, testkit.P256))}
 	profiles, err := signer.Build(context.Background(), nil, f.ca.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
 	testkit.NoError(t, err, "signer.Build")
-	f.c, err = New(f.Client, f.Kcsr, f.CSRs(), Options{
+	f.c, err = New(worker.CSRDeps{Client: f.Client, Kcsr: f.Kcsr, CSRs: f.CSRs(), Recorder: f.Recorder, Clock: f.Clock}, Options{
 		Profiles:       profiles,
 		ReportUnserved: true,
-		Recorder:       f.Recorder,
-		Clock:          f.Clock,
 	})
 	testkit.NoError(t, err, "csrsigning.New")
 	f.Start(t)

@@ -18,6 +18,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
+	"kcsr.dev/kcsr/pkg/controller/worker"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrv1alpha1informers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/issuance"
@@ -113,10 +114,10 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: c.Component})
 
 	crlURLs, ocspURLs := c.Publisher.URLFuncs(o.PublicURL)
-	signing, err := csrsigning.New(c.Client, c.Kcsr, c.CSRs, csrsigning.Options{
+	deps := worker.CSRDeps{Client: c.Client, Kcsr: c.Kcsr, CSRs: c.CSRs, Recorder: recorder}
+	signing, err := csrsigning.New(deps, csrsigning.Options{
 		Profiles:              c.Signers.Profiles,
 		ReportUnserved:        c.Standalone,
-		Recorder:              recorder,
 		CRLDistributionPoints: crlURLs,
 		OCSPServers:           ocspURLs,
 	})
@@ -132,10 +133,9 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 			// decides only what it signs.
 			only = c.Signers.Names()
 		}
-		approving, err = approver.New(c.Client, c.Kcsr, c.CSRs, approver.Options{
+		approving, err = approver.New(deps, approver.Options{
 			Policies:    engine.Decide,
 			GuardRails:  engine.GuardRailVerdict,
-			Recorder:    recorder,
 			SignerNames: only,
 		})
 		if err != nil {

@@ -27,18 +27,30 @@ type CSRController struct {
 	queue    *Queue
 }
 
+// CSRDeps are what every CSR controller is built on, the same for each of them.
+type CSRDeps struct {
+	Client kubernetes.Interface
+	Kcsr   kcsrclient.Interface
+	// CSRs is the shared CSR informer.
+	CSRs certificatesinformers.CertificateSigningRequestInformer
+	// Recorder records the controller's decisions as events on their CSRs. Required:
+	// production never runs a controller whose decisions leave no event.
+	Recorder record.EventRecorder
+	// Clock is the real one when nil.
+	Clock clock.PassiveClock
+}
+
 // NewCSRController returns the skeleton of the controller name (for logs and metrics),
-// calling sync for the CSRs of csrs. A recorder is required: production never runs a
-// controller whose decisions leave no event. A nil clock is the real one.
-func NewCSRController(name string, client kubernetes.Interface, kcsr kcsrclient.Interface, csrs certificatesinformers.CertificateSigningRequestInformer, recorder record.EventRecorder, clk clock.PassiveClock, sync SyncFunc) (CSRController, error) {
-	if recorder == nil {
+// calling sync for the CSRs of deps.CSRs.
+func NewCSRController(name string, deps CSRDeps, sync SyncFunc) (CSRController, error) {
+	if deps.Recorder == nil {
 		return CSRController{}, fmt.Errorf("%s: an event recorder is required: every decision is recorded as an event on its CSR", name)
 	}
-	if clk == nil {
-		clk = clock.RealClock{}
+	if deps.Clock == nil {
+		deps.Clock = clock.RealClock{}
 	}
-	c := CSRController{Client: client, Kcsr: kcsr, Lister: csrs.Lister(), Recorder: recorder, Clock: clk, queue: New(name, sync)}
-	return c, c.queue.Watch(csrs.Informer())
+	c := CSRController{Client: deps.Client, Kcsr: deps.Kcsr, Lister: deps.CSRs.Lister(), Recorder: deps.Recorder, Clock: deps.Clock, queue: New(name, sync)}
+	return c, c.queue.Watch(deps.CSRs.Informer())
 }
 
 // Enqueue asks for the CSR obj to be synced again.

@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -40,6 +41,41 @@ func DefaultRoleRef(ref *rbacv1.RoleRef) {
 
 // EscalationCheck decides whether the caller may write obj (old is nil on create).
 type EscalationCheck func(ctx context.Context, obj, old runtime.Object) error
+
+// Strategy is the strategy of the RBAC resource T: Kubernetes' answers for RBAC objects
+// (cluster-scoped here, created by a PUT, updated without a resourceVersion), T's
+// validation, and T's defaulting on create and update.
+type Strategy[T runtime.Object] struct {
+	registry.Strategy
+	validate       func(T) field.ErrorList
+	validateUpdate func(obj, old T) field.ErrorList
+	defaults       func(T)
+}
+
+// NewStrategy returns the strategy of T over scheme; defaults may be nil.
+func NewStrategy[T runtime.Object](scheme runtime.ObjectTyper, validate func(T) field.ErrorList, validateUpdate func(obj, old T) field.ErrorList, defaults func(T)) Strategy[T] {
+	base := registry.NewStrategy(scheme)
+	base.CreateOnUpdate, base.UnconditionalUpdate = true, true
+	return Strategy[T]{Strategy: base, validate: validate, validateUpdate: validateUpdate, defaults: defaults}
+}
+
+func (s Strategy[T]) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
+	return s.validate(obj.(T))
+}
+
+func (s Strategy[T]) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
+	return s.validateUpdate(obj.(T), old.(T))
+}
+
+func (s Strategy[T]) PrepareForCreate(_ context.Context, obj runtime.Object) {
+	if s.defaults != nil {
+		s.defaults(obj.(T))
+	}
+}
+
+func (s Strategy[T]) PrepareForUpdate(ctx context.Context, obj, _ runtime.Object) {
+	s.PrepareForCreate(ctx, obj)
+}
 
 // NewGuardedStore returns the store of spec whose creates and updates first pass check,
 // which gets the new object and the stored one (nil on create) as T.

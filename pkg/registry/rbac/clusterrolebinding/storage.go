@@ -3,7 +3,6 @@
 package clusterrolebinding
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -11,9 +10,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
-	"k8s.io/apiserver/pkg/storage/names"
 
 	rbacvalidation "kcsr.dev/kcsr/pkg/apis/rbac/validation"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
@@ -22,26 +19,10 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/table"
 )
 
-type strategy struct{ registry.Strategy }
-
-func (strategy) PrepareForCreate(_ context.Context, obj runtime.Object) {
-	b := obj.(*rbacv1.ClusterRoleBinding)
+// defaults fills in the defaults of a binding's roleRef and subjects, as Kubernetes does.
+func defaults(b *rbacv1.ClusterRoleBinding) {
 	registryrbac.DefaultRoleRef(&b.RoleRef)
 	registryrbac.DefaultSubjects(b.Subjects)
-}
-
-func (strategy) PrepareForUpdate(_ context.Context, obj, _ runtime.Object) {
-	b := obj.(*rbacv1.ClusterRoleBinding)
-	registryrbac.DefaultRoleRef(&b.RoleRef)
-	registryrbac.DefaultSubjects(b.Subjects)
-}
-
-func (strategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return rbacvalidation.ValidateClusterRoleBinding(obj.(*rbacv1.ClusterRoleBinding))
-}
-
-func (strategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return rbacvalidation.ValidateClusterRoleBindingUpdate(obj.(*rbacv1.ClusterRoleBinding), old.(*rbacv1.ClusterRoleBinding))
 }
 
 // REST is the ClusterRoleBinding storage.
@@ -49,7 +30,7 @@ type REST struct{ *registryrbac.GuardedStore }
 
 // NewREST returns the storage; every write passes checker's escalation rules.
 func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, checker *authzrbac.EscalationChecker) (*REST, error) {
-	s := strategy{registry.Strategy{ObjectTyper: scheme, NameGenerator: names.SimpleNameGenerator, CreateOnUpdate: true, UnconditionalUpdate: true}}
+	s := registryrbac.NewStrategy(scheme, rbacvalidation.ValidateClusterRoleBinding, rbacvalidation.ValidateClusterRoleBindingUpdate, defaults)
 	store, err := registryrbac.NewGuardedStore(optsGetter, registry.StoreSpec{
 		Resource: rbacv1.Resource("clusterrolebindings"),
 		Singular: "clusterrolebinding",

@@ -287,6 +287,15 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 	apiserver.ApplyVersion(&generic.Config)
 	apiserver.ApplyOpenAPI(&generic.Config)
 
+	if o.SecureServing.BindPort == 0 && o.SecureServing.Listener == nil {
+		// --secure-port 0 asks for a free port; k8s.io/apiserver reads 0 as "serve nothing",
+		// so the listener is opened here, and the port it got is printed when ready.
+		l, port, err := genericoptions.CreateListener("tcp", net.JoinHostPort(o.SecureServing.BindAddress.String(), "0"), net.ListenConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("--secure-port 0: %w", err)
+		}
+		o.SecureServing.Listener, o.SecureServing.BindPort = l, port
+	}
 	if err := o.SecureServing.ApplyTo(&generic.SecureServing, &generic.LoopbackClientConfig); err != nil {
 		return nil, err
 	}

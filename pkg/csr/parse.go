@@ -57,6 +57,17 @@ func ParseRequest(pemBytes []byte) (*x509.CertificateRequest, error) {
 	return parseDER(block.Bytes)
 }
 
+// DecodeRequest is ParseRequest without the signature check, for a stored request: it was
+// verified when it was created and spec.request is immutable, so the updates of a CSR,
+// the approver and the signer read it without verifying it again.
+func DecodeRequest(pemBytes []byte) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != RequestBlockType {
+		return nil, ErrNotCertificateRequest
+	}
+	return x509.ParseCertificateRequest(block.Bytes)
+}
+
 // ParseStrictRequest is ParseRequest for a request about to be stored, in spec.request,
 // where every reader of CSRs can see it: data must be exactly one CERTIFICATE REQUEST PEM
 // block without headers, with nothing but whitespace around it. Anything else, a private

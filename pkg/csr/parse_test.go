@@ -38,6 +38,8 @@ func TestParseRequest(t *testing.T) {
 		in      []byte
 		wantErr string
 		wantCN  string
+		// badSignature: only the signature is wrong, which DecodeRequest does not check.
+		badSignature bool
 	}{
 		{name: "ecdsa", in: ecPEM, wantCN: "system:node:n1"},
 		{name: "rsa", in: testkit.RequestPEM(t, rsaKey, tmpl), wantCN: "system:node:n1"},
@@ -53,12 +55,26 @@ func TestParseRequest(t *testing.T) {
 		{name: "garbage DER", in: block(RequestBlockType, []byte("garbage")), wantErr: "asn1: structure error: tags don't match (16 vs {class:1 tag:7 length:97 isCompound:true}) {optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> stringType:0 timeType:0 set:false omitEmpty:false} certificateRequest @2"},
 		{name: "empty DER", in: block(RequestBlockType, nil), wantErr: "asn1: syntax error: sequence truncated"},
 		{name: "trailing DER", in: block(RequestBlockType, append(bytes.Clone(ecDER), 0)), wantErr: "asn1: syntax error: trailing data"},
-		{name: "bad ecdsa signature", in: tampered(ecDER), wantErr: "x509: ECDSA verification failure"},
-		{name: "bad rsa signature", in: tampered(testkit.RequestDER(t, rsaKey, tmpl)), wantErr: "crypto/rsa: verification error"},
-		{name: "bad ed25519 signature", in: tampered(testkit.RequestDER(t, edKey, tmpl)), wantErr: "x509: Ed25519 verification failure"},
+		{name: "bad ecdsa signature", in: tampered(ecDER), wantErr: "x509: ECDSA verification failure", badSignature: true},
+		{name: "bad rsa signature", in: tampered(testkit.RequestDER(t, rsaKey, tmpl)), wantErr: "crypto/rsa: verification error", badSignature: true},
+		{name: "bad ed25519 signature", in: tampered(testkit.RequestDER(t, edKey, tmpl)), wantErr: "x509: Ed25519 verification failure", badSignature: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// DecodeRequest reads stored requests: it refuses what ParseRequest refuses,
+			// but for the signature, which was checked when the request was stored.
+			decoded, derr := DecodeRequest(tc.in)
+			wantDecodeErr := tc.wantErr
+			if tc.badSignature {
+				wantDecodeErr = ""
+			}
+			if diff := cmp.Diff(wantDecodeErr, testkit.ErrString(derr)); diff != "" {
+				t.Errorf("DecodeRequest error (-want +got):\n%s", diff)
+			}
+			if derr == nil && decoded.Subject.CommonName != "system:node:n1" {
+				t.Errorf("DecodeRequest common name = %q", decoded.Subject.CommonName)
+			}
+
 			req, err := ParseRequest(tc.in)
 			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Fatalf("error (-want +got):\n%s", diff)

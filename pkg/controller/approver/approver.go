@@ -100,7 +100,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return c.handleJoin(ctx, obj, id)
 	}
 
-	req, err := csr.ParseRequest(obj.Spec.Request)
+	req, err := csr.DecodeRequest(obj.Spec.Request)
 	if err != nil {
 		// Validation refused such requests at create; nothing to decide.
 		return nil

@@ -79,7 +79,7 @@ func joinMismatch(jt *kcsrv1alpha1.JoinToken, obj *certificatesv1.CertificateSig
 	if obj.Spec.SignerName != jt.Spec.SignerName {
 		return fmt.Sprintf("join token %s is for signer %s, not %s; create the CSR with signerName %s", jt.Name, jt.Spec.SignerName, obj.Spec.SignerName, jt.Spec.SignerName)
 	}
-	req, err := csr.ParseRequest(obj.Spec.Request)
+	req, err := csr.DecodeRequest(obj.Spec.Request)
 	if err != nil {
 		return "the request does not parse: " + err.Error()
 	}

@@ -96,7 +96,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 			"no signer serves signerName %q; declare it in the --signer-config file of kcsr server (or fix a misspelled signerName and create a new CSR)", obj.Spec.SignerName))
 	}
 
-	req, err := csr.ParseRequest(obj.Spec.Request)
+	req, err := csr.DecodeRequest(obj.Spec.Request)
 	if err != nil {
 		return fmt.Errorf("unable to parse csr %q: %w", name, err)
 	}

@@ -45,9 +45,10 @@ type options struct {
 	// allowSettingCertificate lets the write set status.certificate (/status).
 	allowSettingCertificate bool
 
-	// allowLooseRequest reads spec.request as Kubernetes does (first block only), for a
-	// stored request that predates the exactly-one-block rule.
-	allowLooseRequest            bool
+	// requestStored reads spec.request as the stored one it is (spec is immutable): as
+	// Kubernetes reads it (first block only, so one that predates the exactly-one-block rule
+	// stays writable), without verifying its signature again (it was verified when stored).
+	requestStored                bool
 	allowBothApprovedAndDenied   bool
 	allowLegacySignerName        bool
 	allowDuplicateConditionTypes bool
@@ -63,9 +64,8 @@ func toleratedProblems(newCSR, oldCSR *certificatesv1.CertificateSigningRequest)
 	if oldCSR == nil {
 		return options{}
 	}
-	_, strictErr := csr.ParseStrictRequest(oldCSR.Spec.Request)
 	return options{
-		allowLooseRequest:            strictErr != nil && bytes.Equal(newCSR.Spec.Request, oldCSR.Spec.Request),
+		requestStored:                bytes.Equal(newCSR.Spec.Request, oldCSR.Spec.Request),
 		allowBothApprovedAndDenied:   csr.HasCondition(oldCSR, certificatesv1.CertificateApproved) && csr.HasCondition(oldCSR, certificatesv1.CertificateDenied),
 		allowLegacySignerName:        oldCSR.Spec.SignerName == csr.LegacyUnknownSignerName,
 		allowDuplicateConditionTypes: hasDuplicateConditionTypes(oldCSR.Status.Conditions),
@@ -197,8 +197,8 @@ func validateSpec(spec *certificatesv1.CertificateSigningRequestSpec, opts optio
 // log.
 func validateRequest(request []byte, opts options) *field.Error {
 	var err error
-	if opts.allowLooseRequest {
-		_, err = csr.ParseRequest(request)
+	if opts.requestStored {
+		_, err = csr.DecodeRequest(request)
 	} else {
 		_, err = csr.ParseStrictRequest(request)
 	}
@@ -212,7 +212,7 @@ func validateRequest(request []byte, opts options) *field.Error {
 		return field.Invalid(requestPath, "<private key omitted>", err.Error()+"; never send a private key, and make a new one if this one was shared: send only the certificate request made from it (openssl req -new -key user.key -out user.csr), encoded with base64 -w0 < user.csr")
 	case errors.As(err, &encodingErr):
 		return field.Invalid(requestPath, field.OmitValueType{}, err.Error()+"; send only the certificate request (base64 -w0 < user.csr), never the private key")
-	case errors.As(err, &signatureErr) && !opts.allowLooseRequest:
+	case errors.As(err, &signatureErr):
 		return field.Invalid(requestPath, request, err.Error())
 	default:
 		return field.Invalid(requestPath, field.OmitValueType{}, err.Error())

@@ -48,7 +48,8 @@ type phaseResult struct {
 	StorageDB   int64  `json:"storageDbBytes"`
 	StorageDisk int64  `json:"storageDiskBytes"`
 	LoadAvg     string `json:"loadAvgAfter"`
-	// Requests is API requests per issued CSR over the phase, by "VERB resource".
+	// Requests is API requests per issued CSR over the phase, by "VERB resource", and the
+	// writes to etcd, by "storage:OPERATION resource".
 	Requests map[string]float64 `json:"requestsPerCsr,omitempty"`
 	// RequestLatency is their mean server-side duration over the phase, in milliseconds.
 	RequestLatency map[string]float64 `json:"requestLatencyMs,omitempty"`

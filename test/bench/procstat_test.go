@@ -98,17 +98,19 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="certi
 apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",scope="",subresource="/readyz",verb="GET",version=""} 9
 apiserver_request_duration_seconds_bucket{le="0.005",verb="POST"} 5
 apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="certificates.k8s.io",resource="certificatesigningrequests",scope="resource",subresource="approval",verb="PUT",version="v1"} 1.5
+etcd_request_duration_seconds_count{group="kcsr.dev",operation="create",resource="issuedcertificates"} 300
+etcd_request_duration_seconds_count{group="certificates.k8s.io",operation="get",resource="certificatesigningrequests"} 7
 `
 	got, err := parseRequestCounts(strings.NewReader(metrics))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]float64{"POST certificatesigningrequests": 321, "PUT certificatesigningrequests/approval": 300, "duration:PUT certificatesigningrequests/approval": 1.5}
+	want := map[string]float64{"POST certificatesigningrequests": 321, "PUT certificatesigningrequests/approval": 300, "duration:PUT certificatesigningrequests/approval": 1.5, "storage:create issuedcertificates": 300}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("parseRequestCounts (-want +got):\n%s", diff)
 	}
 	per := perCSR(map[string]float64{"POST certificatesigningrequests": 21}, got, 300)
-	if diff := cmp.Diff(map[string]float64{"POST certificatesigningrequests": 1, "PUT certificatesigningrequests/approval": 1}, per); diff != "" {
+	if diff := cmp.Diff(map[string]float64{"POST certificatesigningrequests": 1, "PUT certificatesigningrequests/approval": 1, "storage:create issuedcertificates": 1}, per); diff != "" {
 		t.Errorf("perCSR (-want +got):\n%s", diff)
 	}
 	latency := meanLatency(map[string]float64{"PUT certificatesigningrequests/approval": 200, "duration:PUT certificatesigningrequests/approval": 0.5}, got)
@@ -117,5 +119,8 @@ apiserver_request_duration_seconds_sum{component="apiserver",dry_run="",group="c
 	}
 	if got, want := formatRequests(per, latency), "2.00 writes, 0.00 other requests: POST certificatesigningrequests 1.00, PUT certificatesigningrequests/approval 1.00 (10.0 ms)"; got != want {
 		t.Errorf("formatRequests = %q, want %q", got, want)
+	}
+	if got, want := formatStorageWrites(per), "1.00 storage writes: create issuedcertificates 1.00"; got != want {
+		t.Errorf("formatStorageWrites = %q, want %q", got, want)
 	}
 }

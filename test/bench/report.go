@@ -70,6 +70,12 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "  %s %s: %s\n", p.System, p.Workload, formatRequests(p.Requests, p.RequestLatency))
 		}
 	}
+	fmt.Fprintln(w, "\nWrites to etcd per issued CSR (etcd_request_duration_seconds_count: create, update, delete; events included):")
+	for _, p := range r.Phases {
+		if p.Phase == "max" || p.Phase == "half" {
+			fmt.Fprintf(w, "  %s %s %s: %s\n", p.System, p.Workload, p.Phase, formatStorageWrites(p.Requests))
+		}
+	}
 
 	kcsr, kube := r.find("kcsr", nodeClient, "max"), r.find("kube", nodeClient, "max")
 	if kcsr != nil && kube != nil {

@@ -18,11 +18,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/tools/record"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
 	"kcsr.dev/kcsr/pkg/registry/certificates/certificatesigningrequest"
@@ -43,6 +46,26 @@ type ExtraConfig struct {
 	RuleResolver authorizer.RuleResolver
 	// Escalation refuses RBAC writes that would grant more than the writer holds.
 	Escalation *authzrbac.EscalationChecker
+	// InRequest, when set, decides and signs CSRs in the requests that create and approve
+	// them (docs/design/one-write.md); without it the controllers do all of it.
+	InRequest *InRequest
+}
+
+// InRequest is what deciding and signing in the request needs besides the server's own
+// authorizer and inventory storage.
+type InRequest struct {
+	// Decide decides by rule in the create: the kubelet's SubjectAccessReviews and the
+	// policies. Without it only approvals made through /approval are signed in the
+	// request.
+	Decide bool
+	// Policies decides by ApprovalPolicy behind the guard rails; Ready says whether the
+	// policies are loaded.
+	Policies issuance.PolicyFunc
+	Ready    func() bool
+	// Issuer signs for the signers served in this process.
+	Issuer *issuance.Issuer
+	// Recorder gets the events a person needs.
+	Recorder record.EventRecorder
 }
 
 // Config is the whole server configuration.
@@ -83,7 +106,25 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 
-	csrStorage, err := certificatesigningrequest.NewStorage(Scheme, optsGetter)
+	issued, issuedStatus, err := issuedcertificate.NewStorage(Scheme, optsGetter)
+	if err != nil {
+		return nil, err
+	}
+	var in *certificatesigningrequest.InRequest
+	if x := c.ExtraConfig.InRequest; x != nil {
+		records := storeRecords{issued.Store}
+		in = &certificatesigningrequest.InRequest{
+			Ready:        x.Ready,
+			Issuer:       x.Issuer,
+			Records:      records,
+			DeleteRecord: records.delete,
+			Recorder:     x.Recorder,
+		}
+		if x.Decide {
+			in.Decider = &issuance.Decider{Authorize: issuance.Authorizer(c.ExtraConfig.Authorizer), Policies: x.Policies}
+		}
+	}
+	csrStorage, err := certificatesigningrequest.NewStorage(Scheme, optsGetter, in)
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +133,6 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	clusterRoleBindings, err := clusterrolebinding.NewREST(Scheme, optsGetter, c.ExtraConfig.Escalation)
-	if err != nil {
-		return nil, err
-	}
-
-	issued, issuedStatus, err := issuedcertificate.NewStorage(Scheme, optsGetter)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +211,34 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	return &Server{GenericAPIServer: generic}, nil
+}
+
+// storeRecords writes inventory records straight to their storage, in the request that
+// issues the certificate: the server is the writer, as its signer controller is.
+type storeRecords struct{ store *genericregistry.Store }
+
+func (r storeRecords) Create(ctx context.Context, record *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error) {
+	obj, err := r.store.Create(ctx, record, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*kcsrv1alpha1.IssuedCertificate), nil
+}
+
+func (r storeRecords) Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error) {
+	obj, err := r.store.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*kcsrv1alpha1.IssuedCertificate), nil
+}
+
+// delete removes the record of a certificate whose CSR was not stored, so that nobody
+// holds. It goes past the REST's refusal to delete the record of an unexpired
+// certificate, which protects certificates that were handed out.
+func (r storeRecords) delete(ctx context.Context, name string) error {
+	_, _, err := r.store.Delete(ctx, name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{})
+	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

@@ -12,6 +12,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"kcsr.dev/kcsr/pkg/csr"
 )
@@ -102,4 +104,28 @@ func (d *Decider) kubeletClient(ctx context.Context, obj *certificatesv1.Certifi
 		}
 	}
 	return false, "", nil
+}
+
+// Authorizer returns the Decider's Authorize over an authorizer, for a caller in the
+// server's own process: the SubjectAccessReview the approver controller sends, asked
+// directly.
+func Authorizer(a authorizer.Authorizer) func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, subresource string) (bool, error) {
+	return func(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, subresource string) (bool, error) {
+		extra := make(map[string][]string, len(obj.Spec.Extra))
+		for k, v := range obj.Spec.Extra {
+			extra[k] = v
+		}
+		// As the SubjectAccessReview endpoint: an evaluation error (a binding to a missing
+		// role) is not an error of the review, only allowed or not.
+		decision, _, _ := a.Authorize(ctx, authorizer.AttributesRecord{
+			User:            &user.DefaultInfo{Name: obj.Spec.Username, UID: obj.Spec.UID, Groups: obj.Spec.Groups, Extra: extra},
+			Verb:            "create",
+			APIGroup:        certificatesv1.GroupName,
+			APIVersion:      "*",
+			Resource:        "certificatesigningrequests",
+			Subresource:     subresource,
+			ResourceRequest: true,
+		})
+		return decision == authorizer.DecisionAllow, nil
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,14 +29,17 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/admission/certificates/approval"
 	"kcsr.dev/kcsr/pkg/admission/certificates/signing"
 	"kcsr.dev/kcsr/pkg/admission/certificates/subjectrestriction"
-	"kcsr.dev/kcsr/pkg/admission/issuance"
+	issuanceadmission "kcsr.dev/kcsr/pkg/admission/issuance"
 	"kcsr.dev/kcsr/pkg/admission/jointoken"
 	revocationadmission "kcsr.dev/kcsr/pkg/admission/revocation"
 	"kcsr.dev/kcsr/pkg/apiserver"
@@ -49,6 +53,7 @@ import (
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/policy"
@@ -138,18 +143,36 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	loopback := c.api.GenericConfig.LoopbackClientConfig
+	client, err := kubernetes.NewForConfig(loopback)
+	if err != nil {
+		return err
+	}
+	pub, err := o.Controllers.StartPublisher(ctx, signers, c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer())
+	if err != nil {
+		return err
+	}
+	// Rule-approved CSRs are decided and signed in their create, a person's approval is
+	// signed in its write; the controllers do what the request could not finish.
+	events := record.NewBroadcaster(record.WithContext(ctx))
+	defer events.Shutdown()
+	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	policies := c.kcsrInformers.Kcsr().V1alpha1().ApprovalPolicies()
+	engine := &issuance.PolicyEngine{Lister: policies.Lister(), GuardRails: signers.GuardRails}
+	c.api.ExtraConfig.InRequest = &apiserver.InRequest{
+		Decide:   o.Controllers.Approve,
+		Policies: engine.Decide,
+		Ready:    policies.Informer().HasSynced,
+		Issuer:   o.Controllers.Issuer(signers, pub),
+		Recorder: events.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kcsr"}),
+	}
 	server, err := c.api.Complete().New()
 	if err != nil {
 		return err
 	}
-	loopback := c.api.GenericConfig.LoopbackClientConfig
 
 	kubeconfig := filepath.Join(o.DataDir, AdminKubeconfig)
 	if err := p.WriteAdminKubeconfig(kubeconfig, c.url); err != nil {
-		return err
-	}
-	client, err := kubernetes.NewForConfig(loopback)
-	if err != nil {
 		return err
 	}
 	kcsr, err := kcsrclient.NewForConfig(loopback)
@@ -170,10 +193,6 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-pki-inventory", func(hc genericapiserver.PostStartHookContext) error {
 		return recordPKI(hc, kcsr, leaves)
 	}); err != nil {
-		return err
-	}
-	pub, err := o.Controllers.StartPublisher(ctx, signers, c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer())
-	if err != nil {
 		return err
 	}
 	// The approver, signer and cleaner (under the Lease with --leader-elect) stop when ctx
@@ -395,7 +414,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		signing.New(authz),
 		subjectrestriction.New(guardRails.LoginSigners...),
 		revocationadmission.New(authz),
-		issuance.New(authz, guardRails),
+		issuanceadmission.New(authz, guardRails),
 		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), csrInformer.Informer().GetIndexer(), clock.RealClock{}),
 	)
 

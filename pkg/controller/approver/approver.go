@@ -126,11 +126,10 @@ func (c *Controller) decide(ctx context.Context, obj *certificatesv1.Certificate
 	_, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
 	if err == nil {
 		klog.FromContext(ctx).Info("Decided CSR", "csr", obj.Name, "decision", t, "reason", reason, "message", message)
-		eventType := corev1.EventTypeNormal
+		// Events are for what needs a person: a denial. An approval is the condition.
 		if t == certificatesv1.CertificateDenied {
-			eventType = corev1.EventTypeWarning
+			c.Recorder.Event(obj, corev1.EventTypeWarning, string(t), reason+": "+message)
 		}
-		c.Recorder.Event(obj, eventType, string(t), reason+": "+message)
 	}
 	return err
 }

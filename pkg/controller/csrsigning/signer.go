@@ -5,7 +5,9 @@
 // inventory, and only then writes status.certificate. The record is named after the CSR's
 // UID, so a crash between recording and writing the status, or two replicas racing, still
 // yields exactly one certificate per CSR. Transient errors are retried with backoff and
-// never mark a CSR Failed.
+// never mark a CSR Failed. In kcsr server most CSRs arrive here issued already (signed in
+// the request that approved them, with the same issuance.Issuer); this controller signs
+// the rest: a CA that was down, an approval written while it was, kcsr controller's CSRs.
 //
 // In standalone mode (ReportUnserved) the controller is the only signer, so an Approved
 // CSR whose signerName nothing serves gets a SignerUnavailable condition saying so:
@@ -13,13 +15,9 @@
 package csrsigning
 
 import (
-	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
-	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -30,45 +28,47 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
-	"kcsr.dev/kcsr/pkg/inventory"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
-	"kcsr.dev/kcsr/pkg/pemutil"
-	"kcsr.dev/kcsr/pkg/signer"
 )
 
 // Options configure the controller.
 type Options struct {
-	// Profiles are the signers served, by signerName.
-	Profiles map[string]*signer.Profile
-	// ReportUnserved marks Approved CSRs of signerNames not in Profiles with a
+	// Issuer signs, with the CAs of the signers served (by signerName).
+	Issuer *issuance.Issuer
+	// ReportUnserved marks Approved CSRs of signerNames the Issuer does not serve with a
 	// SignerUnavailable condition (standalone mode, where no other signer exists).
 	ReportUnserved bool
-	// Rand defaults to crypto/rand.
-	Rand io.Reader
-	// CRLDistributionPoints and OCSPServers are put in issued certificates when set.
-	CRLDistributionPoints, OCSPServers func(signerName string) []string
 }
 
 // Controller issues certificates.
 type Controller struct {
 	worker.CSRController
-	opts   Options
-	issuer *issuance.Issuer
+	opts    Options
+	records issuance.Records
 }
 
 // New returns a controller watching csrs.
 func New(deps worker.CSRDeps, opts Options) (*Controller, error) {
-	c := &Controller{opts: opts, issuer: &issuance.Issuer{
-		Profiles:              opts.Profiles,
-		Clock:                 deps.Clock,
-		Rand:                  opts.Rand,
-		CRLDistributionPoints: opts.CRLDistributionPoints,
-		OCSPServers:           opts.OCSPServers,
-	}}
+	if opts.Issuer == nil {
+		return nil, errors.New("csrsigning: an Issuer is required")
+	}
+	c := &Controller{opts: opts, records: clientRecords{deps.Kcsr}}
 	var err error
 	c.CSRController, err = worker.NewCSRController("signer", deps, c.sync)
 	return c, err
+}
+
+// clientRecords writes inventory records through the API.
+type clientRecords struct{ kcsr kcsrclient.Interface }
+
+func (r clientRecords) Create(ctx context.Context, record *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error) {
+	return r.kcsr.KcsrV1alpha1().IssuedCertificates().Create(ctx, record, metav1.CreateOptions{})
+}
+
+func (r clientRecords) Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error) {
+	return r.kcsr.KcsrV1alpha1().IssuedCertificates().Get(ctx, name, metav1.GetOptions{})
 }
 
 // sync issues the certificate of one CSR if it is due.
@@ -87,7 +87,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	obj := cached.DeepCopy()
 	logger := klog.FromContext(ctx).WithValues("csr", name, "signerName", obj.Spec.SignerName)
 
-	profile := c.issuer.Serves(obj.Spec.SignerName)
+	profile := c.opts.Issuer.Serves(obj.Spec.SignerName)
 	if profile == nil {
 		if !c.opts.ReportUnserved {
 			return nil
@@ -100,7 +100,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("unable to parse csr %q: %w", name, err)
 	}
-	issued, err := c.issue(ctx, obj, profile, req)
+	issued, _, err := c.opts.Issuer.Issue(ctx, c.records, obj, profile, req)
 	var refused issuance.RefusedError
 	if errors.As(err, &refused) {
 		logger.V(2).Info("refusing to sign", "reason", err)
@@ -122,51 +122,6 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		return fmt.Errorf("error updating signature for csr: %w", err)
 	}
 	logger.Info("Issued certificate", "serial", issued.Spec.SerialNumber, "notAfter", issued.Spec.NotAfter.UTC())
-	c.Recorder.Eventf(obj, corev1.EventTypeNormal, "Issued", "issued certificate %s by %s, valid until %s", issued.Spec.SerialNumber, profile.SignerName, issued.Spec.NotAfter.UTC().Format(time.RFC3339))
-	return nil
-}
-
-// issue returns the inventory record of obj's certificate, signing and recording it first
-// when no record exists yet.
-func (c *Controller) issue(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*kcsrv1alpha1.IssuedCertificate, error) {
-	records := c.Kcsr.KcsrV1alpha1().IssuedCertificates()
-	name := string(obj.UID)
-	// No read first: the record's create below is what decides which certificate is the
-	// one (AlreadyExists hands back the earlier record), so the common case costs one
-	// request, and a retry after a lost status write costs one wasted signature.
-
-	signed, err := c.issuer.Sign(ctx, obj, profile, req)
-	if err != nil {
-		return nil, err
-	}
-	record := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
-	created, err := records.Create(ctx, record, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		// Another replica (or an earlier attempt whose response was lost) recorded first:
-		// that certificate is the one; ours was never handed out.
-		existing, gerr := records.Get(ctx, name, metav1.GetOptions{})
-		if gerr != nil {
-			return nil, gerr
-		}
-		return existing, checkRecord(existing, req)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("record issued certificate: %w", err)
-	}
-	return created, nil
-}
-
-// checkRecord makes sure an existing record answers this request (same public key).
-func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
-	cert, err := pemutil.FirstCertificate(record.Spec.Certificate)
-	if err != nil {
-		return fmt.Errorf("inventory record %s: %w", record.Name, err)
-	}
-	pub, err1 := x509.MarshalPKIXPublicKey(cert.PublicKey)
-	want, err2 := x509.MarshalPKIXPublicKey(req.PublicKey)
-	if err1 != nil || err2 != nil || !bytes.Equal(pub, want) {
-		return fmt.Errorf("inventory record %s holds a certificate for another key; refusing to hand it out", record.Name)
-	}
 	return nil
 }
 

@@ -102,6 +102,14 @@ func (o *Options) Run(ctx, shared context.Context, c Config) (wait func(), err e
 	return func() { <-done }, nil
 }
 
+// Issuer signs with the CAs of s and puts pub's CRL and OCSP URLs (under --public-url)
+// in the certificates. The signer controller and the server's in-request signing both
+// use one, so a certificate is the same whichever path issues it.
+func (o *Options) Issuer(s *Signers, pub *publisher.Publisher) *issuance.Issuer {
+	crl, ocsp := pub.URLFuncs(o.PublicURL)
+	return &issuance.Issuer{Profiles: s.Profiles, CRLDistributionPoints: crl, OCSPServers: ocsp}
+}
+
 // newControllers builds the controllers on the shared informers and returns the function
 // that runs them until its context is done.
 func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx context.Context), err error) {
@@ -113,13 +121,10 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 	}()
 	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: c.Component})
 
-	crlURLs, ocspURLs := c.Publisher.URLFuncs(o.PublicURL)
 	deps := worker.CSRDeps{Client: c.Client, Kcsr: c.Kcsr, CSRs: c.CSRs, Recorder: recorder}
 	signing, err := csrsigning.New(deps, csrsigning.Options{
-		Profiles:              c.Signers.Profiles,
-		ReportUnserved:        c.Standalone,
-		CRLDistributionPoints: crlURLs,
-		OCSPServers:           ocspURLs,
+		Issuer:         o.Issuer(c.Signers, c.Publisher),
+		ReportUnserved: c.Standalone,
 	})
 	if err != nil {
 		return nil, err

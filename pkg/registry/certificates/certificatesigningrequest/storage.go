@@ -21,7 +21,10 @@ import (
 )
 
 // REST is the main resource.
-type REST struct{ *genericregistry.Store }
+type REST struct {
+	*genericregistry.Store
+	in *InRequest
+}
 
 var (
 	_ rest.ShortNamesProvider = &REST{}
@@ -38,11 +41,12 @@ func (*REST) Categories() []string { return nil }
 type Storage struct {
 	CSR      *REST
 	Status   *subresource.REST
-	Approval *subresource.REST
+	Approval *ApprovalREST
 }
 
 // NewStorage returns the REST storage of the resource over optsGetter's storage backend.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*Storage, error) {
+// With in, CSRs are decided and signed in the requests that create and approve them.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in *InRequest) (*Storage, error) {
 	strategy := NewStrategy(scheme)
 	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
 		Resource: certificatesv1.Resource("certificatesigningrequests"),
@@ -58,7 +62,13 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 				if len(options.DryRun) > 0 {
 					return // nothing was stored
 				}
-				metrics.CSRs.WithLabelValues(obj.(*certificatesv1.CertificateSigningRequest).Spec.SignerName, "created").Inc()
+				created := obj.(*certificatesv1.CertificateSigningRequest)
+				metrics.CSRs.WithLabelValues(created.Spec.SignerName, "created").Inc()
+				// Decided and issued in the create: as a /approval and /status update.
+				countChanges(created, &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{CreationTimestamp: created.CreationTimestamp}, Spec: created.Spec}, time.Now())
+			}
+			if in != nil {
+				store.BeginCreate = in.beginCreate
 			}
 		},
 	})
@@ -77,11 +87,14 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	approvalStore.UpdateStrategy = approvalStrategy
 	approvalStore.ResetFieldsStrategy = approvalStrategy
 	approvalStore.BeginUpdate = countTransitions
+	if in != nil {
+		approvalStore.BeginUpdate = in.beginApproval
+	}
 
 	return &Storage{
-		CSR:      &REST{store},
+		CSR:      &REST{Store: store, in: in},
 		Status:   subresource.New(&statusStore),
-		Approval: subresource.New(&approvalStore),
+		Approval: &ApprovalREST{REST: subresource.New(&approvalStore), in: in},
 	}, nil
 }
 
@@ -94,8 +107,18 @@ func countTransitions(_ context.Context, obj, old runtime.Object, options *metav
 		return func(context.Context, bool) {}, nil
 	}
 	newCSR, oldCSR := obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest)
+	return func(_ context.Context, success bool) {
+		// Read at the end: the update's signing in the request adds the certificate.
+		if success {
+			countChanges(newCSR, oldCSR, time.Now())
+		}
+	}, nil
+}
+
+// countChanges counts the decisions and outcomes newCSR has that oldCSR had not.
+func countChanges(newCSR, oldCSR *certificatesv1.CertificateSigningRequest, now time.Time) {
 	signer := oldCSR.Spec.SignerName
-	var events []string
+	created := oldCSR.CreationTimestamp.Time
 	for _, t := range []struct {
 		condition certificatesv1.RequestConditionType
 		event     string
@@ -105,27 +128,16 @@ func countTransitions(_ context.Context, obj, old runtime.Object, options *metav
 		{certificatesv1.CertificateFailed, "failed"},
 	} {
 		if csr.HasCondition(newCSR, t.condition) && !csr.HasCondition(oldCSR, t.condition) {
-			events = append(events, t.event)
-		}
-	}
-	issued := csr.IsIssued(newCSR) && !csr.IsIssued(oldCSR)
-	created := oldCSR.CreationTimestamp.Time
-	return func(_ context.Context, success bool) {
-		if !success {
-			return
-		}
-		now := time.Now()
-		for _, e := range events {
-			metrics.CSRs.WithLabelValues(signer, e).Inc()
-			if e == "approved" || e == "denied" {
-				metrics.TimeToDecision.WithLabelValues(signer, e).Observe(metrics.Since(created, now))
+			metrics.CSRs.WithLabelValues(signer, t.event).Inc()
+			if t.event == "approved" || t.event == "denied" {
+				metrics.TimeToDecision.WithLabelValues(signer, t.event).Observe(metrics.Since(created, now))
 			}
 		}
-		if issued {
-			metrics.CSRs.WithLabelValues(signer, "issued").Inc()
-			metrics.TimeToIssue.WithLabelValues(signer).Observe(metrics.Since(created, now))
-		}
-	}, nil
+	}
+	if csr.IsIssued(newCSR) && !csr.IsIssued(oldCSR) {
+		metrics.CSRs.WithLabelValues(signer, "issued").Inc()
+		metrics.TimeToIssue.WithLabelValues(signer).Observe(metrics.Since(created, now))
+	}
 }
 
 // TableConvertor renders CSRs with kubectl's columns: NAME, AGE, SIGNERNAME, REQUESTOR,

@@ -1,0 +1,64 @@
+package issuance
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/signer"
+)
+
+// Records is where the inventory records of issued certificates are written: the API
+// client for the signer controller, the IssuedCertificate storage itself for the server's
+// in-request signing.
+type Records interface {
+	Create(ctx context.Context, record *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error)
+	Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error)
+}
+
+// Issue returns the inventory record of obj's certificate: it signs req (as Sign does)
+// and records the certificate before anyone can be handed it. The record is named after
+// the CSR's UID and its create decides which certificate is the one: when a record exists
+// already (another replica, or an earlier attempt whose answer was lost, recorded first),
+// that certificate is returned, provided it certifies req's key, and the new signature is
+// thrown away, never handed out. So the common case costs one signature and one write.
+// created says whether this call wrote the record.
+func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (record *kcsrv1alpha1.IssuedCertificate, created bool, err error) {
+	signed, err := i.Sign(ctx, obj, profile, req)
+	if err != nil {
+		return nil, false, err
+	}
+	record, err = records.Create(ctx, inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM))
+	if apierrors.IsAlreadyExists(err) {
+		existing, gerr := records.Get(ctx, string(obj.UID))
+		if gerr != nil {
+			return nil, false, gerr
+		}
+		return existing, false, checkRecord(existing, req)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("record issued certificate: %w", err)
+	}
+	return record, true, nil
+}
+
+// checkRecord makes sure an existing record answers this request (same public key).
+func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
+	cert, err := pemutil.FirstCertificate(record.Spec.Certificate)
+	if err != nil {
+		return fmt.Errorf("inventory record %s: %w", record.Name, err)
+	}
+	pub, err1 := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	want, err2 := x509.MarshalPKIXPublicKey(req.PublicKey)
+	if err1 != nil || err2 != nil || !bytes.Equal(pub, want) {
+		return fmt.Errorf("inventory record %s holds a certificate for another key; refusing to hand it out", record.Name)
+	}
+	return nil
+}

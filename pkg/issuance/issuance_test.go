@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"kcsr.dev/kcsr/pkg/signer"
@@ -149,5 +150,32 @@ func TestSign(t *testing.T) {
 	var unavailable UnavailableError
 	if !errors.As(err, &unavailable) {
 		t.Errorf("an expired CA: %v; want an UnavailableError", err)
+	}
+}
+
+// TestAuthorizer: in the server's process, the Decider's question is the one the approver
+// sends as a SubjectAccessReview: may the requester (user, UID, groups, extra) create
+// certificatesigningrequests/<subresource>. An evaluation error is no error, as there.
+func TestAuthorizer(t *testing.T) {
+	obj := testkit.CSR("node", testkit.SetUsername("system:node:n1"), testkit.SetRequesterUID("u1"), testkit.SetGroups("system:nodes"), testkit.SetExtra("k", "v"))
+	var got authorizer.Attributes
+	authorize := Authorizer(authorizer.AuthorizerFunc(func(_ context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
+		got = a
+		if a.GetSubresource() == "selfnodeclient" {
+			return authorizer.DecisionAllow, "", nil
+		}
+		return authorizer.DecisionNoOpinion, "", errors.New("a binding names a missing role")
+	}))
+	allowed, err := authorize(context.Background(), obj, "selfnodeclient")
+	if !allowed || err != nil {
+		t.Errorf("selfnodeclient: allowed %v, %v; want allowed", allowed, err)
+	}
+	u := got.GetUser()
+	if u.GetName() != "system:node:n1" || u.GetUID() != "u1" || !cmp.Equal(u.GetGroups(), []string{"system:nodes"}) || !cmp.Equal(u.GetExtra(), map[string][]string{"k": {"v"}}) ||
+		got.GetVerb() != "create" || got.GetAPIGroup() != "certificates.k8s.io" || got.GetResource() != "certificatesigningrequests" || !got.IsResourceRequest() {
+		t.Errorf("asked %+v as %+v", got, u)
+	}
+	if allowed, err := authorize(context.Background(), obj, "nodeclient"); allowed || err != nil {
+		t.Errorf("nodeclient: allowed %v, %v; want not allowed and no error", allowed, err)
 	}
 }

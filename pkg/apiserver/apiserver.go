@@ -34,8 +34,7 @@ import (
 	"kcsr.dev/kcsr/pkg/registry/kcsr/approvalpolicy"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/issuedcertificate"
 	"kcsr.dev/kcsr/pkg/registry/kcsr/token"
-	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrole"
-	"kcsr.dev/kcsr/pkg/registry/rbac/clusterrolebinding"
+	registryrbac "kcsr.dev/kcsr/pkg/registry/rbac"
 )
 
 // ExtraConfig is what kcsr adds to the generic server configuration.
@@ -128,11 +127,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	clusterRoles, err := clusterrole.NewREST(Scheme, optsGetter, c.ExtraConfig.Escalation)
-	if err != nil {
-		return nil, err
-	}
-	clusterRoleBindings, err := clusterrolebinding.NewREST(Scheme, optsGetter, c.ExtraConfig.Escalation)
+	clusterRoles, clusterRoleBindings, err := registryrbac.NewStorage(Scheme, optsGetter, c.ExtraConfig.Escalation)
 	if err != nil {
 		return nil, err
 	}

@@ -17,9 +17,8 @@ import (
 // every shape openssl and a shell make, is refused at create, nothing is stored, and
 // neither kubectl's output nor the server's log shows any of the key.
 func TestRequestHoldsOnlyTheRequest(t *testing.T) {
-	s := framework.StartServer(t, "")
+	// The user's files first: openssl makes them before any server is involved.
 	dir := t.TempDir()
-	kc := s.Kubeconfig
 	framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
 	framework.Openssl(t, dir, "ecparam", "-name", "prime256v1", "-genkey", "-out", "ec.key")
 	framework.Openssl(t, dir, "pkey", "-in", "user.key", "-outform", "DER", "-out", "user.der")
@@ -42,6 +41,8 @@ func TestRequestHoldsOnlyTheRequest(t *testing.T) {
 	keyBlock, _ := pem.Decode(keyPEM)
 	relabelled := pem.EncodeToMemory(&pem.Block{Type: "DATA", Bytes: keyBlock.Bytes})
 	keyText := []byte(base64.StdEncoding.EncodeToString(keyDER)) // the PEM body, one line
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
 
 	const (
 		keyRefused   = `spec.request: Invalid value: "<private key omitted>": must be exactly one PEM block of type CERTIFICATE REQUEST: found a private key; never send a private key`

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
@@ -117,7 +118,9 @@ func requestContext(u user.Info, verb, resource, name string) context.Context {
 	})
 }
 
-func TestCheckClusterRole(t *testing.T) {
+// TestEscalationChecks: ClusterRole and ClusterRoleBinding writes, each checked by its own
+// rule, with Kubernetes' error messages.
+func TestEscalationChecks(t *testing.T) {
 	_, checker := escalationFixture(t)
 	bob := &user.DefaultInfo{Name: "bob"}
 	master := &user.DefaultInfo{Name: "root", Groups: []string{user.SystemPrivilegedGroup}}
@@ -129,59 +132,6 @@ func TestCheckClusterRole(t *testing.T) {
 	withFinalizer.Finalizers = []string{"example.com/keep"}
 	changedRules := clusterRole("r", rule(l("delete", "update"), l(csrGroup), l("certificatesigningrequests")))
 
-	tests := []struct {
-		name    string
-		ctx     context.Context
-		role    *rbacv1.ClusterRole
-		old     *rbacv1.ClusterRole
-		wantErr string
-	}{
-		{name: "covered create", ctx: requestContext(alice, "create", "clusterroles", ""), role: readRole},
-		{
-			name: "escalating create",
-			ctx:  requestContext(alice, "create", "clusterroles", ""),
-			role: deleteRole,
-			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
-{APIGroups:["certificates.k8s.io"], Resources:["certificatesigningrequests"], Verbs:["delete"]}`,
-		},
-		{name: "system:masters may escalate", ctx: requestContext(master, "create", "clusterroles", ""), role: deleteRole},
-		{name: "escalate verb allows create", ctx: requestContext(bob, "create", "clusterroles", ""), role: deleteRole},
-		{name: "escalate verb allows update", ctx: requestContext(bob, "update", "clusterroles", "r"), role: deleteRole, old: readRole},
-		{name: "only GC fields changed", ctx: requestContext(alice, "update", "clusterroles", "r"), role: withFinalizer, old: deleteRole},
-		{
-			name: "rules changed on update",
-			ctx:  requestContext(alice, "update", "clusterroles", "r"),
-			role: changedRules, old: deleteRole,
-			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
-{APIGroups:["certificates.k8s.io"], Resources:["certificatesigningrequests"], Verbs:["delete" "update"]}`,
-		},
-		{
-			name:    "aggregationRule needs cluster-admin",
-			ctx:     requestContext(alice, "create", "clusterroles", ""),
-			role:    aggregated,
-			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: must have cluster-admin privileges to use the aggregationRule`,
-		},
-		{
-			name:    "no user",
-			ctx:     context.Background(),
-			role:    readRole,
-			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: no user on context`,
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checker.CheckClusterRole(tc.ctx, tc.role, tc.old)
-			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-func TestCheckClusterRoleBinding(t *testing.T) {
-	_, checker := escalationFixture(t)
-	bob := &user.DefaultInfo{Name: "bob"}
-	master := &user.DefaultInfo{Name: "root", Groups: []string{user.SystemPrivilegedGroup}}
 	bindA := binding("x", "approve-a", userSubject("carol"))
 	bindB := binding("x", "approve-b", userSubject("carol"))
 	bindMissing := binding("x", "missing", userSubject("carol"))
@@ -190,48 +140,88 @@ func TestCheckClusterRoleBinding(t *testing.T) {
 	bindBOwned := bindB.DeepCopy()
 	bindBOwned.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "o", UID: "u"}}
 
+	// check runs the checker's rule for obj's kind.
+	check := func(ctx context.Context, obj, old runtime.Object) error {
+		if role, ok := obj.(*rbacv1.ClusterRole); ok {
+			prev, _ := old.(*rbacv1.ClusterRole)
+			return checker.CheckClusterRole(ctx, role, prev)
+		}
+		prev, _ := old.(*rbacv1.ClusterRoleBinding)
+		return checker.CheckClusterRoleBinding(ctx, obj.(*rbacv1.ClusterRoleBinding), prev)
+	}
+
 	tests := []struct {
-		name    string
-		ctx     context.Context
-		binding *rbacv1.ClusterRoleBinding
-		old     *rbacv1.ClusterRoleBinding
-		wantErr string
+		name     string
+		ctx      context.Context
+		obj, old runtime.Object
+		wantErr  string
 	}{
-		{name: "holds the role's permissions", ctx: requestContext(alice, "create", "clusterrolebindings", ""), binding: bindA},
+		{name: "role: covered create", ctx: requestContext(alice, "create", "clusterroles", ""), obj: readRole},
 		{
-			name:    "does not hold the role's permissions",
-			ctx:     requestContext(alice, "create", "clusterrolebindings", ""),
-			binding: bindB,
+			name: "role: escalating create",
+			ctx:  requestContext(alice, "create", "clusterroles", ""),
+			obj:  deleteRole,
+			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
+{APIGroups:["certificates.k8s.io"], Resources:["certificatesigningrequests"], Verbs:["delete"]}`,
+		},
+		{name: "role: system:masters may escalate", ctx: requestContext(master, "create", "clusterroles", ""), obj: deleteRole},
+		{name: "role: escalate verb allows create", ctx: requestContext(bob, "create", "clusterroles", ""), obj: deleteRole},
+		{name: "role: escalate verb allows update", ctx: requestContext(bob, "update", "clusterroles", "r"), obj: deleteRole, old: readRole},
+		{name: "role: only GC fields changed", ctx: requestContext(alice, "update", "clusterroles", "r"), obj: withFinalizer, old: deleteRole},
+		{
+			name: "role: rules changed on update",
+			ctx:  requestContext(alice, "update", "clusterroles", "r"),
+			obj:  changedRules, old: deleteRole,
+			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
+{APIGroups:["certificates.k8s.io"], Resources:["certificatesigningrequests"], Verbs:["delete" "update"]}`,
+		},
+		{
+			name:    "role: aggregationRule needs cluster-admin",
+			ctx:     requestContext(alice, "create", "clusterroles", ""),
+			obj:     aggregated,
+			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: must have cluster-admin privileges to use the aggregationRule`,
+		},
+		{
+			name:    "role: no user",
+			ctx:     context.Background(),
+			obj:     readRole,
+			wantErr: `clusterroles.rbac.authorization.k8s.io "r" is forbidden: no user on context`,
+		},
+		{name: "binding: holds the role's permissions", ctx: requestContext(alice, "create", "clusterrolebindings", ""), obj: bindA},
+		{
+			name: "binding: does not hold the role's permissions",
+			ctx:  requestContext(alice, "create", "clusterrolebindings", ""),
+			obj:  bindB,
 			wantErr: `clusterrolebindings.rbac.authorization.k8s.io "x" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
 {APIGroups:["certificates.k8s.io"], Resources:["signers"], ResourceNames:["example.com/b"], Verbs:["approve"]}`,
 		},
-		{name: "bind verb on the role", ctx: requestContext(bob, "create", "clusterrolebindings", ""), binding: bindB},
+		{name: "binding: bind verb on the role", ctx: requestContext(bob, "create", "clusterrolebindings", ""), obj: bindB},
 		{
-			name:    "bind verb on another role",
-			ctx:     requestContext(bob, "create", "clusterrolebindings", ""),
-			binding: bindA,
+			name: "binding: bind verb on another role",
+			ctx:  requestContext(bob, "create", "clusterrolebindings", ""),
+			obj:  bindA,
 			wantErr: `clusterrolebindings.rbac.authorization.k8s.io "x" is forbidden: user "bob" (groups=[]) is attempting to grant RBAC permissions not currently held:
 {APIGroups:["certificates.k8s.io"], Resources:["signers"], ResourceNames:["example.com/a"], Verbs:["approve"]}`,
 		},
-		{name: "system:masters", ctx: requestContext(master, "create", "clusterrolebindings", ""), binding: bindB},
+		{name: "binding: system:masters", ctx: requestContext(master, "create", "clusterrolebindings", ""), obj: bindB},
 		{
-			name:    "missing role",
+			name:    "binding: missing role",
 			ctx:     requestContext(alice, "create", "clusterrolebindings", ""),
-			binding: bindMissing,
+			obj:     bindMissing,
 			wantErr: `clusterrole.rbac.authorization.k8s.io "missing" not found`,
 		},
-		{name: "only GC fields changed", ctx: requestContext(alice, "update", "clusterrolebindings", "x"), binding: bindBOwned, old: bindB},
+		{name: "binding: only GC fields changed", ctx: requestContext(alice, "update", "clusterrolebindings", "x"), obj: bindBOwned, old: bindB},
 		{
-			name:    "labels changed is checked",
-			ctx:     requestContext(alice, "update", "clusterrolebindings", "x"),
-			binding: bindBLabelled, old: bindB,
+			name: "binding: labels changed is checked",
+			ctx:  requestContext(alice, "update", "clusterrolebindings", "x"),
+			obj:  bindBLabelled, old: bindB,
 			wantErr: `clusterrolebindings.rbac.authorization.k8s.io "x" is forbidden: user "alice" (groups=` + aliceGroups + `) is attempting to grant RBAC permissions not currently held:
 {APIGroups:["certificates.k8s.io"], Resources:["signers"], ResourceNames:["example.com/b"], Verbs:["approve"]}`,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checker.CheckClusterRoleBinding(tc.ctx, tc.binding, tc.old)
+			err := check(tc.ctx, tc.obj, tc.old)
 			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}

@@ -1,6 +1,7 @@
-// Package rbac holds what the ClusterRole and ClusterRoleBinding registries share: the
-// defaulting Kubernetes applies to rbac.authorization.k8s.io/v1 objects, and the wrapper
-// that refuses privilege escalation on every write.
+// Package rbac is the REST storage of rbac.authorization.k8s.io/v1 ClusterRoles and
+// ClusterRoleBindings (NewStorage): the defaulting Kubernetes applies to them, their
+// validation, kubectl's table columns, and the wrapper that refuses privilege escalation
+// on every write, as Kubernetes' "policybased" storages do.
 package rbac
 
 import (

@@ -121,8 +121,10 @@ func TestInRequest(t *testing.T) {
 			}
 			in := &InRequest{
 				Decider: &issuance.Decider{
-					Authorize: func(_ context.Context, _ *certificatesv1.CertificateSigningRequest, sub string) (bool, error) { return sub == "nodeclient", nil },
-					Policies:  byPolicy(tc.policy),
+					Authorize: func(_ context.Context, _ *certificatesv1.CertificateSigningRequest, sub string) (bool, error) {
+						return sub == "nodeclient", nil
+					},
+					Policies: byPolicy(tc.policy),
 				},
 				Ready:        func() bool { return !tc.notReady },
 				Issuer:       &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(now)},

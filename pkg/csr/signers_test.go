@@ -43,14 +43,34 @@ func TestValidateKubeAPIServerClient(t *testing.T) {
 	}
 }
 
+// kubeletCase is a request to one of Kubernetes' kubelet signers and the error its rules
+// give (none: it is a kubelet CSR of that kind).
+type kubeletCase struct {
+	name    string
+	tmpl    *x509.CertificateRequest
+	usages  []certificatesv1.KeyUsage
+	wantErr string
+}
+
+// runKubeletCases checks validate on each case, and that recognize agrees with it.
+func runKubeletCases(t *testing.T, cases []kubeletCase, validate func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error, recognize func(*x509.CertificateRequest, []certificatesv1.KeyUsage) bool) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := testkit.ParsedRequest(t, tc.tmpl)
+			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(validate(req, tc.usages))); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if got, want := recognize(req, tc.usages), tc.wantErr == ""; got != want {
+				t.Errorf("recognized = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
 func TestValidateKubeletClient(t *testing.T) {
 	nodes := []string{"system:nodes"}
-	cases := []struct {
-		name    string
-		tmpl    *x509.CertificateRequest
-		usages  []certificatesv1.KeyUsage
-		wantErr string
-	}{
+	cases := []kubeletCase{
 		{name: "rsa-style usages", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: clientUsages},
 		{name: "usages without key encipherment", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: clientUsagesNoKE},
 		{name: "duplicate usages count once", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("client auth", "digital signature", "client auth")},
@@ -67,28 +87,12 @@ func TestValidateKubeletClient(t *testing.T) {
 		{name: "extra usage", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("digital signature", "key encipherment", "client auth", "server auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
 		{name: "client auth alone", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...)), usages: usages("client auth"), wantErr: "usages did not match [client auth digital signature key encipherment]"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			req := testkit.ParsedRequest(t, tc.tmpl)
-			err := ValidateKubeletClient(req, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if got, want := IsKubeletClientCSR(req, tc.usages), tc.wantErr == ""; got != want {
-				t.Errorf("IsKubeletClientCSR = %v, want %v", got, want)
-			}
-		})
-	}
+	runKubeletCases(t, cases, ValidateKubeletClient, IsKubeletClientCSR)
 }
 
 func TestValidateKubeletServing(t *testing.T) {
 	nodes := []string{"system:nodes"}
-	cases := []struct {
-		name    string
-		tmpl    *x509.CertificateRequest
-		usages  []certificatesv1.KeyUsage
-		wantErr string
-	}{
+	cases := []kubeletCase{
 		{name: "DNS SAN, rsa-style usages", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1.example.com")), usages: servingUsages},
 		{name: "IP SAN, usages without key encipherment", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg(nodes...), testkit.WithIP("10.0.0.1")), usages: servingUsagesNoKE},
 		{name: "organization", tmpl: testkit.Request(t, "system:node:n1", testkit.WithOrg("nodes"), testkit.WithDNS("n1")), usages: servingUsages, wantErr: "subject organization is not system:nodes"},
@@ -99,18 +103,7 @@ func TestValidateKubeletServing(t *testing.T) {
 		{name: "usages are checked before common name", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: usages("server auth"), wantErr: "usages did not match [digital signature key encipherment server auth]"},
 		{name: "common name", tmpl: testkit.Request(t, "n1", testkit.WithOrg(nodes...), testkit.WithDNS("n1")), usages: servingUsagesNoKE, wantErr: "subject common name does not begin with system:node:"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			req := testkit.ParsedRequest(t, tc.tmpl)
-			err := ValidateKubeletServing(req, tc.usages)
-			if diff := cmp.Diff(tc.wantErr, testkit.ErrString(err)); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if got, want := IsKubeletServingCSR(req, tc.usages), tc.wantErr == ""; got != want {
-				t.Errorf("IsKubeletServingCSR = %v, want %v", got, want)
-			}
-		})
-	}
+	runKubeletCases(t, cases, ValidateKubeletServing, IsKubeletServingCSR)
 }
 
 func TestValidateForSigner(t *testing.T) {

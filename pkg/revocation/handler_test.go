@@ -233,15 +233,7 @@ func TestOCSPHandlerUnderAPrefix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := tt.do()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, body := readResponse(t)(tt.do())
 			if got := describeResponse(t, body, c.Cert); got != tt.want {
 				t.Errorf("response %s, want %s", got, tt.want)
 			}
@@ -304,5 +296,22 @@ func TestCRLHandler(t *testing.T) {
 				t.Errorf("body %x, want %x", w.Body.Bytes(), tt.wantBody)
 			}
 		})
+	}
+}
+
+// readResponse returns a function that takes an HTTP client call's results and returns
+// the response and its whole body, failing t on any error.
+func readResponse(t *testing.T) func(*http.Response, error) (*http.Response, []byte) {
+	return func(resp *http.Response, err error) (*http.Response, []byte) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, body
 	}
 }

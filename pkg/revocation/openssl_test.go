@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
-	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -227,15 +226,7 @@ func getOCSP(t *testing.T, base, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Get(base + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(req)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := readResponse(t)(http.Get(base + "/" + url.PathEscape(base64.StdEncoding.EncodeToString(req))))
 	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/ocsp-response" {
 		t.Fatalf("GET: %s, Content-Type %q; want 200 OK, application/ocsp-response", resp.Status, ct)
 	}

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"testing"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -44,4 +45,33 @@ func SignerAuthorizer(verb string, err error, allowed ...string) authorizer.Auth
 		}
 		return authorizer.DecisionNoOpinion, "", nil
 	})
+}
+
+// AdmissionCase is one request to a validating admission plugin built on Authz, and the
+// error it must give ("" for none).
+type AdmissionCase struct {
+	Name    string
+	Authz   authorizer.Authorizer
+	Attrs   admission.Attributes
+	WantErr string
+}
+
+// RunAdmissionCases validates each case with the plugin newPlugin builds on its authorizer.
+func RunAdmissionCases[P admission.ValidationInterface](t *testing.T, cases []AdmissionCase, newPlugin func(authorizer.Authorizer) P) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			ExpectError(t, newPlugin(tc.Authz).Validate(context.Background(), tc.Attrs, nil), tc.WantErr)
+		})
+	}
+}
+
+// ExpectHandles checks which operations p handles.
+func ExpectHandles(t *testing.T, p admission.Interface, want map[admission.Operation]bool) {
+	t.Helper()
+	for op, w := range want {
+		if got := p.Handles(op); got != w {
+			t.Errorf("Handles(%s) = %v, want %v", op, got, w)
+		}
+	}
 }

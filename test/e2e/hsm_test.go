@@ -33,11 +33,7 @@ func TestSeedWalkthroughHSM(t *testing.T) {
 	}
 	dir := t.TempDir()
 	kc := s.Kubeconfig
-	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
-	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
-	framework.WaitIssued(t, kc, "myuser")
-	crt := framework.WriteFile(t, dir, "user.crt", string(framework.IssuedCertificate(t, kc, "myuser")))
+	crt := framework.WriteFile(t, dir, "user.crt", string(framework.SeedWalkthrough(t, kc, dir)))
 	if out := framework.Openssl(t, dir, "verify", "-CAfile", caFile, crt); !strings.Contains(out, "OK") {
 		t.Errorf("openssl verify: %s", out)
 	}

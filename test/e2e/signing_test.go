@@ -20,10 +20,7 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	s := framework.StartServer(t, "")
 	dir := t.TempDir()
 	kc := s.Kubeconfig
-	request := framework.OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
-	framework.MustKubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "csr.yaml", framework.CSRManifest("myuser", request, clientSigner, 86400, "client auth")))
-	framework.MustKubectl(t, kc, "certificate", "approve", "myuser")
-	framework.WaitIssued(t, kc, "myuser")
+	framework.SeedWalkthrough(t, kc, dir)
 	if got := condition(t, kc, "myuser"); got != "Approved,Issued" {
 		t.Errorf("condition = %q, want Approved,Issued", got)
 	}
@@ -85,6 +82,7 @@ func TestSeedWalkthroughIssued(t *testing.T) {
 	}
 	// The metrics show the walkthrough, and nothing of server-side dry runs: a CSR created
 	// with --dry-run=server, and a pending one approved or denied so, are not counted.
+	request := framework.OpensslCSR(t, dir, "pending", "/CN=myuser/O=dev-team")
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "pending.yaml", framework.CSRManifest("pending", request, clientSigner, 86400, "client auth")))
 	framework.MustKubectl(t, kc, "create", "--dry-run=server", "-f", framework.WriteFile(t, dir, "dry.yaml", framework.CSRManifest("dry-run", request, clientSigner, 86400, "client auth")))
 	for _, condition := range []string{"Approved", "Denied"} {

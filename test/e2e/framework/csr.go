@@ -116,3 +116,15 @@ func IssueClientCert(t testing.TB, kubeconfig, dir, name string, orgs ...string)
 	MustKubectl(t, kubeconfig, "certificate", "approve", name)
 	return WriteFile(t, dir, name+".crt", string(WaitIssued(t, kubeconfig, name)))
 }
+
+// SeedWalkthrough does the seed's walkthrough up to the certificate, as an administrator
+// with kubeconfig: an openssl key and request for CN=myuser, O=dev-team in dir, `kubectl
+// apply` of the seed's manifest (CSR myuser, kube-apiserver-client, 24 h, client auth),
+// `kubectl certificate approve myuser`, then the wait for the certificate, returned PEM.
+func SeedWalkthrough(t testing.TB, kubeconfig, dir string) []byte {
+	t.Helper()
+	request := OpensslCSR(t, dir, "user", "/CN=myuser/O=dev-team")
+	MustKubectl(t, kubeconfig, "apply", "-f", WriteFile(t, dir, "csr.yaml", CSRManifest("myuser", request, "kubernetes.io/kube-apiserver-client", 86400, "client auth")))
+	MustKubectl(t, kubeconfig, "certificate", "approve", "myuser")
+	return WaitIssued(t, kubeconfig, "myuser")
+}

@@ -1,7 +1,6 @@
 package signing
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/admission"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -55,105 +53,90 @@ func TestValidate(t *testing.T) {
 	old := csr("example.com/a", withCondition(approved))
 	issued := csr("example.com/a", withCondition(approved), testkit.SetCertificate(cert))
 
-	tests := []struct {
-		name    string
-		authz   authorizer.Authorizer
-		attrs   admission.Attributes
-		wantErr string
-	}{
+	tests := []testkit.AdmissionCase{
 		{
-			name:  "exact signer allowed",
-			authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
-			attrs: attrs(issued, old, "status", admission.Update),
+			Name:  "exact signer allowed",
+			Authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
+			Attrs: attrs(issued, old, "status", admission.Update),
 		},
 		{
-			name:  "domain wildcard allowed",
-			authz: testkit.SignerAuthorizer("sign", nil, "example.com/*"),
-			attrs: attrs(issued, old, "status", admission.Update),
+			Name:  "domain wildcard allowed",
+			Authz: testkit.SignerAuthorizer("sign", nil, "example.com/*"),
+			Attrs: attrs(issued, old, "status", admission.Update),
 		},
 		{
-			name:    "denied",
-			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/b"),
-			attrs:   attrs(issued, old, "status", admission.Update),
-			wantErr: denied,
+			Name:    "denied",
+			Authz:   testkit.SignerAuthorizer("sign", nil, "example.com/b"),
+			Attrs:   attrs(issued, old, "status", admission.Update),
+			WantErr: denied,
 		},
 		{
-			name:    "approve does not imply sign",
-			authz:   testkit.SignerAuthorizer("approve", nil, "example.com/a"),
-			attrs:   attrs(issued, old, "status", admission.Update),
-			wantErr: denied,
+			Name:    "approve does not imply sign",
+			Authz:   testkit.SignerAuthorizer("approve", nil, "example.com/a"),
+			Attrs:   attrs(issued, old, "status", admission.Update),
+			WantErr: denied,
 		},
 		{
-			name:    "authorizer error",
-			authz:   testkit.SignerAuthorizer("sign", errors.New("webhook down"), "example.com/a"),
-			attrs:   attrs(issued, old, "status", admission.Update),
-			wantErr: denied,
+			Name:    "authorizer error",
+			Authz:   testkit.SignerAuthorizer("sign", errors.New("webhook down"), "example.com/a"),
+			Attrs:   attrs(issued, old, "status", admission.Update),
+			WantErr: denied,
 		},
 		{
-			name:    "old signerName counts, not the new one",
-			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/mine"),
-			attrs:   attrs(csr("example.com/mine", testkit.SetCertificate(cert)), csr("example.com/theirs"), "status", admission.Update),
-			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to sign requests with signerName "example.com/theirs"`,
+			Name:    "old signerName counts, not the new one",
+			Authz:   testkit.SignerAuthorizer("sign", nil, "example.com/mine"),
+			Attrs:   attrs(csr("example.com/mine", testkit.SetCertificate(cert)), csr("example.com/theirs"), "status", admission.Update),
+			WantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: user not permitted to sign requests with signerName "example.com/theirs"`,
 		},
 		{
-			name:  "status write without certificate or condition change is not checked",
-			authz: testkit.SignerAuthorizer("sign", nil),
-			attrs: attrs(csr("example.com/a", withCondition(approved), withLabel("a", "b")), old, "status", admission.Update),
+			Name:  "status write without certificate or condition change is not checked",
+			Authz: testkit.SignerAuthorizer("sign", nil),
+			Attrs: attrs(csr("example.com/a", withCondition(approved), withLabel("a", "b")), old, "status", admission.Update),
 		},
 		{
-			name:  "unchanged certificate is not checked",
-			authz: testkit.SignerAuthorizer("sign", nil),
-			attrs: attrs(issued.DeepCopy(), issued, "status", admission.Update),
+			Name:  "unchanged certificate is not checked",
+			Authz: testkit.SignerAuthorizer("sign", nil),
+			Attrs: attrs(issued.DeepCopy(), issued, "status", admission.Update),
 		},
 		{
 			// Current kube-apiserver also requires sign for condition changes on /status
 			// (a signer reporting Failed).
-			name:    "adding a Failed condition is checked",
-			authz:   testkit.SignerAuthorizer("sign", nil),
-			attrs:   attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
-			wantErr: denied,
+			Name:    "adding a Failed condition is checked",
+			Authz:   testkit.SignerAuthorizer("sign", nil),
+			Attrs:   attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
+			WantErr: denied,
 		},
 		{
-			name:  "adding a Failed condition with sign",
-			authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
-			attrs: attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
+			Name:  "adding a Failed condition with sign",
+			Authz: testkit.SignerAuthorizer("sign", nil, "example.com/a"),
+			Attrs: attrs(csr("example.com/a", withCondition(approved), withCondition(failed)), old, "status", admission.Update),
 		},
 		{
-			name:    "not a CSR",
-			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
-			attrs:   attrs(issued, &certificatesv1.CertificateSigningRequestList{}, "status", admission.Update),
-			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
+			Name:    "not a CSR",
+			Authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
+			Attrs:   attrs(issued, &certificatesv1.CertificateSigningRequestList{}, "status", admission.Update),
+			WantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
 		{
-			name:    "new object not a CSR",
-			authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
-			attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, old, "status", admission.Update),
-			wantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
+			Name:    "new object not a CSR",
+			Authz:   testkit.SignerAuthorizer("sign", nil, "example.com/a"),
+			Attrs:   attrs(&certificatesv1.CertificateSigningRequestList{}, old, "status", admission.Update),
+			WantErr: `certificatesigningrequests.certificates.k8s.io "csr-1" is forbidden: expected type CertificateSigningRequest, got: *v1.CertificateSigningRequestList`,
 		},
 		{
-			name:  "approval subresource ignored",
-			authz: testkit.SignerAuthorizer("sign", nil),
-			attrs: attrs(issued, old, "approval", admission.Update),
+			Name:  "approval subresource ignored",
+			Authz: testkit.SignerAuthorizer("sign", nil),
+			Attrs: attrs(issued, old, "approval", admission.Update),
 		},
 		{
-			name:  "main resource ignored",
-			authz: testkit.SignerAuthorizer("sign", nil),
-			attrs: attrs(issued, old, "", admission.Update),
+			Name:  "main resource ignored",
+			Authz: testkit.SignerAuthorizer("sign", nil),
+			Attrs: attrs(issued, old, "", admission.Update),
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p := New(tc.authz)
-			testkit.ExpectError(t, p.Validate(context.Background(), tc.attrs, nil), tc.wantErr)
-		})
-	}
+	testkit.RunAdmissionCases(t, tests, New)
 }
 
 func TestHandles(t *testing.T) {
-	p := New(testkit.SignerAuthorizer("sign", nil))
-	for op, want := range map[admission.Operation]bool{admission.Update: true, admission.Create: false, admission.Delete: false} {
-		if got := p.Handles(op); got != want {
-			t.Errorf("Handles(%s) = %v, want %v", op, got, want)
-		}
-	}
+	testkit.ExpectHandles(t, New(testkit.SignerAuthorizer("sign", nil)), map[admission.Operation]bool{admission.Update: true, admission.Create: false, admission.Delete: false})
 }

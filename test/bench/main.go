@@ -51,6 +51,7 @@ type options struct {
 	Stall          time.Duration
 	HalfRate       bool
 	Policy         bool
+	Manual         int
 	Warmup         int
 	SigningTime    time.Duration
 	JSON           string
@@ -80,6 +81,7 @@ func main() {
 	fs.Float64Var(&o.Rate, "rate", 0, "Run only the node-client workload, open loop at this many CSRs per second (e.g. to measure latency at a known rate); no max, policy or half-rate phase.")
 	fs.BoolVar(&o.HalfRate, "half-rate", true, "Also run an open-loop phase at half of each system's measured maximum, for the latency there.")
 	fs.BoolVar(&o.Policy, "policy", true, "Also run the policy-approved workload on kcsr.")
+	fs.IntVar(&o.Manual, "manual", 500, "Also time this many manual approvals, one at a time, on each system: CSRs created Pending, then approved through /approval as kubectl certificate approve does; 0: none.")
 	fs.IntVar(&o.Warmup, "warmup", 20, "CSRs of each workload issued before anything is timed.")
 	fs.DurationVar(&o.SigningTime, "signing-time", 3*time.Second, "How long the bare x509.CreateCertificate rate is measured.")
 	fs.StringVar(&o.JSON, "json", "", "Also write every figure to this file as JSON.")
@@ -99,6 +101,9 @@ func (o *options) validate() error {
 	var errs []error
 	if o.N < 1 || o.Workers < 1 {
 		errs = append(errs, errors.New("-n and -c must be at least 1"))
+	}
+	if o.Manual < 0 {
+		errs = append(errs, errors.New("--manual must not be negative"))
 	}
 	if o.Rate < 0 {
 		errs = append(errs, errors.New("--rate must not be negative"))
@@ -261,6 +266,15 @@ func (o *options) measureSystem(ctx context.Context, name, work string, tok toke
 			return results, err
 		}
 	}
+	if o.Manual > 0 {
+		m, err := measure(ctx, s, "manual", manualClient, o.Manual, load{Workers: 1}, o.Stall)
+		if m != nil {
+			results = append(results, m)
+		}
+		if err != nil {
+			return results, err
+		}
+	}
 	if name == "kcsr" && (o.CPUProfile != "" || o.AllocProfile != "") {
 		if err := o.profile(ctx, s, nc); err != nil {
 			return results, err
@@ -298,7 +312,7 @@ func (o *options) profile(ctx context.Context, s *system, measured *phaseResult)
 		go func() { errs <- fetchProfile(ctx, s, kind, d, path) }()
 	}
 	time.Sleep(200 * time.Millisecond) // the profiles start before the load
-	if _, err := run(ctx, creator, watcher, "prof-"+runID, csrs, load{Workers: o.Workers}, o.Stall); err != nil {
+	if _, err := run(ctx, creator, watcher, "prof-"+runID, csrs, load{Workers: o.Workers}, o.Stall, false); err != nil {
 		return err
 	}
 	var all []error

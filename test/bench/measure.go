@@ -67,6 +67,13 @@ func (r *phaseResult) PeakRSSTotal() int64 { return sum(r.PeakRSS) }
 func (r *phaseResult) CPUTotal() float64   { return sum(r.CPU) }
 
 func clientsFor(s *system, w workload) (creator, watcher kubernetes.Interface, err error) {
+	if w == manualClient {
+		// The administrator creates and approves.
+		if creator, err = s.adminClient(); err != nil {
+			return nil, nil, err
+		}
+		return creator, creator, nil
+	}
 	if creator, err = kubernetes.NewForConfig(s.tokenConfig(s.tokenFor(w))); err != nil {
 		return nil, nil, err
 	}
@@ -99,7 +106,7 @@ func measure(ctx context.Context, s *system, phase string, w workload, n int, l 
 	if err != nil {
 		return nil, err
 	}
-	o, err := run(ctx, creator, watcher, label, csrs, l, stall)
+	o, err := run(ctx, creator, watcher, label, csrs, l, stall, w == manualClient)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func (r *report) print(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nWrites to etcd per issued CSR (etcd_request_duration_seconds_count: create, update, delete; events included):")
 	for _, p := range r.Phases {
-		if p.Phase == "max" || p.Phase == "half" {
+		if p.Phase == "max" || p.Phase == "half" || p.Phase == "manual" {
 			fmt.Fprintf(w, "  %s %s %s: %s\n", p.System, p.Workload, p.Phase, formatStorageWrites(p.Requests))
 		}
 	}
@@ -101,6 +101,22 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "  %s p99 create→Issued ≤ 20 ms at half of kcsr's max rate (%.0f/s): %.1f ms\n", verdict(half.P99 <= 20), half.Load.Rate, half.P99)
 	}
 	fmt.Fprintln(w, "  (1M stored objects within 2 GiB and cold start ≤ 60 s: run with --scale)")
+
+	fmt.Fprintln(w, "\ntargets (issue #15, issue in one write):")
+	if kcsr != nil && kube != nil {
+		c := ratio(kcsr.CPUPer1000, kube.CPUPer1000)
+		fmt.Fprintf(w, "  %s kcsr CPU s per 1000 issued ≤ 1/5 of Kubernetes': %.2f×\n", verdict(c <= 0.2), c)
+	}
+	if half := r.find("kcsr", nodeClient, "half"); half != nil {
+		fmt.Fprintf(w, "  %s rule-approved p50 create→issued ≤ 5 ms at half the max: %.1f ms\n", verdict(half.P50 <= 5), half.P50)
+	}
+	if m := r.find("kcsr", manualClient, "manual"); m != nil {
+		fmt.Fprintf(w, "  %s manual approval → certificate p99 ≤ 10 ms: %.1f ms\n", verdict(m.P99 <= 10), m.P99)
+		fmt.Fprintf(w, "  %s ≤ 2 writes to etcd per manually approved certificate (its create included): %.2f\n", verdict(storageWrites(m.Requests) <= 2), storageWrites(m.Requests))
+	}
+	if kcsr != nil {
+		fmt.Fprintf(w, "  %s ≤ 1.2 writes to etcd per rule-approved certificate: %.2f\n", verdict(storageWrites(kcsr.Requests) <= 1.2), storageWrites(kcsr.Requests))
+	}
 }
 
 func verdict(ok bool) string {

@@ -97,7 +97,7 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 		if err != nil {
 			return nil, err
 		}
-		obs, err := run(ctx, creator, watcher, label, csrs, load{Workers: o.Workers}, o.Stall)
+		obs, err := run(ctx, creator, watcher, label, csrs, load{Workers: o.Workers}, o.Stall, false)
 		if err != nil {
 			return nil, err
 		}

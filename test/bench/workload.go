@@ -16,6 +16,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
@@ -37,6 +38,11 @@ const (
 	// policyClient: a client certificate (kubernetes.io/kube-apiserver-client) for the
 	// requester itself, approved by kcsr's ApprovalPolicy "kcsr-bench". kcsr only.
 	policyClient workload = "policy-client"
+	// manualClient: a client certificate (kubernetes.io/kube-apiserver-client) for
+	// bench-manual-<i>, created by the administrator and left Pending (no rule approves
+	// it), then approved through /approval as `kubectl certificate approve` does. The CSRs
+	// are created before the timed window; what is timed is approval → certificate.
+	manualClient workload = "manual-client"
 )
 
 // benchLabel marks every CSR of a phase, so the phase's watch sees only its own.
@@ -86,6 +92,10 @@ func newCSR(w workload, name string, i int, phase string) (*certificatesv1.Certi
 	case nodeClient:
 		subject = pkix.Name{CommonName: fmt.Sprintf("system:node:bench-%s-%d", phase, i), Organization: []string{"system:nodes"}}
 		obj.Spec.SignerName = certificatesv1.KubeAPIServerClientKubeletSignerName
+	case manualClient:
+		subject = pkix.Name{CommonName: fmt.Sprintf("bench-manual-%s-%d", phase, i)}
+		obj.Spec.SignerName = certificatesv1.KubeAPIServerClientSignerName
+		obj.Spec.ExpirationSeconds = ptr.To[int32](3600)
 	case policyClient:
 		subject = pkix.Name{CommonName: policyUser, Organization: []string{policyGroup}}
 		obj.Spec.SignerName = certificatesv1.KubeAPIServerClientSignerName
@@ -142,7 +152,9 @@ func (o *observation) counts() (issued, failed int) {
 
 // run creates csrs against the system as the given client and waits, on a watch, until
 // each is issued, failed, or nothing progressed for stall. The admin client watches.
-func run(ctx context.Context, creator, watcher kubernetes.Interface, phase string, csrs []*certificatesv1.CertificateSigningRequest, l load, stall time.Duration) (*observation, error) {
+// With approve, the CSRs are created first, untimed, and the timed request is their
+// approval.
+func run(ctx context.Context, creator, watcher kubernetes.Interface, phase string, csrs []*certificatesv1.CertificateSigningRequest, l load, stall time.Duration, approve bool) (*observation, error) {
 	n := len(csrs)
 	o := &observation{
 		created:    make([]time.Time, n),
@@ -213,8 +225,31 @@ func run(ctx context.Context, creator, watcher kubernetes.Interface, phase strin
 		}
 	}()
 
-	create := func(i int, sent time.Time) {
+	// act is the timed request: the create, or for manual approval the /approval update
+	// of the CSR created before the window, as `kubectl certificate approve` sends it.
+	act := func(i int) error {
 		_, err := creator.CertificatesV1().CertificateSigningRequests().Create(ctx, csrs[i], metav1.CreateOptions{})
+		return err
+	}
+	if approve {
+		created := make([]*certificatesv1.CertificateSigningRequest, n)
+		for i := range n {
+			if created[i], err = creator.CertificatesV1().CertificateSigningRequests().Create(ctx, csrs[i], metav1.CreateOptions{}); err != nil {
+				return nil, fmt.Errorf("create %s before the window: %w", csrs[i].Name, err)
+			}
+		}
+		act = func(i int) error {
+			obj := created[i].DeepCopy()
+			obj.Status.Conditions = append(obj.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
+				Type: certificatesv1.CertificateApproved, Status: corev1.ConditionTrue,
+				Reason: "KubectlApprove", Message: "This CSR was approved by kubectl certificate approve.",
+			})
+			_, err := creator.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{})
+			return err
+		}
+	}
+	create := func(i int, sent time.Time) {
+		err := act(i)
 		took := time.Since(sent)
 		mu.Lock()
 		o.created[i], o.createTook[i] = sent, took
@@ -346,7 +381,7 @@ func warmUp(ctx context.Context, s *system, workloads []workload, n int) error {
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		o, err := run(ctx, creator, watcher, phase, csrs[1:], load{Workers: 4}, 2*time.Minute)
+		o, err := run(ctx, creator, watcher, phase, csrs[1:], load{Workers: 4}, 2*time.Minute, false)
 		if err != nil {
 			return err
 		}

@@ -48,6 +48,14 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"signer_name"})
 
+	// EventsDropped counts the events recorded but never written (pkg/events).
+	EventsDropped = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "events_dropped_total",
+		Help:           "Events recorded but not written, by reason: queue_full (the writer fell behind), write_failed, no_reference.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"reason"})
+
 	// SigningErrors counts transient signing failures (retried, never marked Failed).
 	SigningErrors = metrics.NewCounterVec(&metrics.CounterOpts{
 		Namespace:      namespace,
@@ -140,7 +148,7 @@ var once sync.Once
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, PolicyEvaluation,
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
 		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})

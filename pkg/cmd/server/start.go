@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,10 +28,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -50,6 +46,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/manager"
 	"kcsr.dev/kcsr/pkg/datadir"
 	"kcsr.dev/kcsr/pkg/embeddedetcd"
+	"kcsr.dev/kcsr/pkg/events"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
@@ -154,9 +151,8 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}
 	// Rule-approved CSRs are decided and signed in their create, a person's approval is
 	// signed in its write; the controllers do what the request could not finish.
-	events := record.NewBroadcaster(record.WithContext(ctx))
-	defer events.Shutdown()
-	events.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: client.CoreV1().Events("")})
+	recorder := events.NewRecorder(client.CoreV1(), "kcsr")
+	go recorder.Run(ctx)
 	policies := c.kcsrInformers.Kcsr().V1alpha1().ApprovalPolicies()
 	engine := &issuance.PolicyEngine{Lister: policies.Lister(), GuardRails: signers.GuardRails}
 	c.api.ExtraConfig.InRequest = &apiserver.InRequest{
@@ -164,7 +160,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		Policies: engine.Decide,
 		Ready:    policies.Informer().HasSynced,
 		Issuer:   o.Controllers.Issuer(signers, pub),
-		Recorder: events.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: "kcsr"}),
+		Recorder: recorder,
 	}
 	server, err := c.api.Complete().New()
 	if err != nil {

@@ -5,13 +5,9 @@ import (
 	"errors"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	certificatesinformers "k8s.io/client-go/informers/certificates/v1"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/controller/approver"
@@ -19,6 +15,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
 	"kcsr.dev/kcsr/pkg/controller/worker"
+	"kcsr.dev/kcsr/pkg/events"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrv1alpha1informers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/issuance"
@@ -113,13 +110,7 @@ func (o *Options) Issuer(s *Signers, pub *publisher.Publisher) *issuance.Issuer 
 // newControllers builds the controllers on the shared informers and returns the function
 // that runs them until its context is done.
 func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx context.Context), err error) {
-	broadcaster := record.NewBroadcaster(record.WithContext(shared))
-	defer func() {
-		if err != nil {
-			broadcaster.Shutdown()
-		}
-	}()
-	recorder := broadcaster.NewRecorder(clientgoscheme.Scheme, corev1.EventSource{Component: c.Component})
+	recorder := events.NewRecorder(c.Client.CoreV1(), c.Component)
 
 	deps := worker.CSRDeps{Client: c.Client, Kcsr: c.Kcsr, CSRs: c.CSRs, Recorder: recorder}
 	signing, err := csrsigning.New(deps, csrsigning.Options{
@@ -153,9 +144,8 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 	}
 
 	return func(ctx context.Context) {
-		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.Client.CoreV1().Events("")})
-		defer broadcaster.Shutdown()
 		var wg sync.WaitGroup
+		wg.Go(func() { recorder.Run(ctx) })
 		if approving != nil {
 			// A new or changed policy may decide CSRs that were left to a person.
 			reconsider := func(any) { approving.EnqueueAll() }

@@ -111,13 +111,16 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	var in *certificatesigningrequest.InRequest
 	if x := c.ExtraConfig.InRequest; x != nil {
-		records := storeRecords{issued.Store}
+		recordOpts, err := optsGetter.GetRESTOptions(issued.DefaultQualifiedResource, issued.NewFunc())
+		if err != nil {
+			return nil, err
+		}
 		in = &certificatesigningrequest.InRequest{
-			Ready:        x.Ready,
-			Issuer:       x.Issuer,
-			Records:      records,
-			DeleteRecord: records.delete,
-			Recorder:     x.Recorder,
+			Ready:         x.Ready,
+			Issuer:        x.Issuer,
+			RecordStorage: &certificatesigningrequest.RecordStorage{Options: recordOpts, Key: issued.KeyFunc},
+			Records:       storeRecords{issued.Store},
+			Recorder:      x.Recorder,
 		}
 		if x.Decide {
 			in.Decider = &issuance.Decider{Authorize: issuance.Authorizer(c.ExtraConfig.Authorizer), Policies: x.Policies}
@@ -226,14 +229,6 @@ func (r storeRecords) Get(ctx context.Context, name string) (*kcsrv1alpha1.Issue
 		return nil, err
 	}
 	return obj.(*kcsrv1alpha1.IssuedCertificate), nil
-}
-
-// delete removes the record of a certificate whose CSR was not stored, so that nobody
-// holds. It goes past the REST's refusal to delete the record of an unexpired
-// certificate, which protects certificates that were handed out.
-func (r storeRecords) delete(ctx context.Context, name string) error {
-	_, _, err := r.store.Delete(ctx, name, rest.ValidateAllObjectFunc, &metav1.DeleteOptions{})
-	return err
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

@@ -24,8 +24,9 @@ import (
 )
 
 // TestIssuedInOneWrite: a CSR a rule approves (here the kubelet's bootstrap, nodeclient) is
-// stored once, Approved and issued: the create's response holds the certificate and a
-// watcher sees one ADDED event and nothing after it. A person's approval comes back with
+// stored once, Approved and issued, with its inventory record in the same etcd
+// transaction: the create's response holds the certificate and a watcher sees one ADDED
+// event and nothing after it. A person's approval comes back with
 // the certificate too. Both are in the inventory, named after the CSR's UID; a dry run
 // decides, signs and records nothing.
 func TestIssuedInOneWrite(t *testing.T) {
@@ -99,6 +100,10 @@ func TestIssuedInOneWrite(t *testing.T) {
 		}
 		if string(record.Spec.Certificate) != string(created.Status.Certificate) {
 			t.Errorf("the record and the CSR hold different certificates")
+		}
+		// One etcd transaction: both objects carry its revision.
+		if record.ResourceVersion != created.ResourceVersion {
+			t.Errorf("the record (resourceVersion %s) and the CSR (%s) were not written in one transaction", record.ResourceVersion, created.ResourceVersion)
 		}
 	})
 

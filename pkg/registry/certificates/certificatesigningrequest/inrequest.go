@@ -18,7 +18,9 @@ import (
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/certificate"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/registry/subresource"
@@ -43,12 +45,13 @@ type InRequest struct {
 	// controller decides.
 	Decider *issuance.Decider
 	Ready   func() bool
-	// Issuer signs for the signers served in this process and records each certificate
-	// in Records before it is stored on the CSR. DeleteRecord removes the record of a
-	// certificate whose CSR could not be stored (so was never handed out).
-	Issuer       *issuance.Issuer
-	Records      issuance.Records
-	DeleteRecord func(ctx context.Context, name string) error
+	// Issuer signs for the signers served in this process. A certificate issued in a
+	// create is stored with its inventory record in one etcd transaction (RecordStorage
+	// says where records are stored; required); one issued in an /approval update is
+	// recorded in Records before the CSR is written, as the signer controller does.
+	Issuer        *issuance.Issuer
+	RecordStorage *RecordStorage
+	Records       issuance.Records
 	// Recorder gets the events a person needs: Denied, SignerValidationFailure,
 	// AwaitingApproval. An approval and an issued certificate are the CSR's status.
 	Recorder record.EventRecorder
@@ -58,10 +61,11 @@ type InRequest struct {
 
 // write is what one create or /approval update does in the request: the object about to
 // be stored (the store's own, as BeginCreate and BeginUpdate see it; validation and
-// admission see copies), the record it wrote, and the events to send once it is stored.
+// admission see copies), the inventory record a create stores with it (jointStorage),
+// and the events to send once it is stored.
 type write struct {
 	obj, old *certificatesv1.CertificateSigningRequest
-	record   string
+	joint    *kcsrv1alpha1.IssuedCertificate
 	events   []event
 }
 
@@ -95,25 +99,17 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 }
 
 // beginCreate is the store's BeginCreate: it points the request's write at the object the
-// store will write (a new one on each attempt of a generated name), and deletes the
-// record of a certificate whose CSR was not stored after all.
+// store will write (a new one on each attempt of a generated name, whose record, if any,
+// was never stored: the CSR and its record are written together or not at all).
 func (in *InRequest) beginCreate(ctx context.Context, obj runtime.Object, _ *metav1.CreateOptions) (genericregistry.FinishFunc, error) {
 	w := writeFrom(ctx)
 	if w == nil {
 		return func(context.Context, bool) {}, nil
 	}
 	*w = write{obj: obj.(*certificatesv1.CertificateSigningRequest)}
-	return func(ctx context.Context, success bool) {
+	return func(_ context.Context, success bool) {
 		if success {
 			in.send(w)
-			return
-		}
-		if w.record == "" {
-			return
-		}
-		// The record's name is this attempt's UID: no other CSR can own it.
-		if err := in.DeleteRecord(context.WithoutCancel(ctx), w.record); err != nil {
-			klog.FromContext(ctx).Error(err, "Cannot delete the inventory record of a certificate whose CSR was not stored", "record", w.record)
 		}
 	}, nil
 }
@@ -221,7 +217,18 @@ func (in *InRequest) sign(ctx context.Context, w *write, req *x509.CertificateRe
 		return
 	}
 	logger := klog.FromContext(ctx).WithValues("csr", obj.Name, "signerName", obj.Spec.SignerName)
-	record, created, err := in.Issuer.Issue(ctx, in.Records, obj, profile, req)
+	var record *kcsrv1alpha1.IssuedCertificate
+	var err error
+	if w.old == nil {
+		// A create: the record goes into the CSR's own transaction (jointStorage).
+		var signed *certificate.Issued
+		if signed, err = in.Issuer.Sign(ctx, obj, profile, req); err == nil {
+			record = inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
+			w.joint = record
+		}
+	} else {
+		record, _, err = in.Issuer.Issue(ctx, in.Records, obj, profile, req)
+	}
 	var refused issuance.RefusedError
 	switch {
 	case errors.As(err, &refused):
@@ -236,9 +243,6 @@ func (in *InRequest) sign(ctx context.Context, w *write, req *x509.CertificateRe
 		metrics.SigningErrors.WithLabelValues(obj.Spec.SignerName).Inc()
 		logger.Error(err, "Cannot sign in the request; the signer controller will retry")
 	default:
-		if created {
-			w.record = record.Name
-		}
 		obj.Status.Certificate = record.Spec.Certificate
 		logger.Info("Issued certificate", "serial", record.Spec.SerialNumber, "notAfter", record.Spec.NotAfter.UTC())
 	}

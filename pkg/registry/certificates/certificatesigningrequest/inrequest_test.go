@@ -44,13 +44,6 @@ func (m *memRecords) Get(_ context.Context, name string) (*kcsrv1alpha1.IssuedCe
 	return nil, apierrors.NewNotFound(kcsrv1alpha1.Resource("issuedcertificates"), name)
 }
 
-func (m *memRecords) delete(_ context.Context, name string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.records, name)
-	return nil
-}
-
 // TestInRequest: what the create and the /approval update do in the request, for each
 // kind of decision: approved and issued in the one write, denied, left to a person with
 // the reason, refused by the signer, a CA that cannot sign (left Approved for the signer
@@ -129,7 +122,6 @@ func TestInRequest(t *testing.T) {
 				Ready:        func() bool { return !tc.notReady },
 				Issuer:       &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(now)},
 				Records:      records,
-				DeleteRecord: records.delete,
 				Recorder:     recorder,
 				Clock:        clocktesting.NewFakePassiveClock(now),
 			}
@@ -143,13 +135,16 @@ func TestInRequest(t *testing.T) {
 			if got := len(w.obj.Status.Certificate) > 0; got != tc.issued {
 				t.Errorf("issued = %v, want %v", got, tc.issued)
 			}
+			// A create's record is stored with the CSR, in its transaction (jointStorage).
 			if tc.issued {
-				record := records.records[string(tc.obj.UID)]
-				if record == nil || string(record.Spec.Certificate) != string(w.obj.Status.Certificate) || w.record != record.Name {
-					t.Errorf("the certificate is not recorded, under the CSR's UID, before the CSR is stored: %v", records.records)
+				if w.joint == nil || w.joint.Name != string(tc.obj.UID) || string(w.joint.Spec.Certificate) != string(w.obj.Status.Certificate) {
+					t.Errorf("the certificate has no record, named after the CSR's UID, to be stored with the CSR: %+v", w.joint)
 				}
-			} else if len(records.records) != 0 {
-				t.Errorf("a record without a certificate on the CSR: %v", records.records)
+			} else if w.joint != nil {
+				t.Errorf("a record without a certificate on the CSR: %+v", w.joint)
+			}
+			if len(records.records) != 0 {
+				t.Errorf("a create wrote a record on its own, outside the CSR's transaction: %v", records.records)
 			}
 			if got := w.obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; got != tc.verdict {
 				t.Errorf("verdict annotation = %q, want %q", got, tc.verdict)
@@ -169,14 +164,13 @@ func TestInRequest(t *testing.T) {
 
 // TestInRequestApproval: an update through /approval that approves is issued in the same
 // write; one that does not (a denial, an already approved CSR) is left as it is. An
-// earlier attempt's record is handed out again, not replaced, and is not this write's to
-// delete.
+// earlier attempt's record is handed out again, not replaced.
 func TestInRequestApproval(t *testing.T) {
 	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	profiles, err := signer.Build(context.Background(), nil, authority.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
 	testkit.NoError(t, err, "signer.Build")
 	records := &memRecords{records: map[string]*kcsrv1alpha1.IssuedCertificate{}}
-	in := &InRequest{Issuer: &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(testkit.Epoch)}, Records: records, DeleteRecord: records.delete}
+	in := &InRequest{Issuer: &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(testkit.Epoch)}, Records: records}
 	pending := testkit.CSR("alice", testkit.SetRequest(testkit.ClientRequestPEM(t, "alice")),
 		testkit.SetSignerName(certificatesv1.KubeAPIServerClientSignerName), testkit.SetUsages(certificatesv1.UsageClientAuth))
 	approved := pending.DeepCopy()
@@ -191,15 +185,15 @@ func TestInRequestApproval(t *testing.T) {
 	}
 	w = &write{obj: approved.DeepCopy(), old: pending}
 	in.approved(context.Background(), w)
-	if len(w.obj.Status.Certificate) == 0 || w.record == "" {
-		t.Fatalf("the approval was not issued in its write")
+	if len(w.obj.Status.Certificate) == 0 || records.records[string(pending.UID)] == nil {
+		t.Fatalf("the approval was not issued and recorded in its write")
 	}
 	first := string(w.obj.Status.Certificate)
 	// A retry of the same approval (a conflict, an answer lost): the recorded certificate.
 	w = &write{obj: approved.DeepCopy(), old: pending}
 	in.approved(context.Background(), w)
-	if string(w.obj.Status.Certificate) != first || w.record != "" {
-		t.Errorf("a retry got another certificate (%v) or claims the earlier record (%q)", string(w.obj.Status.Certificate) != first, w.record)
+	if string(w.obj.Status.Certificate) != first || len(records.records) != 1 {
+		t.Errorf("a retry got another certificate (%v) or another record (%d records)", string(w.obj.Status.Certificate) != first, len(records.records))
 	}
 	w = &write{obj: approved.DeepCopy(), old: approved}
 	in.approved(context.Background(), w)

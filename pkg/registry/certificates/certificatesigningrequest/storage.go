@@ -2,6 +2,7 @@ package certificatesigningrequest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -74,6 +75,28 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in
 	})
 	if err != nil {
 		return nil, err
+	}
+	if in != nil {
+		// A CSR decided and signed in its create is stored with its inventory record.
+		if in.RecordStorage == nil {
+			return nil, errors.New("certificatesigningrequests: signing in the request needs the inventory's storage")
+		}
+		opts, err := optsGetter.GetRESTOptions(store.DefaultQualifiedResource, store.NewFunc())
+		if err != nil {
+			return nil, err
+		}
+		joint, err := newJointStorage(store.Storage.Storage, opts, in.RecordStorage)
+		if err != nil {
+			return nil, err
+		}
+		store.Storage.Storage = joint
+		destroy := store.DestroyFunc
+		store.DestroyFunc = func() {
+			if destroy != nil {
+				destroy()
+			}
+			_ = joint.close()
+		}
 	}
 
 	statusStore := *store

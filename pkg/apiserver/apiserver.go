@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/tools/record"
@@ -119,7 +118,6 @@ func (c CompletedConfig) New() (*Server, error) {
 			Ready:         x.Ready,
 			Issuer:        x.Issuer,
 			RecordStorage: &certificatesigningrequest.RecordStorage{Options: recordOpts, Key: issued.KeyFunc},
-			Records:       storeRecords{issued.Store},
 			Recorder:      x.Recorder,
 		}
 		if x.Decide {
@@ -209,26 +207,6 @@ func (c CompletedConfig) New() (*Server, error) {
 		return nil, err
 	}
 	return &Server{GenericAPIServer: generic}, nil
-}
-
-// storeRecords writes inventory records straight to their storage, in the request that
-// issues the certificate: the server is the writer, as its signer controller is.
-type storeRecords struct{ store *genericregistry.Store }
-
-func (r storeRecords) Create(ctx context.Context, record *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error) {
-	obj, err := r.store.Create(ctx, record, rest.ValidateAllObjectFunc, &metav1.CreateOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*kcsrv1alpha1.IssuedCertificate), nil
-}
-
-func (r storeRecords) Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error) {
-	obj, err := r.store.Get(ctx, name, &metav1.GetOptions{})
-	if err != nil {
-		return nil, err
-	}
-	return obj.(*kcsrv1alpha1.IssuedCertificate), nil
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

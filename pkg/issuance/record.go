@@ -15,9 +15,8 @@ import (
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
-// Records is where the inventory records of issued certificates are written: the API
-// client for the signer controller, the IssuedCertificate storage itself for the server's
-// in-request signing.
+// Records is where the signer controller writes the inventory records of the
+// certificates it issues (the API, through its client).
 type Records interface {
 	Create(ctx context.Context, record *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error)
 	Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error)
@@ -29,28 +28,29 @@ type Records interface {
 // already (another replica, or an earlier attempt whose answer was lost, recorded first),
 // that certificate is returned, provided it certifies req's key, and the new signature is
 // thrown away, never handed out. So the common case costs one signature and one write.
-// created says whether this call wrote the record.
-func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (record *kcsrv1alpha1.IssuedCertificate, created bool, err error) {
+// (kcsr server's in-request signing writes the record in the CSR's own transaction
+// instead: certificatesigningrequest.jointStorage.)
+func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*kcsrv1alpha1.IssuedCertificate, error) {
 	signed, err := i.Sign(ctx, obj, profile, req)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	record, err = records.Create(ctx, inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM))
+	record, err := records.Create(ctx, inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM))
 	if apierrors.IsAlreadyExists(err) {
 		existing, gerr := records.Get(ctx, string(obj.UID))
 		if gerr != nil {
-			return nil, false, gerr
+			return nil, gerr
 		}
-		return existing, false, checkRecord(existing, req)
+		return existing, CheckRecord(existing, req)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("record issued certificate: %w", err)
+		return nil, fmt.Errorf("record issued certificate: %w", err)
 	}
-	return record, true, nil
+	return record, nil
 }
 
-// checkRecord makes sure an existing record answers this request (same public key).
-func checkRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
+// CheckRecord makes sure an existing record answers this request (same public key).
+func CheckRecord(record *kcsrv1alpha1.IssuedCertificate, req *x509.CertificateRequest) error {
 	cert, err := pemutil.FirstCertificate(record.Spec.Certificate)
 	if err != nil {
 		return fmt.Errorf("inventory record %s: %w", record.Name, err)

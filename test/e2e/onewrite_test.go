@@ -128,8 +128,12 @@ func TestIssuedInOneWrite(t *testing.T) {
 		if len(approved.Status.Certificate) == 0 {
 			t.Fatalf("the approval's response holds no certificate: %+v", approved.Status)
 		}
-		if _, err := records.Get(ctx, string(approved.UID), metav1.GetOptions{}); err != nil {
-			t.Errorf("no inventory record for the approved CSR: %v", err)
+		record, err := records.Get(ctx, string(approved.UID), metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("no inventory record for the approved CSR: %v", err)
+		}
+		if record.ResourceVersion != approved.ResourceVersion || string(record.Spec.Certificate) != string(approved.Status.Certificate) {
+			t.Errorf("the record (resourceVersion %s) and the approval (%s) were not written in one transaction, or differ", record.ResourceVersion, approved.ResourceVersion)
 		}
 		// kubectl sees it issued at once.
 		if got := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "alice", "-o", "jsonpath={.status.conditions[*].type}"); got != "Approved" {

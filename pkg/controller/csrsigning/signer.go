@@ -100,7 +100,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("unable to parse csr %q: %w", name, err)
 	}
-	issued, _, err := c.opts.Issuer.Issue(ctx, c.records, obj, profile, req)
+	issued, err := c.opts.Issuer.Issue(ctx, c.records, obj, profile, req)
 	var refused issuance.RefusedError
 	if errors.As(err, &refused) {
 		logger.V(2).Info("refusing to sign", "reason", err)

@@ -45,13 +45,11 @@ type InRequest struct {
 	// controller decides.
 	Decider *issuance.Decider
 	Ready   func() bool
-	// Issuer signs for the signers served in this process. A certificate issued in a
-	// create is stored with its inventory record in one etcd transaction (RecordStorage
-	// says where records are stored; required); one issued in an /approval update is
-	// recorded in Records before the CSR is written, as the signer controller does.
+	// Issuer signs for the signers served in this process. A certificate issued in the
+	// request is stored with its inventory record in one etcd transaction (RecordStorage
+	// says where records are stored; required).
 	Issuer        *issuance.Issuer
 	RecordStorage *RecordStorage
-	Records       issuance.Records
 	// Recorder gets the events a person needs: Denied, SignerValidationFailure,
 	// AwaitingApproval. An approval and an issued certificate are the CSR's status.
 	Recorder record.EventRecorder
@@ -66,6 +64,9 @@ type InRequest struct {
 type write struct {
 	obj, old *certificatesv1.CertificateSigningRequest
 	joint    *kcsrv1alpha1.IssuedCertificate
+	// recorded is a record of this CSR found in the store by an earlier attempt of this
+	// update: its certificate is handed out instead of a new one.
+	recorded *kcsrv1alpha1.IssuedCertificate
 	events   []event
 }
 
@@ -150,7 +151,7 @@ func (in *InRequest) beginApproval(ctx context.Context, obj, old runtime.Object,
 	if err != nil || w == nil {
 		return count, err
 	}
-	*w = write{obj: obj.(*certificatesv1.CertificateSigningRequest), old: old.(*certificatesv1.CertificateSigningRequest)}
+	*w = write{obj: obj.(*certificatesv1.CertificateSigningRequest), old: old.(*certificatesv1.CertificateSigningRequest), recorded: w.recorded}
 	return func(ctx context.Context, success bool) {
 		count(ctx, success)
 		if success {
@@ -217,17 +218,17 @@ func (in *InRequest) sign(ctx context.Context, w *write, req *x509.CertificateRe
 		return
 	}
 	logger := klog.FromContext(ctx).WithValues("csr", obj.Name, "signerName", obj.Spec.SignerName)
-	var record *kcsrv1alpha1.IssuedCertificate
-	var err error
-	if w.old == nil {
-		// A create: the record goes into the CSR's own transaction (jointStorage).
+	// The record goes into the CSR's own transaction (jointStorage), unless an earlier
+	// attempt found one already: then that certificate is the one.
+	record, err := w.recorded, error(nil)
+	if record != nil {
+		err = issuance.CheckRecord(record, req)
+	} else {
 		var signed *certificate.Issued
 		if signed, err = in.Issuer.Sign(ctx, obj, profile, req); err == nil {
 			record = inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
 			w.joint = record
 		}
-	} else {
-		record, _, err = in.Issuer.Issue(ctx, in.Records, obj, profile, req)
 	}
 	var refused issuance.RefusedError
 	switch {

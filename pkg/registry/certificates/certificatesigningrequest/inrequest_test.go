@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"strings"
-	"sync"
 	"testing"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -18,31 +16,6 @@ import (
 	"kcsr.dev/kcsr/pkg/signer"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
-
-// memRecords is an inventory in memory, with the storage's create-once rule.
-type memRecords struct {
-	mu      sync.Mutex
-	records map[string]*kcsrv1alpha1.IssuedCertificate
-}
-
-func (m *memRecords) Create(_ context.Context, r *kcsrv1alpha1.IssuedCertificate) (*kcsrv1alpha1.IssuedCertificate, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.records[r.Name] != nil {
-		return nil, apierrors.NewAlreadyExists(kcsrv1alpha1.Resource("issuedcertificates"), r.Name)
-	}
-	m.records[r.Name] = r
-	return r, nil
-}
-
-func (m *memRecords) Get(_ context.Context, name string) (*kcsrv1alpha1.IssuedCertificate, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.records[name]; r != nil {
-		return r, nil
-	}
-	return nil, apierrors.NewNotFound(kcsrv1alpha1.Resource("issuedcertificates"), name)
-}
 
 // TestInRequest: what the create and the /approval update do in the request, for each
 // kind of decision: approved and issued in the one write, denied, left to a person with
@@ -106,7 +79,6 @@ func TestInRequest(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			records := &memRecords{records: map[string]*kcsrv1alpha1.IssuedCertificate{}}
 			recorder := &testkit.Recorder{}
 			now := testkit.Epoch
 			if tc.late {
@@ -119,11 +91,10 @@ func TestInRequest(t *testing.T) {
 					},
 					Policies: byPolicy(tc.policy),
 				},
-				Ready:        func() bool { return !tc.notReady },
-				Issuer:       &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(now)},
-				Records:      records,
-				Recorder:     recorder,
-				Clock:        clocktesting.NewFakePassiveClock(now),
+				Ready:    func() bool { return !tc.notReady },
+				Issuer:   &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(now)},
+				Recorder: recorder,
+				Clock:    clocktesting.NewFakePassiveClock(now),
 			}
 			w := &write{obj: tc.obj.DeepCopy()}
 			in.created(context.Background(), w)
@@ -143,9 +114,6 @@ func TestInRequest(t *testing.T) {
 			} else if w.joint != nil {
 				t.Errorf("a record without a certificate on the CSR: %+v", w.joint)
 			}
-			if len(records.records) != 0 {
-				t.Errorf("a create wrote a record on its own, outside the CSR's transaction: %v", records.records)
-			}
 			if got := w.obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; got != tc.verdict {
 				t.Errorf("verdict annotation = %q, want %q", got, tc.verdict)
 			}
@@ -163,14 +131,14 @@ func TestInRequest(t *testing.T) {
 }
 
 // TestInRequestApproval: an update through /approval that approves is issued in the same
-// write; one that does not (a denial, an already approved CSR) is left as it is. An
-// earlier attempt's record is handed out again, not replaced.
+// write, with its record; one that does not (a denial, an already approved CSR) is left as
+// it is. A record an earlier attempt found is handed out again, when it certifies the
+// request's key.
 func TestInRequestApproval(t *testing.T) {
 	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	profiles, err := signer.Build(context.Background(), nil, authority.Backend(), signer.DefaultMaxDuration, testkit.Epoch)
 	testkit.NoError(t, err, "signer.Build")
-	records := &memRecords{records: map[string]*kcsrv1alpha1.IssuedCertificate{}}
-	in := &InRequest{Issuer: &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(testkit.Epoch)}, Records: records}
+	in := &InRequest{Issuer: &issuance.Issuer{Profiles: profiles, Clock: clocktesting.NewFakePassiveClock(testkit.Epoch)}}
 	pending := testkit.CSR("alice", testkit.SetRequest(testkit.ClientRequestPEM(t, "alice")),
 		testkit.SetSignerName(certificatesv1.KubeAPIServerClientSignerName), testkit.SetUsages(certificatesv1.UsageClientAuth))
 	approved := pending.DeepCopy()
@@ -180,20 +148,28 @@ func TestInRequestApproval(t *testing.T) {
 
 	w := &write{obj: denied.DeepCopy(), old: pending}
 	in.approved(context.Background(), w)
-	if len(w.obj.Status.Certificate) != 0 || len(records.records) != 0 {
+	if len(w.obj.Status.Certificate) != 0 || w.joint != nil {
 		t.Errorf("a denial was issued")
 	}
 	w = &write{obj: approved.DeepCopy(), old: pending}
 	in.approved(context.Background(), w)
-	if len(w.obj.Status.Certificate) == 0 || records.records[string(pending.UID)] == nil {
-		t.Fatalf("the approval was not issued and recorded in its write")
+	if len(w.obj.Status.Certificate) == 0 || w.joint == nil || w.joint.Name != string(pending.UID) || string(w.joint.Spec.Certificate) != string(w.obj.Status.Certificate) {
+		t.Fatalf("the approval was not issued with its record in its write")
 	}
-	first := string(w.obj.Status.Certificate)
-	// A retry of the same approval (a conflict, an answer lost): the recorded certificate.
-	w = &write{obj: approved.DeepCopy(), old: pending}
+	first := w.joint
+	// A retry after the store found a record of this CSR: that certificate, no new one.
+	w = &write{obj: approved.DeepCopy(), old: pending, recorded: first}
 	in.approved(context.Background(), w)
-	if string(w.obj.Status.Certificate) != first || len(records.records) != 1 {
-		t.Errorf("a retry got another certificate (%v) or another record (%d records)", string(w.obj.Status.Certificate) != first, len(records.records))
+	if string(w.obj.Status.Certificate) != string(first.Spec.Certificate) || w.joint != nil {
+		t.Errorf("a retry got another certificate, or writes another record")
+	}
+	// A record of this CSR for another key is never handed out.
+	other := &write{obj: approved.DeepCopy(), old: pending}
+	other.obj.Spec.Request = testkit.ClientRequestPEM(t, "alice")
+	other.recorded = first
+	in.approved(context.Background(), other)
+	if len(other.obj.Status.Certificate) != 0 {
+		t.Errorf("a record for another key was handed out")
 	}
 	w = &write{obj: approved.DeepCopy(), old: approved}
 	in.approved(context.Background(), w)

@@ -16,6 +16,8 @@ import (
 	"k8s.io/apiserver/pkg/storage"
 	etcd3metrics "k8s.io/apiserver/pkg/storage/etcd3/metrics"
 	"k8s.io/apiserver/pkg/storage/value"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // RecordStorage says where the inventory records are stored, so that the CSR storage can
@@ -26,9 +28,9 @@ type RecordStorage struct {
 	Key     func(ctx context.Context, name string) (string, error)
 }
 
-// jointStorage is the CSR storage.Interface, but a create whose request carries an
-// inventory record (a CSR decided and signed in its create) writes the CSR and the record
-// in one etcd transaction: both or neither, one raft entry, one WAL fsync. The record's
+// jointStorage is the CSR storage.Interface, but a create or an /approval update whose
+// request carries an inventory record (a CSR signed in that request) writes the CSR and
+// the record in one etcd transaction: both or neither, one raft entry, one WAL fsync. The record's
 // name is the new CSR's UID, so neither key can exist already but by a name conflict of
 // the CSR, which fails the transaction and stores nothing. Everything else goes to the
 // storage it wraps (the watch cache over etcd); the watch caches of both resources see
@@ -42,6 +44,8 @@ type jointStorage struct {
 	client       *clientv3.Client
 	csr, record  resourceStorage
 	recordKeyFor func(ctx context.Context, name string) (string, error)
+	// newFunc returns an empty CSR.
+	newFunc func() runtime.Object
 }
 
 // resourceStorage is how one resource's objects are stored in etcd.
@@ -170,7 +174,7 @@ func (r resourceStorage) encode(ctx context.Context, key string, obj runtime.Obj
 	if err != nil {
 		return "", nil, err
 	}
-	p := r.pathPrefix + strings.TrimPrefix(key, "/")
+	p := r.path(key)
 	stored, err := r.transformer.TransformToStorage(ctx, data, value.DefaultContext(p))
 	if err != nil {
 		return "", nil, storage.NewInternalError(err)
@@ -188,4 +192,109 @@ func (r resourceStorage) decode(ctx context.Context, p string, stored []byte, ou
 		return err
 	}
 	return versioner.UpdateObject(out, uint64(rev))
+}
+
+// GuaranteedUpdate updates the object at key. An /approval update that issues (its request
+// carries a record) writes the CSR and the record in one transaction, conditional on the
+// CSR being unchanged since it was read and the record not existing; every other update
+// is the wrapped storage's. It follows the etcd3 store's loop in what an approval needs:
+// read (the cached object first, etcd after a conflict), check the preconditions, run
+// tryUpdate (admission, validation and the signing in the request), write if the
+// revision still holds, else read again and retry.
+func (s *jointStorage) GuaranteedUpdate(ctx context.Context, key string, destination runtime.Object, ignoreNotFound bool, preconditions *storage.Preconditions, tryUpdate storage.UpdateFunc, cachedExistingObject runtime.Object) error {
+	w := writeFrom(ctx)
+	if w == nil {
+		return s.Interface.GuaranteedUpdate(ctx, key, destination, ignoreNotFound, preconditions, tryUpdate, cachedExistingObject)
+	}
+	csrPath := s.csr.path(key)
+	var existing runtime.Object
+	var rev int64
+	if cachedExistingObject != nil {
+		existing = cachedExistingObject.DeepCopyObject()
+		v, err := versioner.ObjectResourceVersion(existing)
+		if err != nil {
+			return err
+		}
+		rev = int64(v)
+	}
+	for {
+		if existing == nil {
+			resp, err := s.client.Get(ctx, csrPath)
+			if err != nil {
+				return err
+			}
+			if len(resp.Kvs) == 0 {
+				return storage.NewKeyNotFoundError(csrPath, 0)
+			}
+			existing = s.newFunc()
+			if err := s.csr.decode(ctx, csrPath, resp.Kvs[0].Value, existing, resp.Kvs[0].ModRevision); err != nil {
+				return err
+			}
+			rev = resp.Kvs[0].ModRevision
+		}
+		if err := preconditions.Check(csrPath, existing); err != nil {
+			return err
+		}
+		ret, _, err := tryUpdate(existing, storage.ResponseMeta{ResourceVersion: uint64(rev)})
+		if err != nil {
+			return err
+		}
+		if err := versioner.PrepareObjectForStorage(ret); err != nil {
+			return fmt.Errorf("PrepareObjectForStorage failed: %w", err)
+		}
+		data, err := runtime.Encode(s.csr.codec, ret)
+		if err != nil {
+			return err
+		}
+		stored, err := s.csr.transformer.TransformToStorage(ctx, data, value.DefaultContext(csrPath))
+		if err != nil {
+			return storage.NewInternalError(err)
+		}
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(csrPath), "=", rev)}
+		ops := []clientv3.Op{clientv3.OpPut(csrPath, string(stored))}
+		var recordPath string
+		if w.joint != nil {
+			recordKey, err := s.recordKeyFor(ctx, w.joint.Name)
+			if err != nil {
+				return err
+			}
+			var recordData []byte
+			if recordPath, recordData, err = s.record.encode(ctx, recordKey, w.joint.DeepCopy()); err != nil {
+				return err
+			}
+			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(recordPath), "=", 0))
+			ops = append(ops, clientv3.OpPut(recordPath, string(recordData)))
+		}
+		start := time.Now()
+		txn := s.client.Txn(ctx).If(cmps...).Then(ops...)
+		if recordPath != "" {
+			txn = txn.Else(clientv3.OpGet(recordPath))
+		}
+		resp, err := txn.Commit()
+		etcd3metrics.RecordEtcdRequest("update", s.csr.resource, err, start)
+		if err != nil {
+			return err
+		}
+		if resp.Succeeded {
+			return s.csr.decode(ctx, csrPath, stored, destination, resp.Header.Revision)
+		}
+		// A conflict: the CSR changed, or a record of this CSR exists already (another
+		// replica, or the signer controller, recorded first). That record's certificate
+		// is the one: the next attempt hands it out instead of signing again.
+		if recordPath != "" {
+			if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+				recorded := &kcsrv1alpha1.IssuedCertificate{}
+				if err := s.record.decode(ctx, recordPath, kvs[0].Value, recorded, kvs[0].ModRevision); err != nil {
+					return err
+				}
+				w.recorded = recorded
+			}
+		}
+		existing = nil
+	}
+}
+
+// path is the etcd key of a storage key.
+func (r resourceStorage) path(key string) string {
+	return r.pathPrefix + strings.TrimPrefix(key, "/")
 }

@@ -89,6 +89,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in
 		if err != nil {
 			return nil, err
 		}
+		joint.newFunc = store.NewFunc
 		store.Storage.Storage = joint
 		destroy := store.DestroyFunc
 		store.DestroyFunc = func() {

@@ -56,6 +56,10 @@ type options struct {
 	allowArbitraryCertificate    bool
 	allowUnknownUsages           bool
 	allowDuplicateUsages         bool
+
+	// parsed, when set, receives the request as validation parsed it, so that the
+	// caller need not parse it again.
+	parsed **x509.CertificateRequest
 }
 
 // toleratedProblems returns the options derived from the stored object oldCSR (nil on
@@ -86,7 +90,17 @@ func ValidateCertificateRequestName(name string, prefix bool) []string {
 
 // ValidateCertificateSigningRequestCreate validates a CertificateSigningRequest to be created.
 func ValidateCertificateSigningRequestCreate(newCSR *certificatesv1.CertificateSigningRequest) field.ErrorList {
-	return validateCertificateSigningRequest(newCSR, toleratedProblems(newCSR, nil))
+	errs, _ := ValidateCertificateSigningRequestCreateParsed(newCSR)
+	return errs
+}
+
+// ValidateCertificateSigningRequestCreateParsed is ValidateCertificateSigningRequestCreate,
+// and returns the request it parsed and verified (nil when it did not).
+func ValidateCertificateSigningRequestCreateParsed(newCSR *certificatesv1.CertificateSigningRequest) (field.ErrorList, *x509.CertificateRequest) {
+	var req *x509.CertificateRequest
+	opts := toleratedProblems(newCSR, nil)
+	opts.parsed = &req
+	return validateCertificateSigningRequest(newCSR, opts), req
 }
 
 // ValidateCertificateSigningRequestUpdate validates an update of the main resource, where
@@ -106,9 +120,19 @@ func ValidateCertificateSigningRequestStatusUpdate(newCSR, oldCSR *certificatesv
 // ValidateCertificateSigningRequestApprovalUpdate validates an update through /approval,
 // where Approved and Denied conditions may be added or changed.
 func ValidateCertificateSigningRequestApprovalUpdate(newCSR, oldCSR *certificatesv1.CertificateSigningRequest) field.ErrorList {
+	errs, _ := ValidateCertificateSigningRequestApprovalUpdateParsed(newCSR, oldCSR)
+	return errs
+}
+
+// ValidateCertificateSigningRequestApprovalUpdateParsed is
+// ValidateCertificateSigningRequestApprovalUpdate, and returns the request it parsed (nil
+// when it did not).
+func ValidateCertificateSigningRequestApprovalUpdateParsed(newCSR, oldCSR *certificatesv1.CertificateSigningRequest) (field.ErrorList, *x509.CertificateRequest) {
+	var req *x509.CertificateRequest
 	opts := toleratedProblems(newCSR, oldCSR)
 	opts.allowSettingApprovalConditions = true
-	return validateCertificateSigningRequestUpdate(newCSR, oldCSR, opts)
+	opts.parsed = &req
+	return validateCertificateSigningRequestUpdate(newCSR, oldCSR, opts), req
 }
 
 func validateCertificateSigningRequest(obj *certificatesv1.CertificateSigningRequest, opts options) field.ErrorList {
@@ -196,13 +220,17 @@ func validateSpec(spec *certificatesv1.CertificateSigningRequestSpec, opts optio
 // else may be or hold a private key, which would go to the client's terminal and the audit
 // log.
 func validateRequest(request []byte, opts options) *field.Error {
+	var req *x509.CertificateRequest
 	var err error
 	if opts.requestStored {
-		_, err = csr.DecodeRequest(request)
+		req, err = csr.DecodeRequest(request)
 	} else {
-		_, err = csr.ParseStrictRequest(request)
+		req, err = csr.ParseStrictRequest(request)
 	}
 	if err == nil {
+		if opts.parsed != nil {
+			*opts.parsed = req
+		}
 		return nil
 	}
 	var encodingErr *csr.EncodingError

@@ -548,3 +548,33 @@ func TestValidateCertificateSigningRequestApprovalUpdate(t *testing.T) {
 		},
 	})
 }
+
+// TestParsedRequest: the create and /approval validations hand back the request they
+// parsed, so that a caller deciding and signing in the same request parses it once; none
+// when it does not parse.
+func TestParsedRequest(t *testing.T) {
+	pki := newTestPKI(t)
+	good := newCSR(pki)
+	errs, req := ValidateCertificateSigningRequestCreateParsed(good)
+	if len(errs) != 0 || req == nil || !bytes.Equal(req.Raw, mustDER(t, good.Spec.Request)) {
+		t.Errorf("create: errors %v, request %v; want the parsed request", errs, req != nil)
+	}
+	bad := newCSR(pki)
+	bad.Spec.Request = []byte("not a request")
+	if _, req := ValidateCertificateSigningRequestCreateParsed(bad); req != nil {
+		t.Errorf("create of a request that does not parse handed back a request")
+	}
+	errs, req = ValidateCertificateSigningRequestApprovalUpdateParsed(newCSR(pki, withConditions(approved())), good)
+	if len(errs) != 0 || req == nil || !bytes.Equal(req.Raw, mustDER(t, good.Spec.Request)) {
+		t.Errorf("approval: errors %v, request %v; want the parsed request", errs, req != nil)
+	}
+}
+
+func mustDER(t *testing.T, request []byte) []byte {
+	t.Helper()
+	block, _ := pem.Decode(request)
+	if block == nil {
+		t.Fatal("no PEM block")
+	}
+	return block.Bytes
+}

@@ -67,7 +67,9 @@ type write struct {
 	// recorded is a record of this CSR found in the store by an earlier attempt of this
 	// update: its certificate is handed out instead of a new one.
 	recorded *kcsrv1alpha1.IssuedCertificate
-	events   []event
+	// req is spec.request as the strategy's validation parsed it.
+	req    *x509.CertificateRequest
+	events []event
 }
 
 type event struct{ eventType, reason, message string }
@@ -166,8 +168,8 @@ func (in *InRequest) created(ctx context.Context, w *write) {
 	if in.Decider == nil || strings.HasPrefix(obj.Spec.Username, kcsrv1alpha1.JoinUserPrefix) || (in.Ready != nil && !in.Ready()) {
 		return
 	}
-	req, err := csr.DecodeRequest(obj.Spec.Request)
-	if err != nil {
+	req := w.req
+	if req == nil {
 		return // validation refuses such requests
 	}
 	d, err := in.Decider.Decide(ctx, obj, req)
@@ -201,11 +203,10 @@ func (in *InRequest) approved(ctx context.Context, w *write) {
 	if csr.IsApproved(w.old) || csr.StateOf(w.obj) != csr.Approved {
 		return
 	}
-	req, err := csr.DecodeRequest(w.obj.Spec.Request)
-	if err != nil {
+	if w.req == nil {
 		return // the signer controller reports it
 	}
-	in.sign(ctx, w, req)
+	in.sign(ctx, w, w.req)
 }
 
 // sign issues the certificate of an Approved CSR onto the object about to be stored, when

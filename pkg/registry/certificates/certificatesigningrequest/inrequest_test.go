@@ -96,7 +96,7 @@ func TestInRequest(t *testing.T) {
 				Recorder: recorder,
 				Clock:    clocktesting.NewFakePassiveClock(now),
 			}
-			w := &write{obj: tc.obj.DeepCopy()}
+			w := &write{obj: tc.obj.DeepCopy(), req: parsed(t, tc.obj)}
 			in.created(context.Background(), w)
 			in.send(w)
 
@@ -146,34 +146,43 @@ func TestInRequestApproval(t *testing.T) {
 	denied := pending.DeepCopy()
 	testkit.SetDenied("KubectlDeny", "")(denied)
 
-	w := &write{obj: denied.DeepCopy(), old: pending}
+	w := &write{obj: denied.DeepCopy(), old: pending, req: parsed(t, denied)}
 	in.approved(context.Background(), w)
 	if len(w.obj.Status.Certificate) != 0 || w.joint != nil {
 		t.Errorf("a denial was issued")
 	}
-	w = &write{obj: approved.DeepCopy(), old: pending}
+	w = &write{obj: approved.DeepCopy(), old: pending, req: parsed(t, approved)}
 	in.approved(context.Background(), w)
 	if len(w.obj.Status.Certificate) == 0 || w.joint == nil || w.joint.Name != string(pending.UID) || string(w.joint.Spec.Certificate) != string(w.obj.Status.Certificate) {
 		t.Fatalf("the approval was not issued with its record in its write")
 	}
 	first := w.joint
 	// A retry after the store found a record of this CSR: that certificate, no new one.
-	w = &write{obj: approved.DeepCopy(), old: pending, recorded: first}
+	w = &write{obj: approved.DeepCopy(), old: pending, recorded: first, req: parsed(t, approved)}
 	in.approved(context.Background(), w)
 	if string(w.obj.Status.Certificate) != string(first.Spec.Certificate) || w.joint != nil {
 		t.Errorf("a retry got another certificate, or writes another record")
 	}
 	// A record of this CSR for another key is never handed out.
-	other := &write{obj: approved.DeepCopy(), old: pending}
+	other := &write{obj: approved.DeepCopy(), old: pending, req: parsed(t, approved)}
 	other.obj.Spec.Request = testkit.ClientRequestPEM(t, "alice")
+	other.req = parsed(t, other.obj)
 	other.recorded = first
 	in.approved(context.Background(), other)
 	if len(other.obj.Status.Certificate) != 0 {
 		t.Errorf("a record for another key was handed out")
 	}
-	w = &write{obj: approved.DeepCopy(), old: approved}
+	w = &write{obj: approved.DeepCopy(), old: approved, req: parsed(t, approved)}
 	in.approved(context.Background(), w)
 	if len(w.obj.Status.Certificate) != 0 {
 		t.Errorf("an update of an already approved CSR was issued here; that is the signer controller's")
 	}
+}
+
+// parsed is obj's request as the strategy's validation hands it to the write.
+func parsed(t *testing.T, obj *certificatesv1.CertificateSigningRequest) *x509.CertificateRequest {
+	t.Helper()
+	req, err := csr.DecodeRequest(obj.Spec.Request)
+	testkit.NoError(t, err, "parse the request")
+	return req
 }

@@ -73,8 +73,12 @@ func (csrStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) 
 }
 
 // Validate checks a new CSR.
-func (csrStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateCertificateSigningRequestCreate(obj.(*certificatesv1.CertificateSigningRequest))
+func (csrStrategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	errs, req := validation.ValidateCertificateSigningRequestCreateParsed(obj.(*certificatesv1.CertificateSigningRequest))
+	if w := writeFrom(ctx); w != nil {
+		w.req = req // decided and signed in this request: parsed once
+	}
+	return errs
 }
 
 // ValidateUpdate checks an update of the main resource.
@@ -134,8 +138,12 @@ func (approvalStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Obj
 }
 
 // ValidateUpdate checks an /approval update.
-func (approvalStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateCertificateSigningRequestApprovalUpdate(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest))
+func (approvalStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	errs, req := validation.ValidateCertificateSigningRequestApprovalUpdateParsed(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest))
+	if w := writeFrom(ctx); w != nil {
+		w.req = req // signed in this request: parsed once
+	}
+	return errs
 }
 
 // preserveConditionInstances copies the stored conditions of type t over the new ones when

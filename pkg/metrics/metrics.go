@@ -64,6 +64,22 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"signer_name"})
 
+	// InventoryExpiredDeleted counts the inventory records deleted after their retention.
+	InventoryExpiredDeleted = metrics.NewCounter(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "inventory_expired_deleted_total",
+		Help:           "IssuedCertificates deleted because their certificate expired more than the retention (--inventory-retention) ago.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
+	// InventoryOldestExpiry is the expiry of the oldest certificate the inventory holds.
+	InventoryOldestExpiry = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "inventory_oldest_expiry_timestamp_seconds",
+		Help:           "NotAfter (Unix time) of the longest-expired certificate the inventory still holds, as of the last inventory cleaning; 0 when it holds none.",
+		StabilityLevel: metrics.ALPHA,
+	})
+
 	// PolicyEvaluation is the time the approver spends deciding one CSR by policy.
 	PolicyEvaluation = metrics.NewHistogram(&metrics.HistogramOpts{
 		Namespace:      namespace,
@@ -148,7 +164,7 @@ var once sync.Once
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, PolicyEvaluation,
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
 		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})

@@ -22,6 +22,7 @@ import (
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -307,5 +308,36 @@ func TestServerCertificatesOnceAcrossReplicas(t *testing.T) {
 		if got := pkiRecords(t, kc); len(got) != 2 {
 			t.Errorf("PKI records seen through %s:\n%s", kc, strings.Join(got, "\n"))
 		}
+	}
+}
+
+// TestInventoryRetention (issue 18 item 6): a record whose certificate expired more than
+// --inventory-retention ago is deleted by the cleaner and counted; records of valid
+// certificates (the server's own) stay; a negative retention is refused at start.
+func TestInventoryRetention(t *testing.T) {
+	s := framework.StartServer(t, "", "--inventory-retention", "1s", "--csr-gc-interval", "2s")
+	dir := t.TempDir()
+	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	now := time.Now()
+	cert, _ := authority.Leaf(t, "long-gone", testkit.ValidBetween(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
+	csrObj := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "long-gone", UID: "e2e-long-gone"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{Username: "e2e", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}}
+	record := inventory.NewRecord(csrObj, clientSigner, cert, testkit.CertPEM(cert))
+	framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, "record.json", recordManifest(t, record)))
+
+	framework.Eventually(t, 30*time.Second, "the expired record to be deleted", func() bool {
+		return framework.Kubectl(t, s.Kubeconfig, "get", "issuedcertificate", record.Name).ExitCode != 0
+	})
+	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificates", "-o", "name"); strings.Count(got, "issuedcertificate") != 2 {
+		t.Errorf("the records of valid certificates (the server's own two) were not all kept:\n%s", got)
+	}
+	metricsText := framework.MustKubectl(t, s.Kubeconfig, "get", "--raw", "/metrics")
+	if !strings.Contains(metricsText, "kcsr_inventory_expired_deleted_total 1") {
+		t.Errorf("kcsr_inventory_expired_deleted_total does not count the deletion")
+	}
+
+	r := framework.Run(t, "", framework.Binary(t), "server", "--data-dir", t.TempDir(), "--inventory-retention", "-1h")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "--inventory-retention must not be negative") {
+		t.Errorf("a negative retention: exit %d, %s", r.ExitCode, r.Combined())
 	}
 }

@@ -205,6 +205,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 				c.kubeInformers.Start(stop)
 				c.kcsrInformers.Start(stop)
 			},
+			Inventory:  c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates(),
 			Signers:    signers,
 			Publisher:  pub,
 			Standalone: true,

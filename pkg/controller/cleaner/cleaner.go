@@ -1,6 +1,7 @@
 // Package cleaner garbage-collects CSRs with Kubernetes' csrcleaner rules, so that
 // finished requests do not pile up in storage. Certificates are never lost by it: every
-// issued certificate stays in the IssuedCertificate inventory.
+// issued certificate stays in the IssuedCertificate inventory, until it has been expired
+// for the inventory's retention (InventoryCleaner, 30 days by default).
 //
 //	issued (Approved + certificate)  deleted 1h after the Approved condition
 //	Denied                           deleted 1h after the Denied condition
@@ -32,18 +33,22 @@ import (
 	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
-// Options are the ages after which CSRs are deleted, and how often to look.
+// Options are the ages after which CSRs (and inventory records) are deleted, and how
+// often to look.
 type Options struct {
 	Interval    time.Duration // 1h
 	ApprovedAge time.Duration // 1h: issued, counted from the Approved condition
 	DeniedAge   time.Duration // 1h: Denied or Failed
 	PendingAge  time.Duration // 24h: Pending, and Approved but never issued
-	Clock       clock.Clock
+	// InventoryRetention is how long an IssuedCertificate outlives its certificate's
+	// expiry (InventoryCleaner); 0 keeps every record.
+	InventoryRetention time.Duration // 30 days
+	Clock              clock.Clock
 }
 
-// DefaultOptions are Kubernetes' values.
+// DefaultOptions are Kubernetes' values, and kcsr's retention of the inventory.
 func DefaultOptions() Options {
-	return Options{Interval: time.Hour, ApprovedAge: time.Hour, DeniedAge: time.Hour, PendingAge: 24 * time.Hour}
+	return Options{Interval: time.Hour, ApprovedAge: time.Hour, DeniedAge: time.Hour, PendingAge: 24 * time.Hour, InventoryRetention: DefaultInventoryRetention}
 }
 
 // Controller deletes finished CSRs.

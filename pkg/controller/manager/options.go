@@ -118,6 +118,7 @@ func (o *Options) AddCleanerFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Cleaner.ApprovedAge, "csr-gc-issued-age", o.Cleaner.ApprovedAge, "Delete issued CSRs this long after approval (the certificate stays in the inventory).")
 	fs.DurationVar(&o.Cleaner.DeniedAge, "csr-gc-denied-age", o.Cleaner.DeniedAge, "Delete Denied and Failed CSRs this long after the decision.")
 	fs.DurationVar(&o.Cleaner.PendingAge, "csr-gc-pending-age", o.Cleaner.PendingAge, "Delete CSRs left Pending, or Approved but never issued, this long.")
+	fs.DurationVar(&o.Cleaner.InventoryRetention, "inventory-retention", o.Cleaner.InventoryRetention, "Delete an IssuedCertificate this long after its certificate expired (checked every --csr-gc-interval); 0 keeps every record.")
 }
 
 // Complete fills in the derived defaults: the public listener binds defaultBind unless
@@ -169,6 +170,9 @@ func (o *Options) Validate() []error {
 			if d.age <= 0 {
 				errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.flag, d.age))
 			}
+		}
+		if o.Cleaner.InventoryRetention < 0 {
+			errs = append(errs, fmt.Errorf("--inventory-retention must not be negative (0 keeps every record), got %s", o.Cleaner.InventoryRetention))
 		}
 	}
 	errs = append(errs, o.LeaderElection.Validate()...)

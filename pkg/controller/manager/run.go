@@ -33,6 +33,9 @@ type Config struct {
 	CSRs           certificatesinformers.CertificateSigningRequestInformer
 	Policies       kcsrv1alpha1informers.ApprovalPolicyInformer
 	StartInformers func(stop <-chan struct{})
+	// Inventory is the IssuedCertificate informer, for the inventory's retention (with
+	// Clean); nil: records are kept.
+	Inventory kcsrv1alpha1informers.IssuedCertificateInformer
 
 	Signers   *Signers
 	Publisher *publisher.Publisher
@@ -139,8 +142,12 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 		}
 	}
 	var cleaning *cleaner.Controller
+	var retention *cleaner.InventoryCleaner
 	if o.Clean {
 		cleaning = cleaner.New(c.Client, c.CSRs, o.Cleaner)
+		if c.Inventory != nil && o.Cleaner.InventoryRetention > 0 {
+			retention = cleaner.NewInventoryCleaner(c.Kcsr, c.Inventory, o.Cleaner)
+		}
 	}
 
 	return func(ctx context.Context) {
@@ -165,6 +172,9 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 		wg.Go(func() { signing.Run(ctx, o.Workers) })
 		if cleaning != nil {
 			wg.Go(func() { cleaning.Run(ctx) })
+		}
+		if retention != nil {
+			wg.Go(func() { retention.Run(ctx) })
 		}
 		wg.Wait()
 	}, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
@@ -116,6 +117,14 @@ func (o *Options) Complete() error {
 	}
 	if o.embeddedEtcd() {
 		o.Controllers.LeaderElection.Enabled = false
+	}
+	// No watch cache for events unless --watch-cache-sizes asks for one, as in
+	// kube-apiserver: they are written far more than they are watched, and a cache would
+	// hold every one decoded. (A malformed flag is Validate's to report.)
+	if sizes, err := genericoptions.ParseWatchCacheSizes(o.Etcd.WatchCacheSizes); err == nil {
+		if _, set := sizes[schema.GroupResource{Resource: "events"}]; !set {
+			o.Etcd.WatchCacheSizes = append(o.Etcd.WatchCacheSizes, "events#0")
+		}
 	}
 	o.Controllers.Complete(o.SecureServing.BindAddress)
 	return nil

@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -45,5 +46,27 @@ func TestValidateTokenAuthFile(t *testing.T) {
 				t.Errorf("loadFiles() = %q; want %q", got, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestCompleteWatchCacheSizes: events get no watch cache, as in kube-apiserver, unless
+// --watch-cache-sizes names them.
+func TestCompleteWatchCacheSizes(t *testing.T) {
+	for _, tc := range []struct {
+		flag, want []string
+	}{
+		{nil, []string{"events#0"}},
+		{[]string{"certificatesigningrequests.certificates.k8s.io#100"}, []string{"certificatesigningrequests.certificates.k8s.io#100", "events#0"}},
+		{[]string{"events#100"}, []string{"events#100"}},
+	} {
+		o := NewOptions()
+		o.DataDir = t.TempDir()
+		o.Etcd.WatchCacheSizes = tc.flag
+		if err := o.Complete(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(o.Etcd.WatchCacheSizes, tc.want) {
+			t.Errorf("--watch-cache-sizes %v: completed to %v, want %v", tc.flag, o.Etcd.WatchCacheSizes, tc.want)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // The state of a CSR is read from its conditions by type alone, whatever their status, as
@@ -51,7 +53,9 @@ func StateOf(obj *certificatesv1.CertificateSigningRequest) State {
 }
 
 // ConditionString is kubectl's CONDITION column: Denied wins over Approved, else Pending;
-// then ",Failed" and ",Issued" when they apply.
+// then ",Failed" and ",Issued" when they apply. kcsr adds ",SignerUnavailable" to an
+// Approved CSR its signer cannot issue (kcsrv1alpha1.ConditionSignerUnavailable), so that
+// "Approved but never issued" shows in the list, not only in describe.
 func ConditionString(obj *certificatesv1.CertificateSigningRequest) string {
 	approved, denied, failed := Decisions(obj)
 	s := "Pending"
@@ -64,8 +68,12 @@ func ConditionString(obj *certificatesv1.CertificateSigningRequest) string {
 	if failed {
 		s += ",Failed"
 	}
-	if IsIssued(obj) {
+	issued := IsIssued(obj)
+	if issued {
 		s += ",Issued"
+	}
+	if approved && !denied && !failed && !issued && HasCondition(obj, kcsrv1alpha1.ConditionSignerUnavailable) {
+		s += ",SignerUnavailable"
 	}
 	return s
 }

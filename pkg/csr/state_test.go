@@ -47,6 +47,8 @@ func TestState(t *testing.T) {
 		{"denied and failed", []testkit.CSRModifier{denied, failed}, want{State: Denied, Condition: "Denied,Failed", Denied: true, Failed: true}},
 		{"denied and issued", []testkit.CSRModifier{denied, issued}, want{State: Denied, Condition: "Denied,Issued", Denied: true, Issued: true}},
 		{"issued, not approved", []testkit.CSRModifier{issued}, want{State: Issued, Condition: "Pending,Issued", Issued: true, IsPending: true}},
+		{"approved, signer unavailable", []testkit.CSRModifier{approved, other}, want{State: Approved, Condition: "Approved,SignerUnavailable", Approved: true}},
+		{"approved, signer unavailable, then issued", []testkit.CSRModifier{approved, other, issued}, want{State: Issued, Condition: "Approved,Issued", Approved: true, Issued: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -178,6 +178,10 @@ func TestBuiltInSignerRules(t *testing.T) {
 		if !strings.Contains(msg, `no signer serves signerName "example.com/not-configured"`) || !strings.Contains(msg, "--signer-config") {
 			t.Errorf("message %q does not say what is wrong and what to do", msg)
 		}
+		// The list says so too: Approved but never issued is visible at a glance.
+		if got := framework.TableRows(framework.MustKubectl(t, kc, "get", "csr", "custom"))[1]; got[len(got)-1] != "Approved,SignerUnavailable" {
+			t.Errorf("kubectl get csr CONDITION = %q, want Approved,SignerUnavailable", got[len(got)-1])
+		}
 	})
 }
 

@@ -117,7 +117,7 @@ func (c CompletedConfig) New() (*Server, error) {
 		in = &certificatesigningrequest.InRequest{
 			Ready:         x.Ready,
 			Issuer:        x.Issuer,
-			RecordStorage: &certificatesigningrequest.RecordStorage{Options: recordOpts, Key: issued.KeyFunc},
+			RecordStorage: &certificatesigningrequest.RecordStorage{Options: recordOpts, Key: issued.KeyFunc, Strategy: issued.CreateStrategy},
 			Recorder:      x.Recorder,
 		}
 		if x.Decide {

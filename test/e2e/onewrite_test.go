@@ -101,6 +101,10 @@ func TestIssuedInOneWrite(t *testing.T) {
 		if string(record.Spec.Certificate) != string(created.Status.Certificate) {
 			t.Errorf("the record and the CSR hold different certificates")
 		}
+		// Created as any record is: a UID and a creation time of its own.
+		if record.UID == "" || record.UID == created.UID || record.CreationTimestamp.IsZero() {
+			t.Errorf("the record lacks the system fields of a create: uid %q, creationTimestamp %v", record.UID, record.CreationTimestamp)
+		}
 		// One etcd transaction: both objects carry its revision.
 		if record.ResourceVersion != created.ResourceVersion {
 			t.Errorf("the record (resourceVersion %s) and the CSR (%s) were not written in one transaction", record.ResourceVersion, created.ResourceVersion)

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	etcd3metrics "k8s.io/apiserver/pkg/storage/etcd3/metrics"
 	"k8s.io/apiserver/pkg/storage/value"
@@ -26,6 +27,9 @@ import (
 type RecordStorage struct {
 	Options generic.RESTOptions
 	Key     func(ctx context.Context, name string) (string, error)
+	// Strategy is the IssuedCertificate storage's: a record written with its CSR gets
+	// the system fields, defaulting and validation of any other create.
+	Strategy rest.RESTCreateStrategy
 }
 
 // jointStorage is the CSR storage.Interface, but a create or an /approval update whose
@@ -44,6 +48,7 @@ type jointStorage struct {
 	client       *clientv3.Client
 	csr, record  resourceStorage
 	recordKeyFor func(ctx context.Context, name string) (string, error)
+	recordCreate rest.RESTCreateStrategy
 	// newFunc returns an empty CSR.
 	newFunc func() runtime.Object
 }
@@ -108,6 +113,7 @@ func newJointStorage(s storage.Interface, csrOpts generic.RESTOptions, records *
 		csr:          newResourceStorage(csrOpts),
 		record:       newResourceStorage(records.Options),
 		recordKeyFor: records.Key,
+		recordCreate: records.Strategy,
 	}, nil
 }
 
@@ -125,7 +131,11 @@ func (s *jointStorage) Create(ctx context.Context, key string, obj, out runtime.
 	if err != nil {
 		return err
 	}
-	recordPath, recordData, err := s.record.encode(ctx, recordKey, w.joint.DeepCopy())
+	record, err := s.prepareRecord(ctx, w)
+	if err != nil {
+		return err
+	}
+	recordPath, recordData, err := s.record.encode(ctx, recordKey, record)
 	if err != nil {
 		return err
 	}
@@ -155,6 +165,17 @@ func (s *jointStorage) Create(ctx context.Context, key string, obj, out runtime.
 		return nil
 	}
 	return s.csr.decode(ctx, csrPath, csrData, out, resp.Header.Revision)
+}
+
+// prepareRecord is the write's record as the IssuedCertificate storage would create it:
+// a UID and creation time, then its strategy's preparation and validation.
+func (s *jointStorage) prepareRecord(ctx context.Context, w *write) (*kcsrv1alpha1.IssuedCertificate, error) {
+	record := w.joint.DeepCopy()
+	rest.FillObjectMetaSystemFields(record)
+	if err := rest.BeforeCreate(s.recordCreate, ctx, record); err != nil {
+		return nil, err
+	}
+	return record, nil
 }
 
 // close closes the etcd client; the wrapped storage is the store's to destroy.
@@ -258,8 +279,12 @@ func (s *jointStorage) GuaranteedUpdate(ctx context.Context, key string, destina
 			if err != nil {
 				return err
 			}
+			record, err := s.prepareRecord(ctx, w)
+			if err != nil {
+				return err
+			}
 			var recordData []byte
-			if recordPath, recordData, err = s.record.encode(ctx, recordKey, w.joint.DeepCopy()); err != nil {
+			if recordPath, recordData, err = s.record.encode(ctx, recordKey, record); err != nil {
 				return err
 			}
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(recordPath), "=", 0))

@@ -78,7 +78,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in
 	}
 	if in != nil {
 		// A CSR decided and signed in its create is stored with its inventory record.
-		if in.RecordStorage == nil {
+		if in.RecordStorage == nil || in.RecordStorage.Strategy == nil || in.RecordStorage.Key == nil {
 			return nil, errors.New("certificatesigningrequests: signing in the request needs the inventory's storage")
 		}
 		opts, err := optsGetter.GetRESTOptions(store.DefaultQualifiedResource, store.NewFunc())

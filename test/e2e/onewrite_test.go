@@ -3,8 +3,10 @@ package e2e
 import (
 	"context"
 	"crypto/x509/pkix"
+	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -142,6 +144,52 @@ func TestIssuedInOneWrite(t *testing.T) {
 		// kubectl sees it issued at once.
 		if got := framework.MustKubectl(t, s.Kubeconfig, "get", "csr", "alice", "-o", "jsonpath={.status.conditions[*].type}"); got != "Approved" {
 			t.Errorf("conditions = %q, want Approved", got)
+		}
+	})
+
+	t.Run("concurrent approvals issue once", func(t *testing.T) {
+		// Three approvers race on each of five CSRs: every approval's write is retried on
+		// conflict, and exactly one certificate is issued and recorded for each.
+		dir := t.TempDir()
+		var names []string
+		for i := range 5 {
+			name := fmt.Sprintf("race-%d", i)
+			request := framework.GoCSR(t, dir, name, name, nil, nil, nil)
+			framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, request, clientSigner, 3600, "client auth")))
+			names = append(names, name)
+		}
+		var wg sync.WaitGroup
+		for _, name := range names {
+			for range 3 {
+				wg.Go(func() { framework.Kubectl(t, s.Kubeconfig, "certificate", "approve", name) })
+			}
+		}
+		wg.Wait()
+		for _, name := range names {
+			obj, err := admin.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			record, err := records.Get(ctx, string(obj.UID), metav1.GetOptions{})
+			if err != nil || string(record.Spec.Certificate) != string(obj.Status.Certificate) || len(obj.Status.Certificate) == 0 {
+				t.Errorf("%s: not issued once with its record (%v)", name, err)
+			}
+			if got := csr.ConditionString(obj); got != "Approved,Issued" {
+				t.Errorf("%s: conditions %s, want Approved,Issued", name, got)
+			}
+		}
+		list, err := records.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		perCSR := map[string]int{}
+		for _, r := range list.Items {
+			perCSR[r.Spec.CSRName]++
+		}
+		for _, name := range names {
+			if perCSR[name] != 1 {
+				t.Errorf("%s has %d records, want 1", name, perCSR[name])
+			}
 		}
 	})
 

@@ -126,15 +126,63 @@ func TestRequest(t *testing.T) {
 		wantNoFiles(t, out, "failed")
 	})
 
-	t.Run("timeout", func(t *testing.T) {
+	t.Run("timeout keeps the CSR and the key for kcsr fetch", func(t *testing.T) {
 		out := t.TempDir()
 		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "slow", "--wait", "2s", "--out-dir", out)
 		wantExit(t, "kcsr request --wait 2s", r.ExitCode, 4, r.Stdout, r.Stderr)
-		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR slow was Pending; no files were written; deleted CSR slow, whose key was not kept\n")
-		wantNoFiles(t, out, "slow")
-		if framework.Kubectl(t, kc, "get", "csr", "slow").ExitCode == 0 {
+		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR slow was Pending; CSR slow stays and its key is in "+filepath.Join(out, "slow")+".key; collect the certificate once it is issued: kcsr fetch slow --out-dir "+out+"\n")
+		if fi, err := os.Stat(filepath.Join(out, "slow.key")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("slow.key: %v; want it kept, mode 0600", err)
+		}
+		// The approver comes back later; kcsr fetch collects the certificate.
+		framework.MustKubectl(t, kc, "certificate", "approve", "slow")
+		r = framework.Run(t, "", framework.Binary(t), "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
+		wantExit(t, "kcsr fetch slow", r.ExitCode, 0, r.Stdout, r.Stderr)
+		wantContains(t, "stdout", r.Stdout, "wrote "+filepath.Join(out, "slow")+".crt, "+filepath.Join(out, "slow")+".kubeconfig\n")
+		wantWhoami(t, filepath.Join(out, "slow.kubeconfig"), "slow")
+		// Nothing is overwritten: a second fetch refuses.
+		r = framework.Run(t, "", framework.Binary(t), "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
+		wantExit(t, "a second kcsr fetch", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "slow.crt already exists")
+	})
+
+	t.Run("timeout with --cleanup leaves nothing", func(t *testing.T) {
+		out := t.TempDir()
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "tidy", "--wait", "2s", "--cleanup", "--out-dir", out)
+		wantExit(t, "kcsr request --wait 2s --cleanup", r.ExitCode, 4, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR tidy was Pending; no files were written; deleted CSR tidy, whose key was not kept\n")
+		wantNoFiles(t, out, "tidy")
+		if framework.Kubectl(t, kc, "get", "csr", "tidy").ExitCode == 0 {
 			t.Errorf("the CSR of a key that was never kept is still there")
 		}
+	})
+
+	t.Run("approval that comes later: --no-wait, then kcsr fetch", func(t *testing.T) {
+		out := t.TempDir()
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "later", "--group", "developers", "--no-wait", "--out-dir", out)
+		wantExit(t, "kcsr request --no-wait", r.ExitCode, 0, r.Stdout, r.Stderr)
+		wantContains(t, "stdout", r.Stdout, "submitted CSR later; once it is approved and issued, collect the certificate with: kcsr fetch later --out-dir "+out+"\n")
+		if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != "later.key" {
+			t.Fatalf("files after --no-wait: %v; want later.key only", entries)
+		}
+		if got := condition(t, kc, "later"); got != "Pending" {
+			t.Fatalf("CSR later is %s, want Pending", got)
+		}
+		// A key that is not the CSR's is refused.
+		otherKey := filepath.Join(t.TempDir(), "other.key")
+		framework.Openssl(t, out, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", otherKey)
+		r = framework.Run(t, "", framework.Binary(t), "fetch", "later", "--kubeconfig", kc, "--out-dir", out, "--key", otherKey, "--wait", "5s")
+		wantExit(t, "kcsr fetch with another key", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: CSR later requests a certificate for another key than the one given")
+		// fetch waits for the approval when it has not come yet.
+		p := framework.StartProcess(t, framework.Binary(t), "fetch", "later", "--kubeconfig", kc, "--out-dir", out)
+		framework.Eventually(t, 20*time.Second, "fetch to wait", func() bool { return strings.Contains(p.Stdout(), "Pending") })
+		framework.MustKubectl(t, kc, "certificate", "approve", "later")
+		wantExit(t, "kcsr fetch later", p.Wait(60*time.Second), 0, p.Stdout(), p.Stderr())
+		wantWhoami(t, filepath.Join(out, "later.kubeconfig"), "later", "developers")
+		r = framework.Run(t, "", framework.Binary(t), "fetch", "nosuch", "--kubeconfig", kc, "--out-dir", out, "--key", filepath.Join(out, "later.key"))
+		wantExit(t, "kcsr fetch of a CSR that does not exist", r.ExitCode, 3, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: CSR nosuch does not exist")
 	})
 
 	t.Run("interrupted", func(t *testing.T) {
@@ -142,8 +190,7 @@ func TestRequest(t *testing.T) {
 		p := kcsrRequest(t, s, out, "interrupted", "--user", "impatient")
 		p.Signal(syscall.SIGINT)
 		wantExit(t, "kcsr request after SIGINT", p.Wait(30*time.Second), 4, p.Stdout(), p.Stderr())
-		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR interrupted was Pending; no files were written")
-		wantNoFiles(t, out, "interrupted")
+		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR interrupted was Pending; CSR interrupted stays and its key is in "+filepath.Join(out, "interrupted")+".key; collect the certificate once it is issued: kcsr fetch interrupted --out-dir "+out)
 	})
 
 	t.Run("interrupted while approved, with a kept key", func(t *testing.T) {
@@ -159,7 +206,7 @@ func TestRequest(t *testing.T) {
 		framework.Eventually(t, 20*time.Second, "the approval to be shown", func() bool { return strings.Contains(p.Stdout(), "Approved:") })
 		p.Signal(syscall.SIGINT)
 		wantExit(t, "kcsr request after SIGINT", p.Wait(30*time.Second), 4, p.Stdout(), p.Stderr())
-		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR kept was Approved; no files were written; CSR kept stays: run the same command again (with the same --key) to pick up its certificate once it is issued")
+		wantContains(t, "stderr", p.Stderr(), "error: interrupted while CSR kept was Approved; CSR kept stays; collect the certificate once it is issued: kcsr fetch kept --key "+keyFile+" --out-dir "+out)
 		wantNoFiles(t, out, "kept")
 		if framework.Kubectl(t, kc, "get", "csr", "kept").ExitCode != 0 {
 			t.Errorf("the CSR of a kept key was deleted")

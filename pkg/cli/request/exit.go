@@ -28,6 +28,16 @@ func exitf(code int, format string, args ...any) error {
 	return &cli.ExitError{Code: code, Message: "error: " + fmt.Sprintf(format, args...)}
 }
 
+// KeptError is a wait that ended (timed out, interrupted) without a certificate, its CSR
+// kept so that kcsr fetch can collect the certificate later.
+type KeptError struct {
+	Exit *cli.ExitError
+	CSR  string
+}
+
+func (e *KeptError) Error() string { return e.Exit.Error() }
+func (e *KeptError) Unwrap() error { return e.Exit }
+
 // ExitCode is the exit code err leads to: 0 for nil, the code of a *cli.ExitError, 1
 // otherwise.
 func ExitCode(err error) int {

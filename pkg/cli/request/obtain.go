@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
@@ -84,6 +85,25 @@ type Obtainer struct {
 // ends, and verifies the certificate. Errors are *cli.ExitError with the exit codes of
 // this package.
 func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
+	// --wait bounds everything from here: the create, the wait, the reads.
+	waitCtx, timedOut, stop := o.deadline(ctx)
+	defer stop()
+	created, err := o.submit(waitCtx, timedOut, r)
+	if err != nil {
+		return nil, err
+	}
+	return o.collect(ctx, waitCtx, timedOut, created, r)
+}
+
+// Submit creates the CSR for r (or, with r.KeyKept, finds the one of the same name and
+// key) and returns it without waiting: approval that comes later.
+func (o *Obtainer) Submit(ctx context.Context, r Request) (*certificatesv1.CertificateSigningRequest, error) {
+	waitCtx, timedOut, stop := o.deadline(ctx)
+	defer stop()
+	return o.submit(waitCtx, timedOut, r)
+}
+
+func (o *Obtainer) submit(waitCtx context.Context, timedOut func() bool, r Request) (*certificatesv1.CertificateSigningRequest, error) {
 	requestPEM, err := r.Identity.CSR(r.Key, o.Rand)
 	if err != nil {
 		return nil, err
@@ -103,20 +123,6 @@ func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
 	if objection := signerObjection(r.Signer, r.Identity, r.Usages); objection != "" {
 		fmt.Fprintf(o.ErrOut, "warning: signer %s will refuse this request after approval (%s); submitting it anyway\n", r.Signer, objection)
 	}
-
-	// --wait bounds everything from here: the create, the wait, the reads.
-	waitCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	timer := o.Clock.NewTimer(o.Wait)
-	defer timer.Stop()
-	go func() {
-		select {
-		case <-timer.C():
-			cancel(errWaitTimeout)
-		case <-waitCtx.Done():
-		}
-	}()
-	timedOut := func() bool { return errors.Is(context.Cause(waitCtx), errWaitTimeout) }
 
 	created, err := o.CSRs.Create(waitCtx, obj, metav1.CreateOptions{})
 	switch {
@@ -141,6 +147,62 @@ func (o *Obtainer) Obtain(ctx context.Context, r Request) (*Issued, error) {
 		return nil, apiError("create the CSR", err)
 	}
 
+	return created, nil
+}
+
+// deadline returns ctx bounded by o.Wait, whether that bound is what ended it, and the
+// function that releases it.
+func (o *Obtainer) deadline(ctx context.Context) (context.Context, func() bool, func()) {
+	waitCtx, cancel := context.WithCancelCause(ctx)
+	timer := o.Clock.NewTimer(o.Wait)
+	go func() {
+		select {
+		case <-timer.C():
+			cancel(errWaitTimeout)
+		case <-waitCtx.Done():
+		}
+	}()
+	timedOut := func() bool { return errors.Is(context.Cause(waitCtx), errWaitTimeout) }
+	return waitCtx, timedOut, func() { timer.Stop(); cancel(nil) }
+}
+
+// Resume waits for the certificate of the existing CSR name, which must request one for
+// key, and verifies it against the identity the CSR asks for (approval that comes later:
+// `kcsr request --no-wait`, then `kcsr fetch`). A timeout or an interrupt keeps the CSR.
+func (o *Obtainer) Resume(ctx context.Context, name string, key crypto.Signer) (*Issued, error) {
+	waitCtx, timedOut, stop := o.deadline(ctx)
+	defer stop()
+	cur, err := o.CSRs.Get(waitCtx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, exitf(ExitFailed, "CSR %s does not exist (never created, or deleted: an unissued CSR is cleaned up after 24h, an issued one 1h after its approval); request a new certificate with kcsr request; %s", name, noFilesWritten)
+	}
+	if err != nil {
+		return nil, apiError("read CSR "+name, err)
+	}
+	req, err := csr.DecodeRequest(cur.Spec.Request)
+	if err != nil {
+		return nil, exitf(ExitFailed, "CSR %s holds no request that parses: %v", name, err)
+	}
+	if !publicKeysEqual(req.PublicKey, key.Public()) {
+		return nil, exitf(ExitUsage, "CSR %s requests a certificate for another key than the one given; give the key it was made with (--key)", name)
+	}
+	r := Request{
+		Name:     name,
+		Signer:   cur.Spec.SignerName,
+		Usages:   cur.Spec.Usages,
+		Identity: Identity{CommonName: req.Subject.CommonName, Organizations: req.Subject.Organization, DNSNames: req.DNSNames, IPAddresses: req.IPAddresses, EmailAddresses: req.EmailAddresses, URIs: req.URIs},
+		Key:      key,
+		KeyKept:  true,
+	}
+	if cur.Spec.ExpirationSeconds != nil {
+		r.Duration = time.Duration(*cur.Spec.ExpirationSeconds) * time.Second
+	}
+	return o.collect(ctx, waitCtx, timedOut, cur, r)
+}
+
+// collect waits, within waitCtx, until created is issued, denied, failed or deleted, and
+// verifies the certificate.
+func (o *Obtainer) collect(ctx, waitCtx context.Context, timedOut func() bool, created *certificatesv1.CertificateSigningRequest, r Request) (*Issued, error) {
 	final, state, err := o.wait(waitCtx, created)
 	o.Progress.Stop()
 	if err != nil {
@@ -193,7 +255,7 @@ func (o *Obtainer) existing(ctx context.Context, r Request) (*certificatesv1.Cer
 // requester may not be allowed to); one whose key was kept stays for the next run.
 func (o *Obtainer) abandon(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, keyKept bool, why string) error {
 	if keyKept {
-		return exitf(ExitTimeout, "%s; %s; CSR %s stays: run the same command again (with the same --key) to pick up its certificate once it is issued", why, noFilesWritten, obj.Name)
+		return &KeptError{Exit: exitf(ExitTimeout, "%s; CSR %s stays", why, obj.Name).(*cli.ExitError), CSR: obj.Name}
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abandonTimeout)
 	defer cancel()

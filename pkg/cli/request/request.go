@@ -50,6 +50,10 @@ type Options struct {
 	KeyFile    string
 	OutDir     string
 	Wait       time.Duration
+	// NoWait submits the CSR, keeps the key in NAME.key and returns: the certificate is
+	// collected later with kcsr fetch. Cleanup deletes a CSR the wait gave up on (and
+	// writes no key) instead of keeping both for kcsr fetch.
+	NoWait, Cleanup bool
 
 	Deps
 
@@ -85,9 +89,12 @@ the requested user and groups and chains to the CA the kubeconfig trusts, and wr
 NAME.key (0600), NAME.crt and NAME.kubeconfig (0600: the cluster's server and CA, the
 user named after the CN).
 
-Nothing is written before that: a denial, a failure, a timeout or Ctrl-C leaves no files
-behind. Existing files are never overwritten. The usages default to what the signer
-allows; a custom signer needs --usage.
+Approval may come later. With --no-wait it writes NAME.key and returns once the CSR is
+submitted; a timeout (--wait) or Ctrl-C keeps the CSR and writes NAME.key too, unless
+--cleanup. Either way, kcsr fetch NAME collects the certificate once it is issued and
+writes the rest. A denial or a failure leaves no files behind. Existing files are never
+overwritten. The usages default to what the signer allows; a custom signer needs
+--usage.
 
 Exit codes: 0 issued, 1 bad input, 2 denied, 3 failed (or deleted, or a certificate that
 does not check out), 4 timed out or interrupted, 5 server or connection error.`,
@@ -98,6 +105,10 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
   # With a join token: no kubeconfig, just the server, its CA and the token
   kcsr request --server https://kcsr.example:6443 --certificate-authority ca.crt \
     --token abcdef.0123456789abcdef --user rahul --group developers --duration 720h
+
+  # Submit now, collect after the approver has been by (kcsr fetch waits if need be)
+  kcsr request --user rahul --group developers --no-wait
+  kcsr fetch rahul
 
   # A kubelet serving certificate with SANs and an RSA key
   kcsr request --name node-1-serving --user system:node:node-1 --group system:nodes \
@@ -126,7 +137,9 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	f.StringVar(&o.KeyType, "key-type", o.KeyType, "Key to generate: "+strings.Join(KeyTypes, ", ")+".")
 	f.StringVar(&o.KeyFile, "key", "", "Use this private key (PEM) instead of generating one; it is never rewritten, and NAME.key is not written.")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.key, NAME.crt and NAME.kubeconfig.")
-	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance.")
+	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for kcsr fetch (unless --cleanup).")
+	f.BoolVar(&o.NoWait, "no-wait", false, "Submit the CSR, write NAME.key and return; collect the certificate later with kcsr fetch NAME.")
+	f.BoolVar(&o.Cleanup, "cleanup", false, "When the wait ends without a certificate, delete the CSR and write no key (the key is then lost).")
 	completeFlags(cmd)
 	return cmd
 }
@@ -147,6 +160,9 @@ func (o *Options) Validate() error {
 		if err != nil {
 			errs = append(errs, err.Error())
 		}
+	}
+	if o.NoWait && o.Cleanup {
+		add(errors.New("--cleanup decides what a wait that ends leaves behind; there is no wait with --no-wait: give one of them"))
 	}
 	switch {
 	case o.User == "":
@@ -257,21 +273,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	cfg, err := o.Conn.RESTConfig()
-	if err != nil {
-		return err
-	}
-	if o.CertificateAuthority != "" {
-		cfg.CAFile, cfg.CAData = o.CertificateAuthority, nil
-	}
-	roots, err := CAData(cfg)
-	if err != nil {
-		return err
-	}
-	if cfg.Insecure {
-		fmt.Fprintf(o.ErrOut, "warning: the connection skips TLS verification; %s.kubeconfig will name no CA: give one with --certificate-authority\n", o.Name)
-	}
-	client, err := o.NewClient(cfg)
+	cfg, roots, client, err := connect(&o.Conn, o.CertificateAuthority, &o.Deps, o.Name)
 	if err != nil {
 		return err
 	}
@@ -287,23 +289,54 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	id := Identity{CommonName: o.User, Organizations: o.Groups, DNSNames: o.DNSNames, IPAddresses: o.ips}
 	obtainer := o.obtainer(client, roots, o.Wait)
-	issued, err := obtainer.Obtain(ctx, Request{
+	r := Request{
 		Name:     o.Name,
 		Signer:   o.Signer,
 		Usages:   o.usages,
 		Duration: o.Duration,
 		Identity: id,
 		Key:      key,
-		KeyKept:  o.KeyFile != "",
-	})
+		KeyKept:  o.KeyFile != "" || !o.Cleanup,
+	}
+	base := filepath.Join(o.OutDir, o.Name)
+	fetch := "kcsr fetch " + o.Name + o.fetchFlags()
+	if o.NoWait {
+		// The key first: a CSR is useless without it.
+		if o.KeyFile == "" {
+			if err := writeSet([]outputFile{dataFile(base+".key", keyPEM, 0o600)}); err != nil {
+				return err
+			}
+		}
+		created, err := obtainer.Submit(ctx, r)
+		if err != nil {
+			if o.KeyFile == "" {
+				os.Remove(base + ".key")
+			}
+			return err
+		}
+		obtainer.Progress.Printf("submitted CSR %s; once it is approved and issued, collect the certificate with: %s", created.Name, fetch)
+		return nil
+	}
+	issued, err := obtainer.Obtain(ctx, r)
+	var kept *KeptError
+	if errors.As(err, &kept) {
+		// The CSR stays for kcsr fetch; so must its key.
+		msg := strings.TrimPrefix(kept.Exit.Message, "error: ")
+		if o.KeyFile == "" {
+			if werr := writeSet([]outputFile{dataFile(base+".key", keyPEM, 0o600)}); werr != nil {
+				return exitf(ExitTimeout, "%s, but its key could not be kept (%v): the CSR is useless without it, delete it (kubectl delete csr %s)", msg, werr, kept.CSR)
+			}
+			msg += fmt.Sprintf(" and its key is in %s.key", base)
+		}
+		return exitf(ExitTimeout, "%s; collect the certificate once it is issued: %s", msg, fetch)
+	}
 	if err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
-		return exitf(ExitTimeout, "interrupted after CSR %s was issued; %s (the certificate stays in the CSR's status.certificate until the CSR is cleaned up)", issued.CSRName, noFilesWritten)
+		return exitf(ExitTimeout, "interrupted after CSR %s was issued; %s (collect it with %s)", issued.CSRName, noFilesWritten, fetch)
 	}
 
-	base := filepath.Join(o.OutDir, o.Name)
 	var files []outputFile
 	if o.KeyFile == "" {
 		files = append(files, dataFile(base+".key", keyPEM, 0o600))
@@ -324,6 +357,18 @@ func (o *Options) Run(ctx context.Context) error {
 	obtainer.Progress.Printf("wrote %s", strings.Join(written, ", "))
 	obtainer.Progress.Printf("log in with: kubectl --kubeconfig %s.kubeconfig auth whoami", base)
 	return nil
+}
+
+// fetchFlags are the flags kcsr fetch needs besides the name to find what this run used.
+func (o *Options) fetchFlags() string {
+	var flags string
+	if o.KeyFile != "" {
+		flags += " --key " + o.KeyFile
+	}
+	if o.OutDir != "." {
+		flags += " --out-dir " + o.OutDir
+	}
+	return flags
 }
 
 // CAData is the CA bundle the client configuration trusts, from data or file; nil when it

@@ -5,12 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
@@ -190,35 +192,36 @@ func TestRunWritesTheFiles(t *testing.T) {
 	}
 }
 
-// TestRunLeavesNoFiles: a cancelled context (Ctrl-C), a timeout or a denial leave the
-// output directory as it was.
-func TestRunLeavesNoFiles(t *testing.T) {
+// TestRunEnds: a denial leaves the output directory as it was; a cancelled context
+// (Ctrl-C) or a timeout keep the CSR and its key (NAME.key, 0600) for kcsr fetch, and say
+// so; with --cleanup they delete the CSR and leave no files.
+func TestRunEnds(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	cases := map[string]struct {
-		end      func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc)
-		wait     time.Duration
-		wantCode int
+		end       func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc)
+		wait      time.Duration
+		cleanup   bool
+		wantCode  int
+		wantFiles []string
+		wantCSR   bool
 	}{
 		"interrupted": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {
 			waitForCSR(t, client, "rahul")
 			cancel()
-		}, wait: time.Minute, wantCode: ExitTimeout},
-		"timed out": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: 50 * time.Millisecond, wantCode: ExitTimeout},
+		}, wait: time.Minute, wantCode: ExitTimeout, wantFiles: []string{"rahul.key"}, wantCSR: true},
+		"timed out":                {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: 50 * time.Millisecond, wantCode: ExitTimeout, wantFiles: []string{"rahul.key"}, wantCSR: true},
+		"timed out with --cleanup": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: 50 * time.Millisecond, cleanup: true, wantCode: ExitTimeout},
 		"denied": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {
 			decide(t, client, waitForCSR(t, client, "rahul"), nil, condition(certificatesv1.CertificateDenied, "No", "no"))
-		}, wait: time.Minute, wantCode: ExitDenied},
-		"cancelled before anything": {end: func(t *testing.T, client *fake.Clientset, cancel context.CancelFunc) {}, wait: -1, wantCode: ExitTimeout},
+		}, wait: time.Minute, wantCode: ExitDenied, wantCSR: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			client := fake.NewClientset()
 			o, _ := runOptions(t, ca, client)
 			o.Wait = tc.wait
+			o.Cleanup = tc.cleanup
 			ctx, cancel := context.WithCancel(context.Background())
-			if tc.wait < 0 {
-				o.Wait = time.Minute
-				cancel()
-			}
 			done := make(chan error, 1)
 			go func() { done <- o.Run(ctx) }()
 			tc.end(t, client, cancel)
@@ -227,8 +230,23 @@ func TestRunLeavesNoFiles(t *testing.T) {
 			if code := ExitCode(err); code != tc.wantCode {
 				t.Errorf("exit code %d (%v), want %d", code, err, tc.wantCode)
 			}
-			if entries, _ := os.ReadDir(o.OutDir); len(entries) > 0 {
-				t.Errorf("files left in the output directory: %v", entries)
+			var files []string
+			entries, _ := os.ReadDir(o.OutDir)
+			for _, e := range entries {
+				files = append(files, e.Name())
+				if fi, _ := e.Info(); fi.Mode().Perm() != 0o600 {
+					t.Errorf("%s has mode %#o, want 0600", e.Name(), fi.Mode().Perm())
+				}
+			}
+			if !slices.Equal(files, tc.wantFiles) {
+				t.Errorf("files in the output directory: %v, want %v", files, tc.wantFiles)
+			}
+			_, gerr := client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), "rahul", metav1.GetOptions{})
+			if (gerr == nil) != tc.wantCSR {
+				t.Errorf("CSR kept = %v, want %v", gerr == nil, tc.wantCSR)
+			}
+			if tc.wantCSR && tc.wantCode == ExitTimeout && !strings.Contains(err.Error(), "kcsr fetch rahul") {
+				t.Errorf("the error does not say how to collect the certificate: %v", err)
 			}
 		})
 	}

@@ -161,7 +161,9 @@ func TestRequest(t *testing.T) {
 		out := t.TempDir()
 		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "later", "--group", "developers", "--no-wait", "--out-dir", out)
 		wantExit(t, "kcsr request --no-wait", r.ExitCode, 0, r.Stdout, r.Stderr)
-		wantContains(t, "stdout", r.Stdout, "submitted CSR later; once it is approved and issued, collect the certificate with: kcsr fetch later --out-dir "+out+"\n")
+		wantContains(t, "stdout", r.Stdout,
+			"you may approve it yourself: kcsr approve later (or request with --approve)\n",
+			"submitted CSR later; once it is approved and issued, collect the certificate with: kcsr fetch later --out-dir "+out+"\n")
 		if entries, _ := os.ReadDir(out); len(entries) != 1 || entries[0].Name() != "later.key" {
 			t.Fatalf("files after --no-wait: %v; want later.key only", entries)
 		}
@@ -183,6 +185,14 @@ func TestRequest(t *testing.T) {
 		r = framework.Run(t, "", framework.Binary(t), "fetch", "nosuch", "--kubeconfig", kc, "--out-dir", out, "--key", filepath.Join(out, "later.key"))
 		wantExit(t, "kcsr fetch of a CSR that does not exist", r.ExitCode, 3, r.Stdout, r.Stderr)
 		wantContains(t, "stderr", r.Stderr, "error: CSR nosuch does not exist")
+	})
+
+	t.Run("--approve: approved in the same step by a requester who may", func(t *testing.T) {
+		out := t.TempDir()
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "selfie", "--approve", "--wait", "30s", "--out-dir", out)
+		wantExit(t, "kcsr request --approve", r.ExitCode, 0, r.Stdout, r.Stderr)
+		wantContains(t, "stdout", r.Stdout, "\nApproved: KcsrApprove: This CSR was approved by its requester with kcsr request --approve\n")
+		wantWhoami(t, filepath.Join(out, "selfie.kubeconfig"), "selfie")
 	})
 
 	t.Run("interrupted", func(t *testing.T) {

@@ -78,6 +78,9 @@ type Obtainer struct {
 	Progress *Progress
 	// ErrOut receives warnings.
 	ErrOut io.Writer
+	// AfterCreate, when set, is called with the CSR this Obtainer created, before the
+	// wait (kcsr request's self-approval).
+	AfterCreate func(ctx context.Context, created *certificatesv1.CertificateSigningRequest)
 }
 
 // Obtain creates the CSR for r (or, with r.KeyKept, resumes the one of the same name and
@@ -132,6 +135,9 @@ func (o *Obtainer) submit(waitCtx context.Context, timedOut func() bool, r Reque
 			lifetime = "lifetime " + r.Duration.String()
 		}
 		o.Progress.Printf("created CSR %s: %s, signer %s, %s key, %s", created.Name, r.Identity, r.Signer, csr.KeyAlgorithm(r.Key.Public()), lifetime)
+		if o.AfterCreate != nil {
+			o.AfterCreate(waitCtx, created)
+		}
 	case apierrors.IsAlreadyExists(err) && r.Name != "":
 		created, err = o.existing(waitCtx, r)
 		if err != nil {

@@ -14,9 +14,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"kcsr.dev/kcsr/pkg/cli"
@@ -54,6 +58,9 @@ type Options struct {
 	// collected later with kcsr fetch. Cleanup deletes a CSR the wait gave up on (and
 	// writes no key) instead of keeping both for kcsr fetch.
 	NoWait, Cleanup bool
+	// Approve approves the CSR right after creating it when the caller may (approve on its
+	// signer); without it, a caller who may is told so.
+	Approve bool
 
 	Deps
 
@@ -140,6 +147,7 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for kcsr fetch (unless --cleanup).")
 	f.BoolVar(&o.NoWait, "no-wait", false, "Submit the CSR, write NAME.key and return; collect the certificate later with kcsr fetch NAME.")
 	f.BoolVar(&o.Cleanup, "cleanup", false, "When the wait ends without a certificate, delete the CSR and write no key (the key is then lost).")
+	f.BoolVar(&o.Approve, "approve", false, "Approve the CSR in the same step, when you may approve requests of its signer (RBAC: approve on signers, update on certificatesigningrequests/approval).")
 	completeFlags(cmd)
 	return cmd
 }
@@ -289,6 +297,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	id := Identity{CommonName: o.User, Organizations: o.Groups, DNSNames: o.DNSNames, IPAddresses: o.ips}
 	obtainer := o.obtainer(client, roots, o.Wait)
+	obtainer.AfterCreate = func(ctx context.Context, created *certificatesv1.CertificateSigningRequest) {
+		selfApprove(ctx, client, obtainer, created, o.Approve)
+	}
 	r := Request{
 		Name:     o.Name,
 		Signer:   o.Signer,
@@ -385,4 +396,38 @@ func CAData(cfg *rest.Config) ([]byte, error) {
 		return data, nil
 	}
 	return nil, nil
+}
+
+// selfApprove tells a requester who may approve their own CSR that they may, and with
+// approve does it: the Approved condition through /approval, as kcsr approve writes it.
+// Whether they may is what the server says (SelfSubjectAccessReviews: approve on the
+// signer, update on certificatesigningrequests/approval); when they may not, the CSR
+// waits for an approver as any other.
+func selfApprove(ctx context.Context, client kubernetes.Interface, o *Obtainer, created *certificatesv1.CertificateSigningRequest, approve bool) {
+	may := func(attrs authorizationv1.ResourceAttributes) bool {
+		review, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
+		}, metav1.CreateOptions{})
+		return err == nil && review.Status.Allowed
+	}
+	allowed := may(authorizationv1.ResourceAttributes{Group: certificatesv1.GroupName, Resource: "signers", Verb: "approve", Name: created.Spec.SignerName}) &&
+		may(authorizationv1.ResourceAttributes{Group: certificatesv1.GroupName, Resource: "certificatesigningrequests", Subresource: "approval", Verb: "update", Name: created.Name})
+	switch {
+	case !allowed && approve:
+		fmt.Fprintf(o.ErrOut, "warning: you may not approve requests of signer %s (approve on signers, update on certificatesigningrequests/approval); CSR %s waits for an approver\n", created.Spec.SignerName, created.Name)
+	case !allowed:
+	case !approve:
+		o.Progress.Printf("you may approve it yourself: kcsr approve %s (or request with --approve)", created.Name)
+	default:
+		obj := created.DeepCopy()
+		csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
+			Type:    certificatesv1.CertificateApproved,
+			Status:  corev1.ConditionTrue,
+			Reason:  "KcsrApprove",
+			Message: "This CSR was approved by its requester with kcsr request --approve.",
+		}, o.Clock.Now())
+		if _, err := client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{}); err != nil {
+			fmt.Fprintf(o.ErrOut, "warning: approving CSR %s: %v; it waits for an approver\n", created.Name, err)
+		}
+	}
 }

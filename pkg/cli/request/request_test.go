@@ -11,13 +11,17 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/rest"
+	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/testkit"
@@ -264,5 +268,58 @@ func TestWriteSetRemovesPartialSets(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
 		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestSelfApproval: a requester the server lets approve their own CSR is told so, and with
+// --approve the CSR is approved in the same step; one it does not let is warned with
+// --approve, and the CSR waits for an approver.
+func TestSelfApproval(t *testing.T) {
+	ca := newTestCA(t, "ca")
+	for _, tc := range []struct {
+		name           string
+		allowed, flag  bool
+		wantOut        string
+		wantErrOut     string
+		wantApprovalBy string
+	}{
+		{name: "may, without --approve", allowed: true, wantOut: "you may approve it yourself: kcsr approve rahul (or request with --approve)"},
+		{name: "may, with --approve", allowed: true, flag: true, wantApprovalBy: "KcsrApprove"},
+		{name: "may not, with --approve", flag: true, wantErrOut: "warning: you may not approve requests of signer kubernetes.io/kube-apiserver-client"},
+		{name: "may not, without --approve"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			client.PrependReactor("create", "selfsubjectaccessreviews", func(a clienttesting.Action) (bool, runtime.Object, error) {
+				review := a.(clienttesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview)
+				review.Status.Allowed = tc.allowed
+				return true, review, nil
+			})
+			o, out := runOptions(t, ca, client)
+			errOut := &bytes.Buffer{}
+			o.ErrOut = errOut
+			o.Approve = tc.flag
+			o.NoWait = true
+			if err := o.Run(context.Background()); err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if tc.wantOut != "" && !strings.Contains(out.String(), tc.wantOut) || tc.wantOut == "" && strings.Contains(out.String(), "approve it yourself") {
+				t.Errorf("stdout:\n%s\nwant %q", out, tc.wantOut)
+			}
+			if tc.wantErrOut != "" && !strings.Contains(errOut.String(), tc.wantErrOut) || tc.wantErrOut == "" && errOut.Len() > 0 {
+				t.Errorf("stderr:\n%s\nwant %q", errOut, tc.wantErrOut)
+			}
+			obj, err := client.CertificatesV1().CertificateSigningRequests().Get(context.Background(), "rahul", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			if c := csr.Condition(obj, certificatesv1.CertificateApproved); c != nil {
+				got = c.Reason
+			}
+			if got != tc.wantApprovalBy {
+				t.Errorf("approved by %q, want %q", got, tc.wantApprovalBy)
+			}
+		})
 	}
 }

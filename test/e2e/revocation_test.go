@@ -98,3 +98,55 @@ func TestRevocation(t *testing.T) {
 		t.Errorf("bad reason: %s", r.Combined())
 	}
 }
+
+// TestRevokeUser (issue 16 item 5): offboarding revokes every valid certificate of an
+// identity, listed first and asked for; --group narrows it to the certificates carrying
+// those groups; other users' certificates are untouched.
+func TestRevokeUser(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	issue := func(csrName, cn string, orgs ...string) string {
+		t.Helper()
+		req := framework.GoCSR(t, dir, csrName, cn, orgs, nil, nil)
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, csrName+".yaml", framework.CSRManifest(csrName, req, clientSigner, 3600, "client auth")))
+		framework.MustKubectl(t, kc, "certificate", "approve", csrName)
+		return parseCert(t, framework.WaitIssued(t, kc, csrName)).SerialNumber.Text(16)
+	}
+	laptop := issue("dana-laptop", "dana", "developers")
+	ci := issue("dana-ci", "dana", "ci")
+	erin := issue("erin", "erin", "developers")
+	revocation := func(serial string) string {
+		return framework.MustKubectl(t, kc, "get", "issuedcertificates", "--field-selector", "spec.serialNumber="+serial, "-o", "jsonpath={.items[0].status.revocation.reason}")
+	}
+
+	// Listed, asked, and nothing happens without a yes.
+	r := framework.Run(t, "no\n", framework.Binary(t), "revoke", "--kubeconfig", kc, "--user", "dana", "--group", "developers")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "nothing revoked") || !strings.Contains(r.Stdout, laptop) || strings.Contains(r.Stdout, ci) {
+		t.Errorf("revoke --user dana --group developers, answered no: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	if got := revocation(laptop); got != "" {
+		t.Errorf("a certificate was revoked without a yes: %s", got)
+	}
+
+	r = framework.Run(t, "", framework.Binary(t), "revoke", "--kubeconfig", kc, "--user", "dana", "--reason", "affiliationChanged", "--yes")
+	if r.ExitCode != 0 || strings.Count(r.Stdout, "revoked certificate ") != 2 {
+		t.Fatalf("revoke --user dana --yes: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	for _, serial := range []string{laptop, ci} {
+		if got := revocation(serial); got != "affiliationChanged" {
+			t.Errorf("dana's certificate %s: revocation %q, want affiliationChanged", serial, got)
+		}
+	}
+	if got := revocation(erin); got != "" {
+		t.Errorf("erin's certificate was revoked too: %s", got)
+	}
+	r = framework.Run(t, "", framework.Binary(t), "revoke", "--kubeconfig", kc, "--user", "dana", "--yes")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "no valid certificate of user dana to revoke") {
+		t.Errorf("a second offboarding: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	r = framework.Run(t, "", framework.Binary(t), "revoke", "--kubeconfig", kc, "--group", "developers", "--yes")
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "give --user too") {
+		t.Errorf("--group alone: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+}

@@ -1,12 +1,14 @@
 package admin
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -101,9 +103,10 @@ func NewRevokeCommand(out io.Writer) *cobra.Command {
 		conn            cli.Connection
 		sel             certificateSelector
 		reason, message string
+		off             offboarding
 	)
 	cmd := &cobra.Command{
-		Use:   "revoke (SERIAL | --csr NAME | --fingerprint SHA256)",
+		Use:   "revoke (SERIAL | --csr NAME | --fingerprint SHA256 | --user CN [--group O ...])",
 		Short: "Revoke an issued certificate: it stops authenticating at once and is listed in the CRL and OCSP",
 		Long: `Revokes a certificate of the inventory. kcsr server refuses it at login within a second,
 lists it in its CA's CRL and answers "revoked" over OCSP. A revocation is final, except
@@ -117,12 +120,21 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
   kcsr revoke --csr rahul --reason affiliationChanged --message "left the team"
   kcsr revoke --fingerprint AB:CD:… --reason certificateHold
 
+  # Offboarding: every valid certificate of rahul, listed first, then revoked on "yes"
+  kcsr revoke --user rahul --reason affiliationChanged
+
   # The server's own admin certificate (it is in the inventory too, signer kcsr.dev/pki)
   kcsr revoke --fingerprint "$(openssl x509 -in DATA/pki/admin.crt -noout -fingerprint -sha256)" --reason superseded`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(kcsrv1alpha1.RevocationReasons, reason) {
 				return fmt.Errorf("--reason %q is not a revocation reason; use one of %s", reason, strings.Join(kcsrv1alpha1.RevocationReasons, ", "))
+			}
+			if off.user != "" || len(off.groups) > 0 {
+				if len(args) > 0 || sel.csrName != "" || sel.fingerprint != "" {
+					return errors.New("name the certificates one way: SERIAL, --csr NAME, --fingerprint SHA256, or --user CN (with --group)")
+				}
+				return off.run(cmd, out, &conn, reason, message)
 			}
 			kcsr, ic, err := sel.connectAndFind(cmd, &conn, args)
 			if err != nil {
@@ -131,31 +143,119 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 			if r := ic.Status.Revocation; r != nil && r.Reason != kcsrv1alpha1.ReasonCertificateHold {
 				return fmt.Errorf("certificate %s is already revoked (%s, by %s)", ic.Spec.SerialNumber, r.Reason, r.RevokedBy)
 			}
-			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				cur, err := kcsr.KcsrV1alpha1().IssuedCertificates().Get(cmd.Context(), ic.Name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message}
-				ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), cur, metav1.UpdateOptions{})
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
-			}
-			origin := "CSR " + cli.Printable(ic.Spec.CSRName)
-			if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
-				origin = "issued by the server's PKI"
-			}
-			fmt.Fprintf(out, "revoked certificate %s (CN=%s, signer %s, %s): %s\n", cli.Printable(ic.Spec.SerialNumber), cli.Printable(ic.Spec.CommonName), cli.Printable(ic.Spec.SignerName), origin, reason)
-			return nil
+			return revokeOne(cmd, out, kcsr, ic, reason, message)
 		},
 	}
 	conn.AddFlags(cmd.Flags())
 	sel.addFlags(cmd)
+	off.addFlags(cmd)
 	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 revocation reason.")
 	cmd.Flags().StringVar(&message, "message", "", "Why, for people reading the inventory.")
 	return cmd
+}
+
+// revokeOne revokes ic and says so.
+func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic *kcsrv1alpha1.IssuedCertificate, reason, message string) error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := kcsr.KcsrV1alpha1().IssuedCertificates().Get(cmd.Context(), ic.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message}
+		ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
+	}
+	fmt.Fprintf(out, "revoked certificate %s: %s\n", describeRecord(ic), reason)
+	return nil
+}
+
+// describeRecord is one line about a record: serial, subject, signer, origin.
+func describeRecord(ic *kcsrv1alpha1.IssuedCertificate) string {
+	origin := "CSR " + cli.Printable(ic.Spec.CSRName)
+	if ic.Spec.SignerName == kcsrv1alpha1.PKISignerName {
+		origin = "issued by the server's PKI"
+	}
+	subject := "CN=" + cli.Printable(ic.Spec.CommonName)
+	if len(ic.Spec.Organizations) > 0 {
+		subject += " O=" + cli.Printable(strings.Join(ic.Spec.Organizations, ","))
+	}
+	return fmt.Sprintf("%s (%s, signer %s, %s)", cli.Printable(ic.Spec.SerialNumber), subject, cli.Printable(ic.Spec.SignerName), origin)
+}
+
+// offboarding revokes every valid certificate of an identity: its user (CN), and with
+// groups only those carrying every one of them (O).
+type offboarding struct {
+	user   string
+	groups []string
+	yes    bool
+}
+
+func (f *offboarding) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.user, "user", "", "Revoke every valid certificate of this user (subject CN), listing them first.")
+	cmd.Flags().StringSliceVar(&f.groups, "group", nil, "With --user: only the certificates carrying this group (subject O; repeatable, all must match).")
+	cmd.Flags().BoolVar(&f.yes, "yes", false, "With --user: revoke without asking.")
+}
+
+func (f *offboarding) run(cmd *cobra.Command, out io.Writer, conn *cli.Connection, reason, message string) error {
+	if f.user == "" {
+		return errors.New("--group selects among the certificates of --user: give --user too")
+	}
+	_, kcsr, _, err := conn.Clients()
+	if err != nil {
+		return err
+	}
+	list, err := kcsr.KcsrV1alpha1().IssuedCertificates().List(cmd.Context(), metav1.ListOptions{FieldSelector: "spec.commonName=" + f.user})
+	if err != nil {
+		return fmt.Errorf("look up the certificates of %s: %w", f.user, err)
+	}
+	now := time.Now()
+	var due []*kcsrv1alpha1.IssuedCertificate
+	for i := range list.Items {
+		ic := &list.Items[i]
+		revoked := ic.Status.Revocation != nil && ic.Status.Revocation.Reason != kcsrv1alpha1.ReasonCertificateHold
+		if revoked || !now.Before(ic.Spec.NotAfter.Time) || !containsAll(ic.Spec.Organizations, f.groups) {
+			continue
+		}
+		due = append(due, ic)
+	}
+	who := "user " + cli.Printable(f.user)
+	if len(f.groups) > 0 {
+		who += " in " + cli.Printable(strings.Join(f.groups, ", "))
+	}
+	if len(due) == 0 {
+		return fmt.Errorf("no valid certificate of %s to revoke (kcsr get, kubectl get issuedcertificates --field-selector spec.commonName=%s)", who, cli.Printable(f.user))
+	}
+	fmt.Fprintf(out, "valid certificates of %s:\n", who)
+	for _, ic := range due {
+		fmt.Fprintf(out, "  %s, valid until %s\n", describeRecord(ic), ic.Spec.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if !f.yes {
+		fmt.Fprintf(out, "revoke these %d certificates (reason %s)? [y/N] ", len(due), reason)
+		answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return errors.New("nothing revoked (answer yes, or give --yes)")
+		}
+	}
+	var errs []error
+	for _, ic := range due {
+		if err := revokeOne(cmd, out, kcsr, ic, reason, message); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// containsAll reports whether have holds every one of want.
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewUnrevokeCommand returns `kcsr unrevoke`.

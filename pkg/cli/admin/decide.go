@@ -34,13 +34,13 @@ type decision struct {
 func NewDecisionCommand(out io.Writer, t certificatesv1.RequestConditionType) *cobra.Command {
 	var conn cli.Connection
 	d := decision{t: t, clock: clock.RealClock{}}
-	verb, defaultReason := "approve", "KcsrApprove"
+	verb, doing, done, defaultReason := "approve", "approving", "approved", "KcsrApprove"
 	if t == certificatesv1.CertificateDenied {
-		verb, defaultReason = "deny", "KcsrDeny"
+		verb, doing, done, defaultReason = "deny", "denying", "denied", "KcsrDeny"
 	}
 	long := `Shows each CSR decoded (subject CN and O, SANs, signer, usages, duration, requester, key),
 then writes the ` + string(t) + ` condition through the /approval subresource, as kubectl
-certificate ` + verb + ` does: a decision is final, so ` + verb + `ing a CSR that is already ` + map[bool]string{true: "Denied", false: "Approved"}[t == certificatesv1.CertificateApproved] + `
+certificate ` + verb + ` does: a decision is final, so ` + doing + ` a CSR that is already ` + map[bool]string{true: "Denied", false: "Approved"}[t == certificatesv1.CertificateApproved] + `
 is refused, and one already ` + strings.ToLower(string(t)) + ` is left alone unless --force is given.
 A conflict with a concurrent writer is retried.`
 	if t == certificatesv1.CertificateApproved {
@@ -52,7 +52,7 @@ revoke it.`
 	}
 	cmd := &cobra.Command{
 		Use:     verb + " NAME...",
-		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " CSRs, showing what is being " + verb + "d",
+		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " CSRs, showing what is being " + done,
 		Long:    long,
 		Example: "  kcsr " + verb + " rahul --message \"checked with rahul's manager\"",
 		Args:    cobra.MinimumNArgs(1),
@@ -72,7 +72,7 @@ revoke it.`
 	}
 	conn.AddFlags(cmd.Flags())
 	cmd.Flags().StringVar(&d.reason, "reason", defaultReason, "The condition's reason.")
-	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+verb+"d by kcsr "+verb+".", "The condition's message.")
+	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+done+" by kcsr "+verb+".", "The condition's message.")
 	forceHelp := "Update the CSR even if it is already " + strings.ToLower(string(t)) + "."
 	if t == certificatesv1.CertificateApproved {
 		forceHelp += " Approve a CSR asking for group system:masters."

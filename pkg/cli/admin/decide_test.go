@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509/pkix"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +164,22 @@ func TestDecideNotFound(t *testing.T) {
 	err := d.apply(context.Background(), &bytes.Buffer{}, fake.NewClientset(), "ghost")
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("error = %v, want NotFound", err)
+	}
+}
+
+// TestDecisionWords: the help and the default message use the verbs' real forms
+// ("denied", "approving"), not the stem with a suffix.
+func TestDecisionWords(t *testing.T) {
+	for _, tc := range []struct {
+		t                  certificatesv1.RequestConditionType
+		doing, done, short string
+	}{
+		{certificatesv1.CertificateApproved, "so approving a CSR", "This CSR was approved by kcsr approve.", "showing what is being approved"},
+		{certificatesv1.CertificateDenied, "so denying a CSR", "This CSR was denied by kcsr deny.", "showing what is being denied"},
+	} {
+		cmd := NewDecisionCommand(io.Discard, tc.t)
+		if !strings.Contains(cmd.Long, tc.doing) || !strings.Contains(cmd.Short, tc.short) || cmd.Flags().Lookup("message").DefValue != tc.done {
+			t.Errorf("%s: long %q, short %q, default message %q", tc.t, cmd.Long, cmd.Short, cmd.Flags().Lookup("message").DefValue)
+		}
 	}
 }

@@ -14,4 +14,5 @@ func init() {
 	register(func() *cobra.Command { return admin.NewDescribeCommand(os.Stdout) })
 	register(func() *cobra.Command { return admin.NewDecisionCommand(os.Stdout, certificatesv1.CertificateApproved) })
 	register(func() *cobra.Command { return admin.NewDecisionCommand(os.Stdout, certificatesv1.CertificateDenied) })
+	register(func() *cobra.Command { return admin.NewVersionCommand(os.Stdout) })
 }

@@ -14,6 +14,10 @@ func TestAdminVerbs(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
 	dir := t.TempDir()
+	// kcsr version: the client's and the server's (issue 16 item 9).
+	if r := framework.Kcsr(t, kc, "version"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "Client Version: v1.37.2+kcsr.") || !strings.Contains(r.Stdout, "Server Version: v1.37.2+kcsr.") || !strings.Contains(r.Stdout, "(kcsr server at "+s.URL+")") {
+		t.Errorf("kcsr version: exit %d\n%s", r.ExitCode, r.Combined())
+	}
 	create := func(name, signer string, orgs []string, usages ...string) {
 		t.Helper()
 		req := framework.GoCSR(t, dir, name, name, orgs, []string{name + ".example"}, nil)

@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 
 	"kcsr.dev/kcsr/pkg/cli"
@@ -27,6 +28,9 @@ func main() {
 		if errors.As(err, &exit) {
 			fmt.Fprintln(os.Stderr, exit.Message)
 			os.Exit(exit.Code)
+		}
+		if apierrors.IsUnauthorized(err) {
+			err = fmt.Errorf("%w; the server did not accept these credentials: a token may be mistyped, expired or spent (ask for a new one), a client certificate expired, revoked or issued by another CA (kcsr doctor --kubeconfig FILE says which)", err)
 		}
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)

@@ -5,6 +5,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/kubernetes"
@@ -45,6 +46,13 @@ func (c *Connection) RESTConfig() (*rest.Config, error) {
 	cfg, err := c.ClientConfig().ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("%w; pass --kubeconfig FILE (kcsr server writes DATA_DIR/admin.kubeconfig) or --server URL --token TOKEN", err)
+	}
+	if host, ok := strings.CutPrefix(cfg.Host, "http://"); ok {
+		from := "the kubeconfig's server"
+		if c.Server != "" {
+			from = "--server"
+		}
+		return nil, fmt.Errorf("%s %s is plain HTTP; the API is served over HTTPS only (kcsr server, as kube-apiserver): use https://%s", from, cfg.Host, host)
 	}
 	if c.Token != "" {
 		// --token replaces the kubeconfig's credentials; a client certificate would

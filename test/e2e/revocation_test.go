@@ -43,8 +43,18 @@ func TestRevocation(t *testing.T) {
 	framework.MustKubectl(t, kc, "create", "clusterrole", "status-writer", "--verb", "get,list,update", "--resource", "issuedcertificates.kcsr.dev,issuedcertificates.kcsr.dev/status")
 	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "ops-status", "--clusterrole", "status-writer", "--user", "ops")
 	r := framework.Run(t, "", framework.Binary(t), "revoke", rahulSerial, "--reason", "keyCompromise", "--server", s.URL, "--token", "ops-token", "--kubeconfig", kc)
-	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `user "ops" is not permitted to revoke issued certificates`) {
-		t.Errorf("revoke without the revoke verb: exit %d\n%s", r.ExitCode, r.Combined())
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `user "ops" is not permitted to revoke issued certificates`) || !strings.Contains(r.Stderr, "which the kcsr:revoker ClusterRole grants") {
+		t.Errorf("revoke without the revoke verb (the error names the role that grants it): exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	// Errors that say what to do: a token the server does not know, a plain-HTTP URL.
+	r = framework.Run(t, "", framework.Binary(t), "get", "--server", s.URL, "--token", "no-such-token", "--kubeconfig", kc)
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "the server did not accept these credentials: a token may be mistyped") {
+		t.Errorf("a bad token: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	plain := "http://" + strings.TrimPrefix(s.URL, "https://")
+	r = framework.Run(t, "", framework.Binary(t), "get", "--server", plain, "--kubeconfig", kc)
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "--server "+plain+" is plain HTTP; the API is served over HTTPS only") {
+		t.Errorf("a plain-HTTP URL: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 
 	r = framework.Kcsr(t, kc, "revoke", rahulSerial, "--reason", "keyCompromise", "--message", "laptop stolen")

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 
@@ -165,6 +166,9 @@ func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic 
 		ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), cur, metav1.UpdateOptions{})
 		return err
 	})
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("revoke %s: %w; revoking needs the verb revoke on issuedcertificates.kcsr.dev, which the kcsr:revoker ClusterRole grants (an administrator runs: kubectl create clusterrolebinding NAME --clusterrole kcsr:revoker --user YOU)", ic.Spec.SerialNumber, err)
+	}
 	if err != nil {
 		return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 	}

@@ -116,7 +116,14 @@ func TestRequest(t *testing.T) {
 
 	t.Run("failed", func(t *testing.T) {
 		out := t.TempDir()
-		p := kcsrRequest(t, s, out, "failed", "--user", "rahul", "--usage", "client auth", "--usage", "server auth")
+		// Refused at once without --force: the signer would refuse it after approval.
+		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--name", "failed", "--user", "rahul", "--usage", "client auth", "--usage", "server auth", "--out-dir", out)
+		wantExit(t, "kcsr request of what the signer refuses", r.ExitCode, 1, r.Stdout, r.Stderr)
+		wantContains(t, "stderr", r.Stderr, "error: signer kubernetes.io/kube-apiserver-client would refuse this request after approval (invalid usage for client certificate: server auth); change the request, or give --force to submit it anyway\n")
+		if framework.Kubectl(t, kc, "get", "csr", "failed").ExitCode == 0 {
+			t.Fatalf("the refused request was submitted")
+		}
+		p := kcsrRequest(t, s, out, "failed", "--user", "rahul", "--usage", "client auth", "--usage", "server auth", "--force")
 		framework.MustKubectl(t, kc, "certificate", "approve", "failed")
 		wantExit(t, "kcsr request", p.Wait(60*time.Second), 3, p.Stdout(), p.Stderr())
 		wantContains(t, "stderr", p.Stderr(),

@@ -58,6 +58,8 @@ type Options struct {
 	// collected later with kcsr fetch. Cleanup deletes a CSR the wait gave up on (and
 	// writes no key) instead of keeping both for kcsr fetch.
 	NoWait, Cleanup bool
+	// Force submits a request its built-in signer will refuse (it ends Failed).
+	Force bool
 	// Approve approves the CSR right after creating it when the caller may (approve on its
 	// signer); without it, a caller who may is told so.
 	Approve bool
@@ -147,6 +149,7 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for kcsr fetch (unless --cleanup).")
 	f.BoolVar(&o.NoWait, "no-wait", false, "Submit the CSR, write NAME.key and return; collect the certificate later with kcsr fetch NAME.")
 	f.BoolVar(&o.Cleanup, "cleanup", false, "When the wait ends without a certificate, delete the CSR and write no key (the key is then lost).")
+	f.BoolVar(&o.Force, "force", false, "Submit a request that its built-in signer will refuse after approval (usages or names its rules forbid); without it such a request is refused at once.")
 	f.BoolVar(&o.Approve, "approve", false, "Approve the CSR in the same step, when you may approve requests of its signer (RBAC: approve on signers, update on certificatesigningrequests/approval).")
 	completeFlags(cmd)
 	return cmd
@@ -263,6 +266,11 @@ func (o *Options) Validate() error {
 		if o.usages, err = DefaultUsages(o.Signer, rsaKey); err != nil {
 			return err
 		}
+	}
+	// What the built-in signer will refuse after approval is refused now (doctor's rules).
+	id := Identity{CommonName: o.User, Organizations: o.Groups, DNSNames: o.DNSNames, IPAddresses: o.ips}
+	if objection := signerObjection(o.Signer, id, o.usages); objection != "" && !o.Force {
+		return fmt.Errorf("signer %s would refuse this request after approval (%s); change the request, or give --force to submit it anyway", o.Signer, objection)
 	}
 	if err := checkWritableDir("--out-dir", o.OutDir); err != nil {
 		return err

@@ -66,22 +66,32 @@ var (
 	}
 )
 
+// SignerRules returns the constraints of a built-in signer that has some
+// (kube-apiserver-client, kube-apiserver-client-kubelet, kubelet-serving), as
+// ValidateForSigner runs them; nil for any other signerName, the legacy one included.
+func SignerRules(signerName string) func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error {
+	switch signerName {
+	case KubeAPIServerClientSignerName:
+		return ValidateKubeAPIServerClient
+	case KubeAPIServerClientKubeletSignerName:
+		return ValidateKubeletClient
+	case KubeletServingSignerName:
+		return ValidateKubeletServing
+	}
+	return nil
+}
+
 // ValidateForSigner runs the constraints of the built-in signer signerName, as the in-tree
 // signer does before it signs. The legacy-unknown signer has no constraints; any other name
 // gives `unrecognized signerName: "<name>"`.
 func ValidateForSigner(signerName string, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error {
-	switch signerName {
-	case KubeAPIServerClientSignerName:
-		return ValidateKubeAPIServerClient(req, usages)
-	case KubeAPIServerClientKubeletSignerName:
-		return ValidateKubeletClient(req, usages)
-	case KubeletServingSignerName:
-		return ValidateKubeletServing(req, usages)
-	case LegacyUnknownSignerName:
-		return nil
-	default:
-		return fmt.Errorf("unrecognized signerName: %q", signerName)
+	if rules := SignerRules(signerName); rules != nil {
+		return rules(req, usages)
 	}
+	if signerName == LegacyUnknownSignerName {
+		return nil
+	}
+	return fmt.Errorf("unrecognized signerName: %q", signerName)
 }
 
 // ValidateKubeAPIServerClient checks the constraints of the kubernetes.io/kube-apiserver-client

@@ -105,8 +105,15 @@ func TestDoctor(t *testing.T) {
 		usages := "✗ spec.usages: invalid usage for client certificate: server auth; the API server accepts this CSR and its approval, then the signer marks it Failed (SignerValidationFailure)"
 		expect(t, doctor("serving", "--kubeconfig", kc), doctorProblem, usages)
 		expect(t, doctor("-f", filepath.Join(dir, "serving.yaml")), doctorProblem, usages)
-		// After approval the signer refuses it, as the finding said.
-		approve(t, "serving")
+		// kcsr approve knows what doctor knows: it refuses without --force.
+		r := framework.Run(t, "", bin, "approve", "serving", "--kubeconfig", kc)
+		if r.ExitCode == 0 || !strings.Contains(r.Stderr, "refusing to approve serving: its signer kubernetes.io/kube-apiserver-client would refuse it after approval (invalid usage for client certificate: server auth)") {
+			t.Errorf("kcsr approve of a doomed CSR: exit %d\n%s", r.ExitCode, r.Combined())
+		}
+		// Approved anyway (--force), the signer refuses it, as the finding said.
+		if r := framework.Run(t, "", bin, "approve", "serving", "--force", "--kubeconfig", kc); r.ExitCode != 0 {
+			t.Fatalf("kcsr approve --force serving: %s", r.Combined())
+		}
 		waitCondition(t, "serving", "Failed")
 		expect(t, doctor("serving", "--kubeconfig", kc), doctorProblem,
 			"✗ status: Approved, then Failed (SignerValidationFailure): invalid usage for client certificate: server auth: a Failed CSR is never retried")

@@ -46,9 +46,10 @@ A conflict with a concurrent writer is retried.`
 	if t == certificatesv1.CertificateApproved {
 		long += `
 
-A CSR whose subject asks for group system:masters (O=system:masters) is refused without
---force: that group bypasses every authorization check, and RBAC cannot restrict or
-revoke it.`
+Refused without --force: a CSR whose subject asks for group system:masters
+(O=system:masters), since that group bypasses every authorization check and RBAC cannot
+restrict or revoke it; and a CSR its built-in signer's rules refuse (usages or names they
+forbid), since it would only end Failed.`
 	}
 	cmd := &cobra.Command{
 		Use:     verb + " NAME...",
@@ -75,7 +76,7 @@ revoke it.`
 	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+done+" by kcsr "+verb+".", "The condition's message.")
 	forceHelp := "Update the CSR even if it is already " + strings.ToLower(string(t)) + "."
 	if t == certificatesv1.CertificateApproved {
-		forceHelp += " Approve a CSR asking for group system:masters."
+		forceHelp += " Approve a CSR asking for group system:masters, or one its signer will refuse."
 	}
 	cmd.Flags().BoolVar(&d.force, "force", false, forceHelp)
 	return cmd
@@ -111,6 +112,9 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 			if err := refuseSystemMasters(obj, dec.req); err != nil {
 				return err
 			}
+			if err := refuseDoomed(obj, dec.req); err != nil {
+				return err
+			}
 		}
 		if !already {
 			csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
@@ -131,6 +135,20 @@ func summary(d decoded) string {
 	obj := d.obj
 	return fmt.Sprintf("%s: CN=%s O=%s SANs=%s signer=%s usages=[%s] duration=%s requester=%s key=%s",
 		cli.Printable(obj.Name), d.cn(), d.groups(), d.sans(false), cli.Printable(obj.Spec.SignerName), joinUsages(obj.Spec.Usages), requested(obj), cli.Printable(obj.Spec.Username), d.key())
+}
+
+// refuseDoomed returns why a CSR must not be approved without --force: its built-in
+// signer's rules refuse it, so it would end Failed (what kcsr doctor reports).
+func refuseDoomed(obj *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
+	rules := csr.SignerRules(obj.Spec.SignerName)
+	if req == nil || rules == nil {
+		return nil
+	}
+	if err := rules(req, obj.Spec.Usages); err != nil {
+		return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway",
+			cli.Printable(obj.Name), obj.Spec.SignerName, err)
+	}
+	return nil
 }
 
 // refuseSystemMasters returns why a CSR must not be approved without --force: its subject

@@ -57,6 +57,31 @@ func TestRefuseSystemMasters(t *testing.T) {
 	}
 }
 
+// TestRefuseDoomed: a CSR its built-in signer's rules refuse is not approved without
+// --force (it would end Failed); one they allow, and any custom signer's, are.
+func TestRefuseDoomed(t *testing.T) {
+	key := testkit.NewKey(t, testkit.P256)
+	for _, tc := range []struct {
+		name, signer string
+		usages       []certificatesv1.KeyUsage
+		wantErr      string
+	}{
+		{name: "client auth for the client signer", signer: certificatesv1.KubeAPIServerClientSignerName, usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
+		{name: "server auth for the client signer", signer: certificatesv1.KubeAPIServerClientSignerName, usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth},
+			wantErr: "refusing to approve alice: its signer kubernetes.io/kube-apiserver-client would refuse it after approval (invalid usage for client certificate: server auth), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway"},
+		{name: "a custom signer is its own judge", signer: "example.com/internal", usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := newCSR("alice", requestPEM(t, key, pkix.Name{CommonName: "alice"}), testkit.SetSignerName(tc.signer), testkit.SetUsages(tc.usages...))
+			req, err := csr.ParseRequest(obj.Spec.Request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testkit.ExpectError(t, refuseDoomed(obj, req), tc.wantErr)
+		})
+	}
+}
+
 func TestDecide(t *testing.T) {
 	key := testkit.NewKey(t, testkit.P256)
 	alpha := requestPEM(t, key, pkix.Name{CommonName: "alpha", Organization: []string{"developers"}}, "alpha.example")

@@ -22,6 +22,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/atomicfile"
 	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
@@ -136,7 +137,7 @@ func (o *RenewOptions) Validate() error {
 		errs = append(errs, err.Error())
 	}
 	o.usages = usages
-	if len(usages) == 0 && !builtInSigner(o.Signer) {
+	if len(usages) == 0 && csr.SignerRules(o.Signer) == nil {
 		errs = append(errs, fmt.Sprintf("--usage is required for signer %s", o.Signer))
 	}
 	switch {

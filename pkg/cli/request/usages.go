@@ -28,16 +28,6 @@ func validateSigner(signer string) error {
 	return fmt.Errorf("--signer %q: %s", signer, strings.Join(details, "; "))
 }
 
-// builtInSigner reports whether signer is one of the three Kubernetes signers whose
-// constraints kcsr knows (and checks before submitting).
-func builtInSigner(signer string) bool {
-	switch signer {
-	case certificatesv1.KubeAPIServerClientSignerName, certificatesv1.KubeAPIServerClientKubeletSignerName, certificatesv1.KubeletServingSignerName:
-		return true
-	}
-	return false
-}
-
 // isRSA reports whether pub is an RSA key.
 func isRSA(pub crypto.PublicKey) bool {
 	_, ok := pub.(*rsa.PublicKey)
@@ -86,11 +76,12 @@ func parseUsages(values []string) ([]certificatesv1.KeyUsage, error) {
 // sign it (the Failed condition's message after approval), or "" when it will sign. kcsr
 // submits such a request anyway, with a warning: the server has the last word.
 func signerObjection(signer string, id Identity, usages []certificatesv1.KeyUsage) string {
-	if !builtInSigner(signer) {
+	rules := csr.SignerRules(signer)
+	if rules == nil {
 		return ""
 	}
 	req := &x509.CertificateRequest{Subject: id.subject(), DNSNames: id.DNSNames, IPAddresses: id.IPAddresses, EmailAddresses: id.EmailAddresses, URIs: id.URIs}
-	if err := csr.ValidateForSigner(signer, req, usages); err != nil {
+	if err := rules(req, usages); err != nil {
 		return err.Error()
 	}
 	return ""

@@ -49,6 +49,10 @@ func TestAdminVerbs(t *testing.T) {
 		t.Errorf("condition = %q", got)
 	}
 	// kubectl's semantics: approving again writes nothing; denying is refused.
+	// Several names: the ones found are printed, the missing ones reported (as kubectl get).
+	if r := framework.Kcsr(t, kc, "get", "alpha", "nosuch"); r.ExitCode == 0 || !strings.Contains(r.Stdout, "alpha") || !strings.Contains(r.Stderr, `"nosuch" not found`) {
+		t.Errorf("kcsr get alpha nosuch: exit %d\n%s", r.ExitCode, r.Combined())
+	}
 	if r := framework.Kcsr(t, kc, "approve", "alpha"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "certificatesigningrequest.certificates.k8s.io/alpha already approved") {
 		t.Errorf("approving twice: %s", r.Combined())
 	}

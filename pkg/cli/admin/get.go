@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/kubernetes"
@@ -53,7 +55,7 @@ certificate's expiry; -o yaml, -o json and -o name print the objects as kubectl 
 			if err != nil {
 				return err
 			}
-			items, err := getCSRs(cmd, client, names)
+			items, missing, err := getCSRs(cmd, client, names)
 			if err != nil {
 				return err
 			}
@@ -61,7 +63,13 @@ certificate's expiry; -o yaml, -o json and -o name print the objects as kubectl 
 				fmt.Fprintln(errOut, "No resources found")
 				return nil
 			}
-			return printCSRs(out, items, output, len(names) == 1, clock.RealClock{}.Now())
+			// As kubectl get: the CSRs found are printed, then the names not found.
+			if len(items) > 0 {
+				if err := printCSRs(out, items, output, len(names) == 1, clock.RealClock{}.Now()); err != nil {
+					return err
+				}
+			}
+			return missing
 		},
 	}
 	conn.AddFlags(cmd.Flags())
@@ -69,25 +77,32 @@ certificate's expiry; -o yaml, -o json and -o name print the objects as kubectl 
 	return cmd
 }
 
-func getCSRs(cmd *cobra.Command, client kubernetes.Interface, names []string) ([]certificatesv1.CertificateSigningRequest, error) {
+// getCSRs returns the CSRs named (every CSR without names), and the names not found as
+// one error.
+func getCSRs(cmd *cobra.Command, client kubernetes.Interface, names []string) ([]certificatesv1.CertificateSigningRequest, error, error) {
 	csrs := client.CertificatesV1().CertificateSigningRequests()
 	if len(names) == 0 {
 		list, err := csrs.List(cmd.Context(), metav1.ListOptions{})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		slices.SortFunc(list.Items, func(a, b certificatesv1.CertificateSigningRequest) int { return strings.Compare(a.Name, b.Name) })
-		return list.Items, nil
+		return list.Items, nil, nil
 	}
 	var items []certificatesv1.CertificateSigningRequest
+	var missing []error
 	for _, n := range names {
 		obj, err := csrs.Get(cmd.Context(), n, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			missing = append(missing, err)
+			continue
+		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		items = append(items, *obj)
 	}
-	return items, nil
+	return items, errors.Join(missing...), nil
 }
 
 // printCSRs prints CSRs in one of the output formats; single prints one object rather

@@ -244,7 +244,7 @@ func TestServerCertificatesAreRevocable(t *testing.T) {
 	fingerprintLine := strings.TrimSpace(framework.Openssl(t, pkiDir, "x509", "-in", adminCrt, "-noout", "-fingerprint", "-sha256"))
 	adminSerial := parseCert(t, mustRead(t, adminCrt)).SerialNumber.Text(16)
 	r := framework.Run(t, "", framework.Binary(t), "revoke", "--fingerprint", fingerprintLine, "--reason", "superseded", "--kubeconfig", kc)
-	if wantOut := "revoked certificate " + adminSerial + " (CN=kcsr-admin, signer kcsr.dev/pki, issued by the server's PKI): superseded"; r.ExitCode != 0 || !strings.Contains(r.Stdout, wantOut) {
+	if wantOut := "revoked certificate " + adminSerial + " (CN=kcsr-admin O=system:masters, signer kcsr.dev/pki, issued by the server's PKI): superseded"; r.ExitCode != 0 || !strings.Contains(r.Stdout, wantOut) {
 		t.Fatalf("kcsr revoke of the admin certificate: want %q\n%s", wantOut, r.Combined())
 	}
 	framework.Eventually(t, 5*time.Second, "401 for the revoked admin certificate", func() bool {

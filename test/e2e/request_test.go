@@ -27,6 +27,15 @@ func kcsrRequest(t *testing.T, s *framework.Server, out, name string, extra ...s
 	return p
 }
 
+// kcsrExit runs the kcsr binary with args and checks its exit code; what names the call
+// in errors.
+func kcsrExit(t *testing.T, code int, what string, args ...string) framework.Result {
+	t.Helper()
+	r := framework.Run(t, "", framework.Binary(t), args...)
+	wantExit(t, what, r.ExitCode, code, r.Stdout, r.Stderr)
+	return r
+}
+
 // wantNoFiles checks that a request left nothing in out: no NAME.* and no temporary files.
 func wantNoFiles(t *testing.T, out, name string) {
 	t.Helper()
@@ -135,28 +144,24 @@ func TestRequest(t *testing.T) {
 
 	t.Run("timeout keeps the CSR and the key for kcsr fetch", func(t *testing.T) {
 		out := t.TempDir()
-		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "slow", "--wait", "2s", "--out-dir", out)
-		wantExit(t, "kcsr request --wait 2s", r.ExitCode, 4, r.Stdout, r.Stderr)
+		r := kcsrExit(t, 4, "kcsr request --wait 2s", "request", "--kubeconfig", kc, "--user", "slow", "--wait", "2s", "--out-dir", out)
 		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR slow was Pending; CSR slow stays and its key is in "+filepath.Join(out, "slow")+".key; collect the certificate once it is issued: kcsr fetch slow --out-dir "+out+"\n")
 		if fi, err := os.Stat(filepath.Join(out, "slow.key")); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("slow.key: %v; want it kept, mode 0600", err)
 		}
 		// The approver comes back later; kcsr fetch collects the certificate.
 		framework.MustKubectl(t, kc, "certificate", "approve", "slow")
-		r = framework.Run(t, "", framework.Binary(t), "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
-		wantExit(t, "kcsr fetch slow", r.ExitCode, 0, r.Stdout, r.Stderr)
+		r = kcsrExit(t, 0, "kcsr fetch slow", "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
 		wantContains(t, "stdout", r.Stdout, "wrote "+filepath.Join(out, "slow")+".crt, "+filepath.Join(out, "slow")+".kubeconfig\n")
 		wantWhoami(t, filepath.Join(out, "slow.kubeconfig"), "slow")
 		// Nothing is overwritten: a second fetch refuses.
-		r = framework.Run(t, "", framework.Binary(t), "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
-		wantExit(t, "a second kcsr fetch", r.ExitCode, 1, r.Stdout, r.Stderr)
+		r = kcsrExit(t, 1, "a second kcsr fetch", "fetch", "slow", "--kubeconfig", kc, "--out-dir", out)
 		wantContains(t, "stderr", r.Stderr, "slow.crt already exists")
 	})
 
 	t.Run("timeout with --cleanup leaves nothing", func(t *testing.T) {
 		out := t.TempDir()
-		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "tidy", "--wait", "2s", "--cleanup", "--out-dir", out)
-		wantExit(t, "kcsr request --wait 2s --cleanup", r.ExitCode, 4, r.Stdout, r.Stderr)
+		r := kcsrExit(t, 4, "kcsr request --wait 2s --cleanup", "request", "--kubeconfig", kc, "--user", "tidy", "--wait", "2s", "--cleanup", "--out-dir", out)
 		wantContains(t, "stderr", r.Stderr, "error: timed out after 2s while CSR tidy was Pending; no files were written; deleted CSR tidy, whose key was not kept\n")
 		wantNoFiles(t, out, "tidy")
 		if framework.Kubectl(t, kc, "get", "csr", "tidy").ExitCode == 0 {
@@ -166,8 +171,7 @@ func TestRequest(t *testing.T) {
 
 	t.Run("approval that comes later: --no-wait, then kcsr fetch", func(t *testing.T) {
 		out := t.TempDir()
-		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "later", "--group", "developers", "--no-wait", "--out-dir", out)
-		wantExit(t, "kcsr request --no-wait", r.ExitCode, 0, r.Stdout, r.Stderr)
+		r := kcsrExit(t, 0, "kcsr request --no-wait", "request", "--kubeconfig", kc, "--user", "later", "--group", "developers", "--no-wait", "--out-dir", out)
 		wantContains(t, "stdout", r.Stdout,
 			"you may approve it yourself: kcsr approve later (or request with --approve)\n",
 			"submitted CSR later; once it is approved and issued, collect the certificate with: kcsr fetch later --out-dir "+out+"\n")
@@ -180,8 +184,7 @@ func TestRequest(t *testing.T) {
 		// A key that is not the CSR's is refused.
 		otherKey := filepath.Join(t.TempDir(), "other.key")
 		framework.Openssl(t, out, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", otherKey)
-		r = framework.Run(t, "", framework.Binary(t), "fetch", "later", "--kubeconfig", kc, "--out-dir", out, "--key", otherKey, "--wait", "5s")
-		wantExit(t, "kcsr fetch with another key", r.ExitCode, 1, r.Stdout, r.Stderr)
+		r = kcsrExit(t, 1, "kcsr fetch with another key", "fetch", "later", "--kubeconfig", kc, "--out-dir", out, "--key", otherKey, "--wait", "5s")
 		wantContains(t, "stderr", r.Stderr, "error: CSR later requests a certificate for another key than the one given")
 		// fetch waits for the approval when it has not come yet.
 		p := framework.StartProcess(t, framework.Binary(t), "fetch", "later", "--kubeconfig", kc, "--out-dir", out)
@@ -189,15 +192,13 @@ func TestRequest(t *testing.T) {
 		framework.MustKubectl(t, kc, "certificate", "approve", "later")
 		wantExit(t, "kcsr fetch later", p.Wait(60*time.Second), 0, p.Stdout(), p.Stderr())
 		wantWhoami(t, filepath.Join(out, "later.kubeconfig"), "later", "developers")
-		r = framework.Run(t, "", framework.Binary(t), "fetch", "nosuch", "--kubeconfig", kc, "--out-dir", out, "--key", filepath.Join(out, "later.key"))
-		wantExit(t, "kcsr fetch of a CSR that does not exist", r.ExitCode, 3, r.Stdout, r.Stderr)
+		r = kcsrExit(t, 3, "kcsr fetch of a CSR that does not exist", "fetch", "nosuch", "--kubeconfig", kc, "--out-dir", out, "--key", filepath.Join(out, "later.key"))
 		wantContains(t, "stderr", r.Stderr, "error: CSR nosuch does not exist")
 	})
 
 	t.Run("--approve: approved in the same step by a requester who may", func(t *testing.T) {
 		out := t.TempDir()
-		r := framework.Run(t, "", framework.Binary(t), "request", "--kubeconfig", kc, "--user", "selfie", "--approve", "--wait", "30s", "--out-dir", out)
-		wantExit(t, "kcsr request --approve", r.ExitCode, 0, r.Stdout, r.Stderr)
+		r := kcsrExit(t, 0, "kcsr request --approve", "request", "--kubeconfig", kc, "--user", "selfie", "--approve", "--wait", "30s", "--out-dir", out)
 		wantContains(t, "stdout", r.Stdout, "\nApproved: KcsrApprove: This CSR was approved by its requester with kcsr request --approve\n")
 		wantWhoami(t, filepath.Join(out, "selfie.kubeconfig"), "selfie")
 	})

@@ -30,7 +30,7 @@ type FetchOptions struct {
 
 // NewFetchCommand returns `kcsr fetch`.
 func NewFetchCommand(out, errOut io.Writer) *cobra.Command {
-	o := &FetchOptions{OutDir: ".", Wait: 10 * time.Minute, Deps: Deps{Out: out, ErrOut: errOut}}
+	o := &FetchOptions{OutDir: ".", Wait: DefaultWait, Deps: Deps{Out: out, ErrOut: errOut}}
 	cmd := &cobra.Command{
 		Use:   "fetch NAME [--key FILE] [--out-dir DIR]",
 		Short: "Collect the certificate of a CSR submitted earlier (kcsr request --no-wait, or a request that timed out)",

@@ -63,7 +63,7 @@ func NewRenewOptions(out, errOut io.Writer) *RenewOptions {
 	return &RenewOptions{
 		Signer:      certificatesv1.KubeAPIServerClientSignerName,
 		NewKey:      true,
-		Wait:        10 * time.Minute,
+		Wait:        DefaultWait,
 		RenewWindow: []float64{KubeletWindow.Min, KubeletWindow.Max},
 		Deps:        Deps{Out: out, ErrOut: errOut},
 	}

@@ -30,6 +30,8 @@ import (
 )
 
 const (
+	// DefaultWait is how long request, renew and fetch wait for approval and issuance.
+	DefaultWait = 10 * time.Minute
 	// minDuration is the API's minimum spec.expirationSeconds.
 	minDuration = 10 * time.Minute
 	// maxDuration is the largest spec.expirationSeconds (an int32).
@@ -79,7 +81,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Signer:   certificatesv1.KubeAPIServerClientSignerName,
 		KeyType:  DefaultKeyType,
 		OutDir:   ".",
-		Wait:     10 * time.Minute,
+		Wait:     DefaultWait,
 		Duration: 24 * time.Hour,
 		Deps:     Deps{Out: out, ErrOut: errOut},
 	}

@@ -37,6 +37,7 @@ const (
 	DroppedQueueFull   = "queue_full"
 	DroppedWriteFailed = "write_failed"
 	DroppedNoReference = "no_reference"
+	DroppedShutdown    = "shutdown"
 )
 
 // Recorder is a record.EventRecorder whose events Run writes.
@@ -60,12 +61,20 @@ func NewRecorder(client typedcorev1.EventsGetter, component string) *Recorder {
 	}
 }
 
-// Run writes the recorded events until ctx is done.
+// Run writes the recorded events until ctx is done; what is still queued then is counted
+// as dropped.
 func (r *Recorder) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			for {
+				select {
+				case <-r.queue:
+					metrics.EventsDropped.WithLabelValues(DroppedShutdown).Inc()
+				default:
+					return
+				}
+			}
 		case e := <-r.queue:
 			r.write(ctx, e)
 		}

@@ -75,3 +75,29 @@ func TestRecorder(t *testing.T) {
 		t.Errorf("dropped for failed writes = %v, want 1", got)
 	}
 }
+
+// TestRecorderShutdown: events still queued when the writer stops are counted, not lost
+// silently.
+func TestRecorderShutdown(t *testing.T) {
+	metrics.Register()
+	client := fake.NewClientset()
+	r := NewRecorder(client.CoreV1(), "kcsr")
+	obj := testkit.CSR("alice")
+	obj.TypeMeta = metav1.TypeMeta{}
+	r.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", "one")
+	r.Event(obj, corev1.EventTypeNormal, "AwaitingApproval", "two")
+	before := dropped(t, DroppedShutdown)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r.Run(ctx) // may write some before it sees ctx done: every event is written or counted
+	list, err := client.CoreV1().Events(metav1.NamespaceDefault).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dropped(t, DroppedShutdown) - before + float64(len(list.Items)); got != 2 {
+		t.Errorf("written + dropped at shutdown = %v, want 2", got)
+	}
+	if len(r.queue) != 0 {
+		t.Errorf("%d events left in the queue", len(r.queue))
+	}
+}

@@ -52,7 +52,7 @@ var (
 	EventsDropped = metrics.NewCounterVec(&metrics.CounterOpts{
 		Namespace:      namespace,
 		Name:           "events_dropped_total",
-		Help:           "Events recorded but not written, by reason: queue_full (the writer fell behind), write_failed, no_reference.",
+		Help:           "Events recorded but not written, by reason: queue_full (the writer fell behind), write_failed, no_reference, shutdown (still queued when the writer stopped).",
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"reason"})
 

@@ -132,7 +132,8 @@ func TestRevokeUser(t *testing.T) {
 
 	// Listed, asked, and nothing happens without a yes.
 	r := framework.Run(t, "no\n", framework.Binary(t), "revoke", "--kubeconfig", kc, "--user", "dana", "--group", "developers")
-	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "nothing revoked") || !strings.Contains(r.Stdout, laptop) || strings.Contains(r.Stdout, ci) {
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "nothing revoked") || !strings.Contains(r.Stdout, laptop) || strings.Contains(r.Stdout, ci) ||
+		!strings.Contains(r.Stdout, "revoke this certificate (reason unspecified)? [y/N]") {
 		t.Errorf("revoke --user dana --group developers, answered no: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 	if got := revocation(laptop); got != "" {

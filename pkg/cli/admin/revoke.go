@@ -237,7 +237,11 @@ func (f *offboarding) run(cmd *cobra.Command, out io.Writer, conn *cli.Connectio
 		fmt.Fprintf(out, "  %s, valid until %s\n", describeRecord(ic), ic.Spec.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if !f.yes {
-		fmt.Fprintf(out, "revoke these %d certificates (reason %s)? [y/N] ", len(due), reason)
+		what := fmt.Sprintf("these %d certificates", len(due))
+		if len(due) == 1 {
+			what = "this certificate"
+		}
+		fmt.Fprintf(out, "revoke %s (reason %s)? [y/N] ", what, reason)
 		answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			return errors.New("nothing revoked (answer yes, or give --yes)")

@@ -31,7 +31,7 @@ type Options struct {
 	// Tokens authenticates bootstrap and join tokens. Optional.
 	Tokens authenticator.Token
 	// Revocation refuses revoked client certificates. Optional.
-	Revocation *inventory.Checker
+	Revocation *inventory.Index
 }
 
 // New returns the request authenticator.

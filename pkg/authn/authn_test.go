@@ -15,7 +15,6 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
-	"k8s.io/client-go/tools/cache"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
@@ -138,22 +137,18 @@ func TestTokens(t *testing.T) {
 func TestRevokedCertificates(t *testing.T) {
 	ca := clusterCA(t)
 	good, revoked := clientCert(t, ca, "good"), clientCert(t, ca, "revoked")
-	records := cache.NewIndexer(cache.MetaNamespaceKeyFunc, inventory.Indexers())
-	for _, r := range []*kcsrv1alpha1.IssuedCertificate{
-		{ObjectMeta: metav1.ObjectMeta{Name: "good"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fingerprint(good)}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "revoked"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fingerprint(revoked)},
-			Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
-	} {
-		testkit.NoError(t, records.Add(r), "add record")
-	}
-	loaded := false
-	a, err := New(Options{ClientCA: caContent(t, ca), Revocation: &inventory.Checker{Indexer: records, Synced: func() bool { return loaded }}})
+	records := inventory.NewIndex()
+	a, err := New(Options{ClientCA: caContent(t, ca), Revocation: records})
 	testkit.NoError(t, err, "New")
 
 	if diff := cmp.Diff(who{Err: "x509: " + inventory.ErrNotLoaded.Error()}, authenticate(a, withCert(good))); diff != "" {
 		t.Errorf("before the inventory is loaded (-want +got):\n%s", diff)
 	}
-	loaded = true
+	records.ReplaceWith(
+		&kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "good"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fingerprint(good)}},
+		&kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "revoked"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fingerprint(revoked)},
+			Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
+	)
 	if diff := cmp.Diff(who{Name: "good", Groups: []string{user.AllAuthenticated}}, authenticate(a, withCert(good))); diff != "" {
 		t.Errorf("an unrevoked certificate (-want +got):\n%s", diff)
 	}

@@ -12,10 +12,10 @@ import (
 
 // withRevocation wraps the x509 authenticator: a client certificate revoked in the
 // inventory is refused, and every client certificate is until the inventory is loaded
-// (inventory.Checker fails closed).
+// (inventory.Index fails closed).
 type withRevocation struct {
 	x509    authenticator.Request
-	checker *inventory.Checker
+	checker *inventory.Index
 }
 
 func (w withRevocation) AuthenticateRequest(req *http.Request) (*authenticator.Response, bool, error) {

@@ -1,40 +1,58 @@
 package inventory
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
-// TestChecker: a certificate is revoked when any of its records is, whatever the case of
-// the fingerprint asked; nothing is answered until the inventory is loaded.
-func TestChecker(t *testing.T) {
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, Indexers())
-	record := func(name, fingerprint string, revoked bool) {
-		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fingerprint, SerialNumber: name}}
-		if revoked {
-			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}
-		}
-		if err := indexer.Add(ic); err != nil {
-			t.Fatal(err)
-		}
+func record(name, serial, fingerprint string, revoked bool) *kcsrv1alpha1.IssuedCertificate {
+	ic := &kcsrv1alpha1.IssuedCertificate{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec:       kcsrv1alpha1.IssuedCertificateSpec{SerialNumber: serial, SHA256Fingerprint: fingerprint, SignerName: "kubernetes.io/kube-apiserver-client", NotAfter: metav1.NewTime(time.Unix(1e9, 0))},
 	}
-	record("a1", "aaaa", true)
-	record("a2", "aaaa", false) // a second record of the same certificate, not revoked
-	record("b1", "bbbb", false)
-	synced := false
-	c := &Checker{Indexer: indexer, Synced: func() bool { return synced }}
+	if revoked {
+		ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}
+	}
+	return ic
+}
 
-	if _, err := c.Revoked("aaaa"); !errors.Is(err, ErrNotLoaded) {
+func names(rs []*Record) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRevoked: a certificate is revoked when any of its records is, whatever the case of
+// the fingerprint asked; nothing is answered until the inventory is loaded.
+func TestRevoked(t *testing.T) {
+	x := NewIndex()
+	if _, err := x.Revoked("aaaa"); !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("before the inventory is loaded: %v; want ErrNotLoaded", err)
 	}
-	synced = true
+	x.ReplaceWith(
+		record("a1", "a1", "AAAA", true),
+		record("a2", "a1", "aaaa", false), // a second record of the same certificate, not revoked
+		record("b1", "b1", "bbbb", false),
+	)
 	for fp, want := range map[string]string{"aaaa": "a1", "AAAA": "a1", "bbbb": "", "cccc": ""} {
-		got, err := c.Revoked(fp)
+		got, err := x.Revoked(fp)
 		if err != nil {
 			t.Fatalf("Revoked(%s): %v", fp, err)
 		}
@@ -47,8 +65,199 @@ func TestChecker(t *testing.T) {
 			t.Errorf("Revoked(%s) = %q; want %q", fp, name, want)
 		}
 	}
-	if objs, _ := indexer.ByIndex(SerialIndex, "b1"); len(objs) != 1 {
-		t.Errorf("serial index: %d records for b1; want 1", len(objs))
+	if got := names(x.BySerial("a1")); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Errorf("BySerial(a1) = %v; want both records", got)
+	}
+}
+
+// TestPutDelete: updates and deletes keep every map in step, also for two records of one
+// serial, whichever is updated or deleted first.
+func TestPutDelete(t *testing.T) {
+	x := NewIndex()
+	x.ReplaceWith(record("a", "5", "f5", false), record("b", "5", "f5", false), record("c", "6", "f6", false))
+	x.Put(record("a", "5", "f5", true)) // revoke a
+	if r, _ := x.Revoked("f5"); r == nil || r.Name != "a" {
+		t.Fatalf("after revoking a: Revoked(f5) = %v", r)
+	}
+	if got := names(x.BySerial("5")); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("BySerial(5) after the update = %v", got)
+	}
+	x.Delete("b")
+	if got := names(x.BySerial("5")); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("BySerial(5) after deleting b = %v", got)
+	}
+	x.Put(record("a", "5", "f5", false)) // a certificateHold lifted
+	if r, _ := x.Revoked("f5"); r != nil {
+		t.Errorf("after lifting the hold: Revoked(f5) = %v", r.Name)
+	}
+	x.Delete("a")
+	x.Delete("nosuch")
+	if got := x.BySerial("5"); len(got) != 0 || x.Len() != 1 {
+		t.Errorf("after deleting a: BySerial(5) = %v, Len %d; want none, 1", names(got), x.Len())
+	}
+	var count int
+	x.RangeRevoked(func(*Record) { count++ })
+	if count != 0 {
+		t.Errorf("%d revoked records left; want 0", count)
+	}
+}
+
+// recorder is a Handler writing down what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (h *recorder) add(s string) { h.mu.Lock(); h.events = append(h.events, s); h.mu.Unlock() }
+func (h *recorder) OnAdd(r *Record, initial bool) {
+	h.add(fmt.Sprintf("add %s initial=%v revoked=%v", r.Name, initial, r.Revocation != nil))
+}
+func (h *recorder) OnUpdate(old, r *Record) {
+	h.add(fmt.Sprintf("update %s revoked=%v→%v", r.Name, old.Revocation != nil, r.Revocation != nil))
+}
+func (h *recorder) OnDelete(r *Record) { h.add("delete " + r.Name) }
+func (h *recorder) take() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := h.events
+	h.events = nil
+	slices.Sort(out)
+	return out
+}
+
+// TestReplaceDiff: a list after the first tells the handlers only what changed.
+func TestReplaceDiff(t *testing.T) {
+	x := NewIndex()
+	h := &recorder{}
+	x.AddHandler(h)
+	x.ReplaceWith(record("a", "1", "f1", false), record("b", "2", "f2", false), record("c", "3", "f3", false))
+	want := []string{"add a initial=true revoked=false", "add b initial=true revoked=false", "add c initial=true revoked=false"}
+	if diff := cmp.Diff(want, h.take()); diff != "" {
+		t.Errorf("first load (-want +got):\n%s", diff)
+	}
+	x.ReplaceWith(record("a", "1", "f1", false), record("b", "2", "f2", true), record("d", "4", "f4", true))
+	want = []string{"add d initial=false revoked=true", "delete c", "update b revoked=false→true"}
+	if diff := cmp.Diff(want, h.take()); diff != "" {
+		t.Errorf("a relist (-want +got):\n%s", diff)
+	}
+}
+
+// fakeSource serves a list in pages and watches the test drives; listing counts lists.
+type fakeSource struct {
+	mu      sync.Mutex
+	items   []kcsrv1alpha1.IssuedCertificate
+	rv      int
+	lists   int
+	limits  []int64
+	watches chan *watch.FakeWatcher
+}
+
+func (s *fakeSource) List(_ context.Context, opts metav1.ListOptions) (*kcsrv1alpha1.IssuedCertificateList, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from := 0
+	if opts.Continue == "" {
+		s.lists++
+	} else {
+		from, _ = strconv.Atoi(opts.Continue)
+	}
+	s.limits = append(s.limits, opts.Limit)
+	to := min(len(s.items), from+int(opts.Limit))
+	l := &kcsrv1alpha1.IssuedCertificateList{Items: slices.Clone(s.items[from:to])}
+	l.ResourceVersion = strconv.Itoa(s.rv)
+	if to < len(s.items) {
+		l.Continue = strconv.Itoa(to)
+	}
+	return l, nil
+}
+
+func (s *fakeSource) Watch(context.Context, metav1.ListOptions) (watch.Interface, error) {
+	w := watch.NewFakeWithChanSize(10, false)
+	s.watches <- w
+	return w, nil
+}
+
+func (s *fakeSource) Get(_ context.Context, name string, _ metav1.GetOptions) (*kcsrv1alpha1.IssuedCertificate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.items {
+		if s.items[i].Name == name {
+			return s.items[i].DeepCopy(), nil
+		}
+	}
+	return nil, apierrors.NewNotFound(schema.GroupResource{Group: "kcsr.dev", Resource: "issuedcertificates"}, name)
+}
+
+// TestRun: the Index lists in pages, then follows the watch; when the watch's
+// resourceVersion has been compacted away it lists again, and the handlers see what
+// changed while it was not watching.
+func TestRun(t *testing.T) {
+	src := &fakeSource{watches: make(chan *watch.FakeWatcher, 1), rv: 10}
+	for i := range 5 {
+		src.items = append(src.items, *record(fmt.Sprint("r", i), fmt.Sprint(i), fmt.Sprint("f", i), i == 0))
+	}
+	x := NewIndex()
+	x.PageSize = 2
+	h := &recorder{}
+	x.AddHandler(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); x.Run(ctx, src) }()
+	defer func() { cancel(); <-done }()
+
+	w := <-src.watches
+	if !x.Synced() || x.Len() != 5 {
+		t.Fatalf("after the list: synced %v, %d records; want true, 5", x.Synced(), x.Len())
+	}
+	if !slices.Equal(src.limits, []int64{2, 2, 2}) {
+		t.Errorf("list requests asked for %v records; want three pages of 2", src.limits)
+	}
+	h.take()
+
+	revoked := record("r1", "1", "f1", true)
+	revoked.ResourceVersion = "11"
+	w.Modify(revoked)
+	gone := record("r2", "2", "f2", false)
+	gone.ResourceVersion = "12"
+	w.Delete(gone)
+	eventually(t, "the watch's events", func() bool { return x.Len() == 4 })
+	if r, _ := x.Revoked("F1"); r == nil {
+		t.Errorf("r1, revoked in the watch, is not revoked in the index")
+	}
+
+	// Compaction: the watch fails with 410 Gone; the Index lists again. Meanwhile r3 was
+	// revoked and r5 created.
+	src.mu.Lock()
+	src.items = []kcsrv1alpha1.IssuedCertificate{src.items[0], *revoked, *record("r3", "3", "f3", true), src.items[4], *record("r5", "5", "f5", false)}
+	src.rv = 20
+	src.mu.Unlock()
+	h.take()
+	w.Error(&apierrors.NewResourceExpired("too old resource version").ErrStatus)
+	<-src.watches
+	want := []string{"add r5 initial=false revoked=false", "update r3 revoked=false→true"}
+	if diff := cmp.Diff(want, h.take()); diff != "" {
+		t.Errorf("the relist's changes (-want +got):\n%s", diff)
+	}
+	if src.lists != 2 {
+		t.Errorf("%d lists; want 2", src.lists)
+	}
+	if r, _ := x.Revoked("f3"); r == nil || r.Name != "r3" {
+		t.Errorf("r3, revoked while the watch was down, is not revoked in the index")
+	}
+	ic, err := x.Get(ctx, "r5")
+	if err != nil || ic.Name != "r5" {
+		t.Errorf("Get(r5) = %v, %v", ic, err)
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

@@ -193,14 +193,12 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}
 
 	kcsrFactory := kcsrinformers.NewSharedInformerFactory(kcsr, 0)
-	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := issued.AddIndexers(inventory.Indexers()); err != nil {
-		return err
-	}
-	pub, err := o.Controllers.StartPublisher(ctx, signers, issued)
+	inv := inventory.NewIndex()
+	pub, err := o.Controllers.StartPublisher(ctx, signers, inv)
 	if err != nil {
 		return err
 	}
+	go inv.Run(ctx, kcsr.KcsrV1alpha1().IssuedCertificates())
 	if o.MetricsBindAddress != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", legacyregistry.Handler())

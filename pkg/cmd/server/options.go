@@ -17,6 +17,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/controller/manager"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -118,17 +119,24 @@ func (o *Options) Complete() error {
 	if o.embeddedEtcd() {
 		o.Controllers.LeaderElection.Enabled = false
 	}
-	// No watch cache for events unless --watch-cache-sizes asks for one, as in
-	// kube-apiserver: they are written far more than they are watched, and a cache would
-	// hold every one decoded. (A malformed flag is Validate's to report.)
+	// No watch cache for events and the inventory unless --watch-cache-sizes asks for
+	// one: events are written far more than they are watched (as in kube-apiserver), and
+	// the inventory, the one resource that grows to millions, is read through lists paged
+	// from etcd and the server's own index (pkg/inventory); a cache would hold every
+	// object decoded, with its PEM. (A malformed flag is Validate's to report.)
 	if sizes, err := genericoptions.ParseWatchCacheSizes(o.Etcd.WatchCacheSizes); err == nil {
-		if _, set := sizes[schema.GroupResource{Resource: "events"}]; !set {
-			o.Etcd.WatchCacheSizes = append(o.Etcd.WatchCacheSizes, "events#0")
+		for _, gr := range uncachedResources {
+			if _, set := sizes[gr]; !set {
+				o.Etcd.WatchCacheSizes = append(o.Etcd.WatchCacheSizes, gr.String()+"#0")
+			}
 		}
 	}
 	o.Controllers.Complete(o.SecureServing.BindAddress)
 	return nil
 }
+
+// uncachedResources have no watch cache unless --watch-cache-sizes gives them one.
+var uncachedResources = []schema.GroupResource{{Resource: "events"}, {Group: kcsrv1alpha1.GroupName, Resource: "issuedcertificates"}}
 
 // pkiDir is where the cluster CA, the serving and the admin certificates are.
 func (o *Options) pkiDir() string { return filepath.Join(o.DataDir, "pki") }

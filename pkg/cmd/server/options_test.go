@@ -49,15 +49,15 @@ func TestValidateTokenAuthFile(t *testing.T) {
 	}
 }
 
-// TestCompleteWatchCacheSizes: events get no watch cache, as in kube-apiserver, unless
-// --watch-cache-sizes names them.
+// TestCompleteWatchCacheSizes: events (as in kube-apiserver) and IssuedCertificates get
+// no watch cache unless --watch-cache-sizes names them.
 func TestCompleteWatchCacheSizes(t *testing.T) {
 	for _, tc := range []struct {
 		flag, want []string
 	}{
-		{nil, []string{"events#0"}},
-		{[]string{"certificatesigningrequests.certificates.k8s.io#100"}, []string{"certificatesigningrequests.certificates.k8s.io#100", "events#0"}},
-		{[]string{"events#100"}, []string{"events#100"}},
+		{nil, []string{"events#0", "issuedcertificates.kcsr.dev#0"}},
+		{[]string{"certificatesigningrequests.certificates.k8s.io#100"}, []string{"certificatesigningrequests.certificates.k8s.io#100", "events#0", "issuedcertificates.kcsr.dev#0"}},
+		{[]string{"events#100", "issuedcertificates.kcsr.dev#1000"}, []string{"events#100", "issuedcertificates.kcsr.dev#1000"}},
 	} {
 		o := NewOptions()
 		o.DataDir = t.TempDir()

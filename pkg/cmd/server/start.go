@@ -145,7 +145,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pub, err := o.Controllers.StartPublisher(ctx, signers, c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates().Informer())
+	pub, err := o.Controllers.StartPublisher(ctx, signers, c.inventory)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 				c.kubeInformers.Start(stop)
 				c.kcsrInformers.Start(stop)
 			},
-			Inventory:  c.kcsrInformers.Kcsr().V1alpha1().IssuedCertificates(),
+			Inventory:  c.inventory,
 			Signers:    signers,
 			Publisher:  pub,
 			Standalone: true,
@@ -286,9 +286,12 @@ type config struct {
 	api *apiserver.Config
 	// url is the URL clients should use.
 	url string
-	// kcsrInformers is the one informer factory of kcsr's API group, shared by the
-	// authenticator, the controllers and the publisher.
+	// kcsrInformers is the one informer factory of kcsr's API group (tokens, policies),
+	// shared by the authenticator and the controllers.
 	kcsrInformers kcsrinformers.SharedInformerFactory
+	// inventory is the one index of the IssuedCertificates, shared by the authenticator,
+	// the publisher and the inventory cleaner; it runs from the kcsr-informers hook.
+	inventory *inventory.Index
 	// kubeInformers is the generic server's informer factory over the loopback client
 	// (RBAC, the kcsr_csrs gauges, and the controllers' CSR informer: one copy of every
 	// CSR, shared, whichever replica leads).
@@ -337,20 +340,17 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		Join:      kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(),
 		Clock:     clock.RealClock{},
 	}
-	issued := kcsrFactory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := issued.AddIndexers(inventory.Indexers()); err != nil {
-		return nil, err
-	}
-	revocation := inventory.NewChecker(issued)
+	revocation := inventory.NewIndex()
 	if err := generic.AddPostStartHook("kcsr-informers", func(hc genericapiserver.PostStartHookContext) error {
 		kcsrFactory.Start(hc.Done())
+		go revocation.Run(hc, kcsrClient.KcsrV1alpha1().IssuedCertificates())
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	// Not ready until tokens and revocations are loaded: authentication depends on them.
 	synced := []cache.InformerSynced{
-		issued.HasSynced,
+		revocation.Synced,
 		kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Informer().HasSynced,
 		kcsrFactory.Kcsr().V1alpha1().JoinTokens().Informer().HasSynced,
 	}
@@ -431,7 +431,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 			Escalation:   authzrbac.NewEscalationChecker(authz, rbac, roles),
 		},
 	}
-	return &config{api: api, url: serverURL(generic.SecureServing), kcsrInformers: kcsrFactory, kubeInformers: factory}, nil
+	return &config{api: api, url: serverURL(generic.SecureServing), kcsrInformers: kcsrFactory, inventory: revocation, kubeInformers: factory}, nil
 }
 
 // serverURL is the URL a local client uses: the bind address, or loopback when the server

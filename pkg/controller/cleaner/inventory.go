@@ -7,16 +7,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
-	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
-	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
-	kcsrlisters "kcsr.dev/kcsr/pkg/generated/listers/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 )
 
@@ -34,21 +31,21 @@ const inventoryBatch = 500
 // refuses to delete the record of a certificate that has not expired, whoever asks.
 type InventoryCleaner struct {
 	client kcsrclient.Interface
-	lister kcsrlisters.IssuedCertificateLister
-	synced cache.InformerSynced
+	inv    *inventory.Index
 	opts   Options
 	pause  time.Duration
 }
 
-// NewInventoryCleaner returns the cleaner of the inventory records informer holds.
-func NewInventoryCleaner(client kcsrclient.Interface, informer kcsrinformers.IssuedCertificateInformer, opts Options) *InventoryCleaner {
+// NewInventoryCleaner returns the cleaner of the inventory records inv holds (the caller
+// runs inv).
+func NewInventoryCleaner(client kcsrclient.Interface, inv *inventory.Index, opts Options) *InventoryCleaner {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultOptions().Interval
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	return &InventoryCleaner{client: client, lister: informer.Lister(), synced: informer.Informer().HasSynced, opts: opts, pause: time.Second}
+	return &InventoryCleaner{client: client, inv: inv, opts: opts, pause: time.Second}
 }
 
 // Run cleans every Interval until ctx is done.
@@ -57,7 +54,7 @@ func (c *InventoryCleaner) Run(ctx context.Context) {
 	ctx = klog.NewContext(ctx, logger)
 	logger.Info("Starting inventory cleaner", "retention", c.opts.InventoryRetention, "interval", c.opts.Interval)
 	defer logger.Info("Shutting down inventory cleaner")
-	if !cache.WaitForNamedCacheSync("inventory-cleaner", ctx.Done(), c.synced) {
+	if !cache.WaitForNamedCacheSync("inventory-cleaner", ctx.Done(), c.inv.Synced) {
 		return
 	}
 	wait.JitterUntilWithContext(ctx, func(ctx context.Context) { c.CleanOnce(ctx) }, c.opts.Interval, 0, true)
@@ -66,38 +63,44 @@ func (c *InventoryCleaner) Run(ctx context.Context) {
 // CleanOnce deletes every record that is due, a batch at a time, and reports the oldest
 // expiry still held. It returns how many it deleted.
 func (c *InventoryCleaner) CleanOnce(ctx context.Context) int {
-	records, err := c.lister.List(labels.Everything())
-	if err != nil {
-		klog.FromContext(ctx).Error(err, "list IssuedCertificates")
-		return 0
-	}
-	sort.Slice(records, func(i, j int) bool { return records[i].Spec.NotAfter.Before(&records[j].Spec.NotAfter) })
 	cutoff := c.opts.Clock.Now().Add(-c.opts.InventoryRetention)
-	deleted := 0
-	oldest := len(records) // index of the oldest record kept
-	for i, r := range records {
-		if !r.Spec.NotAfter.Time.Before(cutoff) {
-			if oldest == len(records) {
-				oldest = i
-			}
-			break
+	var due []*inventory.Record
+	var oldest time.Time // the oldest expiry of the records kept
+	keep := func(t time.Time) {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
 		}
+	}
+	c.inv.Range(func(r *inventory.Record) bool {
+		if r.NotAfter().Before(cutoff) {
+			due = append(due, r)
+		} else {
+			keep(r.NotAfter())
+		}
+		return true
+	})
+	sort.Slice(due, func(i, j int) bool { return due[i].NotAfter().Before(due[j].NotAfter()) })
+	deleted := 0
+	for i, r := range due {
 		if deleted > 0 && deleted%inventoryBatch == 0 {
 			select {
 			case <-ctx.Done():
+				for _, r := range due[i:] {
+					keep(r.NotAfter())
+				}
 				return deleted
 			case <-c.opts.Clock.After(c.pause):
 			}
 		}
 		if c.delete(ctx, r) {
 			deleted++
-		} else if oldest == len(records) {
-			oldest = i // not deleted: still held
+		} else {
+			keep(r.NotAfter()) // not deleted: still held
 		}
 	}
 	expiry := 0.0
-	if oldest < len(records) {
-		expiry = float64(records[oldest].Spec.NotAfter.Unix())
+	if !oldest.IsZero() {
+		expiry = float64(oldest.Unix())
 	}
 	metrics.InventoryOldestExpiry.Set(expiry)
 	if deleted > 0 {
@@ -106,12 +109,13 @@ func (c *InventoryCleaner) CleanOnce(ctx context.Context) int {
 	return deleted
 }
 
-func (c *InventoryCleaner) delete(ctx context.Context, r *kcsrv1alpha1.IssuedCertificate) bool {
-	err := c.client.KcsrV1alpha1().IssuedCertificates().Delete(ctx, r.Name, metav1.DeleteOptions{
-		Preconditions: &metav1.Preconditions{UID: &r.UID},
-	})
+// delete deletes r's record. The record's storage refuses to delete the record of a
+// certificate that has not expired, so a record of that name made since the index saw r
+// (the same CSR's, so the same certificate) is safe from it.
+func (c *InventoryCleaner) delete(ctx context.Context, r *inventory.Record) bool {
+	err := c.client.KcsrV1alpha1().IssuedCertificates().Delete(ctx, r.Name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
-		klog.FromContext(ctx).Error(err, "delete IssuedCertificate", "record", r.Name, "serial", r.Spec.SerialNumber)
+		klog.FromContext(ctx).Error(err, "delete IssuedCertificate", "record", r.Name, "serial", r.Serial)
 		return false
 	}
 	if err == nil {

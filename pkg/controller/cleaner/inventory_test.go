@@ -10,18 +10,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/component-base/metrics/legacyregistry"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
-	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
 
 // TestInventoryCleanOnce: records whose certificate expired more than the retention ago
-// are deleted (with their UID as precondition); the recently expired and the valid stay,
+// are deleted; the recently expired and the valid stay,
 // and the oldest expiry still held is reported.
 func TestInventoryCleanOnce(t *testing.T) {
 	metrics.Register()
@@ -38,12 +39,12 @@ func TestInventoryCleanOnce(t *testing.T) {
 		record("expired-recently", now.Add(-time.Hour)),
 		record("valid", now.Add(time.Hour)),
 	)
-	factory := kcsrinformers.NewSharedInformerFactory(client, 0)
-	c := NewInventoryCleaner(client, factory.Kcsr().V1alpha1().IssuedCertificates(), Options{InventoryRetention: retention, Clock: clocktesting.NewFakeClock(now)})
+	inv := inventory.NewIndex()
+	c := NewInventoryCleaner(client, inv, Options{InventoryRetention: retention, Clock: clocktesting.NewFakeClock(now)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	factory.Start(ctx.Done())
-	factory.WaitForCacheSync(ctx.Done())
+	go inv.Run(ctx, client.KcsrV1alpha1().IssuedCertificates())
+	cache.WaitForCacheSync(ctx.Done(), inv.Synced)
 
 	if got := c.CleanOnce(ctx); got != 2 {
 		t.Errorf("CleanOnce deleted %d, want 2", got)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -17,22 +16,22 @@ import (
 )
 
 // StartPublisher publishes the revocations of every signing CA of s from the inventory
-// informer issued (which must carry inventory.Indexers) and, with --public-port, serves
+// index inv (which the caller runs) and, with --public-port, serves
 // CRLs, OCSP and the revocation authorization webhook over plain HTTP until ctx is done. Every
 // replica publishes: CRL and OCSP are read-only views of the inventory.
-func (o *Options) StartPublisher(ctx context.Context, s *Signers, issued cache.SharedIndexInformer) (*publisher.Publisher, error) {
+func (o *Options) StartPublisher(ctx context.Context, s *Signers, inv *inventory.Index) (*publisher.Publisher, error) {
 	cas, err := publisher.CAsFor(ctx, s.Profiles, s.ClusterCA)
 	if err != nil {
 		return nil, err
 	}
-	pub, err := publisher.New(cas, issued, clock.RealClock{})
+	pub, err := publisher.New(cas, inv, clock.RealClock{})
 	if err != nil {
 		return nil, err
 	}
 	if o.PublicPort != 0 {
 		mux := http.NewServeMux()
 		mux.Handle("/", pub.Handler())
-		mux.Handle(webhook.Path, webhook.Handler(inventory.NewChecker(issued)))
+		mux.Handle(webhook.Path, webhook.Handler(inv))
 		if err := Serve(ctx, "--public-port", o.PublicAddress(), mux); err != nil {
 			return nil, err
 		}

@@ -18,6 +18,7 @@ import (
 	"kcsr.dev/kcsr/pkg/events"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	kcsrv1alpha1informers "kcsr.dev/kcsr/pkg/generated/informers/externalversions/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/leaderelection"
 )
@@ -33,9 +34,9 @@ type Config struct {
 	CSRs           certificatesinformers.CertificateSigningRequestInformer
 	Policies       kcsrv1alpha1informers.ApprovalPolicyInformer
 	StartInformers func(stop <-chan struct{})
-	// Inventory is the IssuedCertificate informer, for the inventory's retention (with
-	// Clean); nil: records are kept.
-	Inventory kcsrv1alpha1informers.IssuedCertificateInformer
+	// Inventory is the inventory index (run by the caller), for the inventory's retention
+	// (with Clean); nil: records are kept.
+	Inventory *inventory.Index
 
 	Signers   *Signers
 	Publisher *publisher.Publisher

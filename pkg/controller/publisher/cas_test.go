@@ -22,7 +22,6 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
-	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
@@ -197,8 +196,7 @@ func TestNewRefusesAmbiguousIDs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			informer := kcsrinformers.NewSharedInformerFactory(kcsrfake.NewSimpleClientset(), 0).Kcsr().V1alpha1().IssuedCertificates().Informer()
-			_, err := New(tc.cas, informer, nil)
+			_, err := New(tc.cas, inventory.NewIndex(), nil)
 			if diff := cmp.Diff(tc.wantErr, errString(err)); diff != "" {
 				t.Errorf("error (-want +got):\n%s", diff)
 			}
@@ -235,19 +233,16 @@ func TestSharedCARevocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	factory := kcsrinformers.NewSharedInformerFactory(kcsrfake.NewSimpleClientset(objs...), 0)
-	informer := factory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := informer.AddIndexers(inventory.Indexers()); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := New(cas, informer, clocktesting.NewFakeClock(testkit.Epoch))
+	inv := inventory.NewIndex()
+	pub, err := New(cas, inv, clocktesting.NewFakeClock(testkit.Epoch))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	runIndex(t, ctx, inv, kcsrfake.NewSimpleClientset(objs...))
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
-	factory.Start(ctx.Done())
 	go func() { defer close(done); pub.Run(ctx) }()
 	h := pub.Handler()
 

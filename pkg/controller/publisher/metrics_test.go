@@ -17,7 +17,6 @@ import (
 	"golang.org/x/crypto/ocsp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/tools/cache"
 	basemetrics "k8s.io/component-base/metrics"
 	"k8s.io/component-base/metrics/legacyregistry"
 	"k8s.io/component-base/metrics/testutil"
@@ -26,7 +25,6 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/ca"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
-	kcsrinformers "kcsr.dev/kcsr/pkg/generated/informers/externalversions"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/revocation"
@@ -41,7 +39,7 @@ const (
 )
 
 // fixture is a running publisher of two CAs, "cluster" (the client and kubelet signers)
-// and "example.com_signer", over a fake clientset's informer, its clock at testkit.Epoch.
+// and "example.com_signer", over a fake clientset's records, its clock at testkit.Epoch.
 type fixture struct {
 	cluster, custom *testkit.CA
 	client          *kcsrfake.Clientset
@@ -66,25 +64,29 @@ func newFixture(t *testing.T, clusterBackend ca.Backend, objs ...runtime.Object)
 	if clusterBackend == nil {
 		clusterBackend = f.cluster.Backend()
 	}
-	factory := kcsrinformers.NewSharedInformerFactory(f.client, 0)
-	informer := factory.Kcsr().V1alpha1().IssuedCertificates().Informer()
-	if err := informer.AddIndexers(inventory.Indexers()); err != nil {
-		t.Fatal(err)
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	inv := inventory.NewIndex()
 	var err error
 	f.pub, err = New([]CA{
 		{ID: ClusterCAID, Authority: &revocation.Authority{Backend: clusterBackend}, SignerNames: []string{clientSigner, kubeletSigner}},
 		{ID: customCA, Authority: &revocation.Authority{Backend: f.custom.Backend()}, SignerNames: []string{customSigner}},
-	}, informer, f.clock)
+	}, inv, f.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	runIndex(t, ctx, inv, f.client)
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
-	factory.Start(ctx.Done())
 	go func() { defer close(done); f.pub.Run(ctx) }()
 	return f
+}
+
+// runIndex runs inv over client's records until ctx is done, and until the test ends.
+func runIndex(t *testing.T, ctx context.Context, inv *inventory.Index, client *kcsrfake.Clientset) {
+	done := make(chan struct{})
+	go func() { defer close(done); inv.Run(ctx, client.KcsrV1alpha1().IssuedCertificates()) }()
+	t.Cleanup(func() { <-done })
 }
 
 // issued is an IssuedCertificate of signer for serial, valid until notAfter, issued to
@@ -439,7 +441,7 @@ func TestInventoryMetrics(t *testing.T) {
 // BenchmarkCountInventory is the cost of one scrape of the inventory gauges over 100,000
 // certificates, a tenth of them revoked and half of the rest renewed.
 func BenchmarkCountInventory(b *testing.B) {
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
+	var records []*kcsrv1alpha1.IssuedCertificate
 	for i := range 100_000 {
 		var mutate []func(*kcsrv1alpha1.IssuedCertificate)
 		if i%10 == 0 {
@@ -447,12 +449,14 @@ func BenchmarkCountInventory(b *testing.B) {
 		}
 		ic := issued(fmt.Sprint("ic-", i), clientSigner, int64(i+1), fmt.Sprint("user-", i/2), testkit.Epoch.Add(time.Duration(i)*time.Minute), mutate...)
 		ic.Spec.Organizations = []string{"developers", "team-" + fmt.Sprint(i%7)}
-		if err := indexer.Add(ic); err != nil {
-			b.Fatal(err)
-		}
+		ic.Spec.SHA256Fingerprint = fmt.Sprint(i)
+		records = append(records, ic)
 	}
+	inv := inventory.NewIndex()
+	inv.ReplaceWith(records...)
 	c := &caState{CA: CA{ID: ClusterCAID, SignerNames: []string{clientSigner}}}
-	p := &Publisher{cas: map[string]*caState{ClusterCAID: c}, bySigner: map[string]*caState{clientSigner: c}, indexer: indexer, synced: func() bool { return true }, clock: clocktesting.NewFakeClock(testkit.Epoch)}
+	p := &Publisher{cas: map[string]*caState{ClusterCAID: c}, bySigner: map[string]*caState{clientSigner: c}, inv: inv, clock: clocktesting.NewFakeClock(testkit.Epoch),
+		memo: map[[2]string]*caState{}, memoName: map[string]*caState{}, newest: map[uint64]int64{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		p.countInventory(&metrics.Inventory{})

@@ -1,7 +1,7 @@
 // Package publisher is the revocation publisher: for each signing CA it keeps a CRL built
 // from the IssuedCertificate inventory (regenerated within a second of every revocation
 // and before half its validity has passed) and answers OCSP from the same inventory, kept
-// in step with storage by an informer. It serves both over plain HTTP:
+// in step with storage by an inventory.Index. It serves both over plain HTTP:
 //
 //	GET /crl/<id>.crl           DER CRL, application/pkix-crl
 //	GET|POST /ocsp/<id>[/<req>] RFC 6960
@@ -16,7 +16,7 @@
 //
 // It records the revocation metrics of pkg/metrics: CRL size, entries, thisUpdate and
 // nextUpdate and generation errors per CA, OCSP answers per CA and status, revocations
-// seen; and, counted from its informer's cache at every scrape, the revoked certificates
+// seen; and, counted from the inventory index at every scrape, the revoked certificates
 // per CA and reason and the live certificates per signer by time to expiry.
 package publisher
 
@@ -34,7 +34,6 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
-	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/pemutil"
@@ -79,21 +78,30 @@ type Publisher struct {
 	// IssuedCertificateSpec.Issuer records it; routes maps every URL id to its CA.
 	byIssuer map[string][]*caState
 	routes   map[string]*caState
-	indexer  cache.Indexer
-	synced   cache.InformerSynced
+	inv      *inventory.Index
 	clock    clock.WithTicker
 	wake     chan struct{}
+
+	// memo holds caOf's answers: by issuer and signer, and, for the rare record those do
+	// not place (CAs sharing a subject), by record name.
+	memoMu   sync.Mutex
+	memo     map[[2]string]*caState
+	memoName map[string]*caState
+	// newest is countInventory's scratch map, kept between scrapes.
+	newestMu sync.Mutex
+	newest   map[uint64]int64
 }
 
-// New returns a publisher over the IssuedCertificate informer, which must carry
-// inventory.Indexers (add them before the informer starts). Call
-// metrics.Register first for its metrics to be recorded. It refuses two CAs with one ID,
-// a signer listed under two CAs, and two signers whose URL ids are the same.
-func New(cas []CA, informer cache.SharedIndexInformer, clk clock.WithTicker) (*Publisher, error) {
+// New returns a publisher over the inventory index inv, which it tells nothing to: the
+// caller runs inv. Call metrics.Register first for its metrics to be recorded. It refuses
+// two CAs with one ID, a signer listed under two CAs, and two signers whose URL ids are
+// the same.
+func New(cas []CA, inv *inventory.Index, clk clock.WithTicker) (*Publisher, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	p := &Publisher{cas: map[string]*caState{}, bySigner: map[string]*caState{}, byIssuer: map[string][]*caState{}, routes: map[string]*caState{}, indexer: informer.GetIndexer(), synced: informer.HasSynced, clock: clk, wake: make(chan struct{}, 1)}
+	p := &Publisher{cas: map[string]*caState{}, bySigner: map[string]*caState{}, byIssuer: map[string][]*caState{}, routes: map[string]*caState{}, inv: inv, clock: clk, wake: make(chan struct{}, 1),
+		memo: map[[2]string]*caState{}, memoName: map[string]*caState{}, newest: map[uint64]int64{}}
 	routeNames := map[string]string{} // URL id -> what claimed it, for errors
 	route := func(id, what string, s *caState) error {
 		if other, taken := p.routes[id]; taken && other != s {
@@ -141,41 +149,42 @@ func New(cas []CA, informer cache.SharedIndexInformer, clk clock.WithTicker) (*P
 			}
 		}
 	}
-	changed := func(obj any) {
-		if ic, ok := obj.(*kcsrv1alpha1.IssuedCertificate); ok {
-			p.markDirty(ic)
-		} else if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			if ic, ok := d.Obj.(*kcsrv1alpha1.IssuedCertificate); ok {
-				p.markDirty(ic)
-			}
-		}
+	inv.AddHandler(handler{p})
+	return p, nil
+}
+
+// handler marks the CRL of a CA dirty when one of its revocations changes, and counts
+// revocations.
+type handler struct{ p *Publisher }
+
+func (h handler) OnAdd(r *inventory.Record, initial bool) {
+	if r.Revocation == nil {
+		return
 	}
-	_, err := informer.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
-		AddFunc: func(obj any, isInInitialList bool) {
-			if ic, ok := obj.(*kcsrv1alpha1.IssuedCertificate); ok && ic.Status.Revocation != nil {
-				// Past the initial list, a certificate added already revoked was revoked
-				// while the watch was down (it is relisted as new).
-				if !isInInitialList {
-					metrics.Revocations.WithLabelValues(reasonName(ic.Status.Revocation.Reason)).Inc()
-				}
-				changed(obj)
-			}
-		},
-		UpdateFunc: func(old, obj any) {
-			o, n := old.(*kcsrv1alpha1.IssuedCertificate), obj.(*kcsrv1alpha1.IssuedCertificate)
-			or, nr := o.Status.Revocation, n.Status.Revocation
-			if (or == nil) != (nr == nil) || (nr != nil && *or != *nr) {
-				changed(obj)
-			}
-			// A revocation, or a certificateHold made final with another reason; not a
-			// hold whose message changed.
-			if nr != nil && (or == nil || or.Reason != nr.Reason) {
-				metrics.Revocations.WithLabelValues(reasonName(nr.Reason)).Inc()
-			}
-		},
-		DeleteFunc: changed,
-	})
-	return p, err
+	// Past the initial list, a certificate added already revoked was revoked while the
+	// watch was down (it is relisted as new).
+	if !initial {
+		metrics.Revocations.WithLabelValues(reasonName(r.Revocation.Reason)).Inc()
+	}
+	h.p.markDirty(r)
+}
+
+func (h handler) OnUpdate(old, r *inventory.Record) {
+	or, nr := old.Revocation, r.Revocation
+	if (or == nil) != (nr == nil) || (nr != nil && *or != *nr) {
+		h.p.markDirty(r)
+	}
+	// A revocation, or a certificateHold made final with another reason; not a hold
+	// whose message changed.
+	if nr != nil && (or == nil || or.Reason != nr.Reason) {
+		metrics.Revocations.WithLabelValues(reasonName(nr.Reason)).Inc()
+	}
+}
+
+func (h handler) OnDelete(r *inventory.Record) {
+	if r.Revocation != nil {
+		h.p.markDirty(r)
+	}
 }
 
 // reasonName is the RFC 5280 name of an API revocation reason, "unspecified" for one
@@ -188,39 +197,82 @@ func reasonName(apiReason string) string {
 	return r.String()
 }
 
-// caOf returns the published CA that issued ic, or nil: the one CA whose subject is ic's
-// issuer; when none or several are, the CA of ic's signer, if its subject is ic's issuer
-// or unknown; when several share the issuer and the signer does not tell, the one whose
-// key verifies ic's certificate.
-func (p *Publisher) caOf(ic *kcsrv1alpha1.IssuedCertificate) *caState {
-	issuer := ic.Spec.Issuer
-	byIssuer := p.byIssuer[issuer]
-	if issuer != "" && len(byIssuer) == 1 {
-		return byIssuer[0]
-	}
-	if s := p.bySigner[ic.Spec.SignerName]; s != nil && (issuer == "" || s.Certificate == nil || s.Certificate.Subject.String() == issuer) {
+// caOf returns the published CA that issued r, or nil: the one CA whose subject is r's
+// issuer; when none or several are, the CA of r's signer, if its subject is r's issuer or
+// unknown; when several share the issuer and the signer does not tell, the one whose key
+// verifies r's certificate (read from the API: a Record does not hold it).
+func (p *Publisher) caOf(r *inventory.Record) *caState {
+	s, ambiguous := p.placed(r)
+	if !ambiguous {
 		return s
 	}
-	if len(byIssuer) > 1 {
-		if cert, err := pemutil.FirstCertificate(ic.Spec.Certificate); err == nil {
-			for _, s := range byIssuer {
-				if cert.CheckSignatureFrom(s.Certificate) == nil {
-					return s
-				}
+	p.memoMu.Lock()
+	s, known := p.memoName[r.Name]
+	p.memoMu.Unlock()
+	if known {
+		return s
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ic, err := p.inv.Get(ctx, r.Name)
+	if err != nil {
+		klog.ErrorS(err, "Cannot tell which CA issued a certificate", "record", r.Name, "issuer", r.Issuer)
+		return nil
+	}
+	if cert, err := pemutil.FirstCertificate(ic.Spec.Certificate); err == nil {
+		for _, c := range p.byIssuer[r.Issuer] {
+			if cert.CheckSignatureFrom(c.Certificate) == nil {
+				s = c
+				break
 			}
 		}
 	}
-	return nil
+	p.memoMu.Lock()
+	p.memoName[r.Name] = s // a record's certificate never changes
+	p.memoMu.Unlock()
+	return s
 }
 
-func (p *Publisher) markDirty(ic *kcsrv1alpha1.IssuedCertificate) {
-	s := p.caOf(ic)
-	if s == nil {
-		return
+// placed is caOf from r's issuer and signer alone; ambiguous when several CAs share r's
+// issuer and its signer does not tell which.
+func (p *Publisher) placed(r *inventory.Record) (s *caState, ambiguous bool) {
+	key := [2]string{r.Issuer, r.SignerName}
+	p.memoMu.Lock()
+	s, known := p.memo[key]
+	p.memoMu.Unlock()
+	if known {
+		return s, s == nil && len(p.byIssuer[r.Issuer]) > 1
 	}
-	s.mu.Lock()
-	s.dirty = true
-	s.mu.Unlock()
+	issuer := r.Issuer
+	byIssuer := p.byIssuer[issuer]
+	switch signer := p.bySigner[r.SignerName]; {
+	case issuer != "" && len(byIssuer) == 1:
+		s = byIssuer[0]
+	case signer != nil && (issuer == "" || signer.Certificate == nil || signer.Certificate.Subject.String() == issuer):
+		s = signer
+	}
+	p.memoMu.Lock()
+	p.memo[key] = s
+	p.memoMu.Unlock()
+	return s, s == nil && len(byIssuer) > 1
+}
+
+// markDirty marks the CRL of r's CA for regeneration (of every CA r may be of, when its
+// issuer and signer do not tell).
+func (p *Publisher) markDirty(r *inventory.Record) {
+	s, ambiguous := p.placed(r)
+	cas := []*caState{s}
+	if ambiguous {
+		cas = p.byIssuer[r.Issuer]
+	}
+	for _, s := range cas {
+		if s == nil {
+			continue
+		}
+		s.mu.Lock()
+		s.dirty = true
+		s.mu.Unlock()
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -232,7 +284,7 @@ func (p *Publisher) markDirty(ic *kcsrv1alpha1.IssuedCertificate) {
 func (p *Publisher) Run(ctx context.Context) {
 	logger := klog.FromContext(ctx).WithName("publisher")
 	defer metrics.SetInventorySource(p.countInventory)()
-	if !cache.WaitForNamedCacheSync("publisher", ctx.Done(), p.synced) {
+	if !cache.WaitForNamedCacheSync("publisher", ctx.Done(), p.inv.Synced) {
 		return
 	}
 	tick := p.clock.NewTicker(time.Second)
@@ -297,35 +349,40 @@ func (p *Publisher) validity(s *caState) time.Duration {
 // now, which the CRL leaves out.
 func (p *Publisher) entries(s *caState, now time.Time) []revocation.Entry {
 	var out []revocation.Entry
-	for _, obj := range p.indexer.List() {
-		ic := obj.(*kcsrv1alpha1.IssuedCertificate)
-		if e, ok := entry(ic); ok && !expired(ic, now) && p.caOf(ic) == s {
+	for _, r := range p.revoked(now) {
+		if e, ok := entry(r); ok && p.caOf(r) == s {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-// expired reports whether ic's certificate has expired at now, as revocation.Authority.CRL
-// sees it.
-func expired(ic *kcsrv1alpha1.IssuedCertificate, now time.Time) bool {
-	return !ic.Spec.NotAfter.IsZero() && ic.Spec.NotAfter.Time.Before(now)
+// revoked are the inventory's revoked records whose certificate has not expired at now,
+// as revocation.Authority.CRL sees it.
+func (p *Publisher) revoked(now time.Time) []*inventory.Record {
+	var out []*inventory.Record
+	p.inv.RangeRevoked(func(r *inventory.Record) {
+		if !r.Expired(now) {
+			out = append(out, r)
+		}
+	})
+	return out
 }
 
-func entry(ic *kcsrv1alpha1.IssuedCertificate) (revocation.Entry, bool) {
-	r := ic.Status.Revocation
-	if r == nil {
+func entry(r *inventory.Record) (revocation.Entry, bool) {
+	rev := r.Revocation
+	if rev == nil {
 		return revocation.Entry{}, false
 	}
-	serial, ok := new(big.Int).SetString(ic.Spec.SerialNumber, 16)
+	serial, ok := new(big.Int).SetString(r.Serial, 16)
 	if !ok {
 		return revocation.Entry{}, false
 	}
-	reason, err := revocation.ParseReason(r.Reason)
+	reason, err := revocation.ParseReason(rev.Reason)
 	if err != nil {
 		reason = revocation.Unspecified
 	}
-	return revocation.Entry{Serial: serial, RevokedAt: r.Time.Time, Reason: reason, NotAfter: ic.Spec.NotAfter.Time}, true
+	return revocation.Entry{Serial: serial, RevokedAt: rev.Time.Time, Reason: reason, NotAfter: r.NotAfter()}, true
 }
 
 // lookup answers OCSP for a CA from the inventory. A serial is revoked when any of its
@@ -333,17 +390,12 @@ func entry(ic *kcsrv1alpha1.IssuedCertificate) (revocation.Entry, bool) {
 // make a revoked certificate "good".
 func (p *Publisher) lookup(s *caState) func(*big.Int) revocation.Status {
 	return func(serial *big.Int) revocation.Status {
-		objs, err := p.indexer.ByIndex(inventory.SerialIndex, serial.Text(16))
-		if err != nil {
-			return revocation.Status{}
-		}
 		var status revocation.Status
-		for _, obj := range objs {
-			ic := obj.(*kcsrv1alpha1.IssuedCertificate)
-			if p.caOf(ic) != s {
+		for _, r := range p.inv.BySerial(serial.Text(16)) {
+			if p.caOf(r) != s {
 				continue
 			}
-			if e, revoked := entry(ic); revoked {
+			if e, revoked := entry(r); revoked {
 				return revocation.Status{Known: true, Revoked: true, Entry: e}
 			}
 			status.Known = true

@@ -21,7 +21,7 @@ import (
 const Path = "/authorize"
 
 // Handler serves SubjectAccessReview v1 requests, answering each with Review.
-func Handler(revocations *inventory.Checker) http.Handler {
+func Handler(revocations *inventory.Index) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			http.Error(w, "POST a SubjectAccessReview", http.StatusMethodNotAllowed)
@@ -46,7 +46,7 @@ func Handler(revocations *inventory.Checker) http.Handler {
 // as kcsr server's authenticator refuses them: an error or a non-200 answer would not do,
 // as kube-apiserver applies the webhook's failurePolicy to those, and docs/revocation.md
 // configures NoOpinion (so that an unreachable kcsr does not lock everyone out).
-func Review(revocations *inventory.Checker, spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
+func Review(revocations *inventory.Index, spec authorizationv1.SubjectAccessReviewSpec) authorizationv1.SubjectAccessReviewStatus {
 	for _, id := range spec.Extra[user.CredentialIDKey] {
 		fp, ok := inventory.CredentialFingerprint(id)
 		if !ok {
@@ -62,7 +62,7 @@ func Review(revocations *inventory.Checker, spec authorizationv1.SubjectAccessRe
 		case revoked != nil:
 			return authorizationv1.SubjectAccessReviewStatus{
 				Denied: true,
-				Reason: "kcsr: the client certificate " + revoked.Spec.SerialNumber + " was revoked (" + revoked.Status.Revocation.Reason + ")",
+				Reason: "kcsr: the client certificate " + revoked.Serial + " was revoked (" + revoked.Revocation.Reason + ")",
 			}
 		}
 	}

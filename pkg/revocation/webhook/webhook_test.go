@@ -13,26 +13,22 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/client-go/tools/cache"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/inventory"
 )
 
 func TestAuthorizationWebhook(t *testing.T) {
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, inventory.Indexers())
-	add := func(name, fp string, revoked bool) {
+	record := func(name, fp string, revoked bool) *kcsrv1alpha1.IssuedCertificate {
 		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: fp, SerialNumber: name}}
 		if revoked {
 			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise", Time: metav1.NewTime(time.Now())}
 		}
-		if err := indexer.Add(ic); err != nil {
-			t.Fatal(err)
-		}
+		return ic
 	}
-	add("a1", "aaaa", true)
-	add("b2", "bbbb", false)
-	srv := httptest.NewServer(Handler(&inventory.Checker{Indexer: indexer, Synced: func() bool { return true }}))
+	records := inventory.NewIndex()
+	records.ReplaceWith(record("a1", "aaaa", true), record("b2", "bbbb", false))
+	srv := httptest.NewServer(Handler(records))
 	defer srv.Close()
 
 	cases := []struct {
@@ -68,23 +64,14 @@ func TestAuthorizationWebhook(t *testing.T) {
 	}
 }
 
-// TestAuthorizationWebhookBeforeSync: until the informer has synced, the webhook cannot
+// TestAuthorizationWebhookBeforeSync: until the inventory is loaded, the webhook cannot
 // tell a revoked certificate from a good one and denies every request made with a
 // certificate (a 200 Denied answer: an error would fall to kube-apiserver's failurePolicy,
 // NoOpinion in docs/revocation.md); requests made otherwise keep no opinion.
 func TestAuthorizationWebhookBeforeSync(t *testing.T) {
-	// What the informer would load: a1 revoked, b2 not. Unsynced, neither counts yet.
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, inventory.Indexers())
-	for _, ic := range []*kcsrv1alpha1.IssuedCertificate{
-		{ObjectMeta: metav1.ObjectMeta{Name: "a1"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "aaaa", SerialNumber: "a1"}, Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
-		{ObjectMeta: metav1.ObjectMeta{Name: "b2"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "bbbb", SerialNumber: "b2"}},
-	} {
-		if err := indexer.Add(ic); err != nil {
-			t.Fatal(err)
-		}
-	}
-	synced := false
-	srv := httptest.NewServer(Handler(&inventory.Checker{Indexer: indexer, Synced: func() bool { return synced }}))
+	// What the index will load: a1 revoked, b2 not. Until it is loaded, neither counts.
+	records := inventory.NewIndex()
+	srv := httptest.NewServer(Handler(records))
 	defer srv.Close()
 
 	notLoaded := authorizationv1.SubjectAccessReviewStatus{Denied: true, Reason: "kcsr: the revocation inventory is not loaded yet; retry in a moment"}
@@ -104,7 +91,12 @@ func TestAuthorizationWebhookBeforeSync(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			synced = tc.synced
+			if tc.synced && !records.Synced() {
+				records.ReplaceWith(
+					&kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "a1"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "aaaa", SerialNumber: "a1"}, Status: kcsrv1alpha1.IssuedCertificateStatus{Revocation: &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}}},
+					&kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "b2"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SHA256Fingerprint: "bbbb", SerialNumber: "b2"}},
+				)
+			}
 			code, got := review(t, srv.URL, tc.extra)
 			if code != http.StatusOK {
 				t.Fatalf("HTTP %d; want 200 (kube-apiserver applies the failurePolicy to anything else)", code)

@@ -45,8 +45,8 @@ func NewStorageFactory(base storagebackend.Config) *storageFactory {
 	return &storageFactory{
 		base:   base,
 		scheme: Scheme,
-		codecs: Codecs,
+		codecs: StorageCodecs,
 		// kcsr's own types have no protobuf encoding.
-		jsonGroups: map[string]bool{kcsrv1alpha1.GroupName: true},
+		cborGroups: map[string]bool{kcsrv1alpha1.GroupName: true},
 	}
 }

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/test/e2e/framework"
+)
+
+// cborTag is the CBOR self-described tag (RFC 8949 §3.4.6) every CBOR object stored by
+// k8s.io/apimachinery starts with.
+var cborTag = []byte{0xd9, 0xd9, 0xf7}
+
+// TestInventoryStoredAsCBOR: kcsr's own types, which have no protobuf encoding, are stored
+// as CBOR, the certificate as bytes rather than base64 text; clients still read them as
+// JSON. A record stored as JSON, as an older kcsr wrote it, stays readable and is
+// rewritten as CBOR at its next update.
+func TestInventoryStoredAsCBOR(t *testing.T) {
+	etcdURL := startEtcd(t)
+	s := framework.StartServer(t, "", "--etcd-servers", etcdURL)
+	dir := t.TempDir()
+	c := issueClientCertificate(t, s, dir, "rahul")
+
+	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer etcd.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const prefix = "/registry/kcsr.dev/issuedcertificates/"
+	resp, err := etcd.Get(ctx, prefix+c.record)
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("the record of rahul's certificate in etcd: %v, %d keys", err, len(resp.Kvs))
+	}
+	stored := resp.Kvs[0].Value
+	if !bytes.HasPrefix(stored, cborTag) {
+		t.Errorf("the record is not stored as CBOR: starts with %q", stored[:min(len(stored), 16)])
+	}
+	if !bytes.Contains(stored, []byte("-----BEGIN CERTIFICATE-----")) {
+		t.Errorf("the certificate is not stored as bytes")
+	}
+	t.Logf("the record of a P-256 client certificate takes %d bytes in etcd", len(stored))
+	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "jsonpath={.spec.commonName}"); got != "rahul" {
+		t.Errorf("kubectl get issuedcertificate: commonName %q; want rahul", got)
+	}
+
+	// The same record as an older kcsr stored it: JSON.
+	var ic kcsrv1alpha1.IssuedCertificate
+	if err := json.Unmarshal([]byte(framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "json")), &ic); err != nil {
+		t.Fatal(err)
+	}
+	ic.ResourceVersion, ic.ManagedFields = "", nil
+	legacy, err := json.Marshal(&ic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := etcd.Put(ctx, prefix+c.record, string(legacy)); err != nil {
+		t.Fatal(err)
+	}
+	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "jsonpath={.spec.serialNumber}"); got != c.serial {
+		t.Errorf("a record stored as JSON reads serial %q; want %q", got, c.serial)
+	}
+	if r := framework.Kcsr(t, s.Kubeconfig, "revoke", c.serial, "--reason", "superseded"); r.ExitCode != 0 {
+		t.Fatalf("kcsr revoke %s: exit %d\n%s%s", c.serial, r.ExitCode, r.Stdout, r.Stderr)
+	}
+	resp, err = etcd.Get(ctx, prefix+c.record)
+	if err != nil || len(resp.Kvs) != 1 || !bytes.HasPrefix(resp.Kvs[0].Value, cborTag) {
+		t.Errorf("a JSON record, once updated, is not stored as CBOR (%v)", err)
+	}
+	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "jsonpath={.status.revocation.reason}"); got != "superseded" {
+		t.Errorf("the revocation of the JSON record reads %q", got)
+	}
+}

@@ -54,14 +54,14 @@ validity and time left, and its IssuedCertificate inventory record.`,
 			}
 			var extras describeExtras
 			if len(obj.Status.Certificate) > 0 {
-				list, err := kcsr.KcsrV1alpha1().IssuedCertificates().List(ctx, metav1.ListOptions{FieldSelector: "spec.csrName=" + obj.Name})
+				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
 				switch {
 				case apierrors.IsNotFound(err):
 					extras.inventory = "not served (this API server keeps no IssuedCertificate inventory)"
 				case err != nil:
 					extras.inventory = fmt.Sprintf("cannot be read (%v)", err)
 				default:
-					extras.records = list.Items
+					extras.records = records
 				}
 			}
 			events, err := client.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{

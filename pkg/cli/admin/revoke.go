@@ -53,21 +53,21 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 	default:
 		return nil, errors.New("name the certificate one way: SERIAL, --csr NAME or --fingerprint SHA256")
 	}
-	list, err := kcsr.KcsrV1alpha1().IssuedCertificates().List(cmd.Context(), metav1.ListOptions{FieldSelector: selector})
+	records, err := cli.IssuedCertificates(cmd.Context(), kcsr, selector)
 	if err != nil {
 		return nil, fmt.Errorf("look up %s: %w", what, err)
 	}
-	switch len(list.Items) {
+	switch len(records) {
 	case 0:
 		return nil, fmt.Errorf("no issued certificate with %s; list them with kubectl get issuedcertificates", what)
 	case 1:
-		return &list.Items[0], nil
+		return &records[0], nil
 	}
 	var serials []string
-	for _, ic := range list.Items {
+	for _, ic := range records {
 		serials = append(serials, ic.Spec.SerialNumber)
 	}
-	return nil, fmt.Errorf("%s matches %d certificates (serials %s); revoke them by serial", what, len(list.Items), strings.Join(serials, ", "))
+	return nil, fmt.Errorf("%s matches %d certificates (serials %s); revoke them by serial", what, len(records), strings.Join(serials, ", "))
 }
 
 // normalizeSerial accepts hex with or without colons or 0x, or decimal with a "d:" prefix.
@@ -211,14 +211,14 @@ func (f *offboarding) run(cmd *cobra.Command, out io.Writer, conn *cli.Connectio
 	if err != nil {
 		return err
 	}
-	list, err := kcsr.KcsrV1alpha1().IssuedCertificates().List(cmd.Context(), metav1.ListOptions{FieldSelector: "spec.commonName=" + f.user})
+	records, err := cli.IssuedCertificates(cmd.Context(), kcsr, "spec.commonName="+f.user)
 	if err != nil {
 		return fmt.Errorf("look up the certificates of %s: %w", f.user, err)
 	}
 	now := time.Now()
 	var due []*kcsrv1alpha1.IssuedCertificate
-	for i := range list.Items {
-		ic := &list.Items[i]
+	for i := range records {
+		ic := &records[i]
 		revoked := ic.Status.Revocation != nil && ic.Status.Revocation.Reason != kcsrv1alpha1.ReasonCertificateHold
 		if revoked || !now.Before(ic.Spec.NotAfter.Time) || !containsAll(ic.Spec.Organizations, f.groups) {
 			continue

@@ -17,7 +17,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
-	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
@@ -397,12 +396,8 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 			report = append(report, CheckValidity(fmt.Sprintf("certificate (serial %s)", cert.SerialNumber.Text(16)), cert, now,
 				"renew it: kcsr renew --kubeconfig FILE, or request a new one (kcsr request)"))
 			if kcsrServed {
-				records, err := kcsr.KcsrV1alpha1().IssuedCertificates().List(ctx, metav1.ListOptions{FieldSelector: "spec.csrName=" + obj.Name})
-				var items []kcsrv1alpha1.IssuedCertificate
-				if err == nil {
-					items = records.Items
-				}
-				report = append(report, CheckInventory(cert, items, err))
+				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
+				report = append(report, CheckInventory(cert, records, err))
 			}
 			pub, against = cert.PublicKey, "the certificate"
 		}

@@ -24,6 +24,7 @@ import (
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/registry/authentication"
 	"kcsr.dev/kcsr/pkg/registry/authorization"
@@ -91,6 +92,9 @@ func (c *Config) Complete() CompletedConfig {
 // Server is kcsr's API server.
 type Server struct {
 	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Inventory is the IssuedCertificates read from their storage, for the server's
+	// inventory.Index.
+	Inventory inventory.Source
 }
 
 // New builds the server and installs every API group.
@@ -206,7 +210,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	if err := generic.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, &legacy); err != nil {
 		return nil, err
 	}
-	return &Server{GenericAPIServer: generic}, nil
+	return &Server{GenericAPIServer: generic, Inventory: issued.Source()}, nil
 }
 
 // Run serves until ctx is done, then shuts down gracefully.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"k8s.io/klog/v2"
 )
 
 // Config describes the embedded member.
@@ -34,6 +35,7 @@ type Config struct {
 type Server struct {
 	etcd      *embed.Etcd
 	clientURL string
+	quota     int64
 }
 
 // maxUnixPath is the longest socket path the kernel accepts (sun_path is 108 bytes).
@@ -120,7 +122,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 			return nil, fmt.Errorf("restrict etcd socket: %w", err)
 		}
 	}
-	return &Server{etcd: e, clientURL: clientURL.String()}, nil
+	return &Server{etcd: e, clientURL: clientURL.String(), quota: c.QuotaBackendBytes}, nil
 }
 
 // ClientURL is the URL the API server's storage layer connects to.
@@ -159,4 +161,90 @@ func freeLoopbackPort() (int, error) {
 		return 0, errors.New("find a free loopback port: unexpected address type")
 	}
 	return addr.Port, nil
+}
+
+// Stats is the member's database: the file's size, the part of it in use (the rest is
+// free pages left by compacted history, which only a defragmentation gives back to the
+// file system) and the quota, the size at which etcd refuses every write.
+type Stats struct {
+	Size, InUse, Quota int64
+}
+
+// Stats reads the member's database sizes.
+func (s *Server) Stats() Stats {
+	b := s.etcd.Server.Backend()
+	return Stats{Size: b.Size(), InUse: b.SizeInUse(), Quota: s.quota}
+}
+
+// Defragment rewrites the database without its free pages. Reads and writes wait while
+// it runs: about a second per 100 MB in use.
+func (s *Server) Defragment() error { return s.etcd.Server.Backend().Defrag() }
+
+// Maintenance is when the database is defragmented, and what is told of it.
+type Maintenance struct {
+	// Interval is how often the sizes are read (and Stats told); 0 means a minute.
+	Interval time.Duration
+	// MinDefragInterval is the least time between two defragmentations; 0 means 10
+	// minutes.
+	MinDefragInterval time.Duration
+	// MinFree and MinFreeRatio are how much of the file must be free pages, in bytes and
+	// as a part of the file, for a defragmentation; 0 means 100 MiB and 0.3.
+	MinFree      int64
+	MinFreeRatio float64
+	// Stats, when set, is told the sizes at every Interval; Defragmented, when set, the
+	// outcome of every defragmentation.
+	Stats        func(Stats)
+	Defragmented func(before, after Stats, took time.Duration, err error)
+}
+
+// needsDefrag reports whether st has enough free pages to be worth a defragmentation.
+func (m Maintenance) needsDefrag(st Stats) bool {
+	free := st.Size - st.InUse
+	return free >= m.MinFree && float64(free) >= m.MinFreeRatio*float64(st.Size)
+}
+
+// Maintain reads the sizes every m.Interval and defragments the database when enough of
+// it is free pages (by default 30% and 100 MiB), until ctx is done: the API server
+// compacts etcd's history every 5 minutes, but bbolt keeps the freed pages in its file,
+// and the file is memory-mapped: a file twice the live data is twice the memory once read.
+// It warns when the database passes 80% of its quota.
+func (s *Server) Maintain(ctx context.Context, m Maintenance) {
+	if m.Interval <= 0 {
+		m.Interval = time.Minute
+	}
+	if m.MinDefragInterval <= 0 {
+		m.MinDefragInterval = 10 * time.Minute
+	}
+	if m.MinFree <= 0 {
+		m.MinFree = 100 << 20
+	}
+	if m.MinFreeRatio <= 0 {
+		m.MinFreeRatio = 0.3
+	}
+	tick := time.NewTicker(m.Interval)
+	defer tick.Stop()
+	var lastDefrag time.Time
+	for {
+		st := s.Stats()
+		if m.Stats != nil {
+			m.Stats(st)
+		}
+		if st.Quota > 0 && float64(st.Size) >= 0.8*float64(st.Quota) {
+			klog.ErrorS(nil, "The embedded etcd's database is above 80% of its quota; at the quota every write fails: lower --inventory-retention, or move to an external etcd with a larger quota",
+				"sizeBytes", st.Size, "inUseBytes", st.InUse, "quotaBytes", st.Quota)
+		}
+		if m.needsDefrag(st) && (lastDefrag.IsZero() || time.Since(lastDefrag) >= m.MinDefragInterval) {
+			start := time.Now()
+			err := s.Defragment()
+			lastDefrag = time.Now()
+			if m.Defragmented != nil {
+				m.Defragmented(st, s.Stats(), lastDefrag.Sub(start), err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }

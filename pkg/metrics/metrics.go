@@ -80,6 +80,35 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	})
 
+	// EtcdDBSize, EtcdDBInUse and EtcdQuota are the embedded etcd's database file, the
+	// part of it holding live data (the rest is free pages, which a defragmentation gives
+	// back), and the size at which etcd refuses every write.
+	EtcdDBSize = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "etcd_db_size_bytes",
+		Help:           "Size of the embedded etcd's database file.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	EtcdDBInUse = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "etcd_db_size_in_use_bytes",
+		Help:           "Part of the embedded etcd's database file in use; the rest is free pages a defragmentation returns.",
+		StabilityLevel: metrics.ALPHA,
+	})
+	EtcdQuota = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace:      namespace,
+		Name:           "etcd_quota_bytes",
+		Help:           "Database size at which the embedded etcd refuses every write (its quota).",
+		StabilityLevel: metrics.ALPHA,
+	})
+	// EtcdDefrags counts the embedded etcd's defragmentations, by result.
+	EtcdDefrags = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "etcd_defragmentations_total",
+		Help:           "Defragmentations of the embedded etcd's database, by result (success or error).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"result"})
+
 	// PolicyEvaluation is the time the approver spends deciding one CSR by policy.
 	PolicyEvaluation = metrics.NewHistogram(&metrics.HistogramOpts{
 		Namespace:      namespace,
@@ -164,7 +193,7 @@ var once sync.Once
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, PolicyEvaluation,
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, EtcdDBSize, EtcdDBInUse, EtcdQuota, EtcdDefrags, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
 		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})

@@ -56,6 +56,7 @@ type options struct {
 	SigningTime    time.Duration
 	JSON           string
 	KcsrArgs       []string
+	ScaleKeepCSRs  bool
 	KcsrEnv        []string
 	Rate           float64
 	Restarts       int
@@ -78,6 +79,7 @@ func main() {
 	fs.IntVar(&o.ProfileSeconds, "profile-seconds", 0, "Length of the profiles; 0: 80 % of the measured node-client phase (at most 50 s).")
 	fs.DurationVar(&o.Stall, "stall-timeout", 2*time.Minute, "Give up on a phase when no CSR was issued for this long.")
 	fs.IntVar(&o.Restarts, "restarts", 3, "With --scale: how many cold starts to time.")
+	fs.BoolVar(&o.ScaleKeepCSRs, "scale-keep-csrs", false, "With --scale: keep every CSR (by default each chunk's CSRs are deleted once issued, as the cleaner does an hour later).")
 	fs.Float64Var(&o.Rate, "rate", 0, "Run only the node-client workload, open loop at this many CSRs per second (e.g. to measure latency at a known rate); no max, policy or half-rate phase.")
 	fs.BoolVar(&o.HalfRate, "half-rate", true, "Also run an open-loop phase at half of each system's measured maximum, for the latency there.")
 	fs.BoolVar(&o.Policy, "policy", true, "Also run the policy-approved workload on kcsr.")

@@ -21,9 +21,12 @@ type scaleResult struct {
 	Events      int     `json:"events"`
 	FillSeconds float64 `json:"fillSeconds"`
 	FillPerSec  float64 `json:"fillIssuedPerSec"`
-	StorageDB   int64   `json:"storageDbBytes"`
-	StorageDisk int64   `json:"storageDiskBytes"`
-	EmptyDB     int64   `json:"storageDbEmptyBytes"`
+	// ChunkRates is the issuance rate of each fill chunk, to tell whether it holds as the
+	// store grows.
+	ChunkRates  []float64 `json:"fillChunkIssuedPerSec"`
+	StorageDB   int64     `json:"storageDbBytes"`
+	StorageDisk int64     `json:"storageDiskBytes"`
+	EmptyDB     int64     `json:"storageDbEmptyBytes"`
 
 	// Memory of the server process: empty (after the warm-up), filled, after the reads
 	// below, and after a cold start; LiveHeap* is the Go heap right after a forced GC.
@@ -36,10 +39,17 @@ type scaleResult struct {
 	LiveHeapStart  int64  `json:"liveHeapColdStartBytes"`
 
 	// Median of three, milliseconds.
-	ListCSRs         float64   `json:"listCsrsMs"`
-	ListCSRsPaged    float64   `json:"listCsrsPaged500Ms"`
-	ListIssued       float64   `json:"listIssuedMs"`
-	ListIssuedPaged  float64   `json:"listIssuedPaged500Ms"`
+	ListCSRs        float64 `json:"listCsrsMs"`
+	ListCSRsPaged   float64 `json:"listCsrsPaged500Ms"`
+	ListIssued      float64 `json:"listIssuedMs"`
+	ListIssuedPaged float64 `json:"listIssuedPaged500Ms"`
+	// IssuedFirstPage is the first page of 500 (kubectl get --chunk-size=500); the
+	// lookups are field-selector lists by serial and by CSR name, paged as kubectl pages.
+	IssuedFirstPage float64 `json:"listIssuedFirstPage500Ms"`
+	LookupSerial    float64 `json:"lookupBySerialMs"`
+	LookupCSRName   float64 `json:"lookupByCsrNameMs"`
+	// Revocation is the time from a revocation's write to the first refused login.
+	Revocation       float64   `json:"revocationToRefusedLoginMs"`
 	WatchCSRsFirst   float64   `json:"watchCsrsFirstEventMs"`
 	WatchCSRsAll     float64   `json:"watchCsrsAllInitialEventsMs"`
 	WatchIssuedFirst float64   `json:"watchIssuedFirstEventMs"`
@@ -55,7 +65,11 @@ type scaleResult struct {
 	LiveHeapPerObject float64 `json:"liveHeapPerObjectBytes"`
 	LoadedPerObject   float64 `json:"liveHeapPerObjectUnderLoadBytes"`
 	DBPerObject       float64 `json:"dbPerObjectBytes"`
-	ProjectedRSS1M    int64   `json:"projectedRssFor1MObjectsBytes"`
+	// RSSPerIssued is the server's RSS after a cold start, less its RSS empty, per
+	// IssuedCertificate (the CSRs the cleaner has not collected, counted with them), and
+	// ProjectedRSS1M what it makes for a million.
+	RSSPerIssued   float64 `json:"rssPerIssuedCertificateBytes"`
+	ProjectedRSS1M int64   `json:"projectedRssFor1MIssuedBytes"`
 }
 
 // fillChunk bounds the CSRs generated and held by the benchmark at once.
@@ -89,6 +103,10 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 	if err != nil {
 		return nil, err
 	}
+	admin, err := s.adminClient()
+	if err != nil {
+		return nil, err
+	}
 	var fillTime time.Duration
 	for done := 0; done < o.Scale; {
 		n := min(fillChunk, o.Scale-done)
@@ -107,6 +125,14 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 		d := obs.end.Sub(obs.start)
 		fillTime += d
 		done += n
+		r.ChunkRates = append(r.ChunkRates, perSecond(n, d))
+		if !o.ScaleKeepCSRs {
+			// What the cleaner does an hour after issuance: a fleet CA holds its
+			// certificates' records, not their CSRs.
+			if err := admin.CertificatesV1().CertificateSigningRequests().DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: benchLabel + "=" + label}); err != nil {
+				return nil, fmt.Errorf("delete the issued CSRs of %s: %w", label, err)
+			}
+		}
 		m, _ := processMemory(s.procs[0].pid())
 		logf("kcsr: filled %d/%d (%.0f/s for this chunk), RSS %s", done, o.Scale, perSecond(n, d), size(m.RSS))
 	}
@@ -124,10 +150,6 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 	}
 
 	// Reads, as the administrator: protobuf for CSRs, JSON for kcsr's own types.
-	admin, err := s.adminClient()
-	if err != nil {
-		return nil, err
-	}
 	jsonCfg, err := s.adminConfig(true)
 	if err != nil {
 		return nil, err
@@ -160,6 +182,12 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 	if r.CSRs, err = listAll(ctx, listCSRs, 500); err != nil {
 		return nil, err
 	}
+	// A record in the middle of the first page, for the lookups.
+	page, err := kc.KcsrV1alpha1().IssuedCertificates().List(ctx, metav1.ListOptions{Limit: 500})
+	if err != nil || len(page.Items) == 0 {
+		return nil, fmt.Errorf("list IssuedCertificates: %d records, %v", len(page.Items), err)
+	}
+	probe := page.Items[len(page.Items)/2].Spec
 	if r.Issued, err = listAll(ctx, listIssued, 500); err != nil {
 		return nil, err
 	}
@@ -178,17 +206,54 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 		}
 		return float64(median(ds)) / float64(time.Millisecond), nil
 	}
-	for _, m := range []struct {
+	lists := []struct {
 		out  *float64
 		list func(context.Context, metav1.ListOptions) (int, string, error)
 		page int64
-	}{
-		{&r.ListCSRs, listCSRs, 0}, {&r.ListCSRsPaged, listCSRs, 500},
-		{&r.ListIssued, listIssued, 0}, {&r.ListIssuedPaged, listIssued, 500},
-	} {
+	}{{&r.ListCSRs, listCSRs, 0}, {&r.ListCSRsPaged, listCSRs, 500}, {&r.ListIssuedPaged, listIssued, 500}}
+	if r.Issued <= unpagedMax {
+		lists = append(lists, struct {
+			out  *float64
+			list func(context.Context, metav1.ListOptions) (int, string, error)
+			page int64
+		}{&r.ListIssued, listIssued, 0})
+	}
+	for _, m := range lists {
 		if *m.out, err = timeIt(func() error { _, err := listAll(ctx, m.list, m.page); return err }); err != nil {
 			return nil, err
 		}
+	}
+	if r.IssuedFirstPage, err = timeIt(func() error { _, _, err := listIssued(ctx, metav1.ListOptions{Limit: 500}); return err }); err != nil {
+		return nil, err
+	}
+	lookup := func(selector string) func() error {
+		return func() error {
+			n, err := listAll(ctx, func(ctx context.Context, opts metav1.ListOptions) (int, string, error) {
+				opts.FieldSelector = selector
+				return listIssued(ctx, opts)
+			}, 500)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%s: %d records; want 1", selector, n)
+			}
+			return err
+		}
+	}
+	if r.LookupSerial, err = timeIt(lookup("spec.serialNumber=" + probe.SerialNumber)); err != nil {
+		return nil, err
+	}
+	if r.LookupCSRName, err = timeIt(lookup("spec.csrName=" + probe.CSRName)); err != nil {
+		return nil, err
+	}
+	logf("kcsr: timing a revocation")
+	latency, err := revocationLatency(ctx, s, admin, kc)
+	if err != nil {
+		return nil, err
+	}
+	r.Revocation = float64(latency) / float64(time.Millisecond)
+	if r.Issued > unpagedMax {
+		logf("kcsr: %d IssuedCertificates: no unpaged list, no watch start (each would hold them all at once)", r.Issued)
+		r.ListIssued, r.WatchCSRsFirst, r.WatchCSRsAll, r.WatchIssuedFirst, r.WatchIssuedAll = -1, -1, -1, -1, -1
+		return r, r.coldStarts(ctx, o, s)
 	}
 	logf("kcsr: timing watch start")
 	csrWatch := func(ctx context.Context) (watch.Interface, error) {
@@ -203,31 +268,41 @@ func runScale(ctx context.Context, o *options, work string, tok tokens) (*scaleR
 	if r.WatchIssuedFirst, r.WatchIssuedAll, err = watchStart(ctx, issuedWatch, r.Issued); err != nil {
 		return nil, err
 	}
-	if r.MemReads, err = processMemory(s.procs[0].pid()); err != nil {
-		return nil, err
-	}
+	return r, r.coldStarts(ctx, o, s)
+}
 
-	// The first cold start is measured after the reads, as an operator would restart;
-	// the next ones (--restarts) right after the previous start, for the spread.
+// unpagedMax is the most IssuedCertificates the scale run lists unpaged or watches from
+// the start: beyond it, each would hold the whole inventory at once (in the server, without
+// a watch cache for it, and in the benchmark).
+const unpagedMax = 100_000
+
+// coldStarts measures the memory after the reads, then restarts the server: the first
+// cold start is measured after the reads, as an operator would restart; the next ones
+// (--restarts) right after the previous start, for the spread.
+func (r *scaleResult) coldStarts(ctx context.Context, o *options, s *system) error {
+	var err error
+	if r.MemReads, err = processMemory(s.procs[0].pid()); err != nil {
+		return err
+	}
 	for i := range max(o.Restarts, 1) {
 		logf("kcsr: cold start %d/%d", i+1, max(o.Restarts, 1))
 		stop, start, err := s.restartKcsr(ctx)
 		if err != nil {
-			return r, err
+			return err
 		}
 		r.StopSeconds = append(r.StopSeconds, stop.Seconds())
 		r.ColdStartSeconds = append(r.ColdStartSeconds, start.Seconds())
 		if i == 0 {
 			if r.MemStart, err = processMemory(s.procs[0].pid()); err != nil {
-				return nil, err
+				return err
 			}
 			if r.LiveHeapStart, err = liveHeap(ctx, s); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	r.project()
-	return r, nil
+	return nil
 }
 
 // listAll lists every object, in pages of page (0: one unpaged list), and counts them.
@@ -283,7 +358,10 @@ func (r *scaleResult) project() {
 	r.LiveHeapPerObject = float64(r.LiveHeapStart-r.LiveHeapEmpty) / float64(objects)
 	r.LoadedPerObject = float64(r.LiveHeapFilled-r.LiveHeapEmpty) / float64(objects)
 	r.DBPerObject = float64(r.StorageDB-r.EmptyDB) / float64(objects)
-	r.ProjectedRSS1M = r.MemEmpty.RSS + int64(2*r.LiveHeapPerObject*1e6) + int64(r.DBPerObject*1e6)
+	if r.Issued > 0 {
+		r.RSSPerIssued = float64(r.MemStart.RSS-r.MemEmpty.RSS) / float64(r.Issued)
+	}
+	r.ProjectedRSS1M = r.MemEmpty.RSS + int64(r.RSSPerIssued*1e6)
 }
 
 func (r *scaleResult) print(w io.Writer) {
@@ -292,24 +370,58 @@ func (r *scaleResult) print(w io.Writer) {
 		return fmt.Sprintf("RSS %s (anon %s, file %s), peak %s", size(m.RSS), size(m.Anon), size(m.File), size(m.Peak))
 	}
 	fmt.Fprintf(w, "kcsr server with %d CSRs, %d IssuedCertificates and %d Events stored (%d objects)\n", r.CSRs, r.Issued, r.Events, objects)
-	fmt.Fprintf(w, "  fill: %.0f issued/s over %.0f s\n", r.FillPerSec, r.FillSeconds)
+	fmt.Fprintf(w, "  fill: %.0f issued/s over %.0f s; by chunk of %d: %s\n", r.FillPerSec, r.FillSeconds, fillChunk, rates(r.ChunkRates))
 	fmt.Fprintf(w, "  storage: etcd db %s, etcd directory %s\n", size(r.StorageDB), size(r.StorageDisk))
 	fmt.Fprintf(w, "  memory empty:        %s; live heap %s\n", mem(r.MemEmpty), size(r.LiveHeapEmpty))
 	fmt.Fprintf(w, "  memory filled:       %s; live heap %s\n", mem(r.MemFilled), size(r.LiveHeapFilled))
-	fmt.Fprintf(w, "  after lists+watches: %s\n", mem(r.MemReads))
+	fmt.Fprintf(w, "  after the reads:     %s\n", mem(r.MemReads))
 	fmt.Fprintf(w, "  after a cold start:  %s; live heap %s\n", mem(r.MemStart), size(r.LiveHeapStart))
-	fmt.Fprintf(w, "  list CSRs: unpaged %.0f ms, paged by 500 %.0f ms; list IssuedCertificates: unpaged %.0f ms, paged by 500 %.0f ms (median of 3)\n",
-		r.ListCSRs, r.ListCSRsPaged, r.ListIssued, r.ListIssuedPaged)
-	fmt.Fprintf(w, "  watch start (every object as an initial event): CSRs first %.0f ms, all %.0f ms; IssuedCertificates first %.0f ms, all %.0f ms\n",
-		r.WatchCSRsFirst, r.WatchCSRsAll, r.WatchIssuedFirst, r.WatchIssuedAll)
+	fmt.Fprintf(w, "  list CSRs: unpaged %.0f ms, paged by 500 %.0f ms; list IssuedCertificates: unpaged %s, paged by 500 %.0f ms, first page of 500 %.0f ms (median of 3)\n",
+		r.ListCSRs, r.ListCSRsPaged, millis(r.ListIssued), r.ListIssuedPaged, r.IssuedFirstPage)
+	fmt.Fprintf(w, "  field-selector lookup of one IssuedCertificate: by serial %.0f ms, by CSR name %.0f ms\n", r.LookupSerial, r.LookupCSRName)
+	fmt.Fprintf(w, "  watch start (every object as an initial event): CSRs first %s, all %s; IssuedCertificates first %s, all %s\n",
+		millis(r.WatchCSRsFirst), millis(r.WatchCSRsAll), millis(r.WatchIssuedFirst), millis(r.WatchIssuedAll))
+	fmt.Fprintf(w, "  revocation → login refused: %.0f ms\n", r.Revocation)
 	fmt.Fprintf(w, "  stop (SIGTERM → exit) %s s; cold start (exec → ready) %s s\n", seconds(r.StopSeconds), seconds(r.ColdStartSeconds))
-	fmt.Fprintf(w, "  per stored object: live heap %.0f B after a restart (%.0f B right after the fill, with the watch cache's history), etcd db %.0f B\n",
+	fmt.Fprintf(w, "  per stored object: live heap %.0f B after a restart (%.0f B right after the fill), etcd db %.0f B\n",
 		r.LiveHeapPerObject, r.LoadedPerObject, r.DBPerObject)
-	fmt.Fprintf(w, "  → 1M objects ≈ %s RSS (empty RSS + 2 × live heap + db resident)\n", size(r.ProjectedRSS1M))
-	fmt.Fprintln(w, "\ntargets (issue #8):")
-	fmt.Fprintf(w, "  %s 1M stored objects within 2 GiB RSS (projected from %d): %s\n", verdict(r.ProjectedRSS1M <= 2<<30), objects, size(r.ProjectedRSS1M))
+	fmt.Fprintf(w, "  RSS per IssuedCertificate after a cold start: %.0f B → 1M ≈ %s\n", r.RSSPerIssued, size(r.ProjectedRSS1M))
+	fmt.Fprintln(w, "\ntargets (issue #18):")
+	fmt.Fprintf(w, "  %s 1M IssuedCertificates within 2 GiB RSS (projected from %d): %s\n", verdict(r.ProjectedRSS1M <= 2<<30), r.Issued, size(r.ProjectedRSS1M))
+	peak := max(r.MemReads.Peak, r.MemStart.Peak)
+	fmt.Fprintf(w, "  %s peak RSS ≤ 2.5 GiB with %d IssuedCertificates: %s\n", verdict(peak <= 5<<29), r.Issued, size(peak))
 	worst := slices.Max(append([]float64{0}, r.ColdStartSeconds...))
 	fmt.Fprintf(w, "  %s cold start ≤ 60 s (with %d objects), the slowest of %d: %.1f s\n", verdict(worst <= 60), objects, len(r.ColdStartSeconds), worst)
+	fmt.Fprintf(w, "  %s first page of 500 IssuedCertificates ≤ 100 ms: %.0f ms\n", verdict(r.IssuedFirstPage <= 100), r.IssuedFirstPage)
+	fmt.Fprintf(w, "  %s field-selector lookup ≤ 50 ms: by serial %.0f ms, by CSR name %.0f ms\n", verdict(max(r.LookupSerial, r.LookupCSRName) <= 50), r.LookupSerial, r.LookupCSRName)
+	fmt.Fprintf(w, "  %s login refused ≤ 1 s after a revocation: %.0f ms\n", verdict(r.Revocation <= 1000), r.Revocation)
+	if n := len(r.ChunkRates); n >= 2 {
+		first, last := r.ChunkRates[0], r.ChunkRates[n-1]
+		fmt.Fprintf(w, "  %s issuance rate at the end within 20%% of the start: %.0f/s → %.0f/s (%+.0f%%)\n", verdict(last >= 0.8*first), first, last, 100*(last/first-1))
+	}
+}
+
+// millis prints a duration in milliseconds, "-" for one not measured (negative).
+func millis(v float64) string {
+	if v < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+// rates prints issuance rates, at most the first and last few.
+func rates(v []float64) string {
+	parts := make([]string, 0, len(v))
+	for i, x := range v {
+		if len(v) > 8 && i == 4 {
+			parts = append(parts, "…")
+		}
+		if len(v) > 8 && i >= 4 && i < len(v)-4 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%.0f", x))
+	}
+	return strings.Join(parts, " ")
 }
 
 func seconds(v []float64) string {

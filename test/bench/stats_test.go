@@ -93,16 +93,17 @@ func BenchmarkPercentiles100k(b *testing.B) {
 
 func TestScaleProjection(t *testing.T) {
 	r := &scaleResult{
-		CSRs: 100_000, Issued: 100_000, Events: 50_000, // 250k objects
+		CSRs: 1_000, Issued: 100_000, // the CSRs the cleaner has not collected yet
 		MemEmpty:      memory{RSS: 100 << 20},
-		LiveHeapEmpty: 50 << 20, LiveHeapStart: 50<<20 + 250_000*1000, // 1000 B live per object
-		LiveHeapFilled: 50<<20 + 250_000*3000,                   // 3000 B under load
-		EmptyDB:        1 << 20, StorageDB: 1<<20 + 250_000*400, // 400 B of bbolt per object
+		MemStart:      memory{RSS: 100<<20 + 100_000*1500},            // 1500 B of RSS per certificate
+		LiveHeapEmpty: 50 << 20, LiveHeapStart: 50<<20 + 101_000*1000, // 1000 B live per object
+		LiveHeapFilled: 50<<20 + 101_000*3000,                   // 3000 B under load
+		EmptyDB:        1 << 20, StorageDB: 1<<20 + 101_000*400, // 400 B of bbolt per object
 	}
 	r.project()
-	// 100 MiB + 2 × 1000 B × 1M + 400 B × 1M
-	if want := int64(100<<20 + 2_000_000_000 + 400_000_000); r.ProjectedRSS1M != want || r.LiveHeapPerObject != 1000 || r.LoadedPerObject != 3000 || r.DBPerObject != 400 {
-		t.Errorf("projection = %d (live %v B, under load %v B, db %v B per object), want %d (1000 B, 3000 B, 400 B)", r.ProjectedRSS1M, r.LiveHeapPerObject, r.LoadedPerObject, r.DBPerObject, want)
+	// 100 MiB + 1500 B × 1M
+	if want := int64(100<<20 + 1_500_000_000); r.ProjectedRSS1M != want || r.RSSPerIssued != 1500 || r.LiveHeapPerObject != 1000 || r.LoadedPerObject != 3000 || r.DBPerObject != 400 {
+		t.Errorf("projection = %d (%v B per certificate; live %v B, under load %v B, db %v B per object), want %d (1500 B; 1000 B, 3000 B, 400 B)", r.ProjectedRSS1M, r.RSSPerIssued, r.LiveHeapPerObject, r.LoadedPerObject, r.DBPerObject, want)
 	}
 	empty := &scaleResult{}
 	empty.project()

@@ -131,6 +131,22 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 				klog.ErrorS(err, "embedded etcd failed")
 			}
 		}()
+		go etcd.Maintain(ctx, embeddedetcd.Maintenance{
+			Stats: func(st embeddedetcd.Stats) {
+				metrics.EtcdDBSize.Set(float64(st.Size))
+				metrics.EtcdDBInUse.Set(float64(st.InUse))
+				metrics.EtcdQuota.Set(float64(st.Quota))
+			},
+			Defragmented: func(before, after embeddedetcd.Stats, took time.Duration, err error) {
+				if err != nil {
+					metrics.EtcdDefrags.WithLabelValues("error").Inc()
+					klog.ErrorS(err, "Failed to defragment the embedded etcd")
+					return
+				}
+				metrics.EtcdDefrags.WithLabelValues("success").Inc()
+				klog.InfoS("Defragmented the embedded etcd", "beforeBytes", before.Size, "afterBytes", after.Size, "duration", took)
+			},
+		})
 	}
 
 	if err := claimClusterCA(ctx, etcdOptions.StorageConfig, p.CA.Raw); err != nil {
@@ -164,6 +180,13 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	}
 	server, err := c.api.Complete().New()
 	if err != nil {
+		return err
+	}
+
+	if err := server.GenericAPIServer.AddPostStartHook("kcsr-inventory", func(hc genericapiserver.PostStartHookContext) error {
+		go c.inventory.Run(hc, server.Inventory)
+		return nil
+	}); err != nil {
 		return err
 	}
 
@@ -290,7 +313,8 @@ type config struct {
 	// shared by the authenticator and the controllers.
 	kcsrInformers kcsrinformers.SharedInformerFactory
 	// inventory is the one index of the IssuedCertificates, shared by the authenticator,
-	// the publisher and the inventory cleaner; it runs from the kcsr-informers hook.
+	// the publisher and the inventory cleaner; it reads the storage (Server.Inventory)
+	// from the kcsr-inventory hook.
 	inventory *inventory.Index
 	// kubeInformers is the generic server's informer factory over the loopback client
 	// (RBAC, the kcsr_csrs gauges, and the controllers' CSR informer: one copy of every
@@ -343,7 +367,6 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 	revocation := inventory.NewIndex()
 	if err := generic.AddPostStartHook("kcsr-informers", func(hc genericapiserver.PostStartHookContext) error {
 		kcsrFactory.Start(hc.Done())
-		go revocation.Run(hc, kcsrClient.KcsrV1alpha1().IssuedCertificates())
 		return nil
 	}); err != nil {
 		return nil, err

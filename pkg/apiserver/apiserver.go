@@ -48,6 +48,9 @@ type ExtraConfig struct {
 	// InRequest, when set, decides and signs CSRs in the requests that create and approve
 	// them (docs/design/one-write.md); without it the controllers do all of it.
 	InRequest *InRequest
+	// InventoryLookup, when set, answers field-selector lists of IssuedCertificates on
+	// the fields it indexes (the server's inventory.Index.Lookup).
+	InventoryLookup issuedcertificate.Lookup
 }
 
 // InRequest is what deciding and signing in the request needs besides the server's own
@@ -108,7 +111,7 @@ func (c CompletedConfig) New() (*Server, error) {
 	}
 	optsGetter := c.GenericConfig.RESTOptionsGetter
 
-	issued, issuedStatus, err := issuedcertificate.NewStorage(Scheme, optsGetter)
+	issued, issuedStatus, err := issuedcertificate.NewStorage(Scheme, optsGetter, c.ExtraConfig.InventoryLookup)
 	if err != nil {
 		return nil, err
 	}

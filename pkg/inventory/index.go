@@ -41,9 +41,23 @@ type Record struct {
 
 	notAfter int64 // Unix seconds
 	// nextSerial chains the records of one serial number (a certificate recorded twice);
-	// read and written only under the Index's lock.
+	// keys and next chain the records by hashed CSR name and common name. Read and
+	// written only under the Index's lock.
 	nextSerial *Record
+	keys       [numChains]uint64
+	next       [numChains]*Record
 }
+
+// The fields the Index finds records by, besides the serial number: by a 64-bit hash of
+// the value, so that a Record holds neither string. Lookup's callers check what they get.
+const (
+	chainCSRName = iota
+	chainCommonName
+	numChains
+)
+
+// LookupFields are the field selectors Lookup answers, as IssuedCertificate field labels.
+var LookupFields = []string{"spec.serialNumber", "spec.csrName", "spec.commonName"}
 
 // Revocation is a revoked record's revocation and its certificate's fingerprint.
 type Revocation struct {
@@ -59,7 +73,7 @@ func (r *Record) NotAfter() time.Time { return time.Unix(r.notAfter, 0) }
 func (r *Record) Expired(now time.Time) bool { return r.notAfter != 0 && r.NotAfter().Before(now) }
 
 func (r *Record) same(o *Record) bool {
-	if r.Name != o.Name || r.Serial != o.Serial || r.SignerName != o.SignerName || r.Issuer != o.Issuer || r.Subject != o.Subject || r.notAfter != o.notAfter {
+	if r.Name != o.Name || r.Serial != o.Serial || r.SignerName != o.SignerName || r.Issuer != o.Issuer || r.Subject != o.Subject || r.notAfter != o.notAfter || r.keys != o.keys {
 		return false
 	}
 	if (r.Revocation == nil) != (o.Revocation == nil) {
@@ -103,7 +117,8 @@ type Index struct {
 
 	mu       sync.RWMutex
 	byName   map[string]*Record
-	bySerial map[string]*Record   // the head of each serial's chain
+	bySerial map[string]*Record // the head of each serial's chain
+	chains   [numChains]map[uint64]*Record
 	revoked  map[string][]*Record // the revoked records by fingerprint
 	interned map[string]string
 	source   Source
@@ -113,7 +128,7 @@ type Index struct {
 
 // NewIndex returns an empty Index, not loaded.
 func NewIndex() *Index {
-	return &Index{byName: map[string]*Record{}, bySerial: map[string]*Record{}, revoked: map[string][]*Record{}, interned: map[string]string{}}
+	return &Index{byName: map[string]*Record{}, bySerial: map[string]*Record{}, chains: [numChains]map[uint64]*Record{{}, {}}, revoked: map[string][]*Record{}, interned: map[string]string{}}
 }
 
 // AddHandler registers h for every change from now on. Register before Run to be told
@@ -159,6 +174,42 @@ func (x *Index) BySerial(serial string) []*Record {
 		out = append(out, r)
 	}
 	return out
+}
+
+// Lookup returns the names of the records whose field (one of LookupFields) may be value,
+// for an indexed field-selector list: a superset (a hash may collide), which the caller
+// filters with the selector. ok is false when the Index cannot answer: not loaded, or a
+// field it does not index.
+func (x *Index) Lookup(field, value string) (names []string, ok bool) {
+	if !x.Synced() {
+		return nil, false
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	switch field {
+	case "spec.serialNumber":
+		for r := x.bySerial[strings.ToLower(value)]; r != nil; r = r.nextSerial {
+			names = append(names, r.Name)
+		}
+	case "spec.csrName":
+		names = x.chainNames(chainCSRName, value)
+	case "spec.commonName":
+		names = x.chainNames(chainCommonName, value)
+	default:
+		return nil, false
+	}
+	return names, true
+}
+
+func (x *Index) chainNames(c int, value string) []string {
+	var names []string
+	key := hashString(value)
+	for r := x.chains[c][key]; r != nil; r = r.next[c] {
+		if r.keys[c] == key {
+			names = append(names, r.Name)
+		}
+	}
+	return names
 }
 
 // Range calls f for every record, in no order, until f returns false. It holds the
@@ -357,8 +408,11 @@ func (x *Index) Replace(records map[string]*Record) {
 	old := x.byName
 	initial := !x.synced.Load()
 	x.byName, x.bySerial, x.revoked = records, make(map[string]*Record, len(records)), map[string][]*Record{}
+	for c := range x.chains {
+		x.chains[c] = make(map[uint64]*Record, len(records))
+	}
 	for _, r := range records {
-		r.nextSerial = nil
+		r.nextSerial, r.next = nil, [numChains]*Record{}
 		x.link(r)
 	}
 	x.synced.Store(true)
@@ -397,6 +451,10 @@ func (x *Index) link(r *Record) {
 	x.byName[r.Name] = r
 	r.nextSerial = x.bySerial[r.Serial]
 	x.bySerial[r.Serial] = r
+	for c, key := range r.keys {
+		r.next[c] = x.chains[c][key]
+		x.chains[c][key] = r
+	}
 	if rev := r.Revocation; rev != nil {
 		x.revoked[rev.Fingerprint] = append(x.revoked[rev.Fingerprint], r)
 	}
@@ -419,8 +477,22 @@ func (x *Index) unlink(r *Record) {
 			}
 		}
 	}
-	// The chain's other records may still point at r: r is gone from the Index, and
-	// they no longer reach it from the head; r.nextSerial is left for them.
+	for c, key := range r.keys {
+		if head := x.chains[c][key]; head == r {
+			if r.next[c] == nil {
+				delete(x.chains[c], key)
+			} else {
+				x.chains[c][key] = r.next[c]
+			}
+		} else {
+			for p := head; p != nil; p = p.next[c] {
+				if p.next[c] == r {
+					p.next[c] = r.next[c]
+					break
+				}
+			}
+		}
+	}
 	if rev := r.Revocation; rev != nil {
 		rs := slices.DeleteFunc(x.revoked[rev.Fingerprint], func(o *Record) bool { return o == r })
 		if len(rs) == 0 {
@@ -440,6 +512,7 @@ func (x *Index) newRecord(ic *kcsrv1alpha1.IssuedCertificate) *Record {
 		SignerName: x.intern(sp.SignerName),
 		Issuer:     x.intern(sp.Issuer),
 		Subject:    SubjectKey(sp),
+		keys:       [numChains]uint64{chainCSRName: hashString(sp.CSRName), chainCommonName: hashString(sp.CommonName)},
 	}
 	if !sp.NotAfter.IsZero() {
 		r.notAfter = sp.NotAfter.Unix()
@@ -489,6 +562,8 @@ func SubjectKey(sp *kcsrv1alpha1.IssuedCertificateSpec) uint64 {
 }
 
 var subjectSeed = maphash.MakeSeed()
+
+func hashString(s string) uint64 { return maphash.String(subjectSeed, s) }
 
 // writeSorted writes a NUL, then names in order, each after a "\x01".
 func writeSorted(h *maphash.Hash, names []string) {

@@ -102,6 +102,56 @@ func TestPutDelete(t *testing.T) {
 	}
 }
 
+// TestLookup: records are found by serial, CSR name and common name; the answer follows
+// updates and deletes; nothing is answered before the inventory is loaded or for a field
+// the Index does not keep.
+func TestLookup(t *testing.T) {
+	rec := func(name, serial, csrName, cn string) *kcsrv1alpha1.IssuedCertificate {
+		ic := record(name, serial, "f"+serial, false)
+		ic.Spec.CSRName, ic.Spec.CommonName = csrName, cn
+		return ic
+	}
+	x := NewIndex()
+	if _, ok := x.Lookup("spec.serialNumber", "a"); ok {
+		t.Fatalf("Lookup answered before the inventory was loaded")
+	}
+	x.ReplaceWith(rec("r1", "a", "rahul", "rahul"), rec("r2", "b", "rahul-renew", "rahul"), rec("p1", "c", "priya", "priya"))
+	lookup := func(field, value string) []string {
+		t.Helper()
+		names, ok := x.Lookup(field, value)
+		if !ok {
+			t.Fatalf("Lookup(%s, %s) did not answer", field, value)
+		}
+		slices.Sort(names)
+		return names
+	}
+	for _, tc := range []struct {
+		field, value string
+		want         []string
+	}{
+		{"spec.serialNumber", "a", []string{"r1"}},
+		{"spec.serialNumber", "A", []string{"r1"}},
+		{"spec.csrName", "rahul", []string{"r1"}},
+		{"spec.commonName", "rahul", []string{"r1", "r2"}},
+		{"spec.commonName", "nobody", nil},
+	} {
+		if got := lookup(tc.field, tc.value); !slices.Equal(got, tc.want) {
+			t.Errorf("Lookup(%s, %s) = %v; want %v", tc.field, tc.value, got, tc.want)
+		}
+	}
+	x.Delete("r1")
+	x.Put(rec("r3", "d", "rahul-laptop", "rahul"))
+	if got := lookup("spec.commonName", "rahul"); !slices.Equal(got, []string{"r2", "r3"}) {
+		t.Errorf("after deleting r1 and adding r3: %v; want [r2 r3]", got)
+	}
+	if got := lookup("spec.csrName", "rahul"); len(got) != 0 {
+		t.Errorf("deleted r1 still found by CSR name: %v", got)
+	}
+	if _, ok := x.Lookup("spec.signerName", "kubernetes.io/kube-apiserver-client"); ok {
+		t.Errorf("Lookup answered for a field it does not index")
+	}
+}
+
 // recorder is a Handler writing down what it is told.
 type recorder struct {
 	mu     sync.Mutex

@@ -80,6 +80,15 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	})
 
+	// InventoryLookups counts the field-selector lists of IssuedCertificates on an indexed
+	// field, by what answered them.
+	InventoryLookups = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace:      namespace,
+		Name:           "inventory_lookups_total",
+		Help:           "Field-selector lists of IssuedCertificates on an indexed field (serial, CSR name, common name), by what answered: index (the records it names, read from storage) or storage (a scan of every record: the index named none, or was not loaded).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"answered_by"})
+
 	// EtcdDBSize, EtcdDBInUse and EtcdQuota are the embedded etcd's database file, the
 	// part of it holding live data (the rest is free pages, which a defragmentation gives
 	// back), and the size at which etcd refuses every write.
@@ -193,7 +202,7 @@ var once sync.Once
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, EtcdDBSize, EtcdDBInUse, EtcdQuota, EtcdDefrags, PolicyEvaluation,
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, InventoryLookups, EtcdDBSize, EtcdDBInUse, EtcdQuota, EtcdDefrags, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
 		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +78,43 @@ func TestInventoryStoredAsCBOR(t *testing.T) {
 	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "jsonpath={.status.revocation.reason}"); got != "superseded" {
 		t.Errorf("the revocation of the JSON record reads %q", got)
 	}
+}
+
+// TestInventoryLookups: a field-selector list by serial, CSR name or common name is
+// answered from the server's index (the records it names, read from storage and matched
+// against the whole selector), with what kubectl expects; a lookup the index has no record
+// for is answered by the storage, and finds nothing either.
+func TestInventoryLookups(t *testing.T) {
+	s := framework.StartServer(t, "")
+	dir := t.TempDir()
+	rahul := issueClientCertificate(t, s, dir, "rahul")
+	priya := issueClientCertificate(t, s, dir, "priya")
+	get := func(args ...string) string {
+		t.Helper()
+		return strings.TrimSpace(framework.MustKubectl(t, s.Kubeconfig, append([]string{"get", "issuedcertificates", "-o", "name"}, args...)...))
+	}
+	for _, tc := range []struct {
+		name     string
+		selector []string
+		want     string
+	}{
+		{"by serial", []string{"--field-selector", "spec.serialNumber=" + rahul.serial}, "issuedcertificate.kcsr.dev/" + rahul.record},
+		{"by CSR name", []string{"--field-selector", "spec.csrName=priya"}, "issuedcertificate.kcsr.dev/" + priya.record},
+		{"by common name and signer", []string{"--field-selector", "spec.commonName=rahul,spec.signerName=kubernetes.io/kube-apiserver-client"}, "issuedcertificate.kcsr.dev/" + rahul.record},
+		{"by common name and a label no record has", []string{"--field-selector", "spec.commonName=rahul", "-l", "team=none"}, ""},
+		{"by common name and another signer", []string{"--field-selector", "spec.commonName=rahul,spec.signerName=example.com/other"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := get(tc.selector...); got != tc.want {
+				t.Errorf("kubectl get issuedcertificates %v: %q; want %q", tc.selector, got, tc.want)
+			}
+		})
+	}
+	if got := get("--field-selector", "spec.serialNumber=abcdef"); got != "" {
+		t.Errorf("a serial nobody has: %q", got)
+	}
+	checkMetrics(t, framework.MustKubectl(t, s.Kubeconfig, "get", "--raw", "/metrics"), map[string]float64{
+		`kcsr_inventory_lookups_total{answered_by="index"}`:   5,
+		`kcsr_inventory_lookups_total{answered_by="storage"}`: 1,
+	})
 }

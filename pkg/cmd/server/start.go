@@ -452,6 +452,8 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 			Authorizer:   authz,
 			RuleResolver: rbac,
 			Escalation:   authzrbac.NewEscalationChecker(authz, rbac, roles),
+			// Field-selector lookups of the inventory from the index, not a scan of it.
+			InventoryLookup: revocation.Lookup,
 		},
 	}
 	return &config{api: api, url: serverURL(generic.SecureServing), kcsrInformers: kcsrFactory, inventory: revocation, kubeInformers: factory}, nil

@@ -25,6 +25,8 @@ type REST struct {
 	*genericregistry.Store
 	// now is the clock deletions are checked against.
 	now func() time.Time
+	// lookup, when set, answers field-selector lists on indexed fields (List).
+	lookup Lookup
 }
 
 // Delete deletes a record whose certificate has expired; any other is refused (Deletable).
@@ -78,8 +80,9 @@ func (*REST) ShortNames() []string { return []string{"ic", "issuedcert"} }
 // Categories puts the inventory in `kubectl get kcsr`.
 func (*REST) Categories() []string { return []string{"kcsr"} }
 
-// NewStorage returns the main and status storage.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*REST, *subresource.REST, error) {
+// NewStorage returns the main and status storage; lookup, when not nil, answers
+// field-selector lists on the fields it indexes.
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, lookup Lookup) (*REST, *subresource.REST, error) {
 	s := strategy{registry.NewStrategy(scheme)}
 	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
 		Resource: kcsrv1alpha1.Resource("issuedcertificates"),
@@ -96,7 +99,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter) (*
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}
 	statusStore.ResetFieldsStrategy = statusStrategy{s}
-	return &REST{Store: store, now: time.Now}, subresource.New(&statusStore), nil
+	return &REST{Store: store, now: time.Now, lookup: lookup}, subresource.New(&statusStore), nil
 }
 
 // TableConvertor renders the inventory: who, what, by whom, until when, and its state.

@@ -11,6 +11,7 @@ import (
 func init() {
 	register(func() *cobra.Command { return request.NewCommand(os.Stdout, os.Stderr) })
 	register(func() *cobra.Command { return request.NewFetchCommand(os.Stdout, os.Stderr) })
+	register(func() *cobra.Command { return request.NewJoinCommand(os.Stdout, os.Stderr) })
 	register(func() *cobra.Command { return request.NewRenewCommand(os.Stdout, os.Stderr) })
 	register(func() *cobra.Command { return request.NewKubeconfigCommand(os.Stdout, os.Stderr) })
 }

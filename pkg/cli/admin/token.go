@@ -3,11 +3,13 @@ package admin
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,11 +18,63 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 
 	certvalidation "kcsr.dev/kcsr/pkg/apis/certificates/validation"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/pki"
 )
+
+// joinCommand is the kcsr join command of a join token: the server and the pin of the CA
+// this connection trusts, the token, and the identity it was made for. Without a CA to
+// pin, the command lacks --ca-hash, and the error says so.
+func joinCommand(cfg *rest.Config, token, user string, groups []string, signer string) (string, error) {
+	args := []string{"kcsr", "join", cfg.Host, "--token", token}
+	var err error
+	caPEM := cfg.CAData
+	if len(caPEM) == 0 && cfg.CAFile != "" {
+		caPEM, err = os.ReadFile(cfg.CAFile)
+	}
+	var ca *x509.Certificate
+	if err == nil {
+		certs, perr := pemutil.ParseCertificates(caPEM)
+		for _, c := range certs {
+			if c.IsCA {
+				ca = c
+				break
+			}
+		}
+		if ca == nil {
+			err = fmt.Errorf("no CA certificate in this kubeconfig's certificate-authority (%v)", perr)
+		}
+	}
+	if err != nil {
+		args = append(args, "--ca-hash", "sha256:<the SHA-256 of the cluster CA's public key>")
+		err = fmt.Errorf("the join command lacks the CA's pin: %w; give the joining user the CA certificate instead (kcsr request --certificate-authority)", err)
+	} else {
+		args = append(args, "--ca-hash", pki.CAPin(ca))
+	}
+	args = append(args, "--user", shellQuote(user))
+	for _, g := range groups {
+		args = append(args, "--group", shellQuote(g))
+	}
+	if signer != certificatesv1.KubeAPIServerClientSignerName {
+		args = append(args, "--signer", signer)
+	}
+	return strings.Join(args, " "), err
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but plain characters.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/@=+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
 
 // NewTokenCommand returns `kcsr token`.
 func NewTokenCommand(out, errOut io.Writer) *cobra.Command {
@@ -50,7 +104,7 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 		dnsNames, ips, uris       []string
 		emails                    []string
 		ttl, maxDuration          time.Duration
-		bootstrap                 bool
+		bootstrap, printJoin      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -82,7 +136,10 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 					return fmt.Errorf("--max-duration %s is below the 10m minimum", maxDuration)
 				}
 			}
-			_, kcsr, _, err := conn.Clients()
+			if bootstrap && printJoin {
+				return errors.New("--print-join-command is for join tokens; a kubelet takes a bootstrap token in its bootstrap kubeconfig")
+			}
+			_, kcsr, cfg, err := conn.Clients()
 			if err != nil {
 				return err
 			}
@@ -124,12 +181,22 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 			if err != nil {
 				return fmt.Errorf("create token: %w", err)
 			}
-			fmt.Fprintln(out, id+"."+secret)
+			token := id + "." + secret
 			if bootstrap {
+				fmt.Fprintln(out, token)
 				fmt.Fprintf(errOut, "bootstrap token %s expires %s; a kubelet authenticates with it as %s%s\n", id, expiration.UTC().Format(time.RFC3339), kcsrv1alpha1.BootstrapUserPrefix, id)
-			} else {
-				fmt.Fprintf(errOut, "join token %s for %s expires %s; it is printed once: hand it to %s over a trusted channel\n", id, describeIdentity(user, groups), expiration.UTC().Format(time.RFC3339), user)
+				return nil
 			}
+			join, err := joinCommand(cfg, token, user, groups, signer)
+			if err != nil {
+				fmt.Fprintf(errOut, "warning: %v\n", err)
+			}
+			if printJoin {
+				fmt.Fprintln(out, join)
+			} else {
+				fmt.Fprintln(out, token)
+			}
+			fmt.Fprintf(errOut, "join token %s for %s expires %s; it is printed once: hand %s this command over a trusted channel:\n  %s\n", id, describeIdentity(user, groups), expiration.UTC().Format(time.RFC3339), user, join)
 			return nil
 		},
 	}
@@ -145,6 +212,7 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 	f.DurationVar(&maxDuration, "max-duration", 0, "Join token: the longest certificate lifetime the CSR may request (0: the signer's maximum).")
 	f.BoolVar(&bootstrap, "bootstrap", false, "Create a kubelet bootstrap token instead of a join token.")
 	f.StringVar(&description, "description", "", "Bootstrap token: a description.")
+	f.BoolVar(&printJoin, "print-join-command", false, "Join token: print the whole kcsr join command (server, token, CA pin, identity) instead of the bare token.")
 	return cmd
 }
 

@@ -342,6 +342,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 	if err := o.SecureServing.ApplyTo(&generic.SecureServing, &generic.LoopbackClientConfig); err != nil {
 		return nil, err
 	}
+	generic.SecureServing.Cert = withCAChain(generic.SecureServing.Cert, p.CA)
 	// The in-process controllers use the loopback client; they must not be throttled by
 	// client-side rate limits meant for remote clients.
 	generic.LoopbackClientConfig.QPS = -1

@@ -169,3 +169,69 @@ func TestAdminVerbs(t *testing.T) {
 		t.Errorf("kcsr describe ghost: %s", r.Combined())
 	}
 }
+
+// TestDecideAll: issue 16 item 3. approve/deny --all decide the CSRs the filters pick
+// (pending ones by default), --dry-run shows what would be decided and writes nothing,
+// and a CSR for a kubernetes.io/ signer nobody serves is not approved without --force.
+func TestDecideAll(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	create := func(name, signer, as string) {
+		t.Helper()
+		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
+		framework.MustKubectl(t, kc, "create", "--as", as, "--as-group", "system:authenticated", "-f",
+			framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, signer, 3600, "client auth")))
+	}
+	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "csr-creators", "--clusterrole", "system:node-bootstrapper", "--user", "ci-bot", "--user", "rahul")
+	create("ci-1", "example.com/ci", "ci-bot")
+	create("ci-2", "example.com/ci", "ci-bot")
+	create("ci-other", "example.com/other", "ci-bot")
+	create("human", "example.com/ci", "rahul")
+	create("typo", "kubernetes.io/kube-apiserver-clent", "rahul")
+	// The decision only: kcsr server serves no example.com signer, so an approved CSR of
+	// one also gets SignerUnavailable.
+	state := func(name string) string {
+		t.Helper()
+		conditions := framework.MustKubectl(t, kc, "get", "csr", name, "-o", "jsonpath={.status.conditions[*].type}")
+		return strings.TrimSuffix(conditions, " SignerUnavailable")
+	}
+
+	r := framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci", "--dry-run")
+	wantExit(t, "kcsr approve --all --dry-run", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "stdout", r.Stdout, "ci-1: CN=ci-1", "certificatesigningrequest.certificates.k8s.io/ci-1 approved (dry run)", "certificatesigningrequest.certificates.k8s.io/ci-2 approved (dry run)")
+	if strings.Contains(r.Stdout, "human") || strings.Contains(r.Stdout, "ci-other") {
+		t.Errorf("the filters let through another requester's or signer's CSR:\n%s", r.Stdout)
+	}
+	if got := state("ci-1"); got != "" {
+		t.Fatalf("--dry-run wrote a decision: ci-1 is %q", got)
+	}
+
+	r = framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci")
+	wantExit(t, "kcsr approve --all", r.ExitCode, 0, r.Stdout, r.Stderr)
+	for name, want := range map[string]string{"ci-1": "Approved", "ci-2": "Approved", "ci-other": "", "human": ""} {
+		if got := state(name); got != want {
+			t.Errorf("after approve --all: %s is %q; want %q", name, got, want)
+		}
+	}
+	// The approved ones are no longer pending: deny --all leaves them.
+	r = framework.Kcsr(t, kc, "deny", "--all", "--requester", "ci-bot")
+	wantExit(t, "kcsr deny --all", r.ExitCode, 0, r.Stdout, r.Stderr)
+	if got := state("ci-other"); got != "Denied" || state("ci-1") != "Approved" {
+		t.Errorf("after deny --all --requester ci-bot: ci-other %q, ci-1 %q; want Denied, Approved", got, state("ci-1"))
+	}
+	r = framework.Kcsr(t, kc, "deny", "--all", "--requester", "nobody")
+	wantExit(t, "kcsr deny --all matching nothing", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "stdout", r.Stdout, "no CSR matches")
+
+	r = framework.Kcsr(t, kc, "approve", "typo")
+	wantExit(t, "kcsr approve of a misspelled signer", r.ExitCode, 1, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, `refusing to approve typo: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent"`, "did you mean kubernetes.io/kube-apiserver-client?", "--force")
+	for _, bad := range [][]string{{"approve", "human", "--all"}, {"approve"}, {"approve", "human", "--signer", "example.com/ci"}} {
+		r = framework.Kcsr(t, kc, bad...)
+		wantExit(t, "kcsr "+strings.Join(bad, " "), r.ExitCode, 1, r.Stdout, r.Stderr)
+	}
+	if got := state("human"); got != "" {
+		t.Errorf("bad flags decided human: %q", got)
+	}
+}

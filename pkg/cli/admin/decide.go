@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/cli"
+	"kcsr.dev/kcsr/pkg/cli/doctor"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
@@ -26,13 +27,63 @@ import (
 type decision struct {
 	t               certificatesv1.RequestConditionType
 	reason, message string
-	force           bool
+	force, dryRun   bool
 	clock           clock.PassiveClock
+}
+
+// selection is --all and its filters: which CSRs a decision applies to when none is named.
+type selection struct {
+	all, pending              bool
+	signer, requester, labels string
+}
+
+// names lists the CSRs the selection picks, by name, a page at a time.
+func (sel selection) names(ctx context.Context, client kubernetes.Interface) ([]string, error) {
+	opts := metav1.ListOptions{LabelSelector: sel.labels, Limit: 500}
+	if sel.signer != "" {
+		opts.FieldSelector = "spec.signerName=" + sel.signer
+	}
+	var names []string
+	for {
+		list, err := client.CertificatesV1().CertificateSigningRequests().List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for i := range list.Items {
+			obj := &list.Items[i]
+			if sel.requester != "" && obj.Spec.Username != sel.requester || sel.signer != "" && obj.Spec.SignerName != sel.signer {
+				continue
+			}
+			if sel.pending && csr.StateOf(obj) != csr.Pending {
+				continue
+			}
+			names = append(names, obj.Name)
+		}
+		if list.Continue == "" {
+			return names, nil
+		}
+		opts.Continue = list.Continue
+	}
+}
+
+// validate checks that names and the selection do not contradict each other.
+func (sel selection) validate(names []string) error {
+	filters := sel.signer != "" || sel.requester != "" || sel.labels != ""
+	switch {
+	case sel.all && len(names) > 0:
+		return errors.New("give CSR names or --all, not both")
+	case !sel.all && len(names) == 0:
+		return errors.New("name the CSRs to decide, or give --all (with --signer, --requester, -l to narrow it)")
+	case !sel.all && filters:
+		return errors.New("--signer, --requester and -l narrow --all; give --all, or name the CSRs")
+	}
+	return nil
 }
 
 // NewDecisionCommand returns `kcsr approve` (t = Approved) or `kcsr deny` (t = Denied).
 func NewDecisionCommand(out io.Writer, t certificatesv1.RequestConditionType) *cobra.Command {
 	var conn cli.Connection
+	var sel selection
 	d := decision{t: t, clock: clock.RealClock{}}
 	verb, doing, done, defaultReason := "approve", "approving", "approved", "KcsrApprove"
 	if t == certificatesv1.CertificateDenied {
@@ -52,15 +103,29 @@ restrict or revoke it; and a CSR its built-in signer's rules refuse (usages or n
 forbid), since it would only end Failed.`
 	}
 	cmd := &cobra.Command{
-		Use:     verb + " NAME...",
-		Short:   strings.ToUpper(verb[:1]) + verb[1:] + " CSRs, showing what is being " + done,
-		Long:    long,
-		Example: "  kcsr " + verb + " rahul --message \"checked with rahul's manager\"",
-		Args:    cobra.MinimumNArgs(1),
+		Use:   verb + " (NAME... | --all [--signer S] [--requester U] [-l SELECTOR])",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " CSRs, showing what is being " + done,
+		Long:  long,
+		Example: "  kcsr " + verb + " rahul --message \"checked with rahul's manager\"\n\n" +
+			"  # Every pending CSR of one requester and signer: see first, then decide\n" +
+			"  kcsr " + verb + " --all --requester system:serviceaccount:ci:builder --signer example.com/ci --dry-run\n" +
+			"  kcsr " + verb + " --all --requester system:serviceaccount:ci:builder --signer example.com/ci",
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if err := sel.validate(names); err != nil {
+				return err
+			}
 			client, err := clientset(&conn)
 			if err != nil {
 				return err
+			}
+			if sel.all {
+				if names, err = sel.names(cmd.Context(), client); err != nil {
+					return fmt.Errorf("list CSRs: %w", err)
+				}
+				if len(names) == 0 {
+					fmt.Fprintln(out, "no CSR matches")
+					return nil
+				}
 			}
 			var errs []error
 			for _, name := range names {
@@ -79,6 +144,12 @@ forbid), since it would only end Failed.`
 		forceHelp += " Approve a CSR asking for group system:masters, or one its signer will refuse."
 	}
 	cmd.Flags().BoolVar(&d.force, "force", false, forceHelp)
+	cmd.Flags().BoolVar(&d.dryRun, "dry-run", false, "Show each CSR and what would be decided, and write nothing.")
+	cmd.Flags().BoolVar(&sel.all, "all", false, "Decide every CSR the filters pick (by default the pending ones) instead of named ones.")
+	cmd.Flags().BoolVar(&sel.pending, "pending", true, "With --all: only CSRs neither approved, denied nor failed; --pending=false takes them all.")
+	cmd.Flags().StringVar(&sel.signer, "signer", "", "With --all: only CSRs of this signerName.")
+	cmd.Flags().StringVar(&sel.requester, "requester", "", "With --all: only CSRs created by this user (spec.username).")
+	cmd.Flags().StringVarP(&sel.labels, "selector", "l", "", "With --all: only CSRs with these labels (a label selector, as kubectl's -l).")
 	return cmd
 }
 
@@ -116,6 +187,10 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 				return err
 			}
 		}
+		if d.dryRun {
+			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s %s (dry run)\n", cli.Printable(name), strings.ToLower(string(d.t)))
+			return nil
+		}
 		if !already {
 			csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
 				Type: d.t, Status: corev1.ConditionTrue, Reason: d.reason, Message: d.message,
@@ -137,16 +212,26 @@ func summary(d decoded) string {
 		cli.Printable(obj.Name), d.cn(), d.groups(), d.sans(false), cli.Printable(obj.Spec.SignerName), joinUsages(obj.Spec.Usages), requested(obj), cli.Printable(obj.Spec.Username), d.key())
 }
 
-// refuseDoomed returns why a CSR must not be approved without --force: its built-in
-// signer's rules refuse it, so it would end Failed (what kcsr doctor reports).
+// refuseDoomed returns why a CSR must not be approved without --force: what kcsr doctor
+// finds wrong with its signer, so that it would never be issued: the built-in signer's
+// rules refuse it (it would end Failed), or its signerName is a kubernetes.io/ name no
+// signer serves (misspelled: it would stay Approved and never be issued).
 func refuseDoomed(obj *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
-	rules := csr.SignerRules(obj.Spec.SignerName)
-	if req == nil || rules == nil {
+	if req == nil {
 		return nil
 	}
-	if err := rules(req, obj.Spec.Usages); err != nil {
-		return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway",
-			cli.Printable(obj.Name), obj.Spec.SignerName, err)
+	if rules := csr.SignerRules(obj.Spec.SignerName); rules != nil {
+		if err := rules(req, obj.Spec.Usages); err != nil {
+			return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway",
+				cli.Printable(obj.Name), obj.Spec.SignerName, err)
+		}
+		return nil
+	}
+	for _, f := range doctor.CheckSignerRules(obj.Spec.SignerName, req, obj.Spec.Usages, nil) {
+		if f.Severity == doctor.Problem {
+			return fmt.Errorf("refusing to approve %s: %s: %s; deny it, or pass --force to approve it anyway",
+				cli.Printable(obj.Name), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix))
+		}
 	}
 	return nil
 }

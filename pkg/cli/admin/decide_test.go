@@ -58,7 +58,8 @@ func TestRefuseSystemMasters(t *testing.T) {
 }
 
 // TestRefuseDoomed: a CSR its built-in signer's rules refuse is not approved without
-// --force (it would end Failed); one they allow, and any custom signer's, are.
+// --force (it would end Failed), nor one for a kubernetes.io/ signer nobody serves (it
+// would never be issued); one the rules allow, and any custom signer's, are.
 func TestRefuseDoomed(t *testing.T) {
 	key := testkit.NewKey(t, testkit.P256)
 	for _, tc := range []struct {
@@ -70,6 +71,8 @@ func TestRefuseDoomed(t *testing.T) {
 		{name: "server auth for the client signer", signer: certificatesv1.KubeAPIServerClientSignerName, usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth},
 			wantErr: "refusing to approve alice: its signer kubernetes.io/kube-apiserver-client would refuse it after approval (invalid usage for client certificate: server auth), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway"},
 		{name: "a custom signer is its own judge", signer: "example.com/internal", usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth}},
+		{name: "a misspelled Kubernetes signer", signer: "kubernetes.io/kube-apiserver-clent", usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth},
+			wantErr: `refusing to approve alice: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent", so an approved CSR is never issued: create a new CSR with a served signerName: kubernetes.io/kube-apiserver-client, kubernetes.io/kube-apiserver-client-kubelet, kubernetes.io/kubelet-serving, or a custom signer (example.com/NAME); did you mean kubernetes.io/kube-apiserver-client?; deny it, or pass --force to approve it anyway`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := newCSR("alice", requestPEM(t, key, pkix.Name{CommonName: "alice"}), testkit.SetSignerName(tc.signer), testkit.SetUsages(tc.usages...))

@@ -186,6 +186,7 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 	if c == nil {
 		return profiles, nil
 	}
+	var errs []error
 	for _, s := range c.Signers {
 		p := profiles[s.SignerName]
 		if p == nil {
@@ -205,13 +206,35 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 		if s.CA != nil {
 			b, err := openCA(ctx, s.CA, now)
 			if err != nil {
-				return nil, fmt.Errorf("signer %s: %w", s.SignerName, err)
+				// Every CA is opened, so that every problem is reported at once.
+				errs = append(errs, fmt.Errorf("signer %s: %w", s.SignerName, err))
+				continue
 			}
 			opened = append(opened, b)
 			p.CA = b
 		}
 	}
+	if err = errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	return profiles, nil
+}
+
+// CheckCAs opens the CA of every signer of c and closes it again, and reports every CA
+// that cannot be opened (a missing or unreadable file, a key that is not the
+// certificate's, an expired CA, an HSM that does not answer) at once: what Build would
+// refuse, before anything else starts.
+func CheckCAs(ctx context.Context, c *Configuration, now time.Time) error {
+	profiles, err := Build(ctx, c, nil, time.Hour, now)
+	if err != nil {
+		return err
+	}
+	for _, p := range profiles {
+		if p.CA != nil {
+			p.CA.Close()
+		}
+	}
+	return nil
 }
 
 func openCA(ctx context.Context, s *CASpec, now time.Time) (ca.Backend, error) {

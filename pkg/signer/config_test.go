@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,30 @@ func TestBuild(t *testing.T) {
 		c := &Configuration{Signers: []SignerSpec{{SignerName: "example.com/webhooks", CA: &CASpec{CertFile: filepath.Join(t.TempDir(), "missing.crt"), KeyFile: "ca.key"}}}}
 		_, err := Build(ctx, c, cluster, DefaultMaxDuration, testkit.Epoch)
 		testkit.ErrorContains(t, err, "signer example.com/webhooks: read the CA certificate: ")
+	})
+
+	t.Run("every CA that does not load is reported at once, by CheckCAs too", func(t *testing.T) {
+		own := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+		other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+		mismatched := writeCA(t, own)
+		mismatched.KeyFile = writeCA(t, other).KeyFile
+		c := &Configuration{Signers: []SignerSpec{
+			{SignerName: "example.com/missing", CA: &CASpec{CertFile: filepath.Join(t.TempDir(), "missing.crt"), KeyFile: "ca.key"}},
+			{SignerName: "example.com/good", CA: writeCA(t, own)},
+			{SignerName: "example.com/mismatched", CA: mismatched},
+		}}
+		for name, err := range map[string]error{
+			"Build":    func() error { _, err := Build(ctx, c, cluster, DefaultMaxDuration, testkit.Epoch); return err }(),
+			"CheckCAs": CheckCAs(ctx, c, testkit.Epoch),
+		} {
+			testkit.ErrorContains(t, err, "signer example.com/missing: read the CA certificate: ")
+			testkit.ErrorContains(t, err, "signer example.com/mismatched: ")
+			if strings.Contains(testkit.ErrString(err), "example.com/good") {
+				t.Errorf("%s reports the good signer: %v", name, err)
+			}
+		}
+		if err := CheckCAs(ctx, &Configuration{Signers: c.Signers[1:2]}, testkit.Epoch); err != nil {
+			t.Errorf("CheckCAs of a good configuration: %v", err)
+		}
 	})
 }

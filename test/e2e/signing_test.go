@@ -238,6 +238,18 @@ signers:
 	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `unknown usage "client-auth"`) || !strings.Contains(r.Stderr, "needs a CA") {
 		t.Errorf("broken --signer-config: exit %d\n%s", r.ExitCode, r.Stderr)
 	}
+	// CA files that do not load: every one reported at once, before the PKI or etcd
+	// start (issue 16 item 8).
+	missingCA := framework.WriteFile(t, dir, "missing-ca.yaml", "apiVersion: kcsr.dev/v1alpha1\nkind: SignerConfiguration\nsigners:\n"+
+		"- signerName: example.com/one\n  ca: {certFile: "+filepath.Join(dir, "nosuch-1.crt")+", keyFile: "+filepath.Join(dir, "nosuch-1.key")+"}\n"+
+		"- signerName: example.com/two\n  ca: {certFile: "+filepath.Join(dir, "nosuch-2.crt")+", keyFile: "+filepath.Join(dir, "nosuch-2.key")+"}\n")
+	r = framework.Run(t, "", framework.Binary(t), "server", "--data-dir", filepath.Join(dir, "d3"), "--signer-config", missingCA)
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "signer example.com/one: read the CA certificate") || !strings.Contains(r.Stderr, "signer example.com/two: read the CA certificate") || strings.Contains(r.Stderr, "etcd") {
+		t.Errorf("--signer-config with two missing CAs: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d3")); !os.IsNotExist(err) {
+		t.Errorf("the data directory was created before the signer configuration was checked (%v)", err)
+	}
 }
 
 // TestKillDuringApprovals: kill -9 during a burst of approvals; after restart every

@@ -154,7 +154,7 @@ replicas: only the holder of the Lease signs and approves.`,
 
 // Run serves until ctx is done. It does not change o.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
-	signerConfig, err := o.Controllers.LoadSignerConfig()
+	signerConfig, err := o.Controllers.LoadSignerConfig(ctx)
 	if err != nil {
 		return err
 	}

@@ -44,24 +44,24 @@ signers:
 		{
 			name:    "a custom signer's keyFile",
 			options: func(o *Options) { o.Controllers.SignerConfig = signerConfig },
-			wantErr: "signer example.com/webhook: " + refusal,
+			// Refused when the configuration is loaded, before anything else starts.
+			wantErr: "--signer-config " + signerConfig + ":\nsigner example.com/webhook: " + refusal,
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := NewOptions()
 			tc.options(o)
-			cfg, err := o.Controllers.LoadSignerConfig()
-			if err != nil {
-				t.Fatal(err)
+			cfg, err := o.Controllers.LoadSignerConfig(context.Background())
+			if err == nil {
+				_, err = o.openSigners(context.Background(), cfg, fake.NewSimpleClientset())
 			}
-			_, err = o.openSigners(context.Background(), cfg, fake.NewSimpleClientset())
 			got := ""
 			if err != nil {
 				got = err.Error()
 			}
 			if got != tc.wantErr {
-				t.Errorf("openSigners() = %q; want %q", got, tc.wantErr)
+				t.Errorf("LoadSignerConfig, openSigners: %q; want %q", got, tc.wantErr)
 			}
 		})
 	}

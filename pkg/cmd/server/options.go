@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -173,8 +174,8 @@ func (o *Options) Validate() error {
 // loadFiles reads the files the flags name, before anything is changed, so that a bad one
 // changes nothing: the signer configuration, and the static token file, refused where
 // others can read it (its tokens are passwords, as a CA key is).
-func (o *Options) loadFiles() (*signer.Configuration, error) {
-	cfg, err := o.Controllers.LoadSignerConfig()
+func (o *Options) loadFiles(ctx context.Context) (*signer.Configuration, error) {
+	cfg, err := o.Controllers.LoadSignerConfig(ctx)
 	if err != nil {
 		return nil, err
 	}

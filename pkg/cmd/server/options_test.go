@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +40,7 @@ func TestValidateTokenAuthFile(t *testing.T) {
 			o := NewOptions()
 			o.TokenAuthFile = tc.file
 			got := ""
-			if _, err := o.loadFiles(); err != nil {
+			if _, err := o.loadFiles(context.Background()); err != nil {
 				got = err.Error()
 			}
 			if got != tc.wantErr {

@@ -97,7 +97,7 @@ Later starts reuse them and every stored object.`,
 
 // Run starts everything and serves until ctx is done. It does not change o.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
-	signerConfig, err := o.loadFiles()
+	signerConfig, err := o.loadFiles(ctx)
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,18 @@ func (s *Signers) Close() {
 
 // LoadSignerConfig reads --signer-config; nil without it. Commands call it before they
 // change anything, so that a bad file changes nothing.
-func (o *Options) LoadSignerConfig() (*signer.Configuration, error) {
+func (o *Options) LoadSignerConfig(ctx context.Context) (*signer.Configuration, error) {
 	if o.SignerConfig == "" {
 		return nil, nil
 	}
-	return signer.LoadConfiguration(o.SignerConfig)
+	cfg, err := signer.LoadConfiguration(o.SignerConfig)
+	if err != nil {
+		return nil, err
+	}
+	if err := signer.CheckCAs(ctx, cfg, time.Now()); err != nil {
+		return nil, fmt.Errorf("--signer-config %s:\n%w", o.SignerConfig, err)
+	}
+	return cfg, nil
 }
 
 // OpenClusterCA opens the built-in signers' CA: its key in the HSM of

@@ -49,7 +49,7 @@ func TestPrintEscapes(t *testing.T) {
 
 	t.Run("table", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := printTable(&out, []certificatesv1.CertificateSigningRequest{*obj}, true, now); err != nil {
+		if err := printWith(&out, []certificatesv1.CertificateSigningRequest{*obj}, outputWide, false, now); err != nil {
 			t.Fatal(err)
 		}
 		want := `NAME                            AGE   SIGNERNAME                            REQUESTOR   REQUESTEDDURATION   CONDITION   CN               GROUPS       SANS                                                      KEY           USAGES        EXPIRESIN
@@ -63,7 +63,7 @@ func TestPrintEscapes(t *testing.T) {
 
 	t.Run("names", func(t *testing.T) {
 		var out bytes.Buffer
-		if err := printCSRs(&out, []certificatesv1.CertificateSigningRequest{*obj}, outputName, false, now); err != nil {
+		if err := printWith(&out, []certificatesv1.CertificateSigningRequest{*obj}, outputName, false, now); err != nil {
 			t.Fatal(err)
 		}
 		if want := "certificatesigningrequest.certificates.k8s.io/\"evil\\nforged-row   Approved\"\n"; out.String() != want {
@@ -75,7 +75,7 @@ func TestPrintEscapes(t *testing.T) {
 	for _, output := range []string{outputYAML, outputJSON} {
 		t.Run(output, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := printCSRs(&out, []certificatesv1.CertificateSigningRequest{*obj.DeepCopy()}, output, true, now); err != nil {
+			if err := printWith(&out, []certificatesv1.CertificateSigningRequest{*obj.DeepCopy()}, output, true, now); err != nil {
 				t.Fatal(err)
 			}
 			if strings.ContainsAny(out.String(), "\x1b\r\a") || strings.Contains(out.String(), "\nforged-row") {

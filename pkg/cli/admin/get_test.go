@@ -3,6 +3,8 @@ package admin
 import (
 	"bytes"
 	"crypto/x509/pkix"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +53,7 @@ broken   5h    <none>                                kcsr-admin   <none>        
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := printTable(&out, tc.items, tc.wide, now); err != nil {
+			if err := printWith(&out, tc.items, map[bool]string{true: outputWide}[tc.wide], false, now); err != nil {
 				t.Fatal(err)
 			}
 			if diff := cmp.Diff(tc.want, out.String()); diff != "" {
@@ -78,7 +80,7 @@ func TestPrintCSRs(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			if err := printCSRs(&out, []certificatesv1.CertificateSigningRequest{*obj.DeepCopy()}, tc.output, tc.single, epoch); err != nil {
+			if err := printWith(&out, []certificatesv1.CertificateSigningRequest{*obj.DeepCopy()}, tc.output, tc.single, epoch); err != nil {
 				t.Fatal(err)
 			}
 			got := out.String()
@@ -101,5 +103,85 @@ func TestPrintCSRs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// printWith prints items as kcsr get -o output does.
+func printWith(out io.Writer, items []certificatesv1.CertificateSigningRequest, output string, single bool, now time.Time) error {
+	g := getOptions{output: output}
+	if err := g.validate(nil); err != nil && output != outputCert {
+		return err
+	}
+	p := &csrPrinter{out: out, getOptions: g, single: single, now: func() time.Time { return now }}
+	return p.print(items)
+}
+
+func pad(n int) string { return strings.Repeat(" ", n) }
+
+// TestTemplatesAndSorting: -o jsonpath, -o custom-columns (server values escaped, the
+// template's own text not), --sort-by and -o cert, as kubectl does them.
+func TestTemplatesAndSorting(t *testing.T) {
+	key := testkit.NewKey(t, testkit.P256)
+	mk := func(name, user string) certificatesv1.CertificateSigningRequest {
+		obj := newCSR(name, requestPEM(t, key, pkix.Name{CommonName: name}))
+		obj.Spec.Username = user
+		return *obj
+	}
+	items := func() []certificatesv1.CertificateSigningRequest {
+		return []certificatesv1.CertificateSigningRequest{mk("b", "zoe"), mk("a", "mallory\x1b[31m"), mk("c", "alice")}
+	}
+	for _, tc := range []struct {
+		name, output, sortBy string
+		noHeaders            bool
+		want                 string
+	}{
+		{name: "jsonpath over the list", output: `jsonpath={range .items[*]}{.metadata.name}={.spec.username}{"\n"}{end}`,
+			want: "b=zoe\na=\"mallory\\x1b[31m\"\nc=alice\n"},
+		{name: "custom columns", output: "custom-columns=NAME:.metadata.name,USER:.spec.username,NOPE:.status.certificate",
+			want: "NAME   USER" + pad(16) + "NOPE\nb      zoe" + pad(17) + "<none>\na      \"mallory\\x1b[31m\"   <none>\nc      alice" + pad(15) + "<none>\n"},
+		{name: "sorted by user, no headers", output: "custom-columns=NAME:.metadata.name", sortBy: ".spec.username", noHeaders: true,
+			want: "c\na\nb\n"},
+		{name: "sorted by name, braces", output: "name", sortBy: "{.metadata.name}",
+			want: "certificatesigningrequest.certificates.k8s.io/a\ncertificatesigningrequest.certificates.k8s.io/b\ncertificatesigningrequest.certificates.k8s.io/c\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := getOptions{output: tc.output, sortBy: tc.sortBy, noHeaders: tc.noHeaders}
+			testkit.NoError(t, g.validate(nil), "validate")
+			its := items()
+			if tc.sortBy != "" {
+				testkit.NoError(t, sortBy(its, tc.sortBy), "sortBy")
+			}
+			var out bytes.Buffer
+			p := &csrPrinter{out: &out, getOptions: g, now: func() time.Time { return epoch }}
+			testkit.NoError(t, p.print(its), "print")
+			if diff := cmp.Diff(tc.want, out.String()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	issued := mk("rahul", "rahul")
+	issued.Status.Certificate = []byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+	var out bytes.Buffer
+	p := &csrPrinter{out: &out, getOptions: getOptions{output: outputCert}, single: true, now: func() time.Time { return epoch }}
+	testkit.NoError(t, p.print([]certificatesv1.CertificateSigningRequest{issued}), "-o cert")
+	if out.String() != string(issued.Status.Certificate) {
+		t.Errorf("-o cert wrote %q", out.String())
+	}
+	testkit.ExpectError(t, p.print([]certificatesv1.CertificateSigningRequest{mk("pending", "x")}), "CSR pending has no certificate yet (Pending); kcsr fetch pending waits for it")
+
+	for _, tc := range []struct {
+		g     getOptions
+		names []string
+		want  string
+	}{
+		{getOptions{output: "cert"}, nil, "-o cert writes one CSR's certificate: name exactly one CSR"},
+		{getOptions{output: "jsonpath="}, nil, "--output jsonpath= needs a template, e.g. -o jsonpath='{.items[*].metadata.name}'"},
+		{getOptions{output: "go-template={{.}}"}, nil, `--output "go-template={{.}}" is not supported; use wide, yaml, json, name, cert, jsonpath=TEMPLATE or custom-columns=SPEC`},
+		{getOptions{selector: "a=b"}, []string{"x"}, "-l selects among all CSRs; it does not go with names"},
+		{getOptions{sortBy: "{.metadata.name"}, nil, `--sort-by "{.metadata.name": unclosed action`},
+	} {
+		g := tc.g
+		testkit.ExpectError(t, g.validate(tc.names), tc.want)
 	}
 }

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -234,4 +236,58 @@ func TestDecideAll(t *testing.T) {
 	if got := state("human"); got != "" {
 		t.Errorf("bad flags decided human: %q", got)
 	}
+}
+
+// TestGetOutputs: issue 16 item 4. kcsr get's kubectl-style outputs against the real
+// server: -l, --sort-by, --no-headers, -o jsonpath and custom-columns, -o cert, -o wide's
+// Revoked, and -w printing a CSR created after the list.
+func TestGetOutputs(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	rahul := framework.IssueClientCert(t, kc, dir, "rahul", "developers")
+	framework.IssueClientCert(t, kc, dir, "priya")
+	framework.MustKubectl(t, kc, "label", "csr", "priya", "team=payments")
+
+	r := framework.Kcsr(t, kc, "get", "-l", "team=payments", "-o", "custom-columns=NAME:.metadata.name,USER:.spec.username", "--no-headers")
+	wantExit(t, "kcsr get -l -o custom-columns --no-headers", r.ExitCode, 0, r.Stdout, r.Stderr)
+	if got := strings.Fields(r.Stdout); strings.Join(got, " ") != "priya kcsr-admin" {
+		t.Errorf("kcsr get -l team=payments: %q", r.Stdout)
+	}
+	r = framework.Kcsr(t, kc, "get", "--sort-by", ".metadata.name", "-o", `jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}`)
+	wantExit(t, "kcsr get --sort-by -o jsonpath", r.ExitCode, 0, r.Stdout, r.Stderr)
+	if r.Stdout != "priya\nrahul\n" {
+		t.Errorf("kcsr get --sort-by .metadata.name -o jsonpath: %q", r.Stdout)
+	}
+	r = framework.Kcsr(t, kc, "get", "rahul", "-o", "cert")
+	wantExit(t, "kcsr get rahul -o cert", r.ExitCode, 0, r.Stdout, r.Stderr)
+	if r.Stdout != string(mustRead(t, rahul)) {
+		t.Errorf("kcsr get rahul -o cert is not rahul's certificate:\n%s", r.Stdout)
+	}
+
+	if r := framework.Kcsr(t, kc, "revoke", "--csr", "rahul", "--reason", "keyCompromise"); r.ExitCode != 0 {
+		t.Fatalf("kcsr revoke --csr rahul: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	r = framework.Kcsr(t, kc, "get", "rahul", "priya", "-o", "wide")
+	wantExit(t, "kcsr get -o wide", r.ExitCode, 0, r.Stdout, r.Stderr)
+	rows := framework.TableRows(r.Stdout)
+	if len(rows) != 3 || !strings.Contains(strings.Join(rows[1], " "), "Revoked (keyCompromise)") || strings.Contains(strings.Join(rows[2], " "), "Revoked") {
+		t.Errorf("kcsr get -o wide: rahul's row should say Revoked (keyCompromise), priya's not:\n%s", r.Stdout)
+	}
+
+	// -w: the list, then each change.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out framework.SyncBuffer
+	watch := exec.CommandContext(ctx, framework.Binary(t), "get", "-w", "--no-headers", "-o", "custom-columns=NAME:.metadata.name,CONDITION:.status.conditions[*].type", "--kubeconfig", kc)
+	watch.Stdout = &out
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Process.Kill(); _ = watch.Wait() }()
+	framework.Eventually(t, 20*time.Second, "the list", func() bool { return strings.Contains(out.String(), "rahul") })
+	framework.IssueClientCert(t, kc, dir, "late")
+	framework.Eventually(t, 20*time.Second, "the new CSR, then its approval, in the watch", func() bool {
+		return strings.Contains(out.String(), "late   <none>") && strings.Contains(out.String(), "late   Approved")
+	})
 }

@@ -291,3 +291,54 @@ func TestGetOutputs(t *testing.T) {
 		return strings.Contains(out.String(), "late   <none>") && strings.Contains(out.String(), "late   Approved")
 	})
 }
+
+// TestJSONOutputs: issue 16 item 4. doctor, token list and policy test print JSON with
+// -o json, with the same exit codes, for scripts.
+func TestJSONOutputs(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	if r := framework.Kcsr(t, kc, "token", "create", "--user", "rahul", "--group", "developers"); r.ExitCode != 0 {
+		t.Fatalf("kcsr token create: %s", r.Combined())
+	}
+	r := framework.Kcsr(t, kc, "token", "list", "-o", "json")
+	wantExit(t, "kcsr token list -o json", r.ExitCode, 0, r.Stdout, r.Stderr)
+	var tokens []struct{ ID, Kind, Username, State string }
+	if err := json.Unmarshal([]byte(r.Stdout), &tokens); err != nil || len(tokens) != 1 || tokens[0].Kind != "join" || tokens[0].Username != "rahul" || tokens[0].State != "unused" {
+		t.Errorf("kcsr token list -o json: %v\n%s", err, r.Stdout)
+	}
+
+	req := framework.GoCSR(t, dir, "pending", "pending", nil, nil, nil)
+	manifest := framework.WriteFile(t, dir, "pending.yaml", framework.CSRManifest("pending", req, clientSigner, 3600, "client auth"))
+	r = framework.Kcsr(t, kc, "policy", "test", "-f", manifest, "-o", "json")
+	wantExit(t, "kcsr policy test -o json", r.ExitCode, 3, r.Stdout, r.Stderr)
+	var verdict struct {
+		CSR   string
+		Final struct{ Decision string }
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &verdict); err != nil || verdict.CSR != "pending" || verdict.Final.Decision != "NoOpinion" {
+		t.Errorf("kcsr policy test -o json: %v\n%s", err, r.Stdout)
+	}
+
+	framework.MustKubectl(t, kc, "create", "-f", manifest)
+	r = framework.Kcsr(t, kc, "doctor", "pending", "-o", "json")
+	var findings []struct{ Severity, Subject, Cause, Fix string }
+	if err := json.Unmarshal([]byte(r.Stdout), &findings); err != nil || len(findings) == 0 {
+		t.Fatalf("kcsr doctor -o json: %v\n%s", err, r.Combined())
+	}
+	worst := map[string]int{"ok": 0, "warning": 3, "problem": 2}
+	code := 0
+	for _, f := range findings {
+		if f.Severity == "problem" || (f.Severity == "warning" && code == 0) {
+			code = worst[f.Severity]
+		}
+		if f.Subject == "" || f.Cause == "" {
+			t.Errorf("a finding without subject or cause: %+v", f)
+		}
+	}
+	wantExit(t, "kcsr doctor -o json", r.ExitCode, code, r.Stdout, r.Stderr)
+
+	r = framework.Kcsr(t, kc, "token", "list", "-o", "yaml")
+	wantExit(t, "kcsr token list -o yaml", r.ExitCode, 1, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, `--output "yaml" is not supported; use json`)
+}

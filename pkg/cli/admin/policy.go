@@ -32,9 +32,8 @@ func NewPolicyCommand(out io.Writer) *cobra.Command {
 
 func newPolicyTest(conn *cli.Connection, out io.Writer) *cobra.Command {
 	var (
-		file     string
-		as       string
-		asGroups []string
+		file, as, output string
+		asGroups         []string
 	)
 	cmd := &cobra.Command{
 		Use:   "test -f CSR.yaml",
@@ -52,6 +51,9 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
   kcsr policy test -f csr.yaml --as rahul --as-group developers`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.CheckOutput(output); err != nil {
+				return err
+			}
 			if file == "" {
 				return errors.New("-f CSR.yaml is required")
 			}
@@ -92,15 +94,28 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 				return fmt.Errorf("list approval policies: %w", err)
 			}
 			var compiled []*policy.Policy
+			ignored := []ignoredPolicy{}
 			for _, p := range list.Items {
 				c, err := policy.Compile(p.Name, p.Spec)
 				if err != nil {
-					fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", cli.Printable(p.Name), cli.PrintableText(err.Error()))
+					ignored = append(ignored, ignoredPolicy{Policy: p.Name, Error: err.Error()})
+					if output != cli.OutputJSON {
+						fmt.Fprintf(out, "policy %s does not compile and is ignored: %s\n", cli.Printable(p.Name), cli.PrintableText(err.Error()))
+					}
 					continue
 				}
 				compiled = append(compiled, c)
 			}
 			final, all := policy.Decide(ctx, compiled, policy.DefaultGuardRails(), req)
+			if output == cli.OutputJSON {
+				if all == nil {
+					all = []policy.Verdict{}
+				}
+				if err := cli.PrintJSON(out, policyTestResult{CSR: obj.Name, Requester: obj.Spec.Username, Verdicts: all, Final: final, Ignored: ignored}); err != nil {
+					return err
+				}
+				return verdictExit(final)
+			}
 			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "POLICY\tVERDICT\tRULE\tWHY")
 			for _, v := range all {
@@ -115,20 +130,41 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 				by = " (" + cli.Printable(by) + ")"
 			}
 			fmt.Fprintf(out, "\nfinal verdict for %s as %s: %s%s: %s\n", cli.Printable(obj.Name), cli.Printable(obj.Spec.Username), final.Decision, by, cli.PrintableText(final.Message))
-			switch final.Decision {
-			case policy.Approve:
-				return nil
-			case policy.Deny:
-				return &cli.ExitError{Code: 2, Message: "denied"}
-			default:
-				return &cli.ExitError{Code: 3, Message: "no policy decides: a person must approve or deny"}
-			}
+			return verdictExit(final)
 		},
 	}
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "The CSR manifest to test.")
 	cmd.Flags().StringVar(&as, "as", "", "Evaluate as this requester instead of yourself.")
 	cmd.Flags().StringSliceVar(&asGroups, "as-group", nil, "A group of the --as requester (repeatable).")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: {csr, requester, verdicts, final, ignored}; the exit code is the same.")
 	return cmd
+}
+
+// policyTestResult is kcsr policy test -o json.
+type policyTestResult struct {
+	CSR       string           `json:"csr"`
+	Requester string           `json:"requester"`
+	Verdicts  []policy.Verdict `json:"verdicts"`
+	Final     policy.Verdict   `json:"final"`
+	// Ignored are the policies that do not compile, which the approver ignores too.
+	Ignored []ignoredPolicy `json:"ignored"`
+}
+
+type ignoredPolicy struct {
+	Policy string `json:"policy"`
+	Error  string `json:"error"`
+}
+
+// verdictExit is kcsr policy test's exit: 0 Approve, 2 Deny, 3 NoOpinion.
+func verdictExit(final policy.Verdict) error {
+	switch final.Decision {
+	case policy.Approve:
+		return nil
+	case policy.Deny:
+		return &cli.ExitError{Code: 2, Message: "denied"}
+	default:
+		return &cli.ExitError{Code: 3, Message: "no policy decides: a person must approve or deny"}
+	}
 }
 
 func dash(s string) string {

@@ -216,12 +216,29 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 	return cmd
 }
 
+// tokenRow is one token of kcsr token list -o json.
+type tokenRow struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	Username   string    `json:"username"`
+	Groups     []string  `json:"groups,omitempty"`
+	SignerName string    `json:"signerName"`
+	Expiration time.Time `json:"expiration"`
+	State      string    `json:"state"`
+	// SpentOn is the CSR a spent join token was used for.
+	SpentOn string `json:"spentOn,omitempty"`
+}
+
 func newTokenList(conn *cli.Connection, out io.Writer) *cobra.Command {
-	return &cobra.Command{
+	var output string
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List join and bootstrap tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cli.CheckOutput(output); err != nil {
+				return err
+			}
 			_, kcsr, _, err := conn.Clients()
 			if err != nil {
 				return err
@@ -235,29 +252,45 @@ func newTokenList(conn *cli.Connection, out io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tKIND\tIDENTITY\tSIGNER\tEXPIRES\tSTATE")
+			rows := []tokenRow{}
 			now := time.Now()
 			for _, t := range joins.Items {
-				state := "unused"
+				r := tokenRow{ID: t.Name, Kind: "join", Username: t.Spec.Username, Groups: t.Spec.Groups, SignerName: t.Spec.SignerName, Expiration: t.Spec.Expiration.UTC(), State: "unused"}
 				switch {
 				case t.Status.UsedBy != nil:
-					state = "spent on " + cli.Printable(t.Status.UsedBy.CSRName)
+					r.State, r.SpentOn = "spent", t.Status.UsedBy.CSRName
 				case now.After(t.Spec.Expiration.Time):
-					state = "expired"
+					r.State = "expired"
 				}
-				fmt.Fprintf(w, "%s\tjoin\t%s\t%s\t%s\t%s\n", cli.Printable(t.Name), describeIdentity(t.Spec.Username, t.Spec.Groups), cli.Printable(t.Spec.SignerName), t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				rows = append(rows, r)
 			}
 			for _, t := range boots.Items {
-				state := "valid"
+				r := tokenRow{ID: t.Name, Kind: "bootstrap", Username: kcsrv1alpha1.BootstrapUserPrefix + t.Name, Groups: t.Spec.ExtraGroups, SignerName: certificatesv1.KubeAPIServerClientKubeletSignerName, Expiration: t.Spec.Expiration.UTC(), State: "valid"}
 				if now.After(t.Spec.Expiration.Time) {
-					state = "expired"
+					r.State = "expired"
 				}
-				fmt.Fprintf(w, "%s\tbootstrap\t%s\t%s\t%s\t%s\n", cli.Printable(t.Name), cli.Printable(kcsrv1alpha1.BootstrapUserPrefix+t.Name), certificatesv1.KubeAPIServerClientKubeletSignerName, t.Spec.Expiration.UTC().Format(time.RFC3339), state)
+				rows = append(rows, r)
+			}
+			if output == cli.OutputJSON {
+				return cli.PrintJSON(out, rows)
+			}
+			w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tKIND\tIDENTITY\tSIGNER\tEXPIRES\tSTATE")
+			for _, r := range rows {
+				identity, state := describeIdentity(r.Username, r.Groups), r.State
+				if r.Kind == "bootstrap" {
+					identity = cli.Printable(r.Username)
+				}
+				if r.SpentOn != "" {
+					state = "spent on " + cli.Printable(r.SpentOn)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", cli.Printable(r.ID), r.Kind, identity, cli.Printable(r.SignerName), r.Expiration.Format(time.RFC3339), state)
 			}
 			return w.Flush()
 		},
 	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json: the tokens as a JSON array (never their secrets).")
+	return cmd
 }
 
 func newTokenDelete(conn *cli.Connection, out io.Writer) *cobra.Command {

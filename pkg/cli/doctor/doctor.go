@@ -52,6 +52,8 @@ type Options struct {
 	// SignerConfig is kcsr server's --signer-config, for the rules and CAs of its
 	// custom signers.
 	SignerConfig string
+	// Output is "" for the findings as lines, "json" for a JSON array.
+	Output string
 
 	Clock clock.PassiveClock
 	In    io.Reader
@@ -95,7 +97,16 @@ Exit codes: 0 healthy, 1 doctor could not check (bad flags, unreadable file, unk
 			if err != nil {
 				return err
 			}
-			report.Print(o.Out)
+			if o.Output == cli.OutputJSON {
+				if report == nil {
+					report = Report{}
+				}
+				if err := cli.PrintJSON(o.Out, report); err != nil {
+					return err
+				}
+			} else {
+				report.Print(o.Out)
+			}
 			if code := report.ExitCode(); code != ExitHealthy {
 				return &cli.ExitError{Code: code, Message: summary(report)}
 			}
@@ -107,6 +118,7 @@ Exit codes: 0 healthy, 1 doctor could not check (bad flags, unreadable file, unk
 	cmd.Flags().StringVar(&o.CertFile, "cert", "", "A certificate to check (with --kubeconfig: instead of the kubeconfig's client certificate).")
 	cmd.Flags().StringVar(&o.KeyFile, "key", "", "A private key to check against the certificate, or against the request of NAME or -f.")
 	cmd.Flags().StringVar(&o.SignerConfig, "signer-config", "", "kcsr server's signer configuration, to check custom signers' rules and CAs.")
+	cmd.Flags().StringVarP(&o.Output, "output", "o", "", "json: the findings as a JSON array of {severity, subject, cause, fix}; the exit code is the same.")
 	return cmd
 }
 
@@ -148,6 +160,9 @@ func (o *Options) Complete(args []string) error {
 
 // Validate checks that the flags name one thing to check.
 func (o *Options) Validate() error {
+	if err := cli.CheckOutput(o.Output); err != nil {
+		return err
+	}
 	switch {
 	case o.Name != "" && o.File != "":
 		return errors.New("give either a CSR NAME or -f FILE, not both")

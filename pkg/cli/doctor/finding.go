@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -116,6 +117,28 @@ func (r Report) Count(s Severity) int {
 }
 
 // Print writes one line per finding.
+// MarshalJSON writes a finding for -o json: its severity as a word.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Severity string `json:"severity"`
+		Subject  string `json:"subject"`
+		Cause    string `json:"cause"`
+		Fix      string `json:"fix,omitempty"`
+	}{f.Severity.String(), f.Subject, f.Cause, f.Fix})
+}
+
+// String is the severity as -o json writes it: ok, warning or problem.
+func (s Severity) String() string {
+	switch s {
+	case Problem:
+		return "problem"
+	case Warning:
+		return "warning"
+	default:
+		return "ok"
+	}
+}
+
 func (r Report) Print(w io.Writer) {
 	for _, f := range r {
 		fmt.Fprintln(w, f.String())

@@ -23,6 +23,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// Installed or linked as kubectl_complete-csr, kcsr completes `kubectl csr …`: kubectl
+	// runs it with the words typed so far, and expects cobra's __complete answer.
+	if filepath.Base(os.Args[0]) == "kubectl_complete-csr" {
+		os.Args = append([]string{os.Args[0], cobra.ShellCompRequestCmd}, os.Args[1:]...)
+	}
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		var exit *cli.ExitError
 		if errors.As(err, &exit) {

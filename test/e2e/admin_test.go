@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -341,4 +343,38 @@ func TestJSONOutputs(t *testing.T) {
 	r = framework.Kcsr(t, kc, "token", "list", "-o", "yaml")
 	wantExit(t, "kcsr token list -o yaml", r.ExitCode, 1, r.Stdout, r.Stderr)
 	wantContains(t, "stderr", r.Stderr, `--output "yaml" is not supported; use json`)
+}
+
+// TestCompletion: issue 16 item 9. CSR names complete from the server, --reason from RFC
+// 5280's names, and `kubectl csr` completes through kubectl_complete-csr.
+func TestCompletion(t *testing.T) {
+	s := framework.StartServer(t, "")
+	kc := s.Kubeconfig
+	dir := t.TempDir()
+	for _, name := range []string{"rahul", "priya"} {
+		req := framework.GoCSR(t, dir, name, name, nil, nil, nil)
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, name+".yaml", framework.CSRManifest(name, req, clientSigner, 3600, "client auth")))
+	}
+	r := framework.Run(t, "", framework.Binary(t), "__complete", "approve", "--kubeconfig", kc, "")
+	wantExit(t, "kcsr __complete approve", r.ExitCode, 0, r.Stdout, r.Stderr)
+	if lines := strings.Split(strings.TrimSpace(r.Stdout), "\n"); strings.Join(lines, " ") != "priya rahul :4" {
+		t.Errorf("completing kcsr approve: %q; want priya, rahul and :4 (no file completion)", r.Stdout)
+	}
+	r = framework.Run(t, "", framework.Binary(t), "__complete", "describe", "--kubeconfig", kc, "r")
+	if lines := strings.Split(strings.TrimSpace(r.Stdout), "\n"); strings.Join(lines, " ") != "rahul :4" {
+		t.Errorf("completing kcsr describe r: %q", r.Stdout)
+	}
+	r = framework.Run(t, "", framework.Binary(t), "__complete", "revoke", "--reason", "key")
+	wantContains(t, "completing kcsr revoke --reason", r.Stdout, "keyCompromise\n")
+
+	bin := t.TempDir()
+	for _, link := range []string{"kubectl-csr", "kubectl_complete-csr"} {
+		if err := os.Symlink(framework.Binary(t), filepath.Join(bin, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	r = framework.Run(t, "", framework.KubectlBinary(), "__complete", "csr", "approve", "--kubeconfig", kc, "p")
+	wantExit(t, "kubectl __complete csr approve", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "completing kubectl csr approve p", r.Stdout, "priya\n")
 }

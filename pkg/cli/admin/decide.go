@@ -137,6 +137,7 @@ forbid), since it would only end Failed.`
 		},
 	}
 	conn.AddFlags(cmd.Flags())
+	cmd.ValidArgsFunction = cli.CompleteCSRNames(&conn, 0)
 	cmd.Flags().StringVar(&d.reason, "reason", defaultReason, "The condition's reason.")
 	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+done+" by kcsr "+verb+".", "The condition's message.")
 	forceHelp := "Update the CSR even if it is already " + strings.ToLower(string(t)) + "."

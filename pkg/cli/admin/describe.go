@@ -75,6 +75,7 @@ validity and time left, and its IssuedCertificate inventory record.`,
 		},
 	}
 	conn.AddFlags(cmd.Flags())
+	cmd.ValidArgsFunction = cli.CompleteCSRNames(&conn, 1)
 	return cmd
 }
 

@@ -135,6 +135,7 @@ certificate (PEM). -l, --sort-by, --no-headers and -w (--watch) work as kubectl'
 		},
 	}
 	conn.AddFlags(cmd.Flags())
+	cmd.ValidArgsFunction = cli.CompleteCSRNames(&conn, 0)
 	f := cmd.Flags()
 	f.StringVarP(&g.output, "output", "o", "", "Output format: wide, yaml, json, name, cert, jsonpath=TEMPLATE or custom-columns=HEADER:.path,....")
 	f.StringVarP(&g.selector, "selector", "l", "", "Only CSRs with these labels (a label selector, as kubectl's -l).")

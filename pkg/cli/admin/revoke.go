@@ -150,7 +150,8 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 	conn.AddFlags(cmd.Flags())
 	sel.addFlags(cmd)
 	off.addFlags(cmd)
-	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 revocation reason.")
+	cmd.Flags().StringVar(&reason, "reason", "unspecified", "RFC 5280 revocation reason: "+strings.Join(kcsrv1alpha1.RevocationReasons, ", ")+".")
+	_ = cmd.RegisterFlagCompletionFunc("reason", cobra.FixedCompletions(kcsrv1alpha1.RevocationReasons, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&message, "message", "", "Why, for people reading the inventory.")
 	return cmd
 }

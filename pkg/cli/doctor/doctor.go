@@ -114,6 +114,7 @@ Exit codes: 0 healthy, 1 doctor could not check (bad flags, unreadable file, unk
 		},
 	}
 	o.Conn.AddFlags(cmd.Flags())
+	cmd.ValidArgsFunction = cli.CompleteCSRNames(&o.Conn, 1)
 	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "A CSR manifest or PEM request to check without a server (- for stdin).")
 	cmd.Flags().StringVar(&o.CertFile, "cert", "", "A certificate to check (with --kubeconfig: instead of the kubeconfig's client certificate).")
 	cmd.Flags().StringVar(&o.KeyFile, "key", "", "A private key to check against the certificate, or against the request of NAME or -f.")

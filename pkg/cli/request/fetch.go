@@ -53,6 +53,7 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	}
 	f := cmd.Flags()
 	o.Conn.AddFlags(f)
+	cmd.ValidArgsFunction = cli.CompleteCSRNames(&o.Conn, 1)
 	f.StringVar(&o.CertificateAuthority, "certificate-authority", "", "The cluster CA certificate (PEM) to trust and to put in NAME.kubeconfig, instead of the kubeconfig's.")
 	f.StringVar(&o.KeyFile, "key", "", "The private key the CSR was made with (default: NAME.key in --out-dir).")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.crt and NAME.kubeconfig (and of NAME.key by default).")

@@ -244,3 +244,20 @@ func (p *requestTypes) NewValue(name string, fields map[string]ref.Val) ref.Val 
 	}
 	return p.Provider.NewValue(name, fields)
 }
+
+// declared spells the one variable and its fields, in Go field order, nested objects in
+// braces: what a policy can read, for a compile error about a name that is not there.
+func (s requestSchemas) declared() string {
+	var spell func(schema *objectSchema) string
+	spell = func(schema *objectSchema) string {
+		parts := make([]string, len(schema.names))
+		for i, name := range schema.names {
+			parts[i] = name
+			if nested, ok := s[schema.fields[name].Type.TypeName()]; ok {
+				parts[i] += "{" + spell(nested) + "}"
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	return requestVar + "{" + spell(s[celTypePrefix+"Request"]) + "}"
+}

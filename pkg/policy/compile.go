@@ -206,7 +206,13 @@ func compileExpression(env *cel.Env, source string) (*expression, string) {
 	ast, iss := env.Compile(source)
 	if iss.Err() != nil {
 		// Every identifier lives in the root container; CEL saying so only confuses.
-		return nil, strings.ReplaceAll(iss.Err().Error(), " (in container '')", "")
+		msg := strings.ReplaceAll(iss.Err().Error(), " (in container '')", "")
+		if strings.Contains(msg, "undeclared reference") || strings.Contains(msg, "undefined field") {
+			if schemas, err := celSchemas(); err == nil {
+				msg += "\n the names a policy can read: " + schemas.declared()
+			}
+		}
+		return nil, msg
 	}
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, fmt.Sprintf("the expression must evaluate to a bool, not %s", t)

@@ -73,13 +73,14 @@ func TestCompile(t *testing.T) {
 			),
 			wantErr: `policy "developers": rules[1].expression "own-cn": ERROR: <input>:1:31: undeclared reference to 'requst'
  | request.subject.commonName == requst.requester.username
- | ..............................^`,
+ | ..............................^
+ the names a policy can read: request{signerName, subject{commonName, organizations, organizationalUnits}, dnsNames, ipAddresses, uris, emailAddresses, key{algorithm, size, curve}, signatureAlgorithm, usages, expirationSeconds, requester{username, uid, groups, extra}}`,
 		},
 		{
 			name:    "a misspelt field",
 			policy:  "p",
 			spec:    withRules(Rule{Name: "cn", Expression: "request.subject.commonNme == 'x'"}),
-			wantErr: "policy \"p\": rules[0].expression \"cn\": ERROR: <input>:1:16: undefined field 'commonNme'\n | request.subject.commonNme == 'x'\n | ...............^",
+			wantErr: "policy \"p\": rules[0].expression \"cn\": ERROR: <input>:1:16: undefined field 'commonNme'\n | request.subject.commonNme == 'x'\n | ...............^\n the names a policy can read: request{signerName, subject{commonName, organizations, organizationalUnits}, dnsNames, ipAddresses, uris, emailAddresses, key{algorithm, size, curve}, signatureAlgorithm, usages, expirationSeconds, requester{username, uid, groups, extra}}",
 		},
 		{
 			name:    "a type mismatch",

@@ -58,8 +58,16 @@ func TestApprovalPolicies(t *testing.T) {
 	// (b) a broken expression is refused at create, with the CEL error and its position.
 	broken := strings.Replace(developersPolicy, "request.subject.commonName == request.requester.username", "request.subject.commonName == requst.requester.username", 1)
 	r := framework.Kubectl(t, kc, "apply", "-f", framework.WriteFile(t, dir, "broken.yaml", broken))
-	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "undeclared reference to 'requst'") || !strings.Contains(r.Stderr, "own-username") || !strings.Contains(r.Stderr, "<input>:1:") {
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, "undeclared reference to 'requst'") || !strings.Contains(r.Stderr, "own-username") || !strings.Contains(r.Stderr, "<input>:1:") ||
+		!strings.Contains(r.Stderr, "the names a policy can read: request{signerName, subject{commonName,") {
 		t.Errorf("broken policy: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	// A policy author finds the CEL variables with kubectl explain (issue 16 item 7).
+	explain := framework.MustKubectl(t, kc, "explain", "approvalpolicy.spec.rules")
+	for _, want := range []string{"request.subject.commonName", "request.requester.username", "request.key.algorithm", "expression", "CEL boolean expression over request"} {
+		if !strings.Contains(explain, want) {
+			t.Errorf("kubectl explain approvalpolicy.spec.rules lacks %q:\n%s", want, explain)
+		}
 	}
 	if g := framework.Kubectl(t, kc, "get", "approvalpolicies", "developers"); g.ExitCode == 0 {
 		t.Errorf("the broken policy was stored")

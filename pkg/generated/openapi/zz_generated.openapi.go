@@ -20430,14 +20430,16 @@ func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicy(ref common.ReferenceCallback) 
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec"),
+							Description: "Spec is what the policy decides, and for which requests.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.ApprovalPolicySpec"),
 						},
 					},
 				},
@@ -20472,13 +20474,15 @@ func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicyList(ref common.ReferenceCallba
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items are the ApprovalPolicies.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20520,14 +20524,14 @@ func schema_pkg_apis_kcsr_v1alpha1_ApprovalPolicySpec(ref common.ReferenceCallba
 					},
 					"match": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Match is a CEL boolean expression; the policy applies only to requests for which it is true. Empty: it applies to every request of its signers.",
+							Description: "Match is a CEL boolean expression; the policy applies only to requests for which it is true. Empty: it applies to every request of its signers. It reads the one variable, request, as the rules do (see rules).",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"rules": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Rules are CEL boolean expressions, each named; Message is shown when one is false.",
+							Description: "Rules are CEL boolean expressions, each named; the policy's action is taken when every rule is true. Each reads one variable, request, the decoded CSR: request.signerName; request.subject.commonName, .organizations, .organizationalUnits; request.dnsNames, .ipAddresses, .uris, .emailAddresses (the subject alternative names); request.key.algorithm (\"RSA\", \"ECDSA\", \"Ed25519\"), .size (bits), .curve (\"P-256\"…); request.signatureAlgorithm; request.usages; request.expirationSeconds (0 when unset); request.requester.username, .uid, .groups, .extra (who created the CSR, as the server authenticated them). Lists are never null. Kubernetes' CEL libraries are there (strings, lists, sets, regex, ip() and cidr()). Example: request.subject.commonName == request.requester.username && request.expirationSeconds <= 86400.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -20585,14 +20589,16 @@ func schema_pkg_apis_kcsr_v1alpha1_BootstrapToken(ref common.ReferenceCallback) 
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec"),
+							Description: "Spec is what the token allows.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.BootstrapTokenSpec"),
 						},
 					},
 				},
@@ -20627,13 +20633,15 @@ func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenList(ref common.ReferenceCallba
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items are the BootstrapTokens.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20703,8 +20711,9 @@ func schema_pkg_apis_kcsr_v1alpha1_BootstrapTokenSpec(ref common.ReferenceCallba
 					},
 					"description": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Description says what the token is for, for people.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -20739,20 +20748,23 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificate(ref common.ReferenceCallbac
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateSpec"),
+							Description: "Spec is what was issued, to whom, on whose request. It never changes.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateSpec"),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateStatus"),
+							Description: "Status is what happened to the certificate since: its revocation.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.IssuedCertificateStatus"),
 						},
 					},
 				},
@@ -20787,13 +20799,15 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateList(ref common.ReferenceCal
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items are the IssuedCertificates.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20853,14 +20867,15 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"commonName": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CommonName, Organizations and OrganizationalUnits are the subject's.",
+							Description: "CommonName is the subject's CN: the user name the certificate logs in as.",
 							Type:        []string{"string"},
 							Format:      "",
 						},
 					},
 					"organizations": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Organizations are the subject's O values: the groups the certificate logs in with.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20873,7 +20888,8 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"organizationalUnits": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "OrganizationalUnits are the subject's OU values.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20886,7 +20902,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"dnsNames": {
 						SchemaProps: spec.SchemaProps{
-							Description: "DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names.",
+							Description: "DNSNames are the DNS subject alternative names.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -20900,7 +20916,8 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"ipAddresses": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "IPAddresses are the IP address subject alternative names, in text form.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20913,7 +20930,8 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"uris": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "URIs are the URI subject alternative names (a SPIFFE ID, for instance).",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20926,7 +20944,8 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"emailAddresses": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "EmailAddresses are the e-mail subject alternative names.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -20961,13 +20980,14 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"notBefore": {
 						SchemaProps: spec.SchemaProps{
-							Description: "NotBefore and NotAfter are the certificate's validity.",
+							Description: "NotBefore is the start of the certificate's validity.",
 							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"notAfter": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(metav1.Time{}.OpenAPIModelName()),
+							Description: "NotAfter is the end of the certificate's validity; the record may be deleted once it has passed, and is, --inventory-retention later.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
 					"requester": {
@@ -20979,7 +20999,7 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"csrName": {
 						SchemaProps: spec.SchemaProps{
-							Description: "CSRName and CSRUID identify the CertificateSigningRequest answered. Both are empty for a certificate of the server's own PKI (signerName kcsr.dev/pki), which answered no CSR; csrUID is required otherwise.",
+							Description: "CSRName is the name of the CertificateSigningRequest answered; empty for a certificate of the server's own PKI (signerName kcsr.dev/pki), which answered no CSR.",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -20987,9 +21007,10 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 					},
 					"csrUID": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "CSRUID is the UID of the CertificateSigningRequest answered, and the record's name; empty only for a certificate of the server's own PKI.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"certificate": {
@@ -21052,20 +21073,23 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinToken(ref common.ReferenceCallback) commo
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+							Description: "Standard object's metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
 						},
 					},
 					"spec": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec"),
+							Description: "Spec is what the token allows.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenSpec"),
 						},
 					},
 					"status": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus"),
+							Description: "Status records the token's use.",
+							Default:     map[string]interface{}{},
+							Ref:         ref("kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1.JoinTokenStatus"),
 						},
 					},
 				},
@@ -21100,13 +21124,15 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenList(ref common.ReferenceCallback) c
 					},
 					"metadata": {
 						SchemaProps: spec.SchemaProps{
-							Default: map[string]interface{}{},
-							Ref:     ref(metav1.ListMeta{}.OpenAPIModelName()),
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
 						},
 					},
 					"items": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Items are the JoinTokens.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -21178,7 +21204,7 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) c
 					},
 					"dnsNames": {
 						SchemaProps: spec.SchemaProps{
-							Description: "DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names the CSR may carry: every name in the request must be listed here (the request may carry fewer). Empty: the request may carry no name of that kind.",
+							Description: "DNSNames are the DNS subject alternative names the CSR may carry: every one in the request must be listed here (the request may carry fewer). Empty: none. The same holds for ipAddresses, uris and emailAddresses.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -21192,7 +21218,8 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) c
 					},
 					"ipAddresses": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "IPAddresses are the IP address subject alternative names the CSR may carry.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -21205,7 +21232,8 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) c
 					},
 					"uris": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "URIs are the URI subject alternative names the CSR may carry.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -21218,7 +21246,8 @@ func schema_pkg_apis_kcsr_v1alpha1_JoinTokenSpec(ref common.ReferenceCallback) c
 					},
 					"emailAddresses": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "EmailAddresses are the e-mail subject alternative names the CSR may carry.",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -21275,22 +21304,25 @@ func schema_pkg_apis_kcsr_v1alpha1_PolicyRule(ref common.ReferenceCallback) comm
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Name names the rule in verdicts and events.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"expression": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "Expression is a CEL boolean expression over request (see spec.rules).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"message": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Message is shown when the expression is false: what the requester should change.",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 				},
@@ -21309,19 +21341,22 @@ func schema_pkg_apis_kcsr_v1alpha1_Requester(ref common.ReferenceCallback) commo
 				Properties: map[string]spec.Schema{
 					"username": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "Username is the user who created the CSR (its spec.username).",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"uid": {
 						SchemaProps: spec.SchemaProps{
-							Type:   []string{"string"},
-							Format: "",
+							Description: "UID is that user's UID, when the authenticator gave one (spec.uid).",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"groups": {
 						SchemaProps: spec.SchemaProps{
-							Type: []string{"array"},
+							Description: "Groups are that user's groups (spec.groups).",
+							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
 									SchemaProps: spec.SchemaProps{
@@ -21391,21 +21426,24 @@ func schema_pkg_apis_kcsr_v1alpha1_TokenUse(ref common.ReferenceCallback) common
 				Properties: map[string]spec.Schema{
 					"csrName": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "CSRName is the CSR the token was spent on.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"csrUID": {
 						SchemaProps: spec.SchemaProps{
-							Default: "",
-							Type:    []string{"string"},
-							Format:  "",
+							Description: "CSRUID is that CSR's UID.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
 						},
 					},
 					"time": {
 						SchemaProps: spec.SchemaProps{
-							Ref: ref(metav1.Time{}.OpenAPIModelName()),
+							Description: "Time is when the token was spent (the CSR approved).",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
 						},
 					},
 				},

@@ -13,9 +13,12 @@ import (
 // compile is refused at create, with the CEL error and its position. Deny wins over
 // approve; guard rails (protected groups, weak keys) apply whatever the policies say.
 type ApprovalPolicy struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is what the policy decides, and for which requests.
 	Spec ApprovalPolicySpec `json:"spec"`
 }
 
@@ -24,10 +27,21 @@ type ApprovalPolicySpec struct {
 	// SignerNames the policy covers: exact names or "domain/*".
 	SignerNames []string `json:"signerNames"`
 	// Match is a CEL boolean expression; the policy applies only to requests for which it
-	// is true. Empty: it applies to every request of its signers.
+	// is true. Empty: it applies to every request of its signers. It reads the one
+	// variable, request, as the rules do (see rules).
 	// +optional
 	Match string `json:"match,omitempty"`
-	// Rules are CEL boolean expressions, each named; Message is shown when one is false.
+	// Rules are CEL boolean expressions, each named; the policy's action is taken when
+	// every rule is true. Each reads one variable, request, the decoded CSR:
+	// request.signerName; request.subject.commonName, .organizations,
+	// .organizationalUnits; request.dnsNames, .ipAddresses, .uris, .emailAddresses (the
+	// subject alternative names); request.key.algorithm ("RSA", "ECDSA", "Ed25519"),
+	// .size (bits), .curve ("P-256"…); request.signatureAlgorithm; request.usages;
+	// request.expirationSeconds (0 when unset); request.requester.username, .uid, .groups,
+	// .extra (who created the CSR, as the server authenticated them). Lists are never
+	// null. Kubernetes' CEL libraries are there (strings, lists, sets, regex, ip() and
+	// cidr()). Example: request.subject.commonName == request.requester.username &&
+	// request.expirationSeconds <= 86400.
 	Rules []PolicyRule `json:"rules"`
 	// Action is the verdict when every rule holds: Approve or Deny.
 	Action PolicyAction `json:"action"`
@@ -39,8 +53,11 @@ type ApprovalPolicySpec struct {
 
 // PolicyRule is one named CEL expression.
 type PolicyRule struct {
-	Name       string `json:"name"`
+	// Name names the rule in verdicts and events.
+	Name string `json:"name"`
+	// Expression is a CEL boolean expression over request (see spec.rules).
 	Expression string `json:"expression"`
+	// Message is shown when the expression is false: what the requester should change.
 	// +optional
 	Message string `json:"message,omitempty"`
 }
@@ -60,7 +77,10 @@ const (
 // ApprovalPolicyList is a list of ApprovalPolicies.
 type ApprovalPolicyList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items are the ApprovalPolicies.
 	Items []ApprovalPolicy `json:"items"`
 }

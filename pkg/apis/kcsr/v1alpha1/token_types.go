@@ -35,9 +35,12 @@ const JoinTokenSpentGracePeriod = 15 * time.Minute
 // holds a usable token. It authenticates as system:bootstrap:<id> in group
 // system:bootstrappers (plus ExtraGroups) until it expires.
 type BootstrapToken struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec is what the token allows.
 	Spec BootstrapTokenSpec `json:"spec"`
 }
 
@@ -55,6 +58,8 @@ type BootstrapTokenSpec struct {
 	// +optional
 	ExtraGroups []string `json:"extraGroups,omitempty"`
 	// +optional
+	// Description says what the token is for, for people.
+	// +optional
 	Description string `json:"description,omitempty"`
 }
 
@@ -63,8 +68,11 @@ type BootstrapTokenSpec struct {
 // BootstrapTokenList is a list of BootstrapTokens.
 type BootstrapTokenList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items are the BootstrapTokens.
 	Items []BootstrapToken `json:"items"`
 }
 
@@ -81,10 +89,15 @@ type BootstrapTokenList struct {
 // CSRs. Creating or changing a join token needs "approve" on its signer: minting one is
 // approving its certificate in advance. Only the SHA-256 of the secret is stored.
 type JoinToken struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   JoinTokenSpec   `json:"spec"`
+	// Spec is what the token allows.
+	Spec JoinTokenSpec `json:"spec"`
+	// Status records the token's use.
+	// +optional
 	Status JoinTokenStatus `json:"status,omitempty"`
 }
 
@@ -101,15 +114,18 @@ type JoinTokenSpec struct {
 	Groups []string `json:"groups,omitempty"`
 	// SignerName the CSR must ask for.
 	SignerName string `json:"signerName"`
-	// DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names
-	// the CSR may carry: every name in the request must be listed here (the request may
-	// carry fewer). Empty: the request may carry no name of that kind.
+	// DNSNames are the DNS subject alternative names the CSR may carry: every one in the
+	// request must be listed here (the request may carry fewer). Empty: none. The same
+	// holds for ipAddresses, uris and emailAddresses.
 	// +optional
 	DNSNames []string `json:"dnsNames,omitempty"`
+	// IPAddresses are the IP address subject alternative names the CSR may carry.
 	// +optional
 	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// URIs are the URI subject alternative names the CSR may carry.
 	// +optional
 	URIs []string `json:"uris,omitempty"`
+	// EmailAddresses are the e-mail subject alternative names the CSR may carry.
 	// +optional
 	EmailAddresses []string `json:"emailAddresses,omitempty"`
 	// MaxExpirationSeconds caps the certificate lifetime the CSR may request; 0: the
@@ -127,9 +143,12 @@ type JoinTokenStatus struct {
 
 // TokenUse names the CSR a token was spent on.
 type TokenUse struct {
-	CSRName string      `json:"csrName"`
-	CSRUID  string      `json:"csrUID"`
-	Time    metav1.Time `json:"time"`
+	// CSRName is the CSR the token was spent on.
+	CSRName string `json:"csrName"`
+	// CSRUID is that CSR's UID.
+	CSRUID string `json:"csrUID"`
+	// Time is when the token was spent (the CSR approved).
+	Time metav1.Time `json:"time"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
@@ -137,7 +156,10 @@ type TokenUse struct {
 // JoinTokenList is a list of JoinTokens.
 type JoinTokenList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items are the JoinTokens.
 	Items []JoinToken `json:"items"`
 }

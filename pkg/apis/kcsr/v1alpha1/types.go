@@ -28,10 +28,15 @@ import (
 // the CRL and OCSP read the inventory, and a certificate without its record could neither
 // be refused nor revoked.
 type IssuedCertificate struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Standard object's metadata.
+	// +optional
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   IssuedCertificateSpec   `json:"spec"`
+	// Spec is what was issued, to whom, on whose request. It never changes.
+	Spec IssuedCertificateSpec `json:"spec"`
+	// Status is what happened to the certificate since: its revocation.
+	// +optional
 	Status IssuedCertificateStatus `json:"status,omitempty"`
 }
 
@@ -48,31 +53,39 @@ type IssuedCertificateSpec struct {
 	// Issuer is the issuing CA's subject, in RFC 2253 form.
 	Issuer string `json:"issuer"`
 
-	// CommonName, Organizations and OrganizationalUnits are the subject's.
-	CommonName          string   `json:"commonName,omitempty"`
-	Organizations       []string `json:"organizations,omitempty"`
+	// CommonName is the subject's CN: the user name the certificate logs in as.
+	CommonName string `json:"commonName,omitempty"`
+	// Organizations are the subject's O values: the groups the certificate logs in with.
+	Organizations []string `json:"organizations,omitempty"`
+	// OrganizationalUnits are the subject's OU values.
 	OrganizationalUnits []string `json:"organizationalUnits,omitempty"`
-	// DNSNames, IPAddresses, URIs and EmailAddresses are the subject alternative names.
-	DNSNames       []string `json:"dnsNames,omitempty"`
-	IPAddresses    []string `json:"ipAddresses,omitempty"`
-	URIs           []string `json:"uris,omitempty"`
+	// DNSNames are the DNS subject alternative names.
+	DNSNames []string `json:"dnsNames,omitempty"`
+	// IPAddresses are the IP address subject alternative names, in text form.
+	IPAddresses []string `json:"ipAddresses,omitempty"`
+	// URIs are the URI subject alternative names (a SPIFFE ID, for instance).
+	URIs []string `json:"uris,omitempty"`
+	// EmailAddresses are the e-mail subject alternative names.
 	EmailAddresses []string `json:"emailAddresses,omitempty"`
 	// Usages are the key usages the certificate was issued with.
 	Usages []certificatesv1.KeyUsage `json:"usages,omitempty"`
 	// KeyAlgorithm describes the subject's public key, e.g. "ECDSA P-256" or "RSA 2048".
 	KeyAlgorithm string `json:"keyAlgorithm,omitempty"`
 
-	// NotBefore and NotAfter are the certificate's validity.
+	// NotBefore is the start of the certificate's validity.
 	NotBefore metav1.Time `json:"notBefore"`
-	NotAfter  metav1.Time `json:"notAfter"`
+	// NotAfter is the end of the certificate's validity; the record may be deleted once
+	// it has passed, and is, --inventory-retention later.
+	NotAfter metav1.Time `json:"notAfter"`
 
 	// Requester is who created the CSR, as the server recorded it.
 	Requester Requester `json:"requester"`
-	// CSRName and CSRUID identify the CertificateSigningRequest answered. Both are empty
-	// for a certificate of the server's own PKI (signerName kcsr.dev/pki), which answered
-	// no CSR; csrUID is required otherwise.
+	// CSRName is the name of the CertificateSigningRequest answered; empty for a
+	// certificate of the server's own PKI (signerName kcsr.dev/pki), which answered no CSR.
 	CSRName string `json:"csrName"`
-	CSRUID  string `json:"csrUID"`
+	// CSRUID is the UID of the CertificateSigningRequest answered, and the record's name;
+	// empty only for a certificate of the server's own PKI.
+	CSRUID string `json:"csrUID"`
 
 	// Certificate is the issued certificate, PEM encoded.
 	Certificate []byte `json:"certificate"`
@@ -93,9 +106,12 @@ const SignerLabel = "kcsr.dev/signer"
 
 // Requester is the identity that created a CSR.
 type Requester struct {
-	Username string   `json:"username,omitempty"`
-	UID      string   `json:"uid,omitempty"`
-	Groups   []string `json:"groups,omitempty"`
+	// Username is the user who created the CSR (its spec.username).
+	Username string `json:"username,omitempty"`
+	// UID is that user's UID, when the authenticator gave one (spec.uid).
+	UID string `json:"uid,omitempty"`
+	// Groups are that user's groups (spec.groups).
+	Groups []string `json:"groups,omitempty"`
 }
 
 // IssuedCertificateStatus is what happened to the certificate after issuance.
@@ -133,7 +149,10 @@ type Revocation struct {
 // IssuedCertificateList is a list of IssuedCertificates.
 type IssuedCertificateList struct {
 	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
 	metav1.ListMeta `json:"metadata,omitempty"`
 
+	// Items are the IssuedCertificates.
 	Items []IssuedCertificate `json:"items"`
 }

@@ -48,6 +48,9 @@ type ExtraConfig struct {
 	// InRequest, when set, decides and signs CSRs in the requests that create and approve
 	// them (docs/design/one-write.md); without it the controllers do all of it.
 	InRequest *InRequest
+	// OwnCSRs, when set, says whose CSR reads are limited to their own CSRs
+	// (pkg/authz/own).
+	OwnCSRs certificatesigningrequest.OwnScope
 	// InventoryLookup, when set, answers field-selector lists of IssuedCertificates on
 	// the fields it indexes (the server's inventory.Index.Lookup).
 	InventoryLookup issuedcertificate.Lookup
@@ -131,7 +134,7 @@ func (c CompletedConfig) New() (*Server, error) {
 			in.Decider = &issuance.Decider{Authorize: issuance.Authorizer(c.ExtraConfig.Authorizer), Policies: x.Policies}
 		}
 	}
-	csrStorage, err := certificatesigningrequest.NewStorage(Scheme, optsGetter, in)
+	csrStorage, err := certificatesigningrequest.NewStorage(Scheme, optsGetter, in, c.ExtraConfig.OwnCSRs)
 	if err != nil {
 		return nil, err
 	}

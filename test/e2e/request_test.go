@@ -304,8 +304,23 @@ func TestRenew(t *testing.T) {
 	// Without permission to create CSRs, the renewal says what to ask for.
 	r = framework.Run(t, "", framework.Binary(t), "renew", "--kubeconfig", userKC)
 	wantExit(t, "kcsr renew without RBAC", r.ExitCode, 5, r.Stdout, r.Stderr)
-	wantContains(t, "stderr", r.Stderr, "kubectl create clusterrolebinding rahul-csrs --clusterrole system:node-bootstrapper --user rahul")
-	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "rahul-renews", "--clusterrole", "system:node-bootstrapper", "--user", "rahul")
+	wantContains(t, "stderr", r.Stderr, "kubectl create clusterrolebinding rahul-self-renewal --clusterrole kcsr:self-renewal --user rahul")
+	// The least privilege (issue 16 item 6): CSRs for rahul only, and rahul's only to read.
+	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "rahul-self-renewal", "--clusterrole", "kcsr:self-renewal", "--user", "rahul")
+	other := framework.GoCSR(t, out, "someone-else", "someone-else", nil, nil, nil)
+	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, out, "someone-else.yaml", framework.CSRManifest("someone-else", other, clientSigner, 3600, "client auth")))
+	// The CSR named rahul was created by the administrator: not rahul's either.
+	if got := framework.MustKubectl(t, userKC, "get", "csr", "-o", "name"); strings.TrimSpace(got) != "" {
+		t.Errorf("rahul lists the CSRs: %q; want none (he created none yet)", got)
+	}
+	if r := framework.Kubectl(t, userKC, "get", "csr", "someone-else"); r.ExitCode == 0 || !strings.Contains(r.Stderr, "NotFound") {
+		t.Errorf("rahul reads someone else's CSR: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	bob := framework.GoCSR(t, out, "as-bob", "bob", []string{"developers"}, nil, nil)
+	r = framework.Kubectl(t, userKC, "create", "-f", framework.WriteFile(t, out, "as-bob.yaml", framework.CSRManifest("as-bob", bob, clientSigner, 3600, "client auth")))
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `you may create CSRs only for yourself`) || !strings.Contains(r.Stderr, `the CN must be your user name "rahul" (it is "bob")`) {
+		t.Errorf("rahul asks for bob's certificate: exit %d\n%s", r.ExitCode, r.Combined())
+	}
 
 	r = framework.Run(t, "", framework.Binary(t), "renew", "--kubeconfig", userKC)
 	wantExit(t, "kcsr renew", r.ExitCode, 0, r.Stdout, r.Stderr)
@@ -325,6 +340,9 @@ func TestRenew(t *testing.T) {
 		t.Errorf("kubeconfig after renewal: %v %v, want mode 0600", fi.Mode(), err)
 	}
 	wantWhoami(t, userKC, "rahul", "developers")
+	if got := strings.Fields(framework.MustKubectl(t, userKC, "get", "csr", "-o", "name")); len(got) != 1 || !strings.HasPrefix(got[0], "certificatesigningrequest.certificates.k8s.io/rahul-renew-") {
+		t.Errorf("rahul lists the CSRs: %q; want his renewal only", got)
+	}
 
 	// --watch: two renewals in a row, then SIGINT stops it cleanly.
 	p := framework.StartProcess(t, framework.Binary(t), "renew", "--kubeconfig", userKC, "--watch", "--renew-window", "0,0.001")

@@ -44,6 +44,9 @@ const (
 	Joiner = "kcsr:joiner"
 	// Revoker may revoke issued certificates; it is not bound to anyone by default.
 	Revoker = "kcsr:revoker"
+	// SelfRenewal lets a user create CSRs for themselves and read their own CSRs only
+	// (pkg/authz/own): what kcsr renew needs. It is not bound to anyone by default.
+	SelfRenewal = "kcsr:self-renewal"
 )
 
 const (
@@ -119,6 +122,12 @@ func ClusterRoles() []rbacv1.ClusterRole {
 			ObjectMeta: metav1.ObjectMeta{Name: Joiner},
 			Rules: []rbacv1.PolicyRule{
 				resourceRule(verbs("create", "get", "list", "watch"), groups(certificatesGroup), "certificatesigningrequests"),
+			},
+		},
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: SelfRenewal},
+			Rules: []rbacv1.PolicyRule{
+				resourceRule(verbs("create", "get", "list", "watch"), groups(certificatesGroup), "certificatesigningrequests/own"),
 			},
 		},
 		{

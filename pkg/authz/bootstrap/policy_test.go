@@ -39,6 +39,7 @@ func TestClusterRoleNames(t *testing.T) {
 		"system:certificates.k8s.io:certificatesigningrequests:nodeclient",
 		"system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
 		"kcsr:joiner",
+		"kcsr:self-renewal",
 		"kcsr:revoker",
 		"system:certificates.k8s.io:legacy-unknown-approver",
 		"system:certificates.k8s.io:kubelet-serving-approver",

@@ -27,14 +27,14 @@ const (
 // CheckValidity checks that cert is valid at now and not about to expire: less than 20 %
 // of its lifetime left, or less than 24 hours of a lifetime longer than that, is a
 // warning. renew is the fix.
-func CheckValidity(subject string, cert *x509.Certificate, now time.Time, renew string) Finding {
+func CheckValidity(subject string, cert *x509.Certificate, now time.Time, renew, expired string) Finding {
 	notAfter := cert.NotAfter.UTC().Format(time.RFC3339)
 	switch {
 	case now.Before(cert.NotBefore):
 		return problem(subject, fmt.Sprintf("is not valid until %s (in %s)", cert.NotBefore.UTC().Format(time.RFC3339), duration.HumanDuration(cert.NotBefore.Sub(now))),
 			"check the clock of this machine and of the CA's host")
 	case !now.Before(cert.NotAfter):
-		return problem(subject, fmt.Sprintf("expired at %s (%s ago)", notAfter, duration.HumanDuration(now.Sub(cert.NotAfter))), renew)
+		return problem(subject, fmt.Sprintf("expired at %s (%s ago)", notAfter, duration.HumanDuration(now.Sub(cert.NotAfter))), expired)
 	}
 	left, lifetime := cert.NotAfter.Sub(now), cert.NotAfter.Sub(cert.NotBefore)
 	share := float64(left) / float64(lifetime)
@@ -44,6 +44,10 @@ func CheckValidity(subject string, cert *x509.Certificate, now time.Time, renew 
 	}
 	return ok(subject, fmt.Sprintf("valid until %s (%s left)", notAfter, duration.HumanDuration(left)))
 }
+
+// NewCertificate is the way to a certificate when the current one can no longer
+// authenticate its own renewal (expired or revoked): kcsr renew refuses then.
+const NewCertificate = "get a new one: kcsr request with an administrator's kubeconfig, or kcsr join with the command of a join token an administrator makes (kcsr token create --user CN --print-join-command)"
 
 // CheckKeyMatch checks that the private key keyPEM belongs to pub, the public key of
 // against ("the certificate", "the request").
@@ -100,7 +104,7 @@ func CheckInventory(cert *x509.Certificate, records []kcsrv1alpha1.IssuedCertifi
 			if rev.Message != "" {
 				cause += ": " + rev.Message
 			}
-			return problem(subject, cause, "the API server refuses it: request a new certificate")
+			return problem(subject, cause, "the API server refuses it, and it cannot authenticate its own renewal: "+NewCertificate)
 		}
 		return ok(subject, fmt.Sprintf("recorded as IssuedCertificate %s (serial %s)", r.Name, serial))
 	}

@@ -24,9 +24,9 @@ func TestCheckValidity(t *testing.T) {
 		{name: "fine", notBefore: epoch.Add(-day), notAfter: epoch.Add(9 * day),
 			want: "✓ certificate: valid until 2030-01-10T00:00:00Z (9d left)"},
 		{name: "expired", notBefore: epoch.Add(-2 * day), notAfter: epoch.Add(-3 * time.Hour),
-			want: "✗ certificate: expired at 2029-12-31T21:00:00Z (3h ago): renew it"},
+			want: "✗ certificate: expired at 2029-12-31T21:00:00Z (3h ago): get a new one"},
 		{name: "expires this very second", notBefore: epoch.Add(-day), notAfter: epoch,
-			want: "✗ certificate: expired at 2030-01-01T00:00:00Z (0s ago): renew it"},
+			want: "✗ certificate: expired at 2030-01-01T00:00:00Z (0s ago): get a new one"},
 		{name: "not valid yet", notBefore: epoch.Add(2 * time.Hour), notAfter: epoch.Add(day),
 			want: "✗ certificate: is not valid until 2030-01-01T02:00:00Z (in 120m): check the clock of this machine and of the CA's host"},
 		{name: "less than 24h left of a year", notBefore: epoch.Add(-364 * day), notAfter: epoch.Add(23 * time.Hour),
@@ -45,7 +45,7 @@ func TestCheckValidity(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cert := certificate(t, "rahul", key.Public(), nil, key, tc.notBefore, tc.notAfter, false)
-			if got := CheckValidity("certificate", cert, epoch, renew).String(); got != tc.want {
+			if got := CheckValidity("certificate", cert, epoch, renew, "get a new one").String(); got != tc.want {
 				t.Errorf("\n got: %s\nwant: %s", got, tc.want)
 			}
 		})
@@ -115,7 +115,7 @@ func TestCheckInventory(t *testing.T) {
 	}{
 		{name: "recorded", records: []kcsrv1alpha1.IssuedCertificate{record("abc", nil)}, want: "✓ inventory: recorded as IssuedCertificate 0f1e (serial abc)"},
 		{name: "revoked", records: []kcsrv1alpha1.IssuedCertificate{record("abc", &kcsrv1alpha1.Revocation{Time: metav1.NewTime(epoch), Reason: "keyCompromise", Message: "laptop stolen"})},
-			want: "✗ inventory: the certificate (serial abc) was revoked at 2030-01-01T00:00:00Z (keyCompromise): laptop stolen: the API server refuses it: request a new certificate"},
+			want: "✗ inventory: the certificate (serial abc) was revoked at 2030-01-01T00:00:00Z (keyCompromise): laptop stolen: the API server refuses it, and it cannot authenticate its own renewal: " + NewCertificate},
 		{name: "another serial", records: []kcsrv1alpha1.IssuedCertificate{record("def", nil)},
 			want: "⚠ inventory: no IssuedCertificate records serial abc: every certificate kcsr issues is recorded: this one was issued by another signer, or its record was deleted"},
 		{name: "forbidden", err: errors.New("forbidden"),

@@ -253,9 +253,9 @@ func (o *Options) checkCertAndKey(certSubject string, certPEM []byte, keySubject
 	}
 	renew := "request a new certificate (kcsr request)"
 	if client {
-		renew = "renew it: kcsr renew --kubeconfig FILE, or request a new one (kcsr request)"
+		renew = "renew it before it expires: kcsr renew --kubeconfig FILE"
 	}
-	report = Report{CheckValidity(fmt.Sprintf("%s (CN=%s)", certSubject, cert.Subject.CommonName), cert, o.Clock.Now(), renew)}
+	report = Report{CheckValidity(fmt.Sprintf("%s (CN=%s)", certSubject, cert.Subject.CommonName), cert, o.Clock.Now(), renew, NewCertificate)}
 	if client {
 		report = append(report, CheckClientAuth(certSubject, cert)...)
 	}
@@ -292,7 +292,7 @@ func (o *Options) runKubeconfig(ctx context.Context) (Report, error) {
 		report = append(report, problem(fmt.Sprintf("cluster %q", cluster), "certificate-authority-data holds no PEM certificate", "embed the cluster CA: kubectl config set-cluster "+cluster+" --certificate-authority=ca.crt --embed-certs"))
 	}
 	for _, ca := range cas {
-		report = append(report, CheckValidity(fmt.Sprintf("cluster CA %q", ca.Subject.String()), ca, now, "the cluster's CA must be renewed by its administrator, then put in certificate-authority-data"))
+		report = append(report, CheckValidity(fmt.Sprintf("cluster CA %q", ca.Subject.String()), ca, now, "the cluster's CA must be renewed by its administrator, then put in certificate-authority-data", "the cluster's CA must be renewed by its administrator, then put in certificate-authority-data"))
 	}
 
 	if o.CertFile != "" {
@@ -410,7 +410,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 			report = append(report, problem("status.certificate", fmt.Sprintf("is not a PEM certificate (%v)", err), "the signer wrote a broken certificate: create a new CSR"))
 		} else {
 			report = append(report, CheckValidity(fmt.Sprintf("certificate (serial %s)", cert.SerialNumber.Text(16)), cert, now,
-				"renew it: kcsr renew --kubeconfig FILE, or request a new one (kcsr request)"))
+				"renew it before it expires: kcsr renew --kubeconfig FILE", NewCertificate))
 			if kcsrServed {
 				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
 				report = append(report, CheckInventory(cert, records, err))

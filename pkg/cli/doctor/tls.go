@@ -116,7 +116,7 @@ func CheckAuthentication(user *authenticationv1.UserInfo, err error) []Finding {
 		return []Finding{ok(subject, cause)}
 	case apierrors.IsUnauthorized(err):
 		return []Finding{problem(subject, "the server does not accept them (401 Unauthorized): the client certificate expired, was revoked or is not signed by a CA the server trusts for clients, or the token is wrong",
-			"renew the certificate (kcsr renew --kubeconfig FILE) or request a new one (kcsr request)")}
+			"a certificate the server refuses cannot authenticate its own renewal: "+NewCertificate+"; a wrong token: ask for a new one")}
 	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), err == nil:
 		// The server does not serve SelfSubjectReview, or does not let this user ask.
 		return nil

@@ -148,7 +148,7 @@ func (o *Obtainer) submit(waitCtx context.Context, timedOut func() bool, r Reque
 	case waitCtx.Err() != nil:
 		return nil, exitf(ExitTimeout, "interrupted before the CSR was created; %s", noFilesWritten)
 	case apierrors.IsForbidden(err):
-		return nil, exitf(ExitServerError, "create the CSR: %v; an administrator can allow it, e.g. kubectl create clusterrolebinding %s-csrs --clusterrole system:node-bootstrapper --user %s", err, r.Identity.CommonName, r.Identity.CommonName)
+		return nil, exitf(ExitServerError, "create the CSR: %v; an administrator can allow it, e.g. kubectl create clusterrolebinding %s-self-renewal --clusterrole kcsr:self-renewal --user %s (CSRs for %s only, on kcsr server)", err, r.Identity.CommonName, r.Identity.CommonName, r.Identity.CommonName)
 	default:
 		return nil, apiError("create the CSR", err)
 	}

@@ -37,10 +37,12 @@ import (
 	"kcsr.dev/kcsr/pkg/admission/certificates/subjectrestriction"
 	issuanceadmission "kcsr.dev/kcsr/pkg/admission/issuance"
 	"kcsr.dev/kcsr/pkg/admission/jointoken"
+	"kcsr.dev/kcsr/pkg/admission/owncsr"
 	revocationadmission "kcsr.dev/kcsr/pkg/admission/revocation"
 	"kcsr.dev/kcsr/pkg/apiserver"
 	"kcsr.dev/kcsr/pkg/authn"
 	"kcsr.dev/kcsr/pkg/authz/bootstrap"
+	"kcsr.dev/kcsr/pkg/authz/own"
 	authzrbac "kcsr.dev/kcsr/pkg/authz/rbac"
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/controller/manager"
@@ -420,9 +422,17 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		factory.Rbac().V1().ClusterRoleBindings().Lister(),
 	)
 	rbac := authzrbac.New(roles, bindings)
+	privileged := authorizerunion.NamedAuthorizer{AuthorizerName: user.SystemPrivilegedGroup, Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)}
+	direct, err := authorizerunion.New(privileged, authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbac})
+	if err != nil {
+		return nil, err
+	}
+	// certificatesigningrequests/own grants the same verbs on the user's own CSRs only.
+	ownCSRs := own.Authorizer{Direct: direct}
 	authz, err := authorizerunion.New(
-		authorizerunion.NamedAuthorizer{AuthorizerName: user.SystemPrivilegedGroup, Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		privileged,
 		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbac},
+		authorizerunion.NamedAuthorizer{AuthorizerName: "own-csrs", Authorizer: ownCSRs},
 	)
 	if err != nil {
 		return nil, err
@@ -437,6 +447,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		revocationadmission.New(authz),
 		issuanceadmission.New(authz, guardRails),
 		jointoken.New(kcsrFactory.Kcsr().V1alpha1().JoinTokens().Lister(), csrInformer.Informer().GetIndexer(), clock.RealClock{}),
+		owncsr.New(ownCSRs),
 	)
 
 	if err := o.Audit.ApplyTo(&generic.Config); err != nil {
@@ -455,6 +466,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 			Escalation:   authzrbac.NewEscalationChecker(authz, rbac, roles),
 			// Field-selector lookups of the inventory from the index, not a scan of it.
 			InventoryLookup: revocation.Lookup,
+			OwnCSRs:         ownCSRs.Scoped,
 		},
 	}
 	return &config{api: api, url: serverURL(generic.SecureServing), kcsrInformers: kcsrFactory, inventory: revocation, kubeInformers: factory}, nil

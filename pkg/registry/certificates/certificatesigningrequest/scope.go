@@ -18,16 +18,21 @@ import (
 // A join identity (system:join:<id>) reads only the CSRs it created: a join token is given
 // to someone outside the cluster's administration, who has no business seeing other
 // people's requests and certificates. RBAC's kcsr:joiner role lets it get, list and watch
-// CSRs; these methods narrow what it gets back to spec.username == its own name. Others
-// read as RBAC allows, as in Kubernetes (system:node-bootstrapper included).
+// CSRs; these methods narrow what it gets back to spec.username == its own name. So are
+// the users who may read CSRs only through certificatesigningrequests/own (the
+// kcsr:self-renewal role, pkg/authz/own). Others read as RBAC allows, as in Kubernetes
+// (system:node-bootstrapper included).
 
 // ownerScope returns the user name a request's reads are limited to, if they are.
-func ownerScope(ctx context.Context) (string, bool) {
+func (r *REST) ownerScope(ctx context.Context, verb string) (string, bool) {
 	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok || !strings.HasPrefix(u.GetName(), kcsrv1alpha1.JoinUserPrefix) {
+	if !ok {
 		return "", false
 	}
-	return u.GetName(), true
+	if strings.HasPrefix(u.GetName(), kcsrv1alpha1.JoinUserPrefix) || (r.own != nil && r.own(ctx, u, verb)) {
+		return u.GetName(), true
+	}
+	return "", false
 }
 
 func ownedBy(obj runtime.Object, owner string) bool {
@@ -46,7 +51,7 @@ func (r *REST) Get(ctx context.Context, name string, options *metav1.GetOptions)
 	if err != nil {
 		return nil, err
 	}
-	if owner, scoped := ownerScope(ctx); scoped && !ownedBy(obj, owner) {
+	if owner, scoped := r.ownerScope(ctx, "get"); scoped && !ownedBy(obj, owner) {
 		return nil, apierrors.NewNotFound(certificatesv1.Resource("certificatesigningrequests"), name)
 	}
 	return obj, nil
@@ -58,7 +63,7 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err != nil {
 		return nil, err
 	}
-	owner, scoped := ownerScope(ctx)
+	owner, scoped := r.ownerScope(ctx, "list")
 	if !scoped {
 		return obj, nil
 	}
@@ -82,7 +87,7 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 	if err != nil {
 		return nil, err
 	}
-	owner, scoped := ownerScope(ctx)
+	owner, scoped := r.ownerScope(ctx, "watch")
 	if !scoped {
 		return w, nil
 	}

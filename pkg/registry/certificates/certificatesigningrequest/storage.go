@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -25,7 +26,13 @@ import (
 type REST struct {
 	*genericregistry.Store
 	in *InRequest
+	// own says whether a user may take a verb on CSRs only on their own (pkg/authz/own).
+	own OwnScope
 }
+
+// OwnScope reports whether u may take verb on CSRs only on their own: its reads are then
+// limited to the CSRs whose spec.username is u's (pkg/authz/own.Authorizer.Scoped).
+type OwnScope func(ctx context.Context, u user.Info, verb string) bool
 
 var (
 	_ rest.ShortNamesProvider = &REST{}
@@ -47,7 +54,7 @@ type Storage struct {
 
 // NewStorage returns the REST storage of the resource over optsGetter's storage backend.
 // With in, CSRs are decided and signed in the requests that create and approve them.
-func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in *InRequest) (*Storage, error) {
+func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in *InRequest, own OwnScope) (*Storage, error) {
 	strategy := NewStrategy(scheme)
 	store, err := registry.NewStore(optsGetter, registry.StoreSpec{
 		Resource: certificatesv1.Resource("certificatesigningrequests"),
@@ -116,7 +123,7 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in
 	}
 
 	return &Storage{
-		CSR:      &REST{Store: store, in: in},
+		CSR:      &REST{Store: store, in: in, own: own},
 		Status:   subresource.New(&statusStore),
 		Approval: &ApprovalREST{REST: subresource.New(&approvalStore), in: in},
 	}, nil

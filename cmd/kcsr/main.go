@@ -25,8 +25,13 @@ func main() {
 	defer stop()
 	// Installed or linked as kubectl_complete-csr, kcsr completes `kubectl csr …`: kubectl
 	// runs it with the words typed so far, and expects cobra's __complete answer.
-	if filepath.Base(os.Args[0]) == "kubectl_complete-csr" {
+	switch filepath.Base(os.Args[0]) {
+	case "kubectl_complete-csr":
 		os.Args = append([]string{os.Args[0], cobra.ShellCompRequestCmd}, os.Args[1:]...)
+		cli.Self = "kubectl csr"
+	case "kubectl-csr":
+		// The commands its messages suggest are the plugin's too.
+		cli.Self = "kubectl csr"
 	}
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		var exit *cli.ExitError

@@ -79,3 +79,7 @@ func (c *Connection) Clients() (kubernetes.Interface, kcsrclient.Interface, *res
 	}
 	return k, kc, cfg, nil
 }
+
+// Self is how the user runs this CLI, for the commands its messages suggest: "kcsr", or
+// "kubectl csr" when it runs as the kubectl plugin (main sets it).
+var Self = "kcsr"

@@ -26,4 +26,10 @@ func TestKubectlPlugin(t *testing.T) {
 	if r.ExitCode != 0 || !kcsrv1alpha1.TokenRE.MatchString(strings.TrimSpace(r.Stdout)) {
 		t.Errorf("kubectl csr token create: exit %d\n%s", r.ExitCode, r.Combined())
 	}
+	// The commands its messages suggest are the plugin's (issue 16 item 9).
+	out := t.TempDir()
+	r = framework.Run(t, "", framework.KubectlBinary(), "csr", "request", "--user", "later", "--no-wait", "--out-dir", out, "--kubeconfig", s.Kubeconfig)
+	if r.ExitCode != 0 || !strings.Contains(r.Combined(), "collect the certificate with: kubectl csr fetch later") || strings.Contains(r.Combined(), "kcsr fetch") {
+		t.Errorf("kubectl csr request --no-wait: exit %d; want the hint to say kubectl csr fetch\n%s", r.ExitCode, r.Combined())
+	}
 }

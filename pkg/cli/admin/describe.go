@@ -162,7 +162,7 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 	}
 	if v := obj.Annotations[kcsrv1alpha1.VerdictAnnotation]; v != "" {
 		p("Approval verdict", esc(v))
-		meaning := fmt.Sprintf("kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: kcsr approve %s or kcsr deny %s", esc(obj.Name), esc(obj.Name))
+		meaning := fmt.Sprintf("kcsr's approver could not decide this CSR (no approval policy approved or denied it), so it waits for a person: "+cli.Self+" approve %s or "+cli.Self+" deny %s", esc(obj.Name), esc(obj.Name))
 		if csr.StateOf(obj) != csr.Pending {
 			meaning = "kcsr's approver could not decide this CSR; it was decided afterwards (see the conditions)"
 		}

@@ -230,7 +230,7 @@ func (p *csrPrinter) print(items []certificatesv1.CertificateSigningRequest) err
 		return nil
 	case outputCert:
 		if len(items[0].Status.Certificate) == 0 {
-			return fmt.Errorf("CSR %s has no certificate yet (%s); kcsr fetch %s waits for it", cli.Printable(items[0].Name), csr.ConditionString(&items[0]), cli.Printable(items[0].Name))
+			return fmt.Errorf("CSR %s has no certificate yet (%s); "+cli.Self+" fetch %s waits for it", cli.Printable(items[0].Name), csr.ConditionString(&items[0]), cli.Printable(items[0].Name))
 		}
 		_, err := p.out.Write(items[0].Status.Certificate)
 		return err

@@ -63,7 +63,7 @@ Exit codes: 0 Approve, 2 Deny, 3 NoOpinion (left to a person), 1 error.`,
 			}
 			var obj certificatesv1.CertificateSigningRequest
 			if err := yaml.UnmarshalStrict(data, &obj); err != nil {
-				return fmt.Errorf("%s: %w (kcsr doctor -f %s explains malformed manifests)", file, err, file)
+				return fmt.Errorf("%s: %w ("+cli.Self+" doctor -f %s explains malformed manifests)", file, err, file)
 			}
 			if obj.Kind != "CertificateSigningRequest" {
 				return fmt.Errorf("%s: kind is %q, want CertificateSigningRequest", file, obj.Kind)

@@ -231,7 +231,7 @@ func (f *offboarding) run(cmd *cobra.Command, out io.Writer, conn *cli.Connectio
 		who += " in " + cli.Printable(strings.Join(f.groups, ", "))
 	}
 	if len(due) == 0 {
-		return fmt.Errorf("no valid certificate of %s to revoke (kcsr get, kubectl get issuedcertificates --field-selector spec.commonName=%s)", who, cli.Printable(f.user))
+		return fmt.Errorf("no valid certificate of %s to revoke ("+cli.Self+" get, kubectl get issuedcertificates --field-selector spec.commonName=%s)", who, cli.Printable(f.user))
 	}
 	fmt.Fprintf(out, "valid certificates of %s:\n", who)
 	for _, ic := range due {

@@ -52,7 +52,7 @@ func joinCommand(cfg *rest.Config, token, user string, groups []string, signer s
 	}
 	if err != nil {
 		args = append(args, "--ca-hash", "sha256:<the SHA-256 of the cluster CA's public key>")
-		err = fmt.Errorf("the join command lacks the CA's pin: %w; give the joining user the CA certificate instead (kcsr request --certificate-authority)", err)
+		err = fmt.Errorf("the join command lacks the CA's pin: %w; give the joining user the CA certificate instead ("+cli.Self+" request --certificate-authority)", err)
 	} else {
 		args = append(args, "--ca-hash", pki.CAPin(ca))
 	}
@@ -212,7 +212,7 @@ func newTokenCreate(conn *cli.Connection, out, errOut io.Writer) *cobra.Command 
 	f.DurationVar(&maxDuration, "max-duration", 0, "Join token: the longest certificate lifetime the CSR may request (0: the signer's maximum).")
 	f.BoolVar(&bootstrap, "bootstrap", false, "Create a kubelet bootstrap token instead of a join token.")
 	f.StringVar(&description, "description", "", "Bootstrap token: a description.")
-	f.BoolVar(&printJoin, "print-join-command", false, "Join token: print the whole kcsr join command (server, token, CA pin, identity) instead of the bare token.")
+	f.BoolVar(&printJoin, "print-join-command", false, "Join token: print the whole "+cli.Self+" join command (server, token, CA pin, identity) instead of the bare token.")
 	return cmd
 }
 
@@ -313,7 +313,7 @@ func newTokenDelete(conn *cli.Connection, out io.Writer) *cobra.Command {
 				case errJoin == nil || errBoot == nil:
 					fmt.Fprintf(out, "token %s deleted\n", id)
 				case apierrors.IsNotFound(errJoin) && apierrors.IsNotFound(errBoot):
-					errs = append(errs, fmt.Errorf("token %s not found; see kcsr token list", id))
+					errs = append(errs, fmt.Errorf("token %s not found; see "+cli.Self+" token list", id))
 				default:
 					errs = append(errs, fmt.Errorf("delete token %s: %v", id, errors.Join(errJoin, errBoot)))
 				}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 
 	"kcsr.dev/kcsr/pkg/apis/rbac/evaluation"
+	"kcsr.dev/kcsr/pkg/cli"
 )
 
 // Approver is a subject that RBAC lets approve a signer's CSRs.
@@ -120,7 +121,7 @@ func CheckApprovers(csrName, signerName string, a Approvers, err error) Finding 
 	const subject = "approvers"
 	if err != nil {
 		return warning(subject, fmt.Sprintf("cannot tell who may approve signer %q (%v)", signerName, err),
-			"run kcsr doctor as a cluster administrator to see")
+			"run "+cli.Self+" doctor as a cluster administrator to see")
 	}
 	var full, partial []string
 	for _, ap := range a.Approvers {
@@ -152,7 +153,7 @@ func CheckApprovers(csrName, signerName string, a Approvers, err error) Finding 
 		cause += ": no ClusterRole grants approve on it"
 	}
 	return problem(subject, cause, fmt.Sprintf(
-		"a cluster administrator approves it (kcsr approve %s), or binds the approvers to a ClusterRole with approve on signers %q and update on certificatesigningrequests/approval (kubectl create clusterrolebinding NAME --clusterrole=ROLE --group=GROUP)", csrName, signerName))
+		"a cluster administrator approves it ("+cli.Self+" approve %s), or binds the approvers to a ClusterRole with approve on signers %q and update on certificatesigningrequests/approval (kubectl create clusterrolebinding NAME --clusterrole=ROLE --group=GROUP)", csrName, signerName))
 }
 
 func holds(subjects []string) string {

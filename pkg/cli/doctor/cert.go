@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/pemutil"
 )
@@ -47,7 +48,9 @@ func CheckValidity(subject string, cert *x509.Certificate, now time.Time, renew,
 
 // NewCertificate is the way to a certificate when the current one can no longer
 // authenticate its own renewal (expired or revoked): kcsr renew refuses then.
-const NewCertificate = "get a new one: kcsr request with an administrator's kubeconfig, or kcsr join with the command of a join token an administrator makes (kcsr token create --user CN --print-join-command)"
+func NewCertificate() string {
+	return "get a new one: " + cli.Self + " request with an administrator's kubeconfig, or " + cli.Self + " join with the command of a join token an administrator makes (" + cli.Self + " token create --user CN --print-join-command)"
+}
 
 // CheckKeyMatch checks that the private key keyPEM belongs to pub, the public key of
 // against ("the certificate", "the request").
@@ -62,7 +65,7 @@ func CheckKeyMatch(subject string, keyPEM []byte, pub crypto.PublicKey, against 
 	}
 	return problem(subject, fmt.Sprintf("does not match %s: the key's public key is %s %s, %s's is %s %s",
 		against, csr.KeyAlgorithm(key.Public()), publicKeyID(key.Public()), against, csr.KeyAlgorithm(pub), publicKeyID(pub)),
-		"use the key the request was made from (keep NAME.key next to NAME.crt), or request a new certificate for this key (kcsr request --key FILE)")
+		"use the key the request was made from (keep NAME.key next to NAME.crt), or request a new certificate for this key ("+cli.Self+" request --key FILE)")
 }
 
 // publicKeyID is "sha256:" and the first 8 bytes of the SHA-256 of the public key's
@@ -92,7 +95,7 @@ func CheckClientAuth(subject string, cert *x509.Certificate) []Finding {
 func CheckInventory(cert *x509.Certificate, records []kcsrv1alpha1.IssuedCertificate, err error) Finding {
 	const subject = "inventory"
 	if err != nil {
-		return warning(subject, fmt.Sprintf("cannot read the IssuedCertificate inventory (%v)", err), "run kcsr doctor as a user who may list issuedcertificates")
+		return warning(subject, fmt.Sprintf("cannot read the IssuedCertificate inventory (%v)", err), "run "+cli.Self+" doctor as a user who may list issuedcertificates")
 	}
 	serial := cert.SerialNumber.Text(16)
 	for _, r := range records {
@@ -104,7 +107,7 @@ func CheckInventory(cert *x509.Certificate, records []kcsrv1alpha1.IssuedCertifi
 			if rev.Message != "" {
 				cause += ": " + rev.Message
 			}
-			return problem(subject, cause, "the API server refuses it, and it cannot authenticate its own renewal: "+NewCertificate)
+			return problem(subject, cause, "the API server refuses it, and it cannot authenticate its own renewal: "+NewCertificate())
 		}
 		return ok(subject, fmt.Sprintf("recorded as IssuedCertificate %s (serial %s)", r.Name, serial))
 	}

@@ -115,7 +115,7 @@ func TestCheckInventory(t *testing.T) {
 	}{
 		{name: "recorded", records: []kcsrv1alpha1.IssuedCertificate{record("abc", nil)}, want: "✓ inventory: recorded as IssuedCertificate 0f1e (serial abc)"},
 		{name: "revoked", records: []kcsrv1alpha1.IssuedCertificate{record("abc", &kcsrv1alpha1.Revocation{Time: metav1.NewTime(epoch), Reason: "keyCompromise", Message: "laptop stolen"})},
-			want: "✗ inventory: the certificate (serial abc) was revoked at 2030-01-01T00:00:00Z (keyCompromise): laptop stolen: the API server refuses it, and it cannot authenticate its own renewal: " + NewCertificate},
+			want: "✗ inventory: the certificate (serial abc) was revoked at 2030-01-01T00:00:00Z (keyCompromise): laptop stolen: the API server refuses it, and it cannot authenticate its own renewal: " + NewCertificate()},
 		{name: "another serial", records: []kcsrv1alpha1.IssuedCertificate{record("def", nil)},
 			want: "⚠ inventory: no IssuedCertificate records serial abc: every certificate kcsr issues is recorded: this one was issued by another signer, or its record was deleted"},
 		{name: "forbidden", err: errors.New("forbidden"),

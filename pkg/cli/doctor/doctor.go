@@ -131,7 +131,7 @@ func summary(r Report) string {
 		}
 		return fmt.Sprintf("%d %ss", n, word)
 	}
-	return fmt.Sprintf("kcsr doctor: %s, %s", plural(r.Count(Problem), "problem"), plural(r.Count(Warning), "warning"))
+	return fmt.Sprintf(cli.Self+" doctor: %s, %s", plural(r.Count(Problem), "problem"), plural(r.Count(Warning), "warning"))
 }
 
 // Complete fills in defaults.
@@ -168,7 +168,7 @@ func (o *Options) Validate() error {
 	case o.Name != "" && o.File != "":
 		return errors.New("give either a CSR NAME or -f FILE, not both")
 	case o.File != "" && o.CertFile != "":
-		return errors.New("--cert does not go with -f: check the certificate on its own (kcsr doctor --cert C --key K)")
+		return errors.New("--cert does not go with -f: check the certificate on its own (" + cli.Self + " doctor --cert C --key K)")
 	case o.Name != "" && o.CertFile != "":
 		return errors.New("--cert does not go with a CSR NAME: doctor checks the CSR's own certificate; pass --key to check your key against it")
 	case o.Name == "" && o.File == "" && o.KeyFile != "" && o.CertFile == "" && o.Conn.Kubeconfig == "":
@@ -251,11 +251,11 @@ func (o *Options) checkCertAndKey(certSubject string, certPEM []byte, keySubject
 		}
 		return Report{f}, false
 	}
-	renew := "request a new certificate (kcsr request)"
+	renew := "request a new certificate (" + cli.Self + " request)"
 	if client {
-		renew = "renew it before it expires: kcsr renew --kubeconfig FILE"
+		renew = "renew it before it expires: " + cli.Self + " renew --kubeconfig FILE"
 	}
-	report = Report{CheckValidity(fmt.Sprintf("%s (CN=%s)", certSubject, cert.Subject.CommonName), cert, o.Clock.Now(), renew, NewCertificate)}
+	report = Report{CheckValidity(fmt.Sprintf("%s (CN=%s)", certSubject, cert.Subject.CommonName), cert, o.Clock.Now(), renew, NewCertificate())}
 	if client {
 		report = append(report, CheckClientAuth(certSubject, cert)...)
 	}
@@ -410,7 +410,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 			report = append(report, problem("status.certificate", fmt.Sprintf("is not a PEM certificate (%v)", err), "the signer wrote a broken certificate: create a new CSR"))
 		} else {
 			report = append(report, CheckValidity(fmt.Sprintf("certificate (serial %s)", cert.SerialNumber.Text(16)), cert, now,
-				"renew it before it expires: kcsr renew --kubeconfig FILE", NewCertificate))
+				"renew it before it expires: "+cli.Self+" renew --kubeconfig FILE", NewCertificate()))
 			if kcsrServed {
 				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
 				report = append(report, CheckInventory(cert, records, err))

@@ -44,7 +44,7 @@ func TestRunOffline(t *testing.T) {
 			want: []string{requestOK, "✗ key " + otherKey + ": does not match the request: the key's public key is ECDSA P-256 " + publicKeyID(other.Public()) + ", the request's is ECDSA P-256 " + publicKeyID(key.Public()) +
 				": use the key the request was made from (keep NAME.key next to NAME.crt), or request a new certificate for this key (kcsr request --key FILE)"}},
 		{name: "a manifest on stdin", opts: Options{File: "-"}, stdin: manifest(strings.Repeat("A", 8)), wantCode: ExitProblem,
-			want: []string{"✗ spec.request: does not hold a PEM certificate request: " + fixMakeRequest + ", then base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"}},
+			want: []string{"✗ spec.request: does not hold a PEM certificate request: " + fixMakeRequest() + ", then base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"}},
 		{name: "a certificate and its key", opts: Options{CertFile: certFile, KeyFile: keyFile},
 			want: []string{
 				"✓ certificate " + certFile + " (CN=rahul): valid until 2030-01-01T09:00:00Z (9h left)",

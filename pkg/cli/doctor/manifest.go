@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"kcsr.dev/kcsr/pkg/apis/certificates/validation"
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/signer"
 )
 
@@ -42,7 +43,7 @@ func CheckManifest(name string, data []byte, profiles map[string]*signer.Profile
 			"if spec.request was pasted over several lines, "+fixEncodeOneLine)}}
 	}
 	if obj == nil {
-		return Manifest{Findings: []Finding{problem(name, "is empty", "write a CertificateSigningRequest manifest, or use kcsr request")}}
+		return Manifest{Findings: []Finding{problem(name, "is empty", "write a CertificateSigningRequest manifest, or use "+cli.Self+" request")}}
 	}
 
 	var findings []Finding

@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"strings"
 
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 )
 
 const requestField = "spec.request"
 
 // Fixes shared by several findings. user.csr and user.key are the seed's file names.
-const (
-	fixEncodeOneLine = "encode with base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"
-	fixMakeRequest   = "make the request with openssl req -new -key user.key -out user.csr (or let kcsr request do every step)"
-)
+const fixEncodeOneLine = "encode with base64 -w0 user.csr (macOS: base64 < user.csr | tr -d '\\n') and paste it on one line"
+
+// fixMakeRequest names the CLI as the user runs it (cli.Self).
+func fixMakeRequest() string {
+	return "make the request with openssl req -new -key user.key -out user.csr (or let " + cli.Self + " request do every step)"
+}
 
 // CheckRequestText checks spec.request as a manifest spells it, before any decoding: raw
 // is the value YAML gave (nil when the field is missing). It returns the bytes Kubernetes
@@ -139,15 +142,15 @@ func CheckRequestPEM(data []byte) (*x509.CertificateRequest, []Finding) {
 	case block.Type == "CERTIFICATE":
 		return nil, append(findings, problem(requestField,
 			"holds a certificate, not a certificate request: Kubernetes issues the certificate, you send the request",
-			fixMakeRequest+"; to renew a certificate you hold, openssl x509 -x509toreq -in user.crt -signkey user.key -out user.csr"))
+			fixMakeRequest()+"; to renew a certificate you hold, openssl x509 -x509toreq -in user.crt -signkey user.key -out user.csr"))
 	case block.Type == "PUBLIC KEY":
 		return nil, append(findings, problem(requestField,
 			"holds a public key, not a certificate request: the request carries the public key and your name, signed with the private key",
-			fixMakeRequest))
+			fixMakeRequest()))
 	default:
 		return nil, append(findings, problem(requestField,
 			fmt.Sprintf(`the PEM block is a %q; Kubernetes wants a "CERTIFICATE REQUEST"`, block.Type),
-			fixMakeRequest))
+			fixMakeRequest()))
 	}
 
 	var encodingErr *csr.EncodingError
@@ -160,12 +163,12 @@ func CheckRequestPEM(data []byte) (*x509.CertificateRequest, []Finding) {
 	req, err := x509.ParseCertificateRequest(block.Bytes)
 	if err != nil {
 		return nil, append(findings, problem(requestField,
-			fmt.Sprintf("is not a valid PKCS#10 certificate request (%v)", err), fixMakeRequest))
+			fmt.Sprintf("is not a valid PKCS#10 certificate request (%v)", err), fixMakeRequest()))
 	}
 	if err := req.CheckSignature(); err != nil {
 		return req, append(findings, problem(requestField,
 			fmt.Sprintf("the request's signature does not verify (%v): it was changed after it was signed, or signed with another key", err),
-			"make it again from your key: "+fixMakeRequest))
+			"make it again from your key: "+fixMakeRequest()))
 	}
 	if len(findings) == 0 {
 		findings = append(findings, ok(requestField, fmt.Sprintf("a certificate request for %s with an %s key, signed with %s; the signature verifies",
@@ -183,7 +186,7 @@ func notPEM(data []byte) Finding {
 	if again, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(data))); err == nil && bytes.HasPrefix(bytes.TrimSpace(again), []byte("-----BEGIN")) {
 		return problem(requestField, "is base64-encoded twice", "encode the PEM file once: base64 -w0 user.csr")
 	}
-	return problem(requestField, "does not hold a PEM certificate request", fixMakeRequest+", then "+strings.TrimPrefix(fixEncodeOneLine, "encode with "))
+	return problem(requestField, "does not hold a PEM certificate request", fixMakeRequest()+", then "+strings.TrimPrefix(fixEncodeOneLine, "encode with "))
 }
 
 // subjectString is "CN=rahul, O=developers" with "no CN" spelled out.

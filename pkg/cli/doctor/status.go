@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/signer"
 )
@@ -60,7 +61,7 @@ func CheckPending(in PendingInput) []Finding {
 	signerName := obj.Spec.SignerName
 	approvers := CheckApprovers(obj.Name, signerName, in.Approvers, in.ApproversErr)
 	cause := "Pending for " + age(obj.CreationTimestamp.Time, in.Now)
-	decide := fmt.Sprintf("someone who may approve runs kcsr approve %s (or kcsr deny %s)", obj.Name, obj.Name)
+	decide := fmt.Sprintf("someone who may approve runs "+cli.Self+" approve %s (or "+cli.Self+" deny %s)", obj.Name, obj.Name)
 	var fix string
 	switch {
 	case signerName == csr.KubeAPIServerClientKubeletSignerName && in.KubeletClient:
@@ -149,7 +150,7 @@ func CheckNotIssued(in NotIssuedInput) []Finding {
 		return nil
 	}
 	if since > 0 && since < recently {
-		return []Finding{warning(statusSubject, approved+" yet", "the signer may still be at work: run kcsr doctor again in a minute")}
+		return []Finding{warning(statusSubject, approved+" yet", "the signer may still be at work: run "+cli.Self+" doctor again in a minute")}
 	}
 	switch {
 	case in.Kcsr:

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"kcsr.dev/kcsr/pkg/cli"
 	"net"
 	"strings"
 
@@ -107,7 +108,7 @@ func CheckAuthentication(user *authenticationv1.UserInfo, err error) []Finding {
 	switch {
 	case err == nil && user != nil && user.Username == "system:anonymous":
 		return []Finding{problem(subject, "the server takes this kubeconfig for system:anonymous: it sends no credentials the server accepts",
-			"add a client certificate and key (kcsr request writes a complete kubeconfig) or a token")}
+			"add a client certificate and key ("+cli.Self+" request writes a complete kubeconfig) or a token")}
 	case err == nil && user != nil:
 		cause := fmt.Sprintf("the server authenticates them as user %q", user.Username)
 		if len(user.Groups) > 0 {
@@ -116,11 +117,11 @@ func CheckAuthentication(user *authenticationv1.UserInfo, err error) []Finding {
 		return []Finding{ok(subject, cause)}
 	case apierrors.IsUnauthorized(err):
 		return []Finding{problem(subject, "the server does not accept them (401 Unauthorized): the client certificate expired, was revoked or is not signed by a CA the server trusts for clients, or the token is wrong",
-			"a certificate the server refuses cannot authenticate its own renewal: "+NewCertificate+"; a wrong token: ask for a new one")}
+			"a certificate the server refuses cannot authenticate its own renewal: "+NewCertificate()+"; a wrong token: ask for a new one")}
 	case apierrors.IsNotFound(err), apierrors.IsForbidden(err), err == nil:
 		// The server does not serve SelfSubjectReview, or does not let this user ask.
 		return nil
 	default:
-		return []Finding{warning(subject, fmt.Sprintf("cannot ask the server who they authenticate (%v)", err), "run kcsr doctor again; check the server's health")}
+		return []Finding{warning(subject, fmt.Sprintf("cannot ask the server who they authenticate (%v)", err), "run "+cli.Self+" doctor again; check the server's health")}
 	}
 }

@@ -117,7 +117,7 @@ func TestCheckAuthentication(t *testing.T) {
 		{name: "anonymous", user: &authenticationv1.UserInfo{Username: "system:anonymous"},
 			want: []string{"✗ credentials: the server takes this kubeconfig for system:anonymous: it sends no credentials the server accepts: add a client certificate and key (kcsr request writes a complete kubeconfig) or a token"}},
 		{name: "refused", err: unauthorized,
-			want: []string{"✗ credentials: the server does not accept them (401 Unauthorized): the client certificate expired, was revoked or is not signed by a CA the server trusts for clients, or the token is wrong: a certificate the server refuses cannot authenticate its own renewal: " + NewCertificate + "; a wrong token: ask for a new one"}},
+			want: []string{"✗ credentials: the server does not accept them (401 Unauthorized): the client certificate expired, was revoked or is not signed by a CA the server trusts for clients, or the token is wrong: a certificate the server refuses cannot authenticate its own renewal: " + NewCertificate() + "; a wrong token: ask for a new one"}},
 		{name: "not served", err: notFound},
 		{name: "other", err: errors.New("EOF"),
 			want: []string{"⚠ credentials: cannot ask the server who they authenticate (EOF): run kcsr doctor again; check the server's health"}},

@@ -33,7 +33,7 @@ func NewFetchCommand(out, errOut io.Writer) *cobra.Command {
 	o := &FetchOptions{OutDir: ".", Wait: DefaultWait, Deps: Deps{Out: out, ErrOut: errOut}}
 	cmd := &cobra.Command{
 		Use:   "fetch NAME [--key FILE] [--out-dir DIR]",
-		Short: "Collect the certificate of a CSR submitted earlier (kcsr request --no-wait, or a request that timed out)",
+		Short: "Collect the certificate of a CSR submitted earlier (" + cli.Self + " request --no-wait, or a request that timed out)",
 		Long: `Waits for CSR NAME to be approved and issued (or collects it at once if it is), checks
 that the certificate is for the key (NAME.key, or --key), names what the CSR asked for and
 chains to the CA the kubeconfig trusts, and writes NAME.crt and NAME.kubeconfig (0600)
@@ -77,7 +77,7 @@ func (o *FetchOptions) Run(ctx context.Context) error {
 	}
 	key, keyPEM, err := readKey("--key", keyFile)
 	if err != nil {
-		return exitf(ExitUsage, "%v (the key kcsr request wrote for this CSR; give it with --key if it is elsewhere)", err)
+		return exitf(ExitUsage, "%v (the key "+cli.Self+" request wrote for this CSR; give it with --key if it is elsewhere)", err)
 	}
 	if err := checkNew(base+".crt", base+".kubeconfig"); err != nil {
 		return exitf(ExitUsage, "%v", err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 )
@@ -53,7 +54,7 @@ certificate.`,
   kubectl --kubeconfig rahul-x7k2p.kubeconfig auth whoami`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return errors.New("give the server's URL, e.g. kcsr join https://kcsr.example:6443 --token … --ca-hash sha256:… --user NAME")
+				return errors.New("give the server's URL, e.g. " + cli.Self + " join https://kcsr.example:6443 --token … --ca-hash sha256:… --user NAME")
 			}
 			return nil
 		},
@@ -64,8 +65,8 @@ certificate.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.Conn.Token, "token", "", "The join token (ID.SECRET) kcsr token create printed. Required.")
-	f.StringVar(&j.CAHash, "ca-hash", "", "The pin of the cluster CA, sha256:<hex>, as kcsr token create printed it. Required.")
+	f.StringVar(&o.Conn.Token, "token", "", "The join token (ID.SECRET) "+cli.Self+" token create printed. Required.")
+	f.StringVar(&j.CAHash, "ca-hash", "", "The pin of the cluster CA, sha256:<hex>, as "+cli.Self+" token create printed it. Required.")
 	f.StringVar(&o.Name, "name", "", "Name of the CSR and of the files written (default: the --user value and a random suffix).")
 	f.StringVar(&o.User, "user", "", "The subject common name (CN) the token was made for. Required.")
 	f.StringSliceVar(&o.Groups, "group", nil, "A subject organization (O) the token was made for (repeatable).")
@@ -73,7 +74,7 @@ certificate.`,
 	f.DurationVar(&o.Duration, "duration", o.Duration, "Requested lifetime (spec.expirationSeconds), at least 10m; 0 leaves it to the signer.")
 	f.StringVar(&o.KeyType, "key-type", o.KeyType, "Key to generate: "+strings.Join(KeyTypes, ", ")+".")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.key, NAME.crt and NAME.kubeconfig.")
-	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for kcsr fetch.")
+	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for "+cli.Self+" fetch.")
 	completeFlags(cmd)
 	return cmd
 }
@@ -91,7 +92,7 @@ func (j *JoinOptions) Run(ctx context.Context) error {
 		errs = append(errs, err.Error())
 	}
 	if o.Conn.Token == "" {
-		errs = append(errs, "--token is required: the join token kcsr token create printed")
+		errs = append(errs, "--token is required: the join token "+cli.Self+" token create printed")
 	}
 	if o.User == "" {
 		errs = append(errs, "--user is required: the user name the token was made for")

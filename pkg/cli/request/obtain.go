@@ -180,7 +180,7 @@ func (o *Obtainer) Resume(ctx context.Context, name string, key crypto.Signer) (
 	defer stop()
 	cur, err := o.CSRs.Get(waitCtx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, exitf(ExitFailed, "CSR %s does not exist (never created, or deleted: an unissued CSR is cleaned up after 24h, an issued one 1h after its approval); request a new certificate with kcsr request; %s", name, noFilesWritten)
+		return nil, exitf(ExitFailed, "CSR %s does not exist (never created, or deleted: an unissued CSR is cleaned up after 24h, an issued one 1h after its approval); request a new certificate with "+cli.Self+" request; %s", name, noFilesWritten)
 	}
 	if err != nil {
 		return nil, apiError("read CSR "+name, err)

@@ -280,7 +280,7 @@ func loadCredentials(path, contextName string) (*credentials, error) {
 		return nil, fmt.Errorf("the client key of user %q: %w", kctx.AuthInfo, err)
 	}
 	if len(certPEM) == 0 || len(keyPEM) == 0 {
-		return nil, fmt.Errorf("user %q of context %q in %s does not log in with a client certificate and key; kcsr renew renews client certificates", kctx.AuthInfo, contextName, path)
+		return nil, fmt.Errorf("user %q of context %q in %s does not log in with a client certificate and key; "+cli.Self+" renew renews client certificates", kctx.AuthInfo, contextName, path)
 	}
 	cert, key, err := pemutil.ParseCertAndKey(certPEM, keyPEM)
 	if err != nil {
@@ -296,7 +296,7 @@ func (o *RenewOptions) renewOnce(ctx context.Context, path, contextName string) 
 		return nil, &PermanentError{Err: err}
 	}
 	if now := o.Clock.Now(); !now.Before(cur.cert.NotAfter) {
-		return nil, &PermanentError{Err: exitf(ExitServerError, "the certificate in %s expired at %s and cannot authenticate its own renewal; get a new one with kcsr request and an administrator's kubeconfig", path, cur.cert.NotAfter.UTC().Format(time.RFC3339))}
+		return nil, &PermanentError{Err: exitf(ExitServerError, "the certificate in %s expired at %s and cannot authenticate its own renewal; get a new one with "+cli.Self+" request and an administrator's kubeconfig", path, cur.cert.NotAfter.UTC().Format(time.RFC3339))}
 	}
 	cfg, err := (&cli.Connection{Kubeconfig: path, Context: contextName}).RESTConfig()
 	if err != nil {

@@ -148,8 +148,8 @@ does not check out), 4 timed out or interrupted, 5 server or connection error.`,
 	f.StringVar(&o.KeyType, "key-type", o.KeyType, "Key to generate: "+strings.Join(KeyTypes, ", ")+".")
 	f.StringVar(&o.KeyFile, "key", "", "Use this private key (PEM) instead of generating one; it is never rewritten, and NAME.key is not written.")
 	f.StringVar(&o.OutDir, "out-dir", o.OutDir, "Directory for NAME.key, NAME.crt and NAME.kubeconfig.")
-	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for kcsr fetch (unless --cleanup).")
-	f.BoolVar(&o.NoWait, "no-wait", false, "Submit the CSR, write NAME.key and return; collect the certificate later with kcsr fetch NAME.")
+	f.DurationVar(&o.Wait, "wait", o.Wait, "How long to wait for approval and issuance; the CSR and NAME.key are kept after it for "+cli.Self+" fetch (unless --cleanup).")
+	f.BoolVar(&o.NoWait, "no-wait", false, "Submit the CSR, write NAME.key and return; collect the certificate later with "+cli.Self+" fetch NAME.")
 	f.BoolVar(&o.Cleanup, "cleanup", false, "When the wait ends without a certificate, delete the CSR and write no key (the key is then lost).")
 	f.BoolVar(&o.Force, "force", false, "Submit a request that its built-in signer will refuse after approval (usages or names its rules forbid); without it such a request is refused at once.")
 	f.BoolVar(&o.Approve, "approve", false, "Approve the CSR in the same step, when you may approve requests of its signer (RBAC: approve on signers, update on certificatesigningrequests/approval).")
@@ -320,7 +320,7 @@ func (o *Options) Run(ctx context.Context) error {
 		KeyKept:  o.KeyFile != "" || !o.Cleanup,
 	}
 	base := filepath.Join(o.OutDir, o.Name)
-	fetch := "kcsr fetch " + o.Name + o.fetchFlags()
+	fetch := cli.Self + " fetch " + o.Name + o.fetchFlags()
 	if o.NoWait {
 		// The key first: a CSR is useless without it.
 		if o.KeyFile == "" {
@@ -427,14 +427,14 @@ func selfApprove(ctx context.Context, client kubernetes.Interface, o *Obtainer, 
 		fmt.Fprintf(o.ErrOut, "warning: you may not approve requests of signer %s (approve on signers, update on certificatesigningrequests/approval); CSR %s waits for an approver\n", created.Spec.SignerName, created.Name)
 	case !allowed:
 	case !approve:
-		o.Progress.Printf("you may approve it yourself: kcsr approve %s (or request with --approve)", created.Name)
+		o.Progress.Printf("you may approve it yourself: "+cli.Self+" approve %s (or request with --approve)", created.Name)
 	default:
 		obj := created.DeepCopy()
 		csr.SetCondition(obj, certificatesv1.CertificateSigningRequestCondition{
 			Type:    certificatesv1.CertificateApproved,
 			Status:  corev1.ConditionTrue,
 			Reason:  "KcsrApprove",
-			Message: "This CSR was approved by its requester with kcsr request --approve.",
+			Message: "This CSR was approved by its requester with " + cli.Self + " request --approve.",
 		}, o.Clock.Now())
 		if _, err := client.CertificatesV1().CertificateSigningRequests().UpdateApproval(ctx, obj.Name, obj, metav1.UpdateOptions{}); err != nil {
 			fmt.Fprintf(o.ErrOut, "warning: approving CSR %s: %v; it waits for an approver\n", created.Name, err)

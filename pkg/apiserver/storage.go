@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/cbor"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 )
 
 // storageFactory stores every resource under /registry/<group>/<resource>, encoded as
@@ -51,6 +53,9 @@ func (f *storageFactory) NewConfig(gr schema.GroupResource, _ runtime.Object) (*
 	})
 	if err != nil {
 		return nil, fmt.Errorf("storage codec for %s: %w", gr, err)
+	}
+	if gr == kcsrv1alpha1.Resource("issuedcertificates") {
+		codec = certificateDER{codec}
 	}
 	cfg.Codec = codec
 	cfg.EncodeVersioner = versioner

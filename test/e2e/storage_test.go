@@ -19,8 +19,8 @@ import (
 var cborTag = []byte{0xd9, 0xd9, 0xf7}
 
 // TestInventoryStoredAsCBOR: kcsr's own types, which have no protobuf encoding, are stored
-// as CBOR, the certificate as bytes rather than base64 text; clients still read them as
-// JSON. A record stored as JSON, as an older kcsr wrote it, stays readable and is
+// as CBOR, a record's certificate as DER; clients still read them as JSON, with the PEM
+// issued. A record stored as JSON, as an older kcsr wrote it, stays readable and is
 // rewritten as CBOR at its next update.
 func TestInventoryStoredAsCBOR(t *testing.T) {
 	etcdURL := startEtcd(t)
@@ -44,12 +44,18 @@ func TestInventoryStoredAsCBOR(t *testing.T) {
 	if !bytes.HasPrefix(stored, cborTag) {
 		t.Errorf("the record is not stored as CBOR: starts with %q", stored[:min(len(stored), 16)])
 	}
-	if !bytes.Contains(stored, []byte("-----BEGIN CERTIFICATE-----")) {
-		t.Errorf("the certificate is not stored as bytes")
+	// The certificate as DER, and read back as the PEM issued.
+	issued := mustRead(t, c.certFile)
+	if !bytes.Contains(stored, parseCert(t, issued).Raw) || bytes.Contains(stored, []byte("-----BEGIN")) {
+		t.Errorf("the certificate is not stored as DER")
 	}
 	t.Logf("the record of a P-256 client certificate takes %d bytes in etcd", len(stored))
 	if got := framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "jsonpath={.spec.commonName}"); got != "rahul" {
 		t.Errorf("kubectl get issuedcertificate: commonName %q; want rahul", got)
+	}
+	var read kcsrv1alpha1.IssuedCertificate
+	if err := json.Unmarshal([]byte(framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificate", c.record, "-o", "json")), &read); err != nil || !bytes.Equal(read.Spec.Certificate, issued) {
+		t.Errorf("kubectl get issuedcertificate: the certificate is not the PEM issued (%v)", err)
 	}
 
 	// The same record as an older kcsr stored it: JSON.

@@ -185,6 +185,11 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 
+	// Pages of 10,000 from the storage: each page of a list from etcd costs a count of the
+	// keys after it, so a million records in pages of 500 cost a billion key visits (and
+	// over five minutes, past the compaction of the list's revision); in pages of 10,000,
+	// twenty times fewer. A page is ~60 MB decoded, for a moment.
+	c.inventory.PageSize = 10_000
 	if err := server.GenericAPIServer.AddPostStartHook("kcsr-inventory", func(hc genericapiserver.PostStartHookContext) error {
 		go c.inventory.Run(hc, server.Inventory)
 		return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -223,9 +225,29 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 // CheckCAs opens the CA of every signer of c and closes it again, and reports every CA
 // that cannot be opened (a missing or unreadable file, a key that is not the
 // certificate's, an expired CA, an HSM that does not answer) at once: what Build would
-// refuse, before anything else starts.
-func CheckCAs(ctx context.Context, c *Configuration, now time.Time) error {
-	profiles, err := Build(ctx, c, nil, time.Hour, now)
+// refuse, before anything else starts. A signer whose CA file is one of pending, files
+// the caller creates before it opens the signers (kcsr server's cluster CA on a first
+// start), and is not there yet, is left to Build.
+func CheckCAs(ctx context.Context, c *Configuration, now time.Time, pending ...string) error {
+	if c == nil {
+		return nil
+	}
+	checked := &Configuration{Signers: slices.DeleteFunc(slices.Clone(c.Signers), func(s SignerSpec) bool {
+		if s.CA == nil {
+			return false
+		}
+		for _, f := range []string{s.CA.CertFile, s.CA.KeyFile} {
+			abs, err := filepath.Abs(f)
+			if f == "" || err != nil || !slices.Contains(pending, abs) {
+				continue
+			}
+			if _, err := os.Stat(f); os.IsNotExist(err) {
+				return true
+			}
+		}
+		return false
+	})}
+	profiles, err := Build(ctx, checked, nil, time.Hour, now)
 	if err != nil {
 		return err
 	}

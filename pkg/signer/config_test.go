@@ -180,5 +180,10 @@ func TestBuild(t *testing.T) {
 		if err := CheckCAs(ctx, &Configuration{Signers: c.Signers[1:2]}, testkit.Epoch); err != nil {
 			t.Errorf("CheckCAs of a good configuration: %v", err)
 		}
+		// A CA the caller creates later (kcsr server's cluster CA on a first start) is
+		// left to Build.
+		if err := CheckCAs(ctx, &Configuration{Signers: c.Signers[:1]}, testkit.Epoch, c.Signers[0].CA.CertFile); err != nil {
+			t.Errorf("CheckCAs of a CA still to be created: %v", err)
+		}
 	})
 }

@@ -175,7 +175,9 @@ func (o *Options) Validate() error {
 // changes nothing: the signer configuration, and the static token file, refused where
 // others can read it (its tokens are passwords, as a CA key is).
 func (o *Options) loadFiles(ctx context.Context) (*signer.Configuration, error) {
-	cfg, err := o.Controllers.LoadSignerConfig(ctx)
+	// The cluster CA is created on a first start, after this: a signer on it is checked
+	// when the signers are opened.
+	cfg, err := o.Controllers.LoadSignerConfig(ctx, filepath.Join(o.pkiDir(), pki.CACertFile), filepath.Join(o.pkiDir(), pki.CAKeyFile))
 	if err != nil {
 		return nil, err
 	}

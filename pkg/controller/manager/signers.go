@@ -56,7 +56,10 @@ func (s *Signers) Close() {
 
 // LoadSignerConfig reads --signer-config; nil without it. Commands call it before they
 // change anything, so that a bad file changes nothing.
-func (o *Options) LoadSignerConfig(ctx context.Context) (*signer.Configuration, error) {
+// pending are CA files the caller creates before it opens the signers (kcsr server's
+// cluster CA on a first start): a signer on one that is not there yet is checked when
+// the signers are opened.
+func (o *Options) LoadSignerConfig(ctx context.Context, pending ...string) (*signer.Configuration, error) {
 	if o.SignerConfig == "" {
 		return nil, nil
 	}
@@ -64,7 +67,7 @@ func (o *Options) LoadSignerConfig(ctx context.Context) (*signer.Configuration, 
 	if err != nil {
 		return nil, err
 	}
-	if err := signer.CheckCAs(ctx, cfg, time.Now()); err != nil {
+	if err := signer.CheckCAs(ctx, cfg, time.Now(), pending...); err != nil {
 		return nil, fmt.Errorf("--signer-config %s:\n%w", o.SignerConfig, err)
 	}
 	return cfg, nil

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,7 +25,8 @@ import (
 // revocation check at login, the CRL, OCSP, the inventory metrics and the inventory
 // cleaner, and nothing else (no PEM, no names, no metadata): about 250 bytes with the
 // index's maps, where the decoded object held by an informer was 6 KB. A Record never
-// changes once in the Index; an update replaces it.
+// changes once in the Index (but for the revision it is known current at, which only the
+// Index reads); an update replaces it.
 type Record struct {
 	// Name is the IssuedCertificate's name.
 	Name string
@@ -40,6 +42,10 @@ type Record struct {
 	Revocation *Revocation
 
 	notAfter int64 // Unix seconds
+	// rev is the etcd revision the record is at (its resourceVersion), 0 when unknown:
+	// of two states of a record, from the watch of the records and from that of the
+	// revocations, the Index keeps the later.
+	rev int64
 	// nextSerial chains the records of one serial number (a certificate recorded twice);
 	// keys and next chain the records by hashed CSR name and common name. Read and
 	// written only under the Index's lock.
@@ -98,6 +104,29 @@ type Source interface {
 	Get(ctx context.Context, name string, opts metav1.GetOptions) (*kcsrv1alpha1.IssuedCertificate, error)
 }
 
+// RevocationSource is a Source that can also list and follow, apart, the records that
+// were ever revoked (revoked now, or revoked and put back on hold): a few, where the
+// records are many. The Index reads them first, and answers the revocation check as soon
+// as it has them, before the rest of the inventory is loaded.
+type RevocationSource interface {
+	Source
+	// Revocations returns every record that was ever revoked, as it is now, and the etcd
+	// revision that is current at.
+	Revocations(ctx context.Context) ([]*kcsrv1alpha1.IssuedCertificate, int64, error)
+	// WatchRevocations sends what changes after rev until ctx is done or the watch
+	// fails (a last event with Err), then closes the channel.
+	WatchRevocations(ctx context.Context, rev int64) <-chan RevocationEvent
+}
+
+// RevocationEvent is one change of RevocationSource: a record's new state, or the name of
+// a deleted record, at an etcd revision.
+type RevocationEvent struct {
+	Record  *kcsrv1alpha1.IssuedCertificate
+	Deleted string
+	Rev     int64
+	Err     error
+}
+
 // DefaultPageSize is how many records one list request of the Index asks for.
 const DefaultPageSize = 500
 
@@ -124,6 +153,10 @@ type Index struct {
 	source   Source
 	handlers []Handler
 	synced   atomic.Bool
+	// revocationsLoaded is set once a RevocationSource's revoked records are in.
+	revocationsLoaded atomic.Bool
+	// revocations are the RevocationSource's changes, applied by Run's goroutine.
+	revocations <-chan RevocationEvent
 }
 
 // NewIndex returns an empty Index, not loaded.
@@ -142,6 +175,11 @@ func (x *Index) AddHandler(h Handler) {
 // Synced reports whether the inventory has been loaded once.
 func (x *Index) Synced() bool { return x.synced.Load() }
 
+// RevocationsLoaded reports whether the Index knows every revoked certificate: once the
+// inventory is loaded, or, from a RevocationSource, once its revoked records are, which
+// does not wait for the rest.
+func (x *Index) RevocationsLoaded() bool { return x.revocationsLoaded.Load() || x.synced.Load() }
+
 // Len is the number of records held.
 func (x *Index) Len() int {
 	x.mu.RLock()
@@ -151,10 +189,10 @@ func (x *Index) Len() int {
 
 // Revoked returns a revoked record of the certificate with this SHA-256 fingerprint (hex,
 // either case), nil when it has none. A certificate is revoked when any of its records is:
-// a second, unrevoked record of it must not make it good. Until the inventory is loaded it
-// fails closed with ErrNotLoaded.
+// a second, unrevoked record of it must not make it good. Until the revoked certificates
+// are loaded (RevocationsLoaded) it fails closed with ErrNotLoaded.
 func (x *Index) Revoked(fingerprint string) (*Record, error) {
-	if !x.Synced() {
+	if !x.RevocationsLoaded() {
 		return nil, ErrNotLoaded
 	}
 	x.mu.RLock()
@@ -250,7 +288,9 @@ func (x *Index) Get(ctx context.Context, name string) (*kcsrv1alpha1.IssuedCerti
 
 // Run keeps the Index in step with src until ctx is done: a paged list, then a watch from
 // its resourceVersion, listing again whenever the watch cannot resume (its
-// resourceVersion compacted away).
+// resourceVersion compacted away). When src is a RevocationSource, the revoked records
+// are read first and followed all along (RevocationsLoaded), so that the revocation
+// check neither waits for the whole list nor misses a revocation during one.
 func (x *Index) Run(ctx context.Context, src Source) {
 	logger := klog.FromContext(ctx).WithName("inventory-index")
 	x.mu.Lock()
@@ -259,6 +299,29 @@ func (x *Index) Run(ctx context.Context, src Source) {
 	delay := func(attempt int) time.Duration {
 		return min(time.Duration(1<<min(attempt, 5))*100*time.Millisecond, 5*time.Second)
 	}
+	if rs, ok := src.(RevocationSource); ok {
+		for attempt := 0; ; attempt++ {
+			start := time.Now()
+			items, rev, err := rs.Revocations(ctx)
+			if err == nil {
+				for _, ic := range items {
+					x.put(ic, true)
+				}
+				x.revocationsLoaded.Store(true)
+				logger.Info("Loaded the revoked certificates", "records", len(items), "revision", rev, "duration", time.Since(start))
+				events := make(chan RevocationEvent, 64)
+				x.revocations = events
+				go followRevocations(ctx, rs, rev, events)
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			logger.Error(err, "Failed to list the revoked certificates; retrying")
+			sleep(ctx, delay(attempt))
+		}
+	}
+	loggedLoad := false
 	for attempt := 0; ctx.Err() == nil; {
 		start := time.Now()
 		rv, err := x.relist(ctx, src)
@@ -271,7 +334,12 @@ func (x *Index) Run(ctx context.Context, src Source) {
 			continue
 		}
 		attempt = 0
-		logger.V(2).Info("Listed the inventory", "records", x.Len(), "resourceVersion", rv, "duration", time.Since(start))
+		if !loggedLoad {
+			logger.Info("Loaded the inventory", "records", x.Len(), "resourceVersion", rv, "duration", time.Since(start))
+			loggedLoad = true
+		} else {
+			logger.V(2).Info("Listed the inventory", "records", x.Len(), "resourceVersion", rv, "duration", time.Since(start))
+		}
 		for ctx.Err() == nil {
 			rv, err = x.watch(ctx, src, rv)
 			if err == nil {
@@ -287,6 +355,72 @@ func (x *Index) Run(ctx context.Context, src Source) {
 				sleep(ctx, delay(attempt))
 				attempt++
 			}
+		}
+	}
+}
+
+// followRevocations sends rs's changes after rev into events until ctx is done. When the
+// watch fails (its revision compacted away), it lists the revoked records again and sends
+// them as changes: the Index keeps the later of two states of a record.
+func followRevocations(ctx context.Context, rs RevocationSource, rev int64, events chan<- RevocationEvent) {
+	logger := klog.FromContext(ctx).WithName("inventory-index")
+	for attempt := 0; ctx.Err() == nil; {
+		for ev := range rs.WatchRevocations(ctx, rev) {
+			if ev.Err != nil {
+				if ctx.Err() == nil {
+					logger.Error(ev.Err, "The watch of revoked certificates failed; listing them again", "revision", rev)
+				}
+				break
+			}
+			attempt = 0
+			rev = ev.Rev
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for ctx.Err() == nil {
+			items, listRev, err := rs.Revocations(ctx)
+			if err == nil {
+				for _, ic := range items {
+					select {
+					case events <- RevocationEvent{Record: ic, Rev: listRev}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				rev = listRev
+				break
+			}
+			logger.Error(err, "Failed to list the revoked certificates; retrying")
+			sleep(ctx, min(time.Duration(1<<min(attempt, 5))*100*time.Millisecond, 5*time.Second))
+			attempt++
+		}
+	}
+}
+
+// applyRevocation applies one change of the revoked records.
+func (x *Index) applyRevocation(ev RevocationEvent) {
+	switch {
+	case ev.Record != nil:
+		x.put(ev.Record, false)
+	case ev.Deleted != "":
+		x.delete(ev.Deleted, ev.Rev)
+	}
+}
+
+// applyRevocations applies the changes of the revoked records waiting, without blocking.
+func (x *Index) applyRevocations() {
+	for {
+		select {
+		case ev, ok := <-x.revocations:
+			if !ok {
+				return
+			}
+			x.applyRevocation(ev)
+		default:
+			return
 		}
 	}
 }
@@ -317,8 +451,11 @@ func (x *Index) relist(ctx context.Context, src Source) (string, error) {
 			r := x.newRecord(&list.Items[i])
 			fresh[r.Name] = r
 		}
+		// A revocation during a list of a million records is enforced now, not when
+		// the list is done.
+		x.applyRevocations()
 		if list.Continue == "" {
-			x.Replace(fresh)
+			x.replace(fresh, parseRev(list.ResourceVersion))
 			return list.ResourceVersion, nil
 		}
 		opts.Continue = list.Continue
@@ -338,6 +475,10 @@ func (x *Index) watch(ctx context.Context, src Source, rv string) (string, error
 		select {
 		case <-ctx.Done():
 			return rv, ctx.Err()
+		case ev, ok := <-x.revocations:
+			if ok {
+				x.applyRevocation(ev)
+			}
 		case ev, ok := <-w.ResultChan():
 			if !ok {
 				return rv, nil
@@ -354,18 +495,24 @@ func (x *Index) watch(ctx context.Context, src Source, rv string) (string, error
 			case watch.Added, watch.Modified:
 				x.Put(ic)
 			case watch.Deleted:
-				x.Delete(ic.Name)
+				x.delete(ic.Name, parseRev(ic.ResourceVersion))
 			}
 		}
 	}
 }
 
-// Put adds or replaces the record of ic and tells the handlers.
-func (x *Index) Put(ic *kcsrv1alpha1.IssuedCertificate) {
+// Put adds or replaces the record of ic and tells the handlers; a state older than the
+// one held (by resourceVersion) is ignored.
+func (x *Index) Put(ic *kcsrv1alpha1.IssuedCertificate) { x.put(ic, false) }
+
+func (x *Index) put(ic *kcsrv1alpha1.IssuedCertificate, initial bool) {
 	r := x.newRecord(ic)
 	x.mu.Lock()
 	old := x.byName[r.Name]
-	if old != nil && old.same(r) {
+	if old != nil && (old.same(r) || r.rev != 0 && old.rev > r.rev) {
+		if old.rev < r.rev {
+			old.rev = r.rev
+		}
 		x.mu.Unlock()
 		return
 	}
@@ -377,7 +524,7 @@ func (x *Index) Put(ic *kcsrv1alpha1.IssuedCertificate) {
 	x.mu.Unlock()
 	for _, h := range handlers {
 		if old == nil {
-			h.OnAdd(r, false)
+			h.OnAdd(r, initial)
 		} else {
 			h.OnUpdate(old, r)
 		}
@@ -385,10 +532,13 @@ func (x *Index) Put(ic *kcsrv1alpha1.IssuedCertificate) {
 }
 
 // Delete removes the record named name and tells the handlers.
-func (x *Index) Delete(name string) {
+func (x *Index) Delete(name string) { x.delete(name, 0) }
+
+// delete removes the record named name, unless it is at a revision after rev (0: any).
+func (x *Index) delete(name string, rev int64) {
 	x.mu.Lock()
 	old := x.byName[name]
-	if old == nil {
+	if old == nil || rev != 0 && old.rev > rev {
 		x.mu.Unlock()
 		return
 	}
@@ -403,9 +553,20 @@ func (x *Index) Delete(name string) {
 // Replace makes records, by name, the Index's whole content (a list), marks it loaded,
 // and tells the handlers what changed: on the first load, every record is an initial add.
 // The Index keeps the map. Put, Delete and Replace are called from one goroutine: Run's.
-func (x *Index) Replace(records map[string]*Record) {
+func (x *Index) Replace(records map[string]*Record) { x.replace(records, 0) }
+
+// replace is Replace of a list at etcd revision rev (0: unknown), keeping the records the
+// Index holds at a later revision (from the watch of revocations during the list).
+func (x *Index) replace(records map[string]*Record, rev int64) {
 	x.mu.Lock()
 	old := x.byName
+	if rev != 0 {
+		for name, r := range old {
+			if r.rev > rev {
+				records[name] = r
+			}
+		}
+	}
 	initial := !x.synced.Load()
 	x.byName, x.bySerial, x.revoked = records, make(map[string]*Record, len(records)), map[string][]*Record{}
 	for c := range x.chains {
@@ -507,6 +668,7 @@ func (x *Index) unlink(r *Record) {
 func (x *Index) newRecord(ic *kcsrv1alpha1.IssuedCertificate) *Record {
 	sp := &ic.Spec
 	r := &Record{
+		rev:        parseRev(ic.ResourceVersion),
 		Name:       ic.Name,
 		Serial:     strings.ToLower(sp.SerialNumber),
 		SignerName: x.intern(sp.SignerName),
@@ -521,6 +683,15 @@ func (x *Index) newRecord(ic *kcsrv1alpha1.IssuedCertificate) *Record {
 		r.Revocation = &Revocation{Revocation: *rev, Fingerprint: strings.ToLower(sp.SHA256Fingerprint)}
 	}
 	return r
+}
+
+// parseRev is a resourceVersion as an etcd revision, 0 when it is not one.
+func parseRev(rv string) int64 {
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // intern returns the Index's copy of s, for the few distinct signer names and issuers.

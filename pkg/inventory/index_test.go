@@ -320,3 +320,123 @@ func TestCredentialFingerprint(t *testing.T) {
 		t.Errorf("a token's credential id taken for a certificate's")
 	}
 }
+
+// revocationSource is a fakeSource that also lists and follows the revoked records; each
+// page of its list of all records waits for a value on pages.
+type revocationSource struct {
+	*fakeSource
+	revoked []*kcsrv1alpha1.IssuedCertificate
+	rev     int64
+	events  chan RevocationEvent
+	pages   chan struct{}
+}
+
+func (s *revocationSource) Revocations(context.Context) ([]*kcsrv1alpha1.IssuedCertificate, int64, error) {
+	return s.revoked, s.rev, nil
+}
+
+func (s *revocationSource) WatchRevocations(context.Context, int64) <-chan RevocationEvent {
+	return s.events
+}
+
+func (s *revocationSource) List(ctx context.Context, opts metav1.ListOptions) (*kcsrv1alpha1.IssuedCertificateList, error) {
+	select {
+	case <-s.pages:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.fakeSource.List(ctx, opts)
+}
+
+func at(ic *kcsrv1alpha1.IssuedCertificate, rev int) *kcsrv1alpha1.IssuedCertificate {
+	ic.ResourceVersion = strconv.Itoa(rev)
+	return ic
+}
+
+// TestRevokedFirst (issue 18 item 4): from a RevocationSource the Index answers the
+// revocation check once the revoked records are read, before the whole list; a revocation
+// during the list is enforced at once and survives the end of a list that read the record
+// before it; of two states of a record the later wins, whichever stream brings it first.
+func TestRevokedFirst(t *testing.T) {
+	src := &revocationSource{
+		fakeSource: &fakeSource{watches: make(chan *watch.FakeWatcher, 1), rv: 10},
+		revoked:    []*kcsrv1alpha1.IssuedCertificate{at(record("r0", "0", "f0", true), 5)},
+		rev:        10,
+		events:     make(chan RevocationEvent),
+		pages:      make(chan struct{}),
+	}
+	for i := range 4 {
+		src.items = append(src.items, *at(record(fmt.Sprint("r", i), fmt.Sprint(i), fmt.Sprint("f", i), i == 0), 5))
+	}
+	x := NewIndex()
+	x.PageSize = 1
+	h := &recorder{}
+	x.AddHandler(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); x.Run(ctx, src) }()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, "the revoked records", x.RevocationsLoaded)
+	if x.Synced() {
+		t.Fatalf("synced before the list")
+	}
+	if r, err := x.Revoked("f0"); err != nil || r == nil {
+		t.Errorf("Revoked(f0) before the whole list = %v, %v; want r0", r, err)
+	}
+	if r, err := x.Revoked("f1"); err != nil || r != nil {
+		t.Errorf("Revoked(f1) before the whole list = %v, %v; want not revoked", r, err)
+	}
+	if _, ok := x.Lookup("spec.serialNumber", "1"); ok {
+		t.Errorf("Lookup answered before the whole list")
+	}
+	if diff := cmp.Diff([]string{"add r0 initial=true revoked=true"}, h.take()); diff != "" {
+		t.Errorf("the revoked records (-want +got):\n%s", diff)
+	}
+
+	// r1 revoked at revision 12, while the list (at revision 10) is read: enforced at
+	// the end of the page being read (the Index's goroutine reads the change once the
+	// goroutine following the revocations, which has it, has passed it on).
+	src.pages <- struct{}{}
+	src.pages <- struct{}{}
+	src.events <- RevocationEvent{Record: at(record("r1", "1", "f1", true), 12), Rev: 12}
+	time.Sleep(100 * time.Millisecond)
+	src.pages <- struct{}{}
+	eventually(t, "r1's revocation during the list", func() bool { r, _ := x.Revoked("f1"); return r != nil })
+	if x.Synced() {
+		t.Fatalf("synced before the last page")
+	}
+	src.pages <- struct{}{}
+	w := <-src.watches
+	if diff := cmp.Diff([]string{"add r1 initial=false revoked=true", "add r2 initial=true revoked=false", "add r3 initial=true revoked=false"}, h.take()); diff != "" {
+		t.Errorf("the list (-want +got):\n%s", diff)
+	}
+	if !x.Synced() || x.Len() != 4 {
+		t.Fatalf("after the list: synced %v, %d records", x.Synced(), x.Len())
+	}
+	if r, _ := x.Revoked("f1"); r == nil {
+		t.Errorf("the list, at revision 10, undid r1's revocation at revision 12")
+	}
+	// The watch of all records brings r1's revocation again, then an older state of r2
+	// is late on the revocation stream behind a newer one on the records'.
+	w.Modify(at(record("r1", "1", "f1", true), 12))
+	w.Modify(at(record("r2", "2", "f2", true), 14))
+	eventually(t, "r2's revocation", func() bool { r, _ := x.Revoked("f2"); return r != nil })
+	src.events <- RevocationEvent{Record: at(record("r2", "2", "f2", false), 13), Rev: 13}
+	src.events <- RevocationEvent{Record: at(record("r3", "3", "f3", true), 15), Rev: 15}
+	eventually(t, "r3's revocation", func() bool { r, _ := x.Revoked("f3"); return r != nil })
+	if r, _ := x.Revoked("f2"); r == nil {
+		t.Errorf("an older state of r2 (revision 13) replaced its newer one (14)")
+	}
+	// A hold lifted, then the record deleted, from the revocation stream.
+	src.events <- RevocationEvent{Record: at(record("r3", "3", "f3", false), 16), Rev: 16}
+	src.events <- RevocationEvent{Deleted: "r0", Rev: 17}
+	eventually(t, "r0's deletion", func() bool { return x.Len() == 3 })
+	if r, _ := x.Revoked("f3"); r != nil {
+		t.Errorf("r3's hold is not lifted")
+	}
+	want := []string{"delete r0", "update r2 revoked=false→true", "update r3 revoked=false→true", "update r3 revoked=true→false"}
+	if diff := cmp.Diff(want, h.take()); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+}

@@ -69,11 +69,30 @@ const (
 	OCSPMalformed OCSPResult = "malformed"
 	// OCSPError: the response could not be signed (internalError).
 	OCSPError OCSPResult = "error"
+	// OCSPTryLater: the responder cannot answer yet (tryLater, not signed): the inventory
+	// is still loading.
+	OCSPTryLater OCSPResult = "tryLater"
 )
 
 // OCSPResults are every OCSPResult, for callers that set up a metric per result.
 func OCSPResults() []OCSPResult {
-	return []OCSPResult{OCSPGood, OCSPRevoked, OCSPUnknown, OCSPUnauthorized, OCSPMalformed, OCSPError}
+	return []OCSPResult{OCSPGood, OCSPRevoked, OCSPUnknown, OCSPUnauthorized, OCSPMalformed, OCSPError, OCSPTryLater}
+}
+
+// OCSPWhenReady answers tryLater (RFC 6960 §4.2.1) until ready reports true, then lets h
+// answer: a responder that has not read every certificate yet would call a good one
+// "unknown".
+func OCSPWhenReady(ready func() bool, h http.Handler, observe func(OCSPResult)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !ready() {
+			if observe != nil {
+				observe(OCSPTryLater)
+			}
+			writeOCSP(w, ocsp.TryLaterErrorResponse)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 type ocspHandler struct {

@@ -200,6 +200,8 @@ func describeResponse(t *testing.T, der []byte, issuer *x509.Certificate) string
 		return "unauthorized"
 	case errors.As(err, &re) && re.Status == ocsp.InternalError:
 		return "internalError"
+	case errors.As(err, &re) && re.Status == ocsp.TryLater:
+		return "tryLater"
 	case err != nil:
 		t.Fatalf("parse the OCSP response: %v", err)
 	}
@@ -313,5 +315,28 @@ func readResponse(t *testing.T) func(*http.Response, error) (*http.Response, []b
 			t.Fatal(err)
 		}
 		return resp, body
+	}
+}
+
+// Until the inventory is loaded, the responder says tryLater rather than "unknown" for a
+// certificate it has not read yet; then it answers.
+func TestOCSPWhenReady(t *testing.T) {
+	c := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	f := newHandlerFixture(t, &revocation.Authority{Backend: c.Backend()}, c)
+	ready := false
+	h := revocation.OCSPWhenReady(func() bool { return ready }, f.handler, func(r revocation.OCSPResult) { f.observed = append(f.observed, r) })
+	for _, want := range []string{"tryLater", "good"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("POST", "/", bytes.NewReader(f.requests[1])))
+		if got := describeResponse(t, w.Body.Bytes(), c.Cert); w.Code != http.StatusOK || got != want {
+			t.Errorf("%d %s, want 200 %s", w.Code, got, want)
+		}
+		ready = true
+	}
+	if diff := cmp.Diff([]revocation.OCSPResult{revocation.OCSPTryLater, revocation.OCSPGood}, f.observed); diff != "" {
+		t.Errorf("observed (-want +got):\n%s", diff)
+	}
+	if len(f.looked) != 1 {
+		t.Errorf("looked up %v before it was ready", f.looked)
 	}
 }

@@ -81,14 +81,15 @@ func (p *process) exited() bool {
 	}
 }
 
-// waitForOutput waits until the process printed want on stdout; it returns how long after
-// the start that was.
+// waitForOutput waits until the process printed want on stdout or stderr (its log); it
+// returns how long after the start that was.
 func (p *process) waitForOutput(ctx context.Context, want string, timeout time.Duration) (time.Duration, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		b, _ := os.ReadFile(p.stdout)
-		if bytes.Contains(b, []byte(want)) {
-			return time.Since(p.started), nil
+		for _, f := range []string{p.stdout, p.stderr} {
+			if b, _ := os.ReadFile(f); bytes.Contains(b, []byte(want)) {
+				return time.Since(p.started), nil
+			}
 		}
 		if p.exited() {
 			return 0, fmt.Errorf("%s exited before printing %q:\n%s", p.name, want, p.tail(30))

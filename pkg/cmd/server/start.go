@@ -381,7 +381,7 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 	}
 	// Not ready until tokens and revocations are loaded: authentication depends on them.
 	synced := []cache.InformerSynced{
-		revocation.Synced,
+		revocation.RevocationsLoaded,
 		kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Informer().HasSynced,
 		kcsrFactory.Kcsr().V1alpha1().JoinTokens().Informer().HasSynced,
 	}

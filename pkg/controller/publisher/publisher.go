@@ -419,7 +419,7 @@ func (p *Publisher) Handler() http.Handler {
 			return s.crl, nil
 		}))
 		observe := func(r revocation.OCSPResult) { metrics.OCSPResponses.WithLabelValues(s.ID, string(r)).Inc() }
-		ocsp := revocation.OCSPHandler(s.Authority, p.lookup(s), p.clock.Now, observe)
+		ocsp := revocation.OCSPWhenReady(p.inv.Synced, revocation.OCSPHandler(s.Authority, p.lookup(s), p.clock.Now, observe), observe)
 		mux.Handle("/ocsp/"+id, ocsp)
 		mux.Handle("/ocsp/"+id+"/", http.StripPrefix("/ocsp/"+id, ocsp))
 	}

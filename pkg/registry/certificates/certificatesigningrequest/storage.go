@@ -92,11 +92,10 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, in
 		if err != nil {
 			return nil, err
 		}
-		joint, err := newJointStorage(store.Storage.Storage, opts, in.RecordStorage)
+		joint, err := newJointStorage(store.Storage.Storage, opts, in.RecordStorage, store.NewFunc)
 		if err != nil {
 			return nil, err
 		}
-		joint.newFunc = store.NewFunc
 		store.Storage.Storage = joint
 		destroy := store.DestroyFunc
 		store.DestroyFunc = func() {

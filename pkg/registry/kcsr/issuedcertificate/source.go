@@ -14,9 +14,22 @@ import (
 // Source is the inventory read straight from this storage, as the watch cache reads its
 // resource: the server's own inventory.Index loads and follows it without going through
 // HTTP, authorization and a JSON encoding and decoding of every record.
+//
+// It is an inventory.RevocationSource: the revoked records are listed and followed apart,
+// so that the index can answer the revocation check before it has read every record.
 func (r *REST) Source() inventory.Source { return storageSource{r} }
 
 type storageSource struct{ r *REST }
+
+var _ inventory.RevocationSource = storageSource{}
+
+func (s storageSource) Revocations(ctx context.Context) ([]*kcsrv1alpha1.IssuedCertificate, int64, error) {
+	return s.r.revocations.revocations(ctx)
+}
+
+func (s storageSource) WatchRevocations(ctx context.Context, rev int64) <-chan inventory.RevocationEvent {
+	return s.r.revocations.watchRevocations(ctx, rev)
+}
 
 func (s storageSource) List(ctx context.Context, opts metav1.ListOptions) (*kcsrv1alpha1.IssuedCertificateList, error) {
 	list := &kcsrv1alpha1.IssuedCertificateList{}

@@ -27,6 +27,8 @@ type REST struct {
 	now func() time.Time
 	// lookup, when set, answers field-selector lists on indexed fields (List).
 	lookup Lookup
+	// revocations writes and reads the revoked records apart (revocations.go).
+	revocations *revocationStorage
 }
 
 // Delete deletes a record whose certificate has expired; any other is refused (Deletable).
@@ -96,10 +98,27 @@ func NewStorage(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, lo
 	if err != nil {
 		return nil, nil, err
 	}
+	// Records are updated and deleted with the mirrors of their revocations.
+	opts, err := optsGetter.GetRESTOptions(store.DefaultQualifiedResource, store.NewFunc())
+	if err != nil {
+		return nil, nil, err
+	}
+	revocations, err := newRevocationStorage(store.Storage.Storage, opts, store.KeyRootFunc(context.Background()))
+	if err != nil {
+		return nil, nil, err
+	}
+	store.Storage.Storage = revocations
+	destroy := store.DestroyFunc
+	store.DestroyFunc = func() {
+		if destroy != nil {
+			destroy()
+		}
+		_ = revocations.close()
+	}
 	statusStore := *store
 	statusStore.UpdateStrategy = statusStrategy{s}
 	statusStore.ResetFieldsStrategy = statusStrategy{s}
-	return &REST{Store: store, now: time.Now, lookup: lookup}, subresource.New(&statusStore), nil
+	return &REST{Store: store, now: time.Now, lookup: lookup, revocations: revocations}, subresource.New(&statusStore), nil
 }
 
 // TableConvertor renders the inventory: who, what, by whom, until when, and its state.

@@ -143,6 +143,9 @@ type Index struct {
 	// PageSize is how many records a list request asks for; DefaultPageSize when 0.
 	// Set it before Run.
 	PageSize int64
+	// OnLoaded, when set, is called once, from Run's goroutine, when the inventory has
+	// been loaded the first time. Set it before Run.
+	OnLoaded func()
 
 	mu       sync.RWMutex
 	byName   map[string]*Record
@@ -335,6 +338,9 @@ func (x *Index) Run(ctx context.Context, src Source) {
 		}
 		attempt = 0
 		if !loggedLoad {
+			if x.OnLoaded != nil {
+				x.OnLoaded()
+			}
 			logger.Info("Loaded the inventory", "records", x.Len(), "resourceVersion", rv, "duration", time.Since(start))
 			loggedLoad = true
 		} else {

@@ -176,7 +176,8 @@ func TestAdminVerbs(t *testing.T) {
 
 // TestDecideAll: issue 16 item 3. approve/deny --all decide the CSRs the filters pick
 // (pending ones by default), --dry-run shows what would be decided and writes nothing,
-// and a CSR for a kubernetes.io/ signer nobody serves is not approved without --force.
+// and a CSR for a kubernetes.io/ signer nobody serves, or for a custom signer no running
+// kcsr signer announces, is approved only on a "yes" or with --yes.
 func TestDecideAll(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
@@ -201,7 +202,19 @@ func TestDecideAll(t *testing.T) {
 		return strings.TrimSuffix(conditions, " SignerUnavailable")
 	}
 
-	r := framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci", "--dry-run")
+	// The server announces the signers it serves; example.com/ci is not one of them.
+	announced := framework.MustKubectl(t, kc, "get", "leases", "-n", "kube-system", "-l", "kcsr.dev/signers-announcement", "-o", `jsonpath={.items[*].metadata.annotations.kcsr\.dev/signers}`)
+	if !strings.Contains(announced, "kubernetes.io/kube-apiserver-client") || strings.Contains(announced, "example.com") {
+		t.Errorf("the server announces %q; want its built-in signers", announced)
+	}
+	r := framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci")
+	wantExit(t, "kcsr approve --all of a signer nobody serves", r.ExitCode, 1, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, `refusing to approve ci-1: no running signer serves "example.com/ci" (the kcsr signers running serve kubernetes.io/kube-apiserver-client`, "--yes")
+	if got := state("ci-1"); got != "" {
+		t.Fatalf("approved without a yes: ci-1 is %q", got)
+	}
+
+	r = framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci", "--dry-run", "--yes")
 	wantExit(t, "kcsr approve --all --dry-run", r.ExitCode, 0, r.Stdout, r.Stderr)
 	wantContains(t, "stdout", r.Stdout, "ci-1: CN=ci-1", "certificatesigningrequest.certificates.k8s.io/ci-1 approved (dry run)", "certificatesigningrequest.certificates.k8s.io/ci-2 approved (dry run)")
 	if strings.Contains(r.Stdout, "human") || strings.Contains(r.Stdout, "ci-other") {
@@ -211,8 +224,9 @@ func TestDecideAll(t *testing.T) {
 		t.Fatalf("--dry-run wrote a decision: ci-1 is %q", got)
 	}
 
-	r = framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci")
-	wantExit(t, "kcsr approve --all", r.ExitCode, 0, r.Stdout, r.Stderr)
+	r = framework.Kcsr(t, kc, "approve", "--all", "--requester", "ci-bot", "--signer", "example.com/ci", "--yes")
+	wantExit(t, "kcsr approve --all --yes", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "stderr", r.Stderr, `warning: approving anyway ci-1: no running signer serves "example.com/ci"`)
 	for name, want := range map[string]string{"ci-1": "Approved", "ci-2": "Approved", "ci-other": "", "human": ""} {
 		if got := state(name); got != want {
 			t.Errorf("after approve --all: %s is %q; want %q", name, got, want)
@@ -230,7 +244,7 @@ func TestDecideAll(t *testing.T) {
 
 	r = framework.Kcsr(t, kc, "approve", "typo")
 	wantExit(t, "kcsr approve of a misspelled signer", r.ExitCode, 1, r.Stdout, r.Stderr)
-	wantContains(t, "stderr", r.Stderr, `refusing to approve typo: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent"`, "did you mean kubernetes.io/kube-apiserver-client?", "--force")
+	wantContains(t, "stderr", r.Stderr, `refusing to approve typo: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent"`, "did you mean kubernetes.io/kube-apiserver-client?", "--yes")
 	for _, bad := range [][]string{{"approve", "human", "--all"}, {"approve"}, {"approve", "human", "--signer", "example.com/ci"}} {
 		r = framework.Kcsr(t, kc, bad...)
 		wantExit(t, "kcsr "+strings.Join(bad, " "), r.ExitCode, 1, r.Stdout, r.Stderr)
@@ -238,6 +252,10 @@ func TestDecideAll(t *testing.T) {
 	if got := state("human"); got != "" {
 		t.Errorf("bad flags decided human: %q", got)
 	}
+	// Asked, and approved on a "yes".
+	r = framework.Run(t, "yes\n", framework.Binary(t), "approve", "human", "--kubeconfig", kc)
+	wantExit(t, "kcsr approve answered yes", r.ExitCode, 0, r.Stdout, r.Stderr)
+	wantContains(t, "stdout", r.Stdout, `no running signer serves "example.com/ci"`, "approve human anyway? [y/N]", "certificatesigningrequest.certificates.k8s.io/human approved")
 }
 
 // TestGetOutputs: issue 16 item 4. kcsr get's kubectl-style outputs against the real

@@ -144,7 +144,12 @@ func TestDoctor(t *testing.T) {
 
 	t.Run("approved, no signer for the signerName", func(t *testing.T) {
 		create(t, "unserved", "example.com/not-configured", "client auth")
-		approve(t, "unserved")
+		// Before approval, doctor (and kcsr approve) see that no running signer serves it.
+		expect(t, doctor("unserved", "--kubeconfig", kc), doctorProblem, // Pending, and no approver but an admin
+			`⚠ spec.signerName: no running signer serves "example.com/not-configured" (the kcsr signers running serve kubernetes.io/kube-apiserver-client, `)
+		if r := framework.Run(t, "", bin, "approve", "unserved", "--yes", "--kubeconfig", kc); r.ExitCode != 0 {
+			t.Fatalf("kcsr approve --yes unserved: %s", r.Combined())
+		}
 		waitCondition(t, "unserved", "SignerUnavailable")
 		r := doctor("unserved", "--kubeconfig", kc)
 		expect(t, r, doctorProblem, `✗ status: Approved `)

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 
+	"kcsr.dev/kcsr/pkg/announce"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/cli/doctor"
 	"kcsr.dev/kcsr/pkg/csr"
@@ -28,7 +31,16 @@ type decision struct {
 	t               certificatesv1.RequestConditionType
 	reason, message string
 	force, dryRun   bool
-	clock           clock.PassiveClock
+	// yes approves without asking a CSR that kcsr approve would refuse (force does too).
+	yes   bool
+	clock clock.PassiveClock
+	// in is where the answer to "approve it anyway?" is read, nil to never ask; warnings
+	// go to errOut.
+	in     *bufio.Reader
+	errOut io.Writer
+	// served reads which signers are announced (package announce), once per command:
+	// nil when they cannot be read.
+	served func(ctx context.Context) *announce.Announcements
 }
 
 // selection is --all and its filters: which CSRs a decision applies to when none is named.
@@ -84,7 +96,7 @@ func (sel selection) validate(names []string) error {
 func NewDecisionCommand(out io.Writer, t certificatesv1.RequestConditionType) *cobra.Command {
 	var conn cli.Connection
 	var sel selection
-	d := decision{t: t, clock: clock.RealClock{}}
+	d := decision{t: t, clock: clock.RealClock{}, errOut: io.Discard}
 	verb, doing, done, defaultReason := "approve", "approving", "approved", "KcsrApprove"
 	if t == certificatesv1.CertificateDenied {
 		verb, doing, done, defaultReason = "deny", "denying", "denied", "KcsrDeny"
@@ -97,10 +109,14 @@ A conflict with a concurrent writer is retried.`
 	if t == certificatesv1.CertificateApproved {
 		long += `
 
-Refused without --force: a CSR whose subject asks for group system:masters
-(O=system:masters), since that group bypasses every authorization check and RBAC cannot
-restrict or revoke it; and a CSR its built-in signer's rules refuse (usages or names they
-forbid), since it would only end Failed.`
+Asked about first (approved only on "yes", or with --yes): a CSR whose subject asks for
+group system:masters (O=system:masters), since that group bypasses every authorization
+check and RBAC cannot restrict or revoke it; a CSR its built-in signer's rules refuse
+(usages or names they forbid), since it would only end Failed; and a CSR for a signerName
+no running kcsr signer announces (kcsr server and kcsr controller announce theirs in
+Leases in kube-system), since it would never be issued: a misspelled name, or a signer
+whose controller is down. With no announcement at all (a cluster whose signers are not
+kcsr's) the last check is skipped.`
 	}
 	cmd := &cobra.Command{
 		Use:   verb + " (NAME... | --all [--signer S] [--requester U] [-l SELECTOR])",
@@ -118,6 +134,8 @@ forbid), since it would only end Failed.`
 			if err != nil {
 				return err
 			}
+			d.in, d.errOut = bufio.NewReader(cmd.InOrStdin()), cmd.ErrOrStderr()
+			d.served = servedOnce(client, d.clock)
 			if sel.all {
 				if names, err = sel.names(cmd.Context(), client); err != nil {
 					return fmt.Errorf("list CSRs: %w", err)
@@ -142,7 +160,8 @@ forbid), since it would only end Failed.`
 	cmd.Flags().StringVar(&d.message, "message", "This CSR was "+done+" by kcsr "+verb+".", "The condition's message.")
 	forceHelp := "Update the CSR even if it is already " + strings.ToLower(string(t)) + "."
 	if t == certificatesv1.CertificateApproved {
-		forceHelp += " Approve a CSR asking for group system:masters, or one its signer will refuse."
+		forceHelp += " Implies --yes."
+		cmd.Flags().BoolVarP(&d.yes, "yes", "y", false, "Approve without asking a CSR asking for group system:masters, one its signer will refuse, or one no running signer serves (a warning is printed).")
 	}
 	cmd.Flags().BoolVar(&d.force, "force", false, forceHelp)
 	cmd.Flags().BoolVar(&d.dryRun, "dry-run", false, "Show each CSR and what would be decided, and write nothing.")
@@ -157,7 +176,7 @@ forbid), since it would only end Failed.`
 // apply writes the decision on one CSR, printing what is being decided first.
 func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.Interface, name string) error {
 	csrs := client.CertificatesV1().CertificateSigningRequests()
-	shown := false
+	shown, confirmed := false, false
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		obj, err := csrs.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -180,13 +199,11 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s already %s\n", cli.Printable(name), strings.ToLower(string(d.t)))
 			return nil
 		}
-		if d.t == certificatesv1.CertificateApproved && !d.force {
-			if err := refuseSystemMasters(obj, dec.req); err != nil {
+		if d.t == certificatesv1.CertificateApproved && !confirmed {
+			if err := d.confirm(out, obj.Name, errors.Join(refuseSystemMasters(obj, dec.req), refuseDoomed(obj, dec.req), refuseUnserved(obj, d.announced(ctx)))); err != nil {
 				return err
 			}
-			if err := refuseDoomed(obj, dec.req); err != nil {
-				return err
-			}
+			confirmed = true
 		}
 		if d.dryRun {
 			fmt.Fprintf(out, "certificatesigningrequest.certificates.k8s.io/%s %s (dry run)\n", cli.Printable(name), strings.ToLower(string(d.t)))
@@ -213,7 +230,71 @@ func summary(d decoded) string {
 		cli.Printable(obj.Name), d.cn(), d.groups(), d.sans(false), cli.Printable(obj.Spec.SignerName), joinUsages(obj.Spec.Usages), requested(obj), cli.Printable(obj.Spec.Username), d.key())
 }
 
-// refuseDoomed returns why a CSR must not be approved without --force: what kcsr doctor
+// confirm lets an approval refused for why (nil: not refused) go on: with --yes or
+// --force after a warning, else on a "yes" read from d.in. A dry run never asks.
+func (d decision) confirm(out io.Writer, name string, why error) error {
+	if why == nil {
+		return nil
+	}
+	if d.yes || d.force {
+		if d.errOut != nil {
+			for _, line := range strings.Split(why.Error(), "\n") {
+				fmt.Fprintf(d.errOut, "warning: %s\n", strings.Replace(line, "refusing to approve", "approving anyway", 1))
+			}
+		}
+		return nil
+	}
+	if d.dryRun || d.in == nil {
+		return why
+	}
+	fmt.Fprintf(out, "%v\napprove %s anyway? [y/N] ", why, cli.Printable(name))
+	answer, _ := d.in.ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(answer)); a == "y" || a == "yes" {
+		return nil
+	}
+	fmt.Fprintln(out)
+	return why
+}
+
+// announced is what the running signers announce, nil when unknown.
+func (d decision) announced(ctx context.Context) *announce.Announcements {
+	if d.served == nil {
+		return nil
+	}
+	return d.served(ctx)
+}
+
+// servedOnce reads the announcements the first time it is called, for every CSR of
+// the command.
+func servedOnce(client kubernetes.Interface, c clock.PassiveClock) func(context.Context) *announce.Announcements {
+	var (
+		once sync.Once
+		a    *announce.Announcements
+	)
+	return func(ctx context.Context) *announce.Announcements {
+		once.Do(func() {
+			var err error
+			if a, err = announce.Served(ctx, client, c.Now()); err != nil {
+				a = nil // not allowed to read them, or an API without Leases: say nothing
+			}
+		})
+		return a
+	}
+}
+
+// refuseUnserved returns why a CSR must not be approved without --yes: its signerName is
+// announced by no running kcsr signer while others are (doctor.CheckServed).
+func refuseUnserved(obj *certificatesv1.CertificateSigningRequest, a *announce.Announcements) error {
+	for _, f := range doctor.CheckServed(obj.Spec.SignerName, a) {
+		if f.Severity != doctor.OK {
+			return fmt.Errorf("refusing to approve %s: %s; %s; or pass --yes to approve it anyway",
+				cli.Printable(obj.Name), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix))
+		}
+	}
+	return nil
+}
+
+// refuseDoomed returns why a CSR must not be approved without --yes: what kcsr doctor
 // finds wrong with its signer, so that it would never be issued: the built-in signer's
 // rules refuse it (it would end Failed), or its signerName is a kubernetes.io/ name no
 // signer serves (misspelled: it would stay Approved and never be issued).
@@ -223,21 +304,21 @@ func refuseDoomed(obj *certificatesv1.CertificateSigningRequest, req *x509.Certi
 	}
 	if rules := csr.SignerRules(obj.Spec.SignerName); rules != nil {
 		if err := rules(req, obj.Spec.Usages); err != nil {
-			return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway",
+			return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --yes to approve it anyway",
 				cli.Printable(obj.Name), obj.Spec.SignerName, err)
 		}
 		return nil
 	}
 	for _, f := range doctor.CheckSignerRules(obj.Spec.SignerName, req, obj.Spec.Usages, nil) {
 		if f.Severity == doctor.Problem {
-			return fmt.Errorf("refusing to approve %s: %s: %s; deny it, or pass --force to approve it anyway",
+			return fmt.Errorf("refusing to approve %s: %s: %s; deny it, or pass --yes to approve it anyway",
 				cli.Printable(obj.Name), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix))
 		}
 	}
 	return nil
 }
 
-// refuseSystemMasters returns why a CSR must not be approved without --force: its subject
+// refuseSystemMasters returns why a CSR must not be approved without --yes: its subject
 // asks for group system:masters, whose members bypass every authorization check.
 func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x509.CertificateRequest) error {
 	if req == nil || !slices.Contains(req.Subject.Organization, user.SystemPrivilegedGroup) {
@@ -247,6 +328,6 @@ func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x50
 	if obj.Spec.SignerName == csr.KubeAPIServerClientSignerName {
 		why = "the API server would authenticate its holder as a member of system:masters"
 	}
-	return fmt.Errorf("refusing to approve %s: it asks for group system:masters (O=system:masters), and %s, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended",
+	return fmt.Errorf("refusing to approve %s: it asks for group system:masters (O=system:masters), and %s, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --yes if this is really intended",
 		obj.Name, why)
 }

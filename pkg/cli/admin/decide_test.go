@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/x509/pkix"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"kcsr.dev/kcsr/pkg/announce"
 	"kcsr.dev/kcsr/pkg/csr"
 	"kcsr.dev/kcsr/pkg/testkit"
 )
@@ -27,7 +30,7 @@ import (
 func TestRefuseSystemMasters(t *testing.T) {
 	key := testkit.NewKey(t, testkit.P256)
 	const refusal = "refusing to approve root: it asks for group system:masters (O=system:masters), and "
-	const tail = ", a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"
+	const tail = ", a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --yes if this is really intended"
 	cases := []struct {
 		name    string
 		signer  string
@@ -69,10 +72,10 @@ func TestRefuseDoomed(t *testing.T) {
 	}{
 		{name: "client auth for the client signer", signer: certificatesv1.KubeAPIServerClientSignerName, usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}},
 		{name: "server auth for the client signer", signer: certificatesv1.KubeAPIServerClientSignerName, usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth},
-			wantErr: "refusing to approve alice: its signer kubernetes.io/kube-apiserver-client would refuse it after approval (invalid usage for client certificate: server auth), and it would end Failed; deny it and ask for a corrected request, or pass --force to approve it anyway"},
+			wantErr: "refusing to approve alice: its signer kubernetes.io/kube-apiserver-client would refuse it after approval (invalid usage for client certificate: server auth), and it would end Failed; deny it and ask for a corrected request, or pass --yes to approve it anyway"},
 		{name: "a custom signer is its own judge", signer: "example.com/internal", usages: []certificatesv1.KeyUsage{certificatesv1.UsageServerAuth}},
 		{name: "a misspelled Kubernetes signer", signer: "kubernetes.io/kube-apiserver-clent", usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth},
-			wantErr: `refusing to approve alice: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent", so an approved CSR is never issued: create a new CSR with a served signerName: kubernetes.io/kube-apiserver-client, kubernetes.io/kube-apiserver-client-kubelet, kubernetes.io/kubelet-serving, or a custom signer (example.com/NAME); did you mean kubernetes.io/kube-apiserver-client?; deny it, or pass --force to approve it anyway`},
+			wantErr: `refusing to approve alice: no Kubernetes signer serves "kubernetes.io/kube-apiserver-clent", so an approved CSR is never issued: create a new CSR with a served signerName: kubernetes.io/kube-apiserver-client, kubernetes.io/kube-apiserver-client-kubelet, kubernetes.io/kubelet-serving, or a custom signer (example.com/NAME); did you mean kubernetes.io/kube-apiserver-client?; deny it, or pass --yes to approve it anyway`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := newCSR("alice", requestPEM(t, key, pkix.Name{CommonName: "alice"}), testkit.SetSignerName(tc.signer), testkit.SetUsages(tc.usages...))
@@ -134,7 +137,7 @@ func TestDecide(t *testing.T) {
 			wantConditions: []certificatesv1.CertificateSigningRequestCondition{{Type: denied, Status: corev1.ConditionTrue, Reason: "KcsrDeny", Message: "no", LastUpdateTime: metav1.NewTime(epoch.Add(time.Minute))}}},
 		{name: "system:masters is refused", obj: newCSR("root", root, testkit.SetSignerName("example.com/internal")), t: approved,
 			wantOut: "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\n",
-			wantErr: "refusing to approve root: it asks for group system:masters (O=system:masters), and a certificate from any CA the API server trusts for clients would make its holder a member of system:masters, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --force if this is really intended"},
+			wantErr: "refusing to approve root: it asks for group system:masters (O=system:masters), and a certificate from any CA the API server trusts for clients would make its holder a member of system:masters, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --yes if this is really intended"},
 		{name: "system:masters may be denied", obj: newCSR("root", root, testkit.SetSignerName("example.com/internal")), t: denied, wantUpdates: 1,
 			wantOut:        "root: CN=root O=system:masters SANs=10.0.0.1,spiffe://example.com/rahul signer=example.com/internal usages=[client auth] duration=24h requester=kcsr-admin key=ECDSA P-256\ncertificatesigningrequest.certificates.k8s.io/root denied\n",
 			wantConditions: []certificatesv1.CertificateSigningRequestCondition{written(denied, "KcsrDeny", "checked")}},
@@ -209,5 +212,63 @@ func TestDecisionWords(t *testing.T) {
 		if !strings.Contains(cmd.Long, tc.doing) || !strings.Contains(cmd.Short, tc.short) || cmd.Flags().Lookup("message").DefValue != tc.done {
 			t.Errorf("%s: long %q, short %q, default message %q", tc.t, cmd.Long, cmd.Short, cmd.Flags().Lookup("message").DefValue)
 		}
+	}
+}
+
+// TestRefuseUnserved: a CSR for a signerName no running kcsr signer announces is refused
+// (with the nearest served name), unless nothing is announced or readable (the signers
+// are not kcsr's), or the name is a kubernetes.io/ one (refuseDoomed's).
+func TestRefuseUnserved(t *testing.T) {
+	key := testkit.NewKey(t, testkit.P256)
+	running := &announce.Announcements{Processes: 1, Signers: map[string][]string{"example.com/ci": {"host-a"}, "kubernetes.io/kube-apiserver-client": {"host-a"}}}
+	for _, tc := range []struct {
+		name, signer string
+		announced    *announce.Announcements
+		wantErr      string
+	}{
+		{name: "served", signer: "example.com/ci", announced: running},
+		{name: "misspelled", signer: "example.com/cii", announced: running,
+			wantErr: `refusing to approve alice: no running signer serves "example.com/cii" (the kcsr signers running serve example.com/ci, kubernetes.io/kube-apiserver-client), so an approved CSR would stay Approved with no certificate; did you mean example.com/ci? create a new CSR with a served signerName, or start the signer that serves it (when a controller other than kcsr signs it, nothing is wrong); or pass --yes to approve it anyway`},
+		{name: "nothing announced", signer: "example.com/cii", announced: &announce.Announcements{Signers: map[string][]string{}}},
+		{name: "announcements unreadable", signer: "example.com/cii"},
+		{name: "a Kubernetes signer", signer: "kubernetes.io/kubelet-serving", announced: running},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := newCSR("alice", requestPEM(t, key, pkix.Name{CommonName: "alice"}), testkit.SetSignerName(tc.signer))
+			testkit.ExpectError(t, refuseUnserved(obj, tc.announced), tc.wantErr)
+		})
+	}
+}
+
+// TestConfirm: a refused approval goes on after a "yes" read, or with --yes (a warning
+// printed); anything else, an empty input and a dry run keep the refusal.
+func TestConfirm(t *testing.T) {
+	why := errors.New("refusing to approve alice: no running signer serves \"example.com/cii\"")
+	for _, tc := range []struct {
+		name            string
+		d               decision
+		input           string
+		wantErr         bool
+		wantOut, wantEr string
+	}{
+		{name: "yes", input: "yes\n", wantOut: "refusing to approve alice: no running signer serves \"example.com/cii\"\napprove alice anyway? [y/N] "},
+		{name: "y", input: "y\n", wantOut: "refusing to approve alice: no running signer serves \"example.com/cii\"\napprove alice anyway? [y/N] "},
+		{name: "no", input: "n\n", wantErr: true, wantOut: "refusing to approve alice: no running signer serves \"example.com/cii\"\napprove alice anyway? [y/N] \n"},
+		{name: "no input", wantErr: true, wantOut: "refusing to approve alice: no running signer serves \"example.com/cii\"\napprove alice anyway? [y/N] \n"},
+		{name: "--yes", d: decision{yes: true}, wantEr: "warning: approving anyway alice: no running signer serves \"example.com/cii\"\n"},
+		{name: "--dry-run", d: decision{dryRun: true}, input: "yes\n", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			d := tc.d
+			d.in, d.errOut = bufio.NewReader(strings.NewReader(tc.input)), &errOut
+			err := d.confirm(&out, "alice", why)
+			if (err != nil) != tc.wantErr {
+				t.Errorf("error %v, want one: %v", err, tc.wantErr)
+			}
+			if out.String() != tc.wantOut || errOut.String() != tc.wantEr {
+				t.Errorf("stdout %q, stderr %q; want %q, %q", out.String(), errOut.String(), tc.wantOut, tc.wantEr)
+			}
+		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
+	"kcsr.dev/kcsr/pkg/announce"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
@@ -382,6 +383,11 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 	report = append(report, requestFindings...)
 	if !csr.IsFailed(obj) {
 		report = append(report, CheckSignerRules(obj.Spec.SignerName, req, obj.Spec.Usages, o.profiles)...)
+	}
+	if st := csr.StateOf(obj); st == csr.Pending || st == csr.Approved {
+		if a, err := announce.Served(ctx, client, now); err == nil {
+			report = append(report, CheckServed(obj.Spec.SignerName, a)...)
+		}
 	}
 
 	var pub crypto.PublicKey

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"kcsr.dev/kcsr/pkg/announce"
 	"slices"
 	"strings"
 
@@ -112,6 +113,26 @@ func unknownKubernetesSigner(signerName string) Finding {
 // issuingBuiltIns are the built-in signers a new CSR may name (legacy-unknown is refused).
 var issuingBuiltIns = []string{csr.KubeAPIServerClientSignerName, csr.KubeAPIServerClientKubeletSignerName, csr.KubeletServingSignerName}
 
+// CheckServed finds a custom signerName that no running kcsr signer announces (package
+// announce) while others are: approved, its CSR would never be issued. A warning, not a
+// problem: a controller other than kcsr's may serve it. Nothing is said when nothing is
+// announced (the signers are not kcsr's) or a is nil (the announcements could not be
+// read), nor of a kubernetes.io/ name (CheckSignerRules' business).
+func CheckServed(signerName string, a *announce.Announcements) []Finding {
+	if a == nil || a.Processes == 0 || strings.HasPrefix(signerName, "kubernetes.io/") {
+		return nil
+	}
+	if holders := a.Signers[signerName]; len(holders) > 0 {
+		return []Finding{ok("spec.signerName", fmt.Sprintf("%s is served by %s", signerName, strings.Join(holders, ", ")))}
+	}
+	served := a.Names()
+	fix := "create a new CSR with a served signerName, or start the signer that serves it (when a controller other than kcsr signs it, nothing is wrong)"
+	if near := Nearest(signerName, served); near != "" {
+		fix = "did you mean " + near + "? " + fix
+	}
+	return []Finding{warning("spec.signerName", fmt.Sprintf("no running signer serves %q (the kcsr signers running serve %s), so an approved CSR would stay Approved with no certificate", signerName, strings.Join(served, ", ")), fix)}
+}
+
 // isBuiltIn reports whether Kubernetes (and kcsr server) serve signerName themselves.
 func isBuiltIn(signerName string) bool {
 	return slices.Contains(signer.BuiltInSignerNames, signerName)
@@ -119,14 +140,20 @@ func isBuiltIn(signerName string) bool {
 
 // nearestBuiltIn is the built-in signer name closest to a misspelled one, or "".
 func nearestBuiltIn(name string) string {
-	best, bestDistance := "", len(name)/3+1
-	for _, b := range issuingBuiltIns {
-		if d := editDistance(name, b); d < bestDistance {
-			best, bestDistance = b, d
-		}
-	}
 	if name == kubeAPIServerServing {
 		return csr.KubeletServingSignerName + " (for a kubelet's serving certificate)"
+	}
+	return Nearest(name, issuingBuiltIns)
+}
+
+// Nearest is the candidate closest to a misspelled name (within a third of its length in
+// edits), or "".
+func Nearest(name string, candidates []string) string {
+	best, bestDistance := "", len(name)/3+1
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestDistance {
+			best, bestDistance = c, d
+		}
 	}
 	return best
 }

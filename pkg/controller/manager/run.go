@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
+	"kcsr.dev/kcsr/pkg/announce"
 	"kcsr.dev/kcsr/pkg/controller/approver"
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	"kcsr.dev/kcsr/pkg/controller/csrsigning"
@@ -65,16 +66,19 @@ func (o *Options) Run(ctx, shared context.Context, c Config) (wait func(), err e
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
-	if !o.LeaderElection.Enabled {
-		go func() { defer close(done); first(ctx) }()
-		return func() { <-done }, nil
-	}
 	identity := c.Identity
 	if identity == "" {
 		if identity, err = leaderelection.NewIdentity(); err != nil {
 			return nil, err
 		}
+	}
+	// Every replica says which signers it serves, leader or not: whichever leads signs
+	// them (package announce).
+	go (&announce.Announcer{Client: c.Client, Identity: identity, Signers: c.Signers.Names()}).Run(shared)
+	done := make(chan struct{})
+	if !o.LeaderElection.Enabled {
+		go func() { defer close(done); first(ctx) }()
+		return func() { <-done }, nil
 	}
 	cfg := o.LeaderElection.Config(c.Client, identity)
 	if err := cfg.Validate(); err != nil {

@@ -82,11 +82,21 @@ func newFixture(t *testing.T, clusterBackend ca.Backend, objs ...runtime.Object)
 	return f
 }
 
-// runIndex runs inv over client's records until ctx is done, and until the test ends.
+// runIndex runs inv over client's records until ctx is done, and until the test ends. It
+// returns once the index watches: the fake clientset's watch sends only the changes made
+// after it opens, and the index opens it after its list.
 func runIndex(t *testing.T, ctx context.Context, inv *inventory.Index, client *kcsrfake.Clientset) {
 	done := make(chan struct{})
 	go func() { defer close(done); inv.Run(ctx, client.KcsrV1alpha1().IssuedCertificates()) }()
 	t.Cleanup(func() { <-done })
+	eventually(t, "the index to watch", func() bool {
+		for _, a := range client.Actions() {
+			if a.GetVerb() == "watch" && a.GetResource().Resource == "issuedcertificates" {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // issued is an IssuedCertificate of signer for serial, valid until notAfter, issued to

@@ -16,3 +16,14 @@ const (
 	// ReasonCAUnavailable: the signer's CA cannot sign (expired, not yet valid, missing).
 	ReasonCAUnavailable = "CAUnavailable"
 )
+
+// What a process that signs (kcsr server, kcsr controller) says of itself, so that an
+// approver can tell a signerName nobody serves before approving (kcsr approve, kcsr
+// doctor): a Lease in SignersAnnouncementNamespace, labelled SignersAnnouncementLabel,
+// whose SignersAnnotation lists the signer names it serves (comma-separated), renewed
+// while the process runs and deleted when it stops.
+const (
+	SignersAnnouncementNamespace = "kube-system"
+	SignersAnnouncementLabel     = "kcsr.dev/signers-announcement"
+	SignersAnnotation            = "kcsr.dev/signers"
+)

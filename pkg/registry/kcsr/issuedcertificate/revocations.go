@@ -90,7 +90,9 @@ func (s *revocationStorage) GuaranteedUpdate(ctx context.Context, key string, de
 		if o.Status.Revocation == nil && n.Status.Revocation == nil {
 			return nil, nil
 		}
-		if apiequality.Semantic.DeepEqual(o, n) {
+		same := o.DeepCopy()
+		same.ResourceVersion = n.ResourceVersion // cleared in n by its encoding
+		if apiequality.Semantic.DeepEqual(same, n) {
 			return nil, nil // nothing changes: nothing is written
 		}
 		data, err := s.w.Resource.Encode(ctx, mirror, n.DeepCopy())

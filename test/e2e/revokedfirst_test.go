@@ -134,4 +134,31 @@ func TestRevokedFirst(t *testing.T) {
 	framework.Eventually(t, 5*time.Second, "carol's certificate to work after the hold is lifted", func() bool {
 		return framework.Kubectl(t, carol.kubeconfig, "auth", "whoami").ExitCode == 0
 	})
+
+	// A certificate recorded twice (a second record made by hand): revoke and unrevoke
+	// reach both records, since a revoked record of a certificate is enough to refuse it.
+	carolCert := parseCert(t, mustRead(t, carol.certFile))
+	second := inventory.NewRecord(&certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "carol-again", UID: "e2e-carol-again"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{Username: "kcsr-admin", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}},
+		clientSigner, carolCert, mustRead(t, carol.certFile))
+	framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, "second.json", recordManifest(t, second)))
+	reasons := func() string {
+		return framework.MustKubectl(t, s.Kubeconfig, "get", "issuedcertificates", "--field-selector", "spec.serialNumber="+carol.serial,
+			"-o", `jsonpath={range .items[*]}{.status.revocation.reason}{","}{end}`)
+	}
+	if r := framework.Kcsr(t, s.Kubeconfig, "revoke", carol.serial, "--reason", "certificateHold"); r.ExitCode != 0 || strings.Count(r.Stdout, "revoked certificate "+carol.serial) != 2 {
+		t.Errorf("kcsr revoke of a certificate recorded twice: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	if got := reasons(); got != "certificateHold,certificateHold," {
+		t.Errorf("the records' revocations after kcsr revoke: %q; want both on hold", got)
+	}
+	if r := framework.Kcsr(t, s.Kubeconfig, "unrevoke", carol.serial); r.ExitCode != 0 {
+		t.Errorf("kcsr unrevoke of a certificate recorded twice: %s", r.Combined())
+	}
+	if got := reasons(); got != ",," {
+		t.Errorf("the records' revocations after kcsr unrevoke: %q; want none", got)
+	}
+	framework.Eventually(t, 5*time.Second, "carol's certificate to work again", func() bool {
+		return framework.Kubectl(t, carol.kubeconfig, "auth", "whoami").ExitCode == 0
+	})
 }

@@ -30,8 +30,11 @@ func (s *certificateSelector) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&s.fingerprint, "fingerprint", "", "Select the certificate by SHA-256 fingerprint (hex, colons allowed, or the whole line openssl x509 -noout -fingerprint -sha256 prints).")
 }
 
-// find returns the single record selected by args (a serial) or the flags.
-func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface, args []string) (*kcsrv1alpha1.IssuedCertificate, error) {
+// find returns the records of the one certificate selected by args (a serial) or the
+// flags: one record, or several of the same certificate (recorded twice: a revocation
+// must reach every record, as the login check refuses a certificate any of whose records
+// is revoked).
+func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface, args []string) ([]kcsrv1alpha1.IssuedCertificate, error) {
 	var selector, what string
 	switch {
 	case len(args) == 1 && s.csrName == "" && s.fingerprint == "":
@@ -57,17 +60,21 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 	if err != nil {
 		return nil, fmt.Errorf("look up %s: %w", what, err)
 	}
-	switch len(records) {
-	case 0:
+	if len(records) == 0 {
 		return nil, fmt.Errorf("no issued certificate with %s; list them with kubectl get issuedcertificates", what)
-	case 1:
-		return &records[0], nil
 	}
-	var serials []string
+	certs := map[string]bool{}
+	var described []string
 	for _, ic := range records {
-		serials = append(serials, ic.Spec.SerialNumber)
+		if fp := strings.ToLower(ic.Spec.SHA256Fingerprint); !certs[fp] {
+			certs[fp] = true
+			described = append(described, describeRecord(&ic)+", fingerprint "+fp)
+		}
 	}
-	return nil, fmt.Errorf("%s matches %d certificates (serials %s); revoke them by serial", what, len(records), strings.Join(serials, ", "))
+	if len(certs) > 1 {
+		return nil, fmt.Errorf("%s matches %d certificates: %s; name one with --fingerprint", what, len(certs), strings.Join(described, "; "))
+	}
+	return records, nil
 }
 
 // normalizeSerial accepts hex with or without colons or 0x, or decimal with a "d:" prefix.
@@ -87,15 +94,16 @@ func normalizeSerial(s string) (string, error) {
 	return n.Text(16), nil
 }
 
-// connectAndFind connects with conn and returns the client and the one record the
+// connectAndFind connects with conn and returns the client and the records of the one
+// certificate the
 // arguments and flags name.
-func (s *certificateSelector) connectAndFind(cmd *cobra.Command, conn *cli.Connection, args []string) (kcsrclient.Interface, *kcsrv1alpha1.IssuedCertificate, error) {
+func (s *certificateSelector) connectAndFind(cmd *cobra.Command, conn *cli.Connection, args []string) (kcsrclient.Interface, []kcsrv1alpha1.IssuedCertificate, error) {
 	_, kcsr, _, err := conn.Clients()
 	if err != nil {
 		return nil, nil, err
 	}
-	ic, err := s.find(cmd, kcsr, args)
-	return kcsr, ic, err
+	records, err := s.find(cmd, kcsr, args)
+	return kcsr, records, err
 }
 
 // NewRevokeCommand returns `kcsr revoke`.
@@ -137,14 +145,27 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 				}
 				return off.run(cmd, out, &conn, reason, message)
 			}
-			kcsr, ic, err := sel.connectAndFind(cmd, &conn, args)
+			kcsr, records, err := sel.connectAndFind(cmd, &conn, args)
 			if err != nil {
 				return err
 			}
-			if r := ic.Status.Revocation; r != nil && r.Reason != kcsrv1alpha1.ReasonCertificateHold {
-				return fmt.Errorf("certificate %s is already revoked (%s, by %s)", ic.Spec.SerialNumber, r.Reason, r.RevokedBy)
+			var due []*kcsrv1alpha1.IssuedCertificate
+			for i := range records {
+				if r := records[i].Status.Revocation; r == nil || r.Reason == kcsrv1alpha1.ReasonCertificateHold {
+					due = append(due, &records[i])
+				}
 			}
-			return revokeOne(cmd, out, kcsr, ic, reason, message)
+			if len(due) == 0 {
+				r := records[0].Status.Revocation
+				return fmt.Errorf("certificate %s is already revoked (%s, by %s)", records[0].Spec.SerialNumber, r.Reason, r.RevokedBy)
+			}
+			var errs []error
+			for _, ic := range due {
+				if err := revokeOne(cmd, out, kcsr, ic, reason, message); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
 		},
 	}
 	conn.AddFlags(cmd.Flags())
@@ -278,22 +299,32 @@ func NewUnrevokeCommand(out io.Writer) *cobra.Command {
 		Short: "Lift a certificateHold revocation",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kcsr, ic, err := sel.connectAndFind(cmd, &conn, args)
+			kcsr, records, err := sel.connectAndFind(cmd, &conn, args)
 			if err != nil {
 				return err
 			}
-			r := ic.Status.Revocation
-			switch {
-			case r == nil:
-				return fmt.Errorf("certificate %s is not revoked", ic.Spec.SerialNumber)
-			case r.Reason != kcsrv1alpha1.ReasonCertificateHold:
-				return fmt.Errorf("certificate %s was revoked for %s; only a certificateHold can be lifted: issue a new certificate instead", ic.Spec.SerialNumber, r.Reason)
+			// Every record of the certificate: a hold lifted from one record only would
+			// leave the certificate refused.
+			var held []*kcsrv1alpha1.IssuedCertificate
+			for i := range records {
+				switch r := records[i].Status.Revocation; {
+				case r == nil:
+				case r.Reason != kcsrv1alpha1.ReasonCertificateHold:
+					return fmt.Errorf("certificate %s was revoked for %s; only a certificateHold can be lifted: issue a new certificate instead", records[i].Spec.SerialNumber, r.Reason)
+				default:
+					held = append(held, &records[i])
+				}
 			}
-			ic.Status.Revocation = nil
-			if _, err := kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), ic, metav1.UpdateOptions{}); err != nil {
-				return fmt.Errorf("unrevoke %s: %w", ic.Spec.SerialNumber, err)
+			if len(held) == 0 {
+				return fmt.Errorf("certificate %s is not revoked", records[0].Spec.SerialNumber)
 			}
-			fmt.Fprintf(out, "certificate %s is valid again (certificateHold lifted)\n", ic.Spec.SerialNumber)
+			for _, ic := range held {
+				ic.Status.Revocation = nil
+				if _, err := kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), ic, metav1.UpdateOptions{}); err != nil {
+					return fmt.Errorf("unrevoke %s: %w", ic.Spec.SerialNumber, err)
+				}
+			}
+			fmt.Fprintf(out, "certificate %s is valid again (certificateHold lifted)\n", records[0].Spec.SerialNumber)
 			return nil
 		},
 	}

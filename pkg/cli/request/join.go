@@ -128,6 +128,7 @@ func (j *JoinOptions) Run(ctx context.Context) error {
 	}
 	o.Conn.Server = u.String()
 	o.CertificateAuthority = caFile.Name()
+	o.joining = true
 	return o.Run(ctx)
 }
 

@@ -37,6 +37,8 @@ const (
 
 	noFilesWritten = "no files were written"
 	pendingHint    = "waiting for approval: an administrator runs kubectl certificate approve %s, or an approval policy decides"
+	// joinPendingHint is for a join: the token approves its request.
+	joinPendingHint = "waiting for the join token to approve %s: the server approves it at once when it asks for exactly the user, groups and names the token was made for"
 )
 
 var errWaitTimeout = errors.New("--wait elapsed")
@@ -81,6 +83,9 @@ type Obtainer struct {
 	// AfterCreate, when set, is called with the CSR this Obtainer created, before the
 	// wait (kcsr request's self-approval).
 	AfterCreate func(ctx context.Context, created *certificatesv1.CertificateSigningRequest)
+	// PendingHint, when set, replaces what is printed of a Pending CSR (a format with the
+	// CSR's name): who is expected to approve it.
+	PendingHint string
 }
 
 // Obtain creates the CSR for r (or, with r.KeyKept, resumes the one of the same name and
@@ -345,7 +350,11 @@ func reasonMessage(c *certificatesv1.CertificateSigningRequestCondition) string 
 func (o *Obtainer) wait(ctx context.Context, obj *certificatesv1.CertificateSigningRequest) (*certificatesv1.CertificateSigningRequest, string, error) {
 	s := &waitState{p: o.Progress, name: obj.Name, uid: obj.UID}
 	if !csr.HasCondition(obj, certificatesv1.CertificateApproved) {
-		s.p.Printf("Pending: "+pendingHint, obj.Name)
+		hint := pendingHint
+		if o.PendingHint != "" {
+			hint = o.PendingHint
+		}
+		s.p.Printf("Pending: "+hint, obj.Name)
 	}
 	if done, err := s.observe(obj); done {
 		return obj, s.state(), err

@@ -40,6 +40,9 @@ const (
 
 // Options are the flags of `kcsr request` and what it needs to run.
 type Options struct {
+	// joining is kcsr join's request: a join token approves it.
+	joining bool
+
 	Conn                 cli.Connection
 	CertificateAuthority string
 	Name                 string
@@ -309,6 +312,9 @@ func (o *Options) Run(ctx context.Context) error {
 	obtainer := o.obtainer(client, roots, o.Wait)
 	obtainer.AfterCreate = func(ctx context.Context, created *certificatesv1.CertificateSigningRequest) {
 		selfApprove(ctx, client, obtainer, created, o.Approve)
+	}
+	if o.joining {
+		obtainer.PendingHint = joinPendingHint
 	}
 	r := Request{
 		Name:     o.Name,

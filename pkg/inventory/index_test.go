@@ -246,14 +246,7 @@ func TestRun(t *testing.T) {
 	for i := range 5 {
 		src.items = append(src.items, *record(fmt.Sprint("r", i), fmt.Sprint(i), fmt.Sprint("f", i), i == 0))
 	}
-	x := NewIndex()
-	x.PageSize = 2
-	h := &recorder{}
-	x.AddHandler(h)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); x.Run(ctx, src) }()
-	defer func() { cancel(); <-done }()
+	x, h, ctx := runIndex(t, src, 2)
 
 	w := <-src.watches
 	if !x.Synced() || x.Len() != 5 {
@@ -298,6 +291,20 @@ func TestRun(t *testing.T) {
 	if err != nil || ic.Name != "r5" {
 		t.Errorf("Get(r5) = %v, %v", ic, err)
 	}
+}
+
+// runIndex runs a new Index over src, in pages of pageSize, with a recorder, until the
+// test ends.
+func runIndex(t *testing.T, src Source, pageSize int64) (*Index, *recorder, context.Context) {
+	x := NewIndex()
+	x.PageSize = pageSize
+	h := &recorder{}
+	x.AddHandler(h)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); x.Run(ctx, src) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return x, h, ctx
 }
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -368,14 +375,7 @@ func TestRevokedFirst(t *testing.T) {
 	for i := range 4 {
 		src.items = append(src.items, *at(record(fmt.Sprint("r", i), fmt.Sprint(i), fmt.Sprint("f", i), i == 0), 5))
 	}
-	x := NewIndex()
-	x.PageSize = 1
-	h := &recorder{}
-	x.AddHandler(h)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); x.Run(ctx, src) }()
-	defer func() { cancel(); <-done }()
+	x, h, _ := runIndex(t, src, 1)
 
 	eventually(t, "the revoked records", x.RevocationsLoaded)
 	if x.Synced() {

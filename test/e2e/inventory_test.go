@@ -45,6 +45,20 @@ func issueClientCertificate(t *testing.T, s *framework.Server, dir, name string)
 	}
 }
 
+// createExpiredRecord creates, with kubectl, the record of a client certificate (of
+// another CA) for CSR name that expired a day ago: one that may be deleted.
+func createExpiredRecord(t *testing.T, s *framework.Server, dir, name string) *kcsrv1alpha1.IssuedCertificate {
+	t.Helper()
+	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	now := time.Now()
+	cert, _ := authority.Leaf(t, name, testkit.ValidBetween(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
+	csrObj := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("e2e-" + name)},
+		Spec: certificatesv1.CertificateSigningRequestSpec{Username: "e2e", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}}
+	record := inventory.NewRecord(csrObj, clientSigner, cert, testkit.CertPEM(cert))
+	framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, name+"-record.json", recordManifest(t, record)))
+	return record
+}
+
 // recordManifest is the JSON of an IssuedCertificate for kubectl create.
 func recordManifest(t *testing.T, ic *kcsrv1alpha1.IssuedCertificate) string {
 	t.Helper()
@@ -317,13 +331,7 @@ func TestServerCertificatesOnceAcrossReplicas(t *testing.T) {
 func TestInventoryRetention(t *testing.T) {
 	s := framework.StartServer(t, "", "--inventory-retention", "1s", "--csr-gc-interval", "2s")
 	dir := t.TempDir()
-	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	now := time.Now()
-	cert, _ := authority.Leaf(t, "long-gone", testkit.ValidBetween(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	csrObj := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "long-gone", UID: "e2e-long-gone"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{Username: "e2e", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}}
-	record := inventory.NewRecord(csrObj, clientSigner, cert, testkit.CertPEM(cert))
-	framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, "record.json", recordManifest(t, record)))
+	record := createExpiredRecord(t, s, dir, "long-gone")
 
 	framework.Eventually(t, 30*time.Second, "the expired record to be deleted", func() bool {
 		return framework.Kubectl(t, s.Kubeconfig, "get", "issuedcertificate", record.Name).ExitCode != 0

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"kcsr.dev/kcsr/pkg/inventory"
-	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -37,11 +36,7 @@ func TestRevokedFirst(t *testing.T) {
 		}
 	}
 
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
+	etcd := etcdClient(t, etcdURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const marker, mirrors = "/registry/kcsr.dev/revocations", "/registry/kcsr.dev/revocations/"
@@ -79,13 +74,7 @@ func TestRevokedFirst(t *testing.T) {
 	}
 
 	// A record deleted (its certificate expired) takes its mirror with it.
-	authority := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
-	now := time.Now()
-	cert, _ := authority.Leaf(t, "long-gone", testkit.ValidBetween(now.Add(-48*time.Hour), now.Add(-24*time.Hour)))
-	csrObj := &certificatesv1.CertificateSigningRequest{ObjectMeta: metav1.ObjectMeta{Name: "long-gone", UID: "e2e-long-gone"},
-		Spec: certificatesv1.CertificateSigningRequestSpec{Username: "e2e", Usages: []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}}}
-	expired := inventory.NewRecord(csrObj, clientSigner, cert, testkit.CertPEM(cert))
-	framework.MustKubectl(t, s.Kubeconfig, "create", "-f", framework.WriteFile(t, dir, "record.json", recordManifest(t, expired)))
+	expired := createExpiredRecord(t, s, dir, "long-gone")
 	if r := framework.Kcsr(t, s.Kubeconfig, "revoke", "--csr", "long-gone", "--reason", "superseded"); r.ExitCode != 0 {
 		t.Fatalf("revoke the expired certificate: %s", r.Combined())
 	}

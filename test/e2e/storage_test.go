@@ -14,6 +14,17 @@ import (
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
+// etcdClient is a client of the etcd at url, closed when the test ends.
+func etcdClient(t *testing.T, url string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{url}, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // cborTag is the CBOR self-described tag (RFC 8949 §3.4.6) every CBOR object stored by
 // k8s.io/apimachinery starts with.
 var cborTag = []byte{0xd9, 0xd9, 0xf7}
@@ -28,11 +39,7 @@ func TestInventoryStoredAsCBOR(t *testing.T) {
 	dir := t.TempDir()
 	c := issueClientCertificate(t, s, dir, "rahul")
 
-	etcd, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer etcd.Close()
+	etcd := etcdClient(t, etcdURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const prefix = "/registry/kcsr.dev/issuedcertificates/"

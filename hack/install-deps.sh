@@ -15,6 +15,8 @@ command -v make >/dev/null || need_apt+=(make)
 # A C toolchain: the PKCS#11 backend is cgo (crypto11), and without a C compiler the go
 # command silently builds without cgo, leaving the HSM out of the binary and its tests.
 command -v gcc >/dev/null || need_apt+=(gcc)
+# Chromium: the browser the kcsr console tests drive headless (chromedp); Debian's package.
+command -v chromium >/dev/null || need_apt+=(chromium)
 [ -e /usr/include/stdlib.h ] || need_apt+=(libc6-dev)
 
 if ((${#need_apt[@]})); then

@@ -287,8 +287,7 @@ func servedOnce(client kubernetes.Interface, c clock.PassiveClock) func(context.
 func refuseUnserved(obj *certificatesv1.CertificateSigningRequest, a *announce.Announcements) error {
 	for _, f := range doctor.CheckServed(obj.Spec.SignerName, a) {
 		if f.Severity != doctor.OK {
-			return fmt.Errorf("refusing to approve %s: %s; %s; or pass --yes to approve it anyway",
-				cli.Printable(obj.Name), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix))
+			return &Refusal{CSR: cli.Printable(obj.Name), Why: cli.PrintableText(f.Cause) + "; " + cli.PrintableText(f.Fix), hint: "; or pass --yes to approve it anyway"}
 		}
 	}
 	return nil
@@ -304,15 +303,15 @@ func refuseDoomed(obj *certificatesv1.CertificateSigningRequest, req *x509.Certi
 	}
 	if rules := csr.SignerRules(obj.Spec.SignerName); rules != nil {
 		if err := rules(req, obj.Spec.Usages); err != nil {
-			return fmt.Errorf("refusing to approve %s: its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request, or pass --yes to approve it anyway",
-				cli.Printable(obj.Name), obj.Spec.SignerName, err)
+			return &Refusal{CSR: cli.Printable(obj.Name),
+				Why:  fmt.Sprintf("its signer %s would refuse it after approval (%v), and it would end Failed; deny it and ask for a corrected request", obj.Spec.SignerName, err),
+				hint: ", or pass --yes to approve it anyway"}
 		}
 		return nil
 	}
 	for _, f := range doctor.CheckSignerRules(obj.Spec.SignerName, req, obj.Spec.Usages, nil) {
 		if f.Severity == doctor.Problem {
-			return fmt.Errorf("refusing to approve %s: %s: %s; deny it, or pass --yes to approve it anyway",
-				cli.Printable(obj.Name), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix))
+			return &Refusal{CSR: cli.Printable(obj.Name), Why: cli.PrintableText(f.Cause) + ": " + cli.PrintableText(f.Fix) + "; deny it", hint: ", or pass --yes to approve it anyway"}
 		}
 	}
 	return nil
@@ -328,6 +327,71 @@ func refuseSystemMasters(obj *certificatesv1.CertificateSigningRequest, req *x50
 	if obj.Spec.SignerName == csr.KubeAPIServerClientSignerName {
 		why = "the API server would authenticate its holder as a member of system:masters"
 	}
-	return fmt.Errorf("refusing to approve %s: it asks for group system:masters (O=system:masters), and %s, a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead, or pass --yes if this is really intended",
-		obj.Name, why)
+	return &Refusal{CSR: cli.Printable(obj.Name),
+		Why:  "it asks for group system:masters (O=system:masters), and " + why + ", a superuser that bypasses every authorization check and that RBAC cannot restrict or revoke; grant permissions with RBAC instead",
+		hint: ", or pass --yes if this is really intended"}
+}
+
+// Refusal is why kcsr approve asks before approving a CSR: Why names the danger and the
+// fix; the error adds how to go on from the command line.
+type Refusal struct {
+	CSR, Why string
+	hint     string
+}
+
+func (r *Refusal) Error() string { return "refusing to approve " + r.CSR + ": " + r.Why + r.hint }
+
+// ApprovalWarnings are the reasons kcsr approve would ask before approving obj (nil: it
+// would not ask), with a the announced signers (nil when unknown): the subject asks for
+// system:masters, the signer's rules refuse the request, or no running signer serves it.
+func ApprovalWarnings(obj *certificatesv1.CertificateSigningRequest, a *announce.Announcements) []string {
+	req, _ := csr.ParseRequest(obj.Spec.Request)
+	var warnings []string
+	for _, err := range []error{refuseSystemMasters(obj, req), refuseDoomed(obj, req), refuseUnserved(obj, a)} {
+		var r *Refusal
+		if errors.As(err, &r) {
+			warnings = append(warnings, r.Why)
+		}
+	}
+	return warnings
+}
+
+// RefusalReasons returns the Why of every *Refusal in err (a Decide error).
+func RefusalReasons(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(err error) {
+		var r *Refusal
+		switch e := err.(type) {
+		case nil:
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		default:
+			if errors.As(err, &r) {
+				out = append(out, r.Why)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Decision is an approval or a denial made by a program (kcsr console) rather than a
+// command line.
+type Decision struct {
+	Type            certificatesv1.RequestConditionType
+	Reason, Message string
+	// Confirmed approves a CSR ApprovalWarnings warns about; without it, such an
+	// approval is refused with a *Refusal error (errors.Join of them).
+	Confirmed bool
+}
+
+// Decide writes d on the CSR name as kcsr approve and kcsr deny do: through the /approval
+// subresource, refusing to deny an approved CSR or approve a denied one, leaving one
+// already decided the same way alone, and retrying a conflict.
+func Decide(ctx context.Context, client kubernetes.Interface, name string, d Decision, c clock.PassiveClock) error {
+	dec := decision{t: d.Type, reason: d.Reason, message: d.Message, yes: d.Confirmed, clock: c, served: servedOnce(client, c)}
+	return dec.apply(ctx, io.Discard, client, name)
 }

@@ -9,6 +9,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
+	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
 )
@@ -107,4 +108,50 @@ func timeLeft(notAfter, now time.Time) string {
 		return duration.HumanDuration(left) + " left"
 	}
 	return fmt.Sprintf("EXPIRED %s ago", duration.HumanDuration(now.Sub(notAfter)))
+}
+
+// Summary is a CSR decoded for a list (kcsr console's queue): what the certificate would
+// say and who asked for it. Every value from the CSR is escaped (cli.Printable).
+type Summary struct {
+	// ID is the name as stored, to address the CSR (JSON escapes it); Name is the name
+	// as shown.
+	ID              string   `json:"id"`
+	Name            string   `json:"name"`
+	UID             string   `json:"uid"`
+	Created         string   `json:"created"`
+	State           string   `json:"state"`
+	Condition       string   `json:"condition"`
+	Signer          string   `json:"signer"`
+	Requester       string   `json:"requester"`
+	RequesterGroups []string `json:"requesterGroups"`
+	CN              string   `json:"cn"`
+	O               string   `json:"o"`
+	SANs            string   `json:"sans"`
+	Key             string   `json:"key"`
+	Usages          string   `json:"usages"`
+	Duration        string   `json:"duration"`
+	Verdict         string   `json:"verdict"`
+}
+
+// Summarize returns obj's Summary.
+func Summarize(obj *certificatesv1.CertificateSigningRequest) Summary {
+	d := decode(obj)
+	return Summary{
+		ID:              obj.Name,
+		Name:            cli.Printable(obj.Name),
+		UID:             cli.Printable(string(obj.UID)),
+		Created:         obj.CreationTimestamp.UTC().Format(time.RFC3339),
+		State:           string(csr.StateOf(obj)),
+		Condition:       cli.Printable(csr.ConditionString(obj)),
+		Signer:          cli.Printable(obj.Spec.SignerName),
+		Requester:       cli.Printable(obj.Spec.Username),
+		RequesterGroups: cli.PrintableAll(obj.Spec.Groups),
+		CN:              d.cn(),
+		O:               d.groups(),
+		SANs:            d.sans(true),
+		Key:             d.key(),
+		Usages:          joinUsages(obj.Spec.Usages),
+		Duration:        requested(obj),
+		Verdict:         cli.Printable(obj.Annotations[kcsrv1alpha1.VerdictAnnotation]),
+	}
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -17,11 +18,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	"kcsr.dev/kcsr/pkg/cli"
 	"kcsr.dev/kcsr/pkg/csr"
+	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
@@ -52,25 +55,7 @@ validity and time left, and its IssuedCertificate inventory record.`,
 			if err != nil {
 				return err
 			}
-			var extras describeExtras
-			if len(obj.Status.Certificate) > 0 {
-				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
-				switch {
-				case apierrors.IsNotFound(err):
-					extras.inventory = "not served (this API server keeps no IssuedCertificate inventory)"
-				case err != nil:
-					extras.inventory = fmt.Sprintf("cannot be read (%v)", err)
-				default:
-					extras.records = records
-				}
-			}
-			events, err := client.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-				FieldSelector: "involvedObject.kind=CertificateSigningRequest,involvedObject.name=" + obj.Name,
-			})
-			if err == nil {
-				extras.events = events.Items
-			}
-			describe(out, obj, extras, clock.RealClock{}.Now())
+			describe(out, obj, FetchDescribeExtras(ctx, client, kcsr, obj), clock.RealClock{}.Now())
 			return nil
 		},
 	}
@@ -91,12 +76,80 @@ type describeExtras struct {
 	events    []corev1.Event
 }
 
-// describe prints obj. Every server-controlled value is escaped (cli.Printable) where it
-// is printed, as a whole when it is one text, element by element when it is a list.
+// Field is one line of a description: a key and its value, as text (never markup).
+type Field struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// EventLine is one event of a described CSR.
+type EventLine struct {
+	Type    string `json:"type"`
+	Reason  string `json:"reason"`
+	Age     string `json:"age"`
+	Message string `json:"message"`
+}
+
+// Description is what kcsr describe shows of a CSR: its fields, then its events, oldest
+// first. Every server-controlled value is escaped (cli.Printable).
+type Description struct {
+	Fields []Field     `json:"fields"`
+	Events []EventLine `json:"events"`
+}
+
+// describe prints obj.
 func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extras describeExtras, now time.Time) {
+	d := Describe(obj, extras, now)
+	for _, f := range d.Fields {
+		fmt.Fprintf(out, "%-*s%s\n", keyWidth, f.Key+":", f.Value)
+	}
+	if len(d.Events) > 0 {
+		fmt.Fprintln(out, "Events:")
+		ew := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(ew, "  TYPE\tREASON\tAGE\tMESSAGE")
+		for _, e := range d.Events {
+			fmt.Fprintf(ew, "  %s\t%s\t%s\t%s\n", e.Type, e.Reason, e.Age, e.Message)
+		}
+		ew.Flush()
+	}
+}
+
+// FetchDescribeExtras reads what a description of obj shows besides obj: the inventory
+// records of its certificate and its events. What cannot be read is left out (the
+// description says why for the inventory).
+func FetchDescribeExtras(ctx context.Context, client kubernetes.Interface, kcsr kcsrclient.Interface, obj *certificatesv1.CertificateSigningRequest) DescribeExtras {
+	var extras describeExtras
+	if len(obj.Status.Certificate) > 0 {
+		records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
+		switch {
+		case apierrors.IsNotFound(err):
+			extras.inventory = "not served (this API server keeps no IssuedCertificate inventory)"
+		case err != nil:
+			extras.inventory = fmt.Sprintf("cannot be read (%v)", err)
+		default:
+			extras.records = records
+		}
+	}
+	events, err := client.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=CertificateSigningRequest,involvedObject.name=" + obj.Name,
+	})
+	if err == nil {
+		extras.events = events.Items
+	}
+	return extras
+}
+
+// DescribeExtras is what a description shows besides the CSR itself.
+type DescribeExtras = describeExtras
+
+// Describe is the description of obj. Every server-controlled value is escaped
+// (cli.Printable) where it is added, as a whole when it is one text, element by element
+// when it is a list.
+func Describe(obj *certificatesv1.CertificateSigningRequest, extras DescribeExtras, now time.Time) Description {
+	var desc Description
 	d := decode(obj)
 	esc, escAll := cli.Printable, cli.PrintableAll
-	p := func(k, v string) { fmt.Fprintf(out, "%-*s%s\n", keyWidth, k+":", v) }
+	p := func(k, v string) { desc.Fields = append(desc.Fields, Field{Key: k, Value: v}) }
 	orNone := func(s string) string {
 		if s == "" {
 			return "<none>"
@@ -173,17 +226,12 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 		describeCertificate(p, obj, extras, now)
 	}
 
-	if len(extras.events) > 0 {
-		fmt.Fprintln(out, "Events:")
-		events := slices.Clone(extras.events)
-		sort.SliceStable(events, func(i, j int) bool { return eventTime(events[i]).Before(eventTime(events[j])) })
-		ew := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(ew, "  TYPE\tREASON\tAGE\tMESSAGE")
-		for _, e := range events {
-			fmt.Fprintf(ew, "  %s\t%s\t%s\t%s\n", esc(e.Type), esc(e.Reason), duration.HumanDuration(now.Sub(eventTime(e))), esc(e.Message))
-		}
-		ew.Flush()
+	events := slices.Clone(extras.events)
+	sort.SliceStable(events, func(i, j int) bool { return eventTime(events[i]).Before(eventTime(events[j])) })
+	for _, e := range events {
+		desc.Events = append(desc.Events, EventLine{Type: esc(e.Type), Reason: esc(e.Reason), Age: duration.HumanDuration(now.Sub(eventTime(e))), Message: esc(e.Message)})
 	}
+	return desc
 }
 
 func describeCertificate(p func(k, v string), obj *certificatesv1.CertificateSigningRequest, extras describeExtras, now time.Time) {

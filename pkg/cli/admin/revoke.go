@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 	var selector, what string
 	switch {
 	case len(args) == 1 && s.csrName == "" && s.fingerprint == "":
-		serial, err := normalizeSerial(args[0])
+		serial, err := NormalizeSerial(args[0])
 		if err != nil {
 			return nil, err
 		}
@@ -77,8 +78,8 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 	return records, nil
 }
 
-// normalizeSerial accepts hex with or without colons or 0x, or decimal with a "d:" prefix.
-func normalizeSerial(s string) (string, error) {
+// NormalizeSerial accepts hex with or without colons or 0x, or decimal with a "d:" prefix.
+func NormalizeSerial(s string) (string, error) {
 	if dec, ok := strings.CutPrefix(s, "d:"); ok {
 		n, ok := new(big.Int).SetString(dec, 10)
 		if !ok {
@@ -179,15 +180,7 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 
 // revokeOne revokes ic and says so.
 func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic *kcsrv1alpha1.IssuedCertificate, reason, message string) error {
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := kcsr.KcsrV1alpha1().IssuedCertificates().Get(cmd.Context(), ic.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message}
-		ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(cmd.Context(), cur, metav1.UpdateOptions{})
-		return err
-	})
+	ic, err := RevokeRecord(cmd.Context(), kcsr, ic.Name, reason, message)
 	if apierrors.IsForbidden(err) {
 		return fmt.Errorf("revoke %s: %w; revoking needs the verb revoke on issuedcertificates.kcsr.dev, which the kcsr:revoker ClusterRole grants (an administrator runs: kubectl create clusterrolebinding NAME --clusterrole kcsr:revoker --user YOU)", ic.Spec.SerialNumber, err)
 	}
@@ -196,6 +189,22 @@ func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic 
 	}
 	fmt.Fprintf(out, "revoked certificate %s: %s\n", describeRecord(ic), reason)
 	return nil
+}
+
+// RevokeRecord revokes the IssuedCertificate name with reason and message, retrying a
+// conflict; the server records who revoked it and when.
+func RevokeRecord(ctx context.Context, kcsr kcsrclient.Interface, name, reason, message string) (*kcsrv1alpha1.IssuedCertificate, error) {
+	var ic *kcsrv1alpha1.IssuedCertificate
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := kcsr.KcsrV1alpha1().IssuedCertificates().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message}
+		ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	return ic, err
 }
 
 // describeRecord is one line about a record: serial, subject, signer, origin.

@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/clock"
 
@@ -376,6 +378,37 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	report = append(report, o.DiagnoseCSR(ctx, cfg, client, kcsr, obj)...)
+	if o.KeyFile == "" {
+		return report, nil
+	}
+	// The key is checked against the certificate once there is one, else the request.
+	var pub crypto.PublicKey
+	against := "the request"
+	if cert, err := pemutil.FirstCertificate(obj.Status.Certificate); err == nil && csr.StateOf(obj) == csr.Issued {
+		pub, against = cert.PublicKey, "the certificate"
+	} else if req, err := csr.ParseRequest(obj.Spec.Request); err == nil {
+		pub = req.PublicKey
+	}
+	if pub == nil {
+		return report, nil
+	}
+	keyPEM, err := os.ReadFile(o.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	return append(report, CheckKeyMatch("key "+o.KeyFile, keyPEM, pub, against)), nil
+}
+
+// DiagnoseCSR is what kcsr doctor NAME finds about obj, read with cfg's credentials, after
+// its check of the connection: the request, the signer's rules, and why it is still
+// Pending, why it is Approved but not Issued, or its certificate's validity. o's Clock
+// and signer configuration are used; a key file is not checked.
+func (o *Options) DiagnoseCSR(ctx context.Context, cfg *rest.Config, client kubernetes.Interface, kcsr kcsrclient.Interface, obj *certificatesv1.CertificateSigningRequest) Report {
+	var report Report
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
 	now := o.Clock.Now()
 	kcsrServed := servesKcsr(client)
 
@@ -390,11 +423,6 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 		}
 	}
 
-	var pub crypto.PublicKey
-	if req != nil {
-		pub = req.PublicKey
-	}
-	against := "the request"
 	switch csr.StateOf(obj) {
 	case csr.Denied, csr.Failed:
 		report = append(report, CheckDecided(obj)...)
@@ -421,15 +449,7 @@ func (o *Options) runCSR(ctx context.Context) (Report, error) {
 				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
 				report = append(report, CheckInventory(cert, records, err))
 			}
-			pub, against = cert.PublicKey, "the certificate"
 		}
 	}
-	if o.KeyFile != "" && pub != nil {
-		keyPEM, err := os.ReadFile(o.KeyFile)
-		if err != nil {
-			return nil, err
-		}
-		report = append(report, CheckKeyMatch("key "+o.KeyFile, keyPEM, pub, against))
-	}
-	return report, nil
+	return report
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	authorizationv1 "k8s.io/api/authorization/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/validation/path"
@@ -420,14 +419,7 @@ func CAData(cfg *rest.Config) ([]byte, error) {
 // signer, update on certificatesigningrequests/approval); when they may not, the CSR
 // waits for an approver as any other.
 func selfApprove(ctx context.Context, client kubernetes.Interface, o *Obtainer, created *certificatesv1.CertificateSigningRequest, approve bool) {
-	may := func(attrs authorizationv1.ResourceAttributes) bool {
-		review, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &attrs},
-		}, metav1.CreateOptions{})
-		return err == nil && review.Status.Allowed
-	}
-	allowed := may(authorizationv1.ResourceAttributes{Group: certificatesv1.GroupName, Resource: "signers", Verb: "approve", Name: created.Spec.SignerName}) &&
-		may(authorizationv1.ResourceAttributes{Group: certificatesv1.GroupName, Resource: "certificatesigningrequests", Subresource: "approval", Verb: "update", Name: created.Name})
+	allowed := cli.MayApprove(ctx, client, created.Spec.SignerName, created.Name)
 	switch {
 	case !allowed && approve:
 		fmt.Fprintf(o.ErrOut, "warning: you may not approve requests of signer %s (approve on signers, update on certificatesigningrequests/approval); CSR %s waits for an approver\n", created.Spec.SignerName, created.Name)

@@ -34,7 +34,7 @@ type guard struct {
 	hosts map[string]bool
 
 	mu       sync.Mutex
-	secret   string // "" once spent
+	secret   string            // "" once spent
 	sessions map[string]string // session id → CSRF token
 }
 

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,37 +15,12 @@ import (
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
-// consoleURL is the login URL kcsr console prints.
-var consoleURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/login\?secret=[0-9a-f]{64}`)
-
-// startConsole runs kcsr console for kubeconfig on a free loopback port and returns its
-// login URL.
-func startConsole(t *testing.T, kubeconfig string) (*framework.Process, string) {
-	t.Helper()
-	p := framework.StartProcess(t, framework.Binary(t), "console", "--kubeconfig", kubeconfig, "--address", "127.0.0.1:0")
-	var login string
-	framework.Eventually(t, time.Minute, "kcsr console prints its URL", func() bool {
-		login = consoleURL.FindString(p.Stdout())
-		return login != "" || p.Exited()
-	})
-	if login == "" {
-		t.Fatalf("kcsr console printed no URL:\n%s\n%s", p.Stdout(), p.Stderr())
-	}
-	return p, login
-}
-
 // createCSR creates a CSR for CN=cn, O=orgs with kubectl.
 func createCSR(t *testing.T, kc, dir, name, cn string, orgs []string, signer string, usages ...string) {
 	t.Helper()
 	req := framework.GoCSR(t, dir, fmt.Sprintf("key%d", time.Now().UnixNano()), cn, orgs, nil, nil)
 	framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, fmt.Sprintf("csr%d.yaml", time.Now().UnixNano()),
 		framework.CSRManifest(strconv.Quote(name), req, signer, 86400, usages...)))
-}
-
-// openCSR shows the CSR name in b's console page at base and waits until it is loaded.
-func openCSR(b *framework.Browser, base, name string) {
-	b.Do("open "+name, chromedp.Navigate(base+"/#csr/"+url.PathEscape(name)))
-	b.WaitFor(name+" is shown", fmt.Sprintf(`document.getElementById('detail-name').textContent === %s && document.querySelectorAll('#detail-fields dt').length > 0`, jsString(name)), 30*time.Second)
 }
 
 // jsString is s as a JavaScript string literal.
@@ -62,8 +35,7 @@ func TestConsole(t *testing.T) {
 	s := framework.StartServer(t, "")
 	kc := s.Kubeconfig
 	dir := t.TempDir()
-	_, login := startConsole(t, kc)
-	base := strings.Split(login, "/login")[0]
+	_, login, base := framework.StartConsole(t, kc)
 
 	b := framework.StartBrowser(t)
 	b.Do("log in", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS("#queue-table")))
@@ -89,7 +61,6 @@ func TestConsole(t *testing.T) {
 	if !framework.Eval[bool](b, "window.kcsrTestMark === true") {
 		t.Error("the page reloaded to show the new CSR")
 	}
-	b.Screenshot("console-queue")
 
 	// Detail: doctor's findings, then Approve; the result comes live.
 	b.Do("open alice", chromedp.Click(chromedp.CSS(`#queue-body tr[data-id="alice"] a`)), chromedp.WaitVisible(chromedp.CSS("#approve")))
@@ -111,7 +82,7 @@ func TestConsole(t *testing.T) {
 
 	// Deny with a reason.
 	createCSR(t, kc, dir, "bob", "bob", nil, clientSigner, "client auth")
-	openCSR(b, base, "bob")
+	b.OpenCSR(base, "bob")
 	b.Do("deny without a reason", chromedp.Click(chromedp.CSS("#deny")))
 	if got := b.Text("#detail-result"); !strings.Contains(got, "Say why") {
 		t.Errorf("deny without a reason: %q", got)
@@ -125,7 +96,7 @@ func TestConsole(t *testing.T) {
 	// An approval doctor says will fail asks first; cancelled, nothing changes; confirmed,
 	// the CSR ends Failed with the signer's message.
 	createCSR(t, kc, dir, "doomed", "doomed", nil, clientSigner, "client auth", "server auth")
-	openCSR(b, base, "doomed")
+	b.OpenCSR(base, "doomed")
 	b.WaitFor("the warning is shown before the buttons", `!document.getElementById('detail-warnings').hidden`, 30*time.Second)
 	b.Do("approve doomed", chromedp.Click(chromedp.CSS("#approve")), chromedp.WaitVisible(chromedp.CSS("#confirm-panel")))
 	if got := b.Text("#confirm-list"); !strings.Contains(got, "would refuse it after approval") {
@@ -143,7 +114,7 @@ func TestConsole(t *testing.T) {
 
 	// system:masters asks too, before the buttons.
 	createCSR(t, kc, dir, "root", "root", []string{"system:masters"}, "example.com/internal", "client auth")
-	openCSR(b, base, "root")
+	b.OpenCSR(base, "root")
 	b.WaitFor("root's warnings", `!document.getElementById('detail-warnings').hidden`, 30*time.Second)
 	if got := b.Text("#detail-warning-list"); !strings.Contains(got, "system:masters") || !strings.Contains(got, "superuser") {
 		t.Errorf("root's warnings: %q", got)
@@ -154,13 +125,14 @@ func TestConsole(t *testing.T) {
 	createCSR(t, kc, dir, xss, xss, []string{`"><script>alert(2)</script>`}, clientSigner, "client auth")
 	b.Do("back to the queue", chromedp.Navigate(base+"/#queue"), chromedp.WaitVisible(chromedp.CSS("#queue-table")))
 	b.WaitFor("the markup-named CSR appears", fmt.Sprintf(`[...document.querySelectorAll('#queue-body tr')].some(r => r.getAttribute('data-id') === %s)`, jsString(xss)), 30*time.Second)
+	b.Screenshot("console-queue")
 	if n := framework.Eval[int](b, `document.querySelectorAll('main img, main script').length`); n != 0 {
 		t.Errorf("the page holds %d img/script elements: a CSR's name or subject was rendered as HTML", n)
 	}
 	if got := b.Text("#queue-body"); !strings.Contains(got, xss) || !strings.Contains(got, `"><script>alert(2)</script>`) {
 		t.Errorf("the queue does not show the name as text: %q", got)
 	}
-	openCSR(b, base, xss)
+	b.OpenCSR(base, xss)
 	select {
 	case msg := <-b.Dialogs:
 		t.Errorf("a script from a CSR ran: dialog %q", msg)
@@ -235,8 +207,7 @@ func TestConsoleGuards(t *testing.T) {
 	cert, key := s.ClientCert(t, dir, "viewer", "/CN=viewer")
 	viewerKC := s.UserKubeconfig(t, dir, "viewer", "--client-certificate", cert, "--client-key", key)
 
-	_, login := startConsole(t, viewerKC)
-	base := strings.Split(login, "/login")[0]
+	_, login, base := framework.StartConsole(t, viewerKC)
 	get := func(path string, header http.Header) (int, string) {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodGet, base+path, nil)
@@ -282,7 +253,7 @@ func TestConsoleGuards(t *testing.T) {
 	}
 
 	// No buttons for who may not approve or revoke.
-	openCSR(b, base, "pending1")
+	b.OpenCSR(base, "pending1")
 	if !framework.Eval[bool](b, `document.getElementById('detail-actions').hidden`) {
 		t.Error("a viewer sees the Approve and Deny buttons")
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
@@ -74,5 +76,26 @@ func TestCLIOnKubeAPIServer(t *testing.T) {
 		if doc.ExitCode != 2 || !strings.Contains(doc.Stdout, "server auth") {
 			t.Errorf("kcsr doctor on a CSR with server auth for kube-apiserver-client: exit %d\n%s", doc.ExitCode, doc.Combined())
 		}
+	})
+
+	// kcsr console against kube-apiserver (issue 17 item 6): the queue and the decisions
+	// work; the views of kcsr.dev (the inventory) are hidden, the charts say why they are
+	// empty.
+	t.Run("console", func(t *testing.T) {
+		_, login, base := framework.StartConsole(t, kc)
+		b := framework.StartBrowser(t)
+		b.Do("log in", chromedp.Navigate(login), chromedp.WaitVisible(chromedp.CSS("#queue-table")))
+		b.WaitFor("the queue is live", `document.getElementById('status').textContent.startsWith('Live')`, 30*time.Second)
+		if !framework.Eval[bool](b, `document.getElementById('nav-inventory').hidden`) {
+			t.Error("the Inventory view is offered on an API without kcsr.dev")
+		}
+		req := framework.GoCSR(t, dir, "console-approve", "console-approve", []string{"dev"}, nil, nil)
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, "console-approve.yaml", framework.CSRManifest("console-approve", req, "kubernetes.io/kube-apiserver-client", 3600, "digital signature", "client auth")))
+		b.WaitFor("the CSR appears", `document.querySelector('#queue-body tr[data-id="console-approve"]') !== null`, 30*time.Second)
+		b.OpenCSR(base, "console-approve")
+		b.Do("approve", chromedp.Click(chromedp.CSS("#approve")))
+		b.WaitFor("kube-controller-manager issues it", `document.getElementById('detail-state').textContent === 'Issued'`, time.Minute)
+		b.Do("charts", chromedp.Navigate(base+"/#charts"))
+		b.WaitFor("the charts say there is no inventory", `document.getElementById('chart-note').textContent.includes('keeps no inventory')`, 30*time.Second)
 	})
 }

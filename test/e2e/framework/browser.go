@@ -2,10 +2,13 @@ package framework
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,31 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
+
+// consoleURL is the login URL kcsr console prints.
+var consoleURL = regexp.MustCompile(`http://127\.0\.0\.1:\d+/login\?secret=[0-9a-f]{64}`)
+
+// StartConsole runs kcsr console for kubeconfig on a free loopback port and returns it,
+// its login URL and its base URL.
+func StartConsole(t testing.TB, kubeconfig string) (p *Process, login, base string) {
+	t.Helper()
+	p = StartProcess(t, Binary(t), "console", "--kubeconfig", kubeconfig, "--address", "127.0.0.1:0")
+	Eventually(t, time.Minute, "kcsr console prints its URL", func() bool {
+		login = consoleURL.FindString(p.Stdout())
+		return login != "" || p.Exited()
+	})
+	if login == "" {
+		t.Fatalf("kcsr console printed no URL:\n%s\n%s", p.Stdout(), p.Stderr())
+	}
+	return p, login, strings.Split(login, "/login")[0]
+}
+
+// OpenCSR shows the CSR name in the console page at base and waits until it is loaded.
+func (b *Browser) OpenCSR(base, name string) {
+	b.t.Helper()
+	b.Do("open "+name, chromedp.Navigate(base+"/#csr/"+url.PathEscape(name)))
+	b.WaitFor(name+" is shown", fmt.Sprintf(`document.getElementById('detail-name').textContent === %s && document.querySelectorAll('#detail-fields dt').length > 0`, strconv.Quote(name)), 30*time.Second)
+}
 
 // ChromiumPath is the browser the console tests drive: $KCSR_E2E_CHROMIUM, else Debian's
 // chromium (hack/install-deps.sh installs it).

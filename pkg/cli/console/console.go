@@ -231,7 +231,7 @@ func (s *Server) startQueue(ctx context.Context) error {
 			return nil
 		}
 	}
-	s.queue = newQueue(s.client, s.clock)
+	s.queue = newQueue(s.client, s.clock, ctx.Done())
 	go s.queue.run(ctx)
 	syncCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

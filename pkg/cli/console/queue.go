@@ -32,6 +32,9 @@ type change struct {
 type queue struct {
 	clock    clock.PassiveClock
 	informer cache.SharedIndexInformer
+	// stop ends every stream when the console stops (an open stream would otherwise
+	// hold the server's shutdown).
+	stop <-chan struct{}
 
 	mu          sync.Mutex
 	subscribers map[chan change]bool
@@ -44,10 +47,11 @@ type queue struct {
 // (the browser reconnects and starts again from a snapshot).
 const maxBuffered = 256
 
-func newQueue(client kubernetes.Interface, c clock.PassiveClock) *queue {
+func newQueue(client kubernetes.Interface, c clock.PassiveClock, stop <-chan struct{}) *queue {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	q := &queue{
 		clock:       c,
+		stop:        stop,
 		informer:    factory.Certificates().V1().CertificateSigningRequests().Informer(),
 		subscribers: map[chan change]bool{},
 		denied:      map[types.UID]time.Time{},
@@ -182,6 +186,8 @@ func (q *queue) stream(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-r.Context().Done():
+			return
+		case <-q.stop:
 			return
 		case c, open := <-ch:
 			if !open || !send("change", c) {

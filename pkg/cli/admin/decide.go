@@ -342,7 +342,7 @@ type Refusal struct {
 func (r *Refusal) Error() string { return "refusing to approve " + r.CSR + ": " + r.Why + r.hint }
 
 // ApprovalWarnings are the reasons kcsr approve would ask before approving obj (nil: it
-// would not ask), with a the announced signers (nil when unknown): the subject asks for
+// would not ask), given a, the announced signers (nil when unknown): the subject asks for
 // system:masters, the signer's rules refuse the request, or no running signer serves it.
 func ApprovalWarnings(obj *certificatesv1.CertificateSigningRequest, a *announce.Announcements) []string {
 	req, _ := csr.ParseRequest(obj.Spec.Request)

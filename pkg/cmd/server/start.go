@@ -529,8 +529,11 @@ Use it with kubectl:
   export KUBECONFIG=%s
   kubectl get csr
 
+Review and approve requests in a browser (prints a one-time login link):
+  kcsr console --kubeconfig %s
+
 Stop it with Ctrl-C; a restart keeps every object.
-`, url, dataDir, kubeconfig)
+`, url, dataDir, kubeconfig, kubeconfig)
 }
 
 // dropManagedFields trims server-side apply bookkeeping from objects before the informers

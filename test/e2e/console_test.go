@@ -268,12 +268,22 @@ func TestConsoleGuards(t *testing.T) {
 	post := func(withToken bool) string {
 		token := `''`
 		if withToken {
-			token = `document.querySelector('meta[name="kcsr-csrf"]').content`
+			token = `localStorage.getItem('kcsr-console-token')`
 		}
-		return framework.Eval[string](b, `fetch('/api/csrs/pending1/approve', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Kcsr-Csrf': `+token+`}, body: JSON.stringify({confirm: true})}).then(async r => r.status + ' ' + await r.text())`)
+		return framework.Eval[string](b, `(async () => {
+			const t = localStorage.getItem('kcsr-console-token');
+			const uid = (await (await fetch('/api/csrs/pending1', {headers: {'X-Kcsr-Token': t}})).json()).summary.uid;
+			const r = await fetch('/api/csrs/pending1/approve', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-Kcsr-Token': `+token+`}, body: JSON.stringify({confirm: true, uid})});
+			return r.status + ' ' + await r.text();
+		})()`)
 	}
-	if got := post(false); !strings.HasPrefix(got, "403 ") || !strings.Contains(got, "CSRF token") {
-		t.Errorf("a POST without the CSRF token: %s", got)
+	if got := post(false); !strings.HasPrefix(got, "403 ") || !strings.Contains(got, "session's token") {
+		t.Errorf("a POST without the session's token: %s", got)
+	}
+	// The page holds no token in its markup: a page that can read it (another port of
+	// this host gets the cookie) finds nothing.
+	if html := framework.Eval[string](b, `fetch('/').then(r => r.text())`); strings.Contains(html, framework.Eval[string](b, `localStorage.getItem('kcsr-console-token')`)) {
+		t.Error("the page's HTML carries the session's token")
 	}
 	if got := post(true); !strings.HasPrefix(got, "403 ") || !strings.Contains(got, "you may not approve") {
 		t.Errorf("a viewer's approve with the token: %s", got)

@@ -15,6 +15,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -38,6 +39,9 @@ type decision struct {
 	// go to errOut.
 	in     *bufio.Reader
 	errOut io.Writer
+	// uid, when set, is the CSR reviewed: a CSR of the same name with another uid (deleted
+	// and created again since) is not decided.
+	uid types.UID
 	// served reads which signers are announced (package announce), once per command:
 	// nil when they cannot be read.
 	served func(ctx context.Context) *announce.Announcements
@@ -182,6 +186,9 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 		if err != nil {
 			return err
 		}
+		if d.uid != "" && obj.UID != d.uid {
+			return fmt.Errorf("certificate signing request %q is not the one reviewed: it was deleted and created again (uid %s, reviewed %s); review it again", name, obj.UID, d.uid)
+		}
 		dec := decode(obj)
 		if !shown {
 			fmt.Fprintln(out, summary(dec))
@@ -192,7 +199,7 @@ func (d decision) apply(ctx context.Context, out io.Writer, client kubernetes.In
 			other = certificatesv1.CertificateApproved
 		}
 		if csr.HasCondition(obj, other) {
-			return fmt.Errorf("certificate signing request %q is already %s", name, other)
+			return &DecidedError{Name: name, State: other}
 		}
 		already := csr.HasCondition(obj, d.t)
 		if already && !d.force {
@@ -386,12 +393,26 @@ type Decision struct {
 	// Confirmed approves a CSR ApprovalWarnings warns about; without it, such an
 	// approval is refused with a *Refusal error (errors.Join of them).
 	Confirmed bool
+	// UID is the CSR reviewed (optional): one recreated under the same name since is
+	// not decided.
+	UID types.UID
+}
+
+// DecidedError is a decision refused because the CSR is already decided the other way:
+// a decision is final.
+type DecidedError struct {
+	Name  string
+	State certificatesv1.RequestConditionType
+}
+
+func (e *DecidedError) Error() string {
+	return fmt.Sprintf("certificate signing request %q is already %s", e.Name, e.State)
 }
 
 // Decide writes d on the CSR name as kcsr approve and kcsr deny do: through the /approval
 // subresource, refusing to deny an approved CSR or approve a denied one, leaving one
 // already decided the same way alone, and retrying a conflict.
 func Decide(ctx context.Context, client kubernetes.Interface, name string, d Decision, c clock.PassiveClock) error {
-	dec := decision{t: d.Type, reason: d.Reason, message: d.Message, yes: d.Confirmed, clock: c, served: servedOnce(client, c)}
+	dec := decision{t: d.Type, reason: d.Reason, message: d.Message, yes: d.Confirmed, uid: d.UID, clock: c, served: servedOnce(client, c)}
 	return dec.apply(ctx, io.Discard, client, name)
 }

@@ -272,3 +272,39 @@ func TestConfirm(t *testing.T) {
 		})
 	}
 }
+
+// TestDecideReviewed: a program's decision (kcsr console) names the CSR it reviewed by
+// uid: a CSR deleted and created again under the name since is not decided; a decision
+// the other way is a *DecidedError; a warned approval needs Confirmed.
+func TestDecideReviewed(t *testing.T) {
+	alpha := testkit.RequestPEM(t, testkit.NewKey(t, testkit.P256), testkit.Request(t, "alpha", testkit.WithOrg("dev")))
+	root := testkit.RequestPEM(t, testkit.NewKey(t, testkit.P256), testkit.Request(t, "root", testkit.WithOrg("system:masters")))
+	c := clocktesting.NewFakePassiveClock(epoch)
+	approve := Decision{Type: certificatesv1.CertificateApproved, Reason: "KcsrConsoleApprove", Message: "ok"}
+
+	obj := newCSR("alpha", alpha)
+	obj.UID = "uid-1"
+	client := fake.NewClientset(obj)
+	d := approve
+	d.UID = "uid-0"
+	testkit.ExpectError(t, Decide(context.Background(), client, "alpha", d, c), `certificate signing request "alpha" is not the one reviewed: it was deleted and created again (uid uid-1, reviewed uid-0); review it again`)
+	d.UID = "uid-1"
+	if err := Decide(context.Background(), client, "alpha", d, c); err != nil {
+		t.Fatal(err)
+	}
+	var decided *DecidedError
+	if err := Decide(context.Background(), client, "alpha", Decision{Type: certificatesv1.CertificateDenied, Message: "no", UID: "uid-1"}, c); !errors.As(err, &decided) || decided.State != certificatesv1.CertificateApproved {
+		t.Errorf("deny an approved CSR: %v, want a DecidedError", err)
+	}
+
+	client = fake.NewClientset(newCSR("root", root, testkit.SetSignerName("example.com/internal")))
+	err := Decide(context.Background(), client, "root", approve, c)
+	if reasons := RefusalReasons(err); len(reasons) != 1 || !strings.HasPrefix(reasons[0], "it asks for group system:masters") {
+		t.Errorf("an unconfirmed approval of system:masters: %v (reasons %q)", err, reasons)
+	}
+	confirmed := approve
+	confirmed.Confirmed = true
+	if err := Decide(context.Background(), client, "root", confirmed, c); err != nil {
+		t.Errorf("a confirmed approval: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
@@ -120,7 +121,7 @@ func describe(out io.Writer, obj *certificatesv1.CertificateSigningRequest, extr
 func FetchDescribeExtras(ctx context.Context, client kubernetes.Interface, kcsr kcsrclient.Interface, obj *certificatesv1.CertificateSigningRequest) DescribeExtras {
 	var extras describeExtras
 	if len(obj.Status.Certificate) > 0 {
-		records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
+		records, err := cli.IssuedCertificates(ctx, kcsr, fields.OneTermEqualSelector("spec.csrName", obj.Name).String())
 		switch {
 		case apierrors.IsNotFound(err):
 			extras.inventory = "not served (this API server keeps no IssuedCertificate inventory)"
@@ -131,7 +132,7 @@ func FetchDescribeExtras(ctx context.Context, client kubernetes.Interface, kcsr 
 		}
 	}
 	events, err := client.CoreV1().Events(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=CertificateSigningRequest,involvedObject.name=" + obj.Name,
+		FieldSelector: fields.AndSelectors(fields.OneTermEqualSelector("involvedObject.kind", "CertificateSigningRequest"), fields.OneTermEqualSelector("involvedObject.name", obj.Name)).String(),
 	})
 	if err == nil {
 		extras.events = events.Items

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/util/retry"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -45,7 +46,7 @@ func (s *certificateSelector) find(cmd *cobra.Command, kcsr kcsrclient.Interface
 		}
 		selector, what = "spec.serialNumber="+serial, "serial "+serial
 	case len(args) == 0 && s.csrName != "" && s.fingerprint == "":
-		selector, what = "spec.csrName="+s.csrName, "CSR "+s.csrName
+		selector, what = fields.OneTermEqualSelector("spec.csrName", s.csrName).String(), "CSR "+s.csrName
 	case len(args) == 0 && s.csrName == "" && s.fingerprint != "":
 		// As openssl prints it too: "sha256 Fingerprint=AB:CD:…".
 		fp := s.fingerprint
@@ -180,14 +181,14 @@ Reasons: ` + strings.Join(kcsrv1alpha1.RevocationReasons, ", "),
 
 // revokeOne revokes ic and says so.
 func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic *kcsrv1alpha1.IssuedCertificate, reason, message string) error {
-	ic, err := RevokeRecord(cmd.Context(), kcsr, ic.Name, reason, message)
+	out2, err := RevokeRecord(cmd.Context(), kcsr, ic.Name, reason, message)
 	if apierrors.IsForbidden(err) {
 		return fmt.Errorf("revoke %s: %w; revoking needs the verb revoke on issuedcertificates.kcsr.dev, which the kcsr:revoker ClusterRole grants (an administrator runs: kubectl create clusterrolebinding NAME --clusterrole kcsr:revoker --user YOU)", ic.Spec.SerialNumber, err)
 	}
 	if err != nil {
 		return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 	}
-	fmt.Fprintf(out, "revoked certificate %s: %s\n", describeRecord(ic), reason)
+	fmt.Fprintf(out, "revoked certificate %s: %s\n", describeRecord(out2), reason)
 	return nil
 }
 

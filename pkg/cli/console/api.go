@@ -14,6 +14,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"kcsr.dev/kcsr/pkg/announce"
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -93,9 +94,7 @@ var indexTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
 // index is the page: a static template; everything from the API comes as JSON.
 func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = indexTemplate.Execute(w, struct {
-		CSRF, User string
-	}{s.guard.csrf(r), s.identity.User})
+	_ = indexTemplate.Execute(w, struct{ User string }{s.identity.User})
 }
 
 // sessionInfo is what the page needs to know first: who it acts as and what it may do.
@@ -155,6 +154,11 @@ func (s *Server) csrDetail(w http.ResponseWriter, r *http.Request) {
 		Findings:    (&doctor.Options{Clock: s.clock}).DiagnoseCSR(ctx, s.config, s.client, s.kcsr, obj),
 		Warnings:    []string{},
 	}
+	// Findings quote the CSR (its CN, its name, condition messages): shown escaped, as
+	// kcsr doctor prints them.
+	for i, f := range d.Findings {
+		d.Findings[i].Subject, d.Findings[i].Cause, d.Findings[i].Fix = cli.PrintableText(f.Subject), cli.PrintableText(f.Cause), cli.PrintableText(f.Fix)
+	}
 	if d.Findings == nil {
 		d.Findings = doctor.Report{}
 	}
@@ -173,6 +177,9 @@ func (s *Server) csrDetail(w http.ResponseWriter, r *http.Request) {
 
 // decisionBody is the body of an approve or deny.
 type decisionBody struct {
+	// UID is the CSR reviewed: one deleted and created again under its name since is
+	// not decided.
+	UID     string `json:"uid"`
 	Message string `json:"message"`
 	// Confirm approves a CSR the console warned about.
 	Confirm bool `json:"confirm"`
@@ -186,7 +193,11 @@ func (s *Server) decide(t certificatesv1.RequestConditionType) http.HandlerFunc 
 			return
 		}
 		body.Message = strings.TrimSpace(body.Message)
-		d := admin.Decision{Type: t, Reason: "KcsrConsoleApprove", Message: body.Message, Confirmed: body.Confirm}
+		if body.UID == "" {
+			writeError(w, http.StatusBadRequest, "the request does not say which CSR was reviewed (uid)")
+			return
+		}
+		d := admin.Decision{Type: t, Reason: "KcsrConsoleApprove", Message: body.Message, Confirmed: body.Confirm, UID: types.UID(body.UID)}
 		if d.Message == "" {
 			d.Message = "This CSR was approved in kcsr console by " + s.identity.User + "."
 		}
@@ -201,6 +212,11 @@ func (s *Server) decide(t certificatesv1.RequestConditionType) http.HandlerFunc 
 		err := admin.Decide(r.Context(), s.client, name, d, s.clock)
 		if reasons := admin.RefusalReasons(err); len(reasons) > 0 {
 			writeJSON(w, http.StatusConflict, apiError{Error: "approving " + cli.Printable(name) + " needs confirming", Warnings: reasons})
+			return
+		}
+		var decided *admin.DecidedError
+		if errors.As(err, &decided) {
+			writeError(w, http.StatusConflict, err.Error()+": a decision is final")
 			return
 		}
 		if err != nil {
@@ -279,15 +295,20 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var revoked *kcsrv1alpha1.IssuedCertificate
+	done := 0
 	for _, rec := range records {
 		if rev := rec.Status.Revocation; rev != nil && rev.Reason != kcsrv1alpha1.ReasonCertificateHold {
 			continue
 		}
 		out, err := admin.RevokeRecord(ctx, s.kcsr, rec.Name, body.Reason, strings.TrimSpace(body.Message))
 		if err != nil {
+			if done > 0 {
+				err = fmt.Errorf("revoked %d of the certificate's %d records, then: %w; revoke again to reach the others", done, len(records), err)
+			}
 			writeAPIError(w, err, forbidden)
 			return
 		}
+		done++
 		if out.Name == ic.Name {
 			revoked = out
 		}

@@ -147,11 +147,14 @@ func (o *Options) Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w; pick another port with --address 127.0.0.1:PORT", o.Address, err)
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	hostPort := net.JoinHostPort(host, port)
+	// The URL names the address bound, never "localhost": a browser may try ::1 first,
+	// where another local user could listen on the same port and take the secret.
+	bound := ln.Addr().(*net.TCPAddr)
+	port := strconv.Itoa(bound.Port)
+	hostPort := net.JoinHostPort(bound.IP.String(), port)
 	hosts := []string{hostPort}
-	if host == "localhost" || host == "127.0.0.1" {
-		hosts = append(hosts, net.JoinHostPort("localhost", port), net.JoinHostPort("127.0.0.1", port))
+	if host == "localhost" {
+		hosts = append(hosts, net.JoinHostPort("localhost", port))
 	}
 	s.guard = newGuard(hosts)
 	s.url = "http://" + hostPort + "/login?secret=" + s.guard.loginSecret()

@@ -20,10 +20,16 @@
 //     name is refused).
 //   - It prints a URL with a one-time login secret (256 bits, as Jupyter's token, but
 //     spent on first use): the login sets an HttpOnly, SameSite=Strict session cookie
-//     and redirects to a URL without the secret. Every other request needs the cookie.
-//   - Every state-changing request is a POST with a JSON body, the session's CSRF token in
-//     a header, and (when the browser sends them) a same-origin Origin and Sec-Fetch-Site;
-//     anything else is refused before the API is called.
+//     and redirects to the page with the session's token in the URL fragment (never sent
+//     to a server), which the page keeps in its origin's storage. The cookie alone opens
+//     nothing of the API: browsers send it to every port of the host (another local
+//     user's server on 127.0.0.1 would receive it), so every API request also carries
+//     the token, in a header (the event stream, which cannot send headers, in its query).
+//     The page's HTML holds no token.
+//   - Every state-changing request is a POST with a JSON body, the token, and (when the
+//     browser sends them) a same-origin Origin and Sec-Fetch-Site; anything else is
+//     refused before the API is called. A decision names the CSR's uid as reviewed: one
+//     deleted and created again under the same name is not decided.
 //   - Every response carries a strict Content-Security-Policy (scripts, styles and
 //     connections from the console itself only, no inline script, no framing), nosniff,
 //     no-referrer and no-store.

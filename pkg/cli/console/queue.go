@@ -64,7 +64,7 @@ func newQueue(client kubernetes.Interface, c clock.PassiveClock, stop <-chan str
 				obj = d.Obj
 			}
 			if c, ok := obj.(*certificatesv1.CertificateSigningRequest); ok {
-				q.publish(change{Deleted: admin.Summarize(c).Name})
+				q.publish(change{Deleted: c.Name})
 			}
 		},
 	})
@@ -80,6 +80,7 @@ func (q *queue) changed(obj any) {
 	}
 	if cond := csr.Condition(c, certificatesv1.CertificateDenied); cond != nil {
 		q.mu.Lock()
+		q.pruneDenied(q.clock.Now().Add(-24 * time.Hour))
 		if _, seen := q.denied[c.UID]; !seen {
 			at := cond.LastUpdateTime.Time
 			if at.IsZero() {
@@ -130,15 +131,21 @@ func (q *queue) snapshot() []admin.Summary {
 func (q *queue) deniedSince(since time.Time) []time.Time {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	var out []time.Time
-	for uid, at := range q.denied {
-		if at.Before(since) {
-			delete(q.denied, uid)
-			continue
-		}
+	q.pruneDenied(since)
+	out := make([]time.Time, 0, len(q.denied))
+	for _, at := range q.denied {
 		out = append(out, at)
 	}
 	return out
+}
+
+// pruneDenied forgets the denials before since; q.mu is held.
+func (q *queue) pruneDenied(since time.Time) {
+	for uid, at := range q.denied {
+		if at.Before(since) {
+			delete(q.denied, uid)
+		}
+	}
 }
 
 // stream is GET /api/events: Server-Sent Events, first a snapshot of the queue, then
@@ -167,11 +174,14 @@ func (q *queue) stream(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	w.Header().Set("Content-Type", "text/event-stream")
+	rc := http.NewResponseController(w)
 	send := func(event string, v any) bool {
 		b, err := json.Marshal(v)
 		if err != nil {
 			return false
 		}
+		// A page that stops reading ends its stream instead of holding a goroutine.
+		_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return false
 		}
@@ -194,6 +204,7 @@ func (q *queue) stream(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-keepalive.C:
+			_ = rc.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				return
 			}

@@ -12,8 +12,10 @@ import (
 const (
 	// sessionCookie holds the session id after the login.
 	sessionCookie = "kcsr_console"
-	// csrfHeader carries the session's CSRF token on every POST.
-	csrfHeader = "X-Kcsr-Csrf"
+	// tokenHeader carries the session's token on every API request; tokenParam carries it
+	// on the event stream (EventSource sends no headers).
+	tokenHeader = "X-Kcsr-Token"
+	tokenParam  = "t"
 	// contentSecurityPolicy lets the page load its script, style and data from the
 	// console only: no inline script, no other origin, no framing, no form posts.
 	contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -77,11 +79,17 @@ func (g *guard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	// The token goes in the fragment, which the browser never sends: the page keeps it
+	// in its origin's storage (scheme, host and port), out of reach of a page on another
+	// port of this host, to which the browser would send the cookie.
+	g.mu.Lock()
+	token := g.sessions[session]
+	g.mu.Unlock()
+	http.Redirect(w, r, "/#"+tokenParam+"="+token, http.StatusSeeOther)
 }
 
-// csrf returns the CSRF token of r's session, "" without a valid session.
-func (g *guard) csrf(r *http.Request) string {
+// token returns the token of r's session, "" without a valid session.
+func (g *guard) token(r *http.Request) string {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return ""
@@ -109,8 +117,9 @@ func headers(w http.ResponseWriter) {
 }
 
 // wrap is the middleware in front of every handler: the headers, the Host check, then
-// for everything but the login and the assets a session, and for every POST the CSRF
-// token and a same-origin request.
+// for everything but the login and the assets a session; for every API request the
+// session's token too (the cookie alone is not enough: browsers send it to every port of
+// the host), and for every POST a JSON body and a same-origin request.
 func (g *guard) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		headers(w)
@@ -126,15 +135,25 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		token := g.csrf(r)
+		token := g.token(r)
 		if token == "" {
 			http.Error(w, "Not logged in: open the URL kcsr console printed (it carries a one-time login secret).", http.StatusUnauthorized)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			presented := r.Header.Get(tokenHeader)
+			if r.URL.Path == "/api/events" && presented == "" {
+				presented = r.URL.Query().Get(tokenParam)
+			}
+			if subtle.ConstantTimeCompare([]byte(presented), []byte(token)) != 1 {
+				writeError(w, http.StatusForbidden, "refused: the request does not carry this session's token")
+				return
+			}
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
 		case http.MethodPost:
-			if reason := refuseForged(r, token); reason != "" {
+			if reason := refuseForged(r); reason != "" {
 				writeError(w, http.StatusForbidden, "refused: "+reason)
 				return
 			}
@@ -146,10 +165,11 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// refuseForged says why a POST is not the console page's own ("" when it is).
-func refuseForged(r *http.Request, token string) string {
-	if subtle.ConstantTimeCompare([]byte(r.Header.Get(csrfHeader)), []byte(token)) != 1 {
-		return "the request does not carry this session's CSRF token"
+// refuseForged says why a POST (which carries the session's token) is not the console
+// page's own ("" when it is).
+func refuseForged(r *http.Request) string {
+	if r.Header.Get(tokenHeader) == "" {
+		return "the token must come in the " + tokenHeader + " header"
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		return "the request's body is not JSON"

@@ -59,7 +59,8 @@ func TestGuard(t *testing.T) {
 		t.Errorf("another Host: %d", w.Code)
 	}
 	w := do("GET", "/login?secret="+secret, nil, "")
-	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/" {
+	token, ok := strings.CutPrefix(w.Header().Get("Location"), "/#t=")
+	if w.Code != http.StatusSeeOther || !ok || len(token) != 64 {
 		t.Fatalf("login: %d %v", w.Code, w.Header())
 	}
 	cookie := w.Result().Cookies()[0]
@@ -70,23 +71,31 @@ func TestGuard(t *testing.T) {
 		t.Errorf("the secret a second time: %d %s", w.Code, w.Body)
 	}
 
+	// The cookie opens the page; the API needs the token too (a page on another port of
+	// this host gets the cookie, never the token).
 	session := http.Header{"Cookie": {cookie.Name + "=" + cookie.Value}}
-	if w := do("GET", "/api/session", session, ""); w.Code != http.StatusOK || reached != 1 {
-		t.Errorf("with the session: %d, reached %d", w.Code, reached)
+	if w := do("GET", "/", session, ""); w.Code != http.StatusOK || reached != 1 {
+		t.Errorf("the page with the session: %d, reached %d", w.Code, reached)
 	}
-	if w := do("GET", "/api/session", http.Header{"Cookie": {cookie.Name + "=" + strings.Repeat("0", 64)}}, ""); w.Code != http.StatusUnauthorized {
+	if w := do("GET", "/api/session", session, ""); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "session's token") || reached != 1 {
+		t.Errorf("the API with the cookie alone: %d %s", w.Code, w.Body)
+	}
+	withToken := http.Header{"Cookie": session["Cookie"], tokenHeader: {token}}
+	if w := do("GET", "/api/session", withToken, ""); w.Code != http.StatusOK || reached != 2 {
+		t.Errorf("the API with the session and its token: %d, reached %d", w.Code, reached)
+	}
+	if w := do("GET", "/api/events?t="+token, session, ""); w.Code != http.StatusOK || reached != 3 {
+		t.Errorf("the event stream with its token in the query: %d", w.Code)
+	}
+	if w := do("GET", "/api/session?t="+token, session, ""); w.Code != http.StatusForbidden {
+		t.Errorf("the token in the query of another API path: %d", w.Code)
+	}
+	if w := do("GET", "/api/session", http.Header{"Cookie": {cookie.Name + "=" + strings.Repeat("0", 64)}, tokenHeader: {token}}, ""); w.Code != http.StatusUnauthorized {
 		t.Errorf("a forged session: %d", w.Code)
 	}
 
-	token := g.csrf(httptest.NewRequest("GET", "/", nil))
-	if token != "" {
-		t.Errorf("a CSRF token without a session: %q", token)
-	}
-	r := httptest.NewRequest("GET", "/", nil)
-	r.AddCookie(cookie)
-	token = g.csrf(r)
 	post := func(extra http.Header) *httptest.ResponseRecorder {
-		hd := http.Header{"Cookie": session["Cookie"], "Content-Type": {"application/json"}, csrfHeader: {token}}
+		hd := http.Header{"Cookie": session["Cookie"], "Content-Type": {"application/json"}, tokenHeader: {token}}
 		for k, v := range extra {
 			hd[k] = v
 		}
@@ -97,8 +106,8 @@ func TestGuard(t *testing.T) {
 		header http.Header
 		want   string
 	}{
-		"no token":        {http.Header{csrfHeader: {""}}, "CSRF token"},
-		"wrong token":     {http.Header{csrfHeader: {"x" + token[1:]}}, "CSRF token"},
+		"no token":        {http.Header{tokenHeader: {""}}, "session's token"},
+		"wrong token":     {http.Header{tokenHeader: {"x" + token[1:]}}, "session's token"},
 		"form body":       {http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, "not JSON"},
 		"other origin":    {http.Header{"Origin": {"http://127.0.0.1:9999"}}, "another origin"},
 		"same-site fetch": {http.Header{"Sec-Fetch-Site": {"same-site"}}, "another site"},
@@ -113,7 +122,7 @@ func TestGuard(t *testing.T) {
 	if w := post(http.Header{"Origin": {"http://" + host}, "Sec-Fetch-Site": {"same-origin"}}); w.Code != http.StatusOK || reached != before+1 {
 		t.Errorf("the page's own POST: %d", w.Code)
 	}
-	if w := do("DELETE", "/api/csrs/x", session, ""); w.Code != http.StatusMethodNotAllowed {
+	if w := do("DELETE", "/api/csrs/x", withToken, ""); w.Code != http.StatusMethodNotAllowed {
 		t.Errorf("DELETE: %d", w.Code)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -446,7 +447,7 @@ func (o *Options) DiagnoseCSR(ctx context.Context, cfg *rest.Config, client kube
 			report = append(report, CheckValidity(fmt.Sprintf("certificate (serial %s)", cert.SerialNumber.Text(16)), cert, now,
 				"renew it before it expires: "+cli.Self+" renew --kubeconfig FILE", NewCertificate()))
 			if kcsrServed {
-				records, err := cli.IssuedCertificates(ctx, kcsr, "spec.csrName="+obj.Name)
+				records, err := cli.IssuedCertificates(ctx, kcsr, fields.OneTermEqualSelector("spec.csrName", obj.Name).String())
 				report = append(report, CheckInventory(cert, records, err))
 			}
 		}

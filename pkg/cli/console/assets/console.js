@@ -3,8 +3,16 @@
 'use strict';
 
 (function () {
-  const csrf = document.querySelector('meta[name="kcsr-csrf"]').content;
   const $ = (id) => document.getElementById(id);
+
+  // The session's token comes once, in the fragment of the login's redirect (never sent
+  // to a server); it is kept in this origin's storage and sent with every API request.
+  const TOKEN_KEY = 'kcsr-console-token';
+  if (location.hash.startsWith('#t=')) {
+    localStorage.setItem(TOKEN_KEY, location.hash.slice(3));
+    history.replaceState(null, '', '/#queue');
+  }
+  const token = localStorage.getItem(TOKEN_KEY) || '';
 
   // el makes an element with text and attributes; children are appended.
   function el(tag, text, attrs, ...children) {
@@ -22,18 +30,21 @@
   }
 
   async function api(method, path, body) {
-    const opts = { method, headers: {}, credentials: 'same-origin' };
+    const opts = { method, headers: { 'X-Kcsr-Token': token }, credentials: 'same-origin' };
     if (body !== undefined) {
       opts.headers['Content-Type'] = 'application/json';
-      opts.headers['X-Kcsr-Csrf'] = csrf;
       opts.body = JSON.stringify(body);
     }
-    const res = await fetch(path, opts);
-    let data = null;
-    const type = res.headers.get('Content-Type') || '';
-    if (type.startsWith('application/json')) data = await res.json();
-    else data = { error: await res.text() };
-    return { ok: res.ok, status: res.status, data };
+    try {
+      const res = await fetch(path, opts);
+      let data = null;
+      const type = res.headers.get('Content-Type') || '';
+      if (type.startsWith('application/json')) data = await res.json();
+      else data = { error: await res.text() };
+      return { ok: res.ok, status: res.status, data };
+    } catch (e) {
+      return { ok: false, status: 0, data: { error: 'The console cannot be reached (' + e.message + '): is kcsr console still running?' } };
+    }
   }
 
   function age(iso) {
@@ -97,7 +108,7 @@
   function connectEvents() {
     if (!session.queue) return;
     if (events) events.close();
-    events = new EventSource('/api/events');
+    events = new EventSource('/api/events?t=' + encodeURIComponent(token));
     events.addEventListener('snapshot', (ev) => {
       csrs.clear();
       for (const c of JSON.parse(ev.data)) csrs.set(c.id, c);
@@ -114,7 +125,13 @@
       if (currentCSR === id && ch.csr) onDetailChange(ch.csr);
       status(liveStatus(), 'live');
     });
-    events.onerror = () => status('Reconnecting to the console…', 'warning');
+    events.onerror = () => {
+      if (events.readyState === EventSource.CLOSED) {
+        status('The live queue stopped: kcsr console stopped, or this session ended. Run kcsr console again and open its new link.', 'problem');
+      } else {
+        status('Reconnecting to the console…', 'warning');
+      }
+    };
   }
 
   // ---- CSR detail ----
@@ -127,7 +144,7 @@
   async function showCSR(id) {
     if (currentCSR !== id) {
       // Another CSR: nothing of the last one stays on screen while this one loads.
-      $('detail-name').textContent = id;
+      $('detail-name').textContent = '';
       $('detail-state').textContent = '';
       $('detail-condition').textContent = 'Loading…';
       for (const n of ['detail-findings', 'detail-fields']) clear($(n));
@@ -142,7 +159,6 @@
     const res = await api('GET', '/api/csrs/' + encodeURIComponent(id));
     if (currentCSR !== id) return;
     if (!res.ok) {
-      $('detail-name').textContent = id;
       $('detail-result').textContent = res.data.error;
       $('detail-actions').hidden = true;
       return;
@@ -150,9 +166,11 @@
     renderDetail(res.data);
   }
 
+  let currentUID = '';
   function renderDetail(d) {
     const s = d.summary;
     currentState = s.state;
+    currentUID = s.uid;
     $('detail-name').textContent = s.name;
     $('detail-state').textContent = s.state;
     $('detail-state').className = 'badge state-' + s.state.toLowerCase();
@@ -194,7 +212,10 @@
   }
 
   let pendingWarnings = [];
-  function askConfirm(warnings) {
+  // confirmFor is the CSR (id and uid) the open confirmation is about.
+  let confirmFor = null;
+  function askConfirm(warnings, id, uid) {
+    confirmFor = { id, uid };
     $('confirm-name').textContent = $('detail-name').textContent;
     const list = $('confirm-list');
     clear(list);
@@ -203,13 +224,14 @@
     $('confirm-approve').focus();
   }
 
-  async function decide(verb, body) {
-    const id = currentCSR;
+  async function decide(verb, body, id, uid) {
     $('detail-result').textContent = (verb === 'approve' ? 'Approving' : 'Denying') + '…';
+    body.uid = uid;
     const res = await api('POST', '/api/csrs/' + encodeURIComponent(id) + '/' + verb, body);
+    if (currentCSR !== id) return; // the page moved on to another CSR meanwhile
     if (res.status === 409 && res.data.warnings) {
       $('detail-result').textContent = '';
-      askConfirm(res.data.warnings);
+      askConfirm(res.data.warnings, id, uid);
       return;
     }
     $('confirm-panel').hidden = true;
@@ -224,10 +246,14 @@
   }
 
   $('approve').addEventListener('click', () => {
-    if (pendingWarnings.length > 0) { askConfirm(pendingWarnings); return; }
-    decide('approve', { confirm: false });
+    if (pendingWarnings.length > 0) { askConfirm(pendingWarnings, currentCSR, currentUID); return; }
+    decide('approve', { confirm: false }, currentCSR, currentUID);
   });
-  $('confirm-approve').addEventListener('click', () => decide('approve', { confirm: true }));
+  $('confirm-approve').addEventListener('click', () => {
+    const c = confirmFor;
+    if (!c || c.id !== currentCSR) { $('confirm-panel').hidden = true; return; }
+    decide('approve', { confirm: true }, c.id, c.uid);
+  });
   $('confirm-cancel').addEventListener('click', () => { $('confirm-panel').hidden = true; });
   $('deny').addEventListener('click', () => {
     const message = $('deny-message').value.trim();
@@ -237,7 +263,7 @@
       $('deny-message').focus();
       return;
     }
-    decide('deny', { message });
+    decide('deny', { message }, currentCSR, currentUID);
   });
 
   // ---- inventory ----
@@ -388,7 +414,9 @@
     for (const a of document.querySelectorAll('nav a')) a.classList.remove('current');
     if (h.startsWith('#csr/')) {
       $('view-csr').hidden = false;
-      showCSR(decodeURIComponent(h.slice(5)));
+      let id = '';
+      try { id = decodeURIComponent(h.slice(5)); } catch (e) { status('Not a CSR address: ' + h, 'problem'); return; }
+      showCSR(id);
       return;
     }
     currentCSR = null;

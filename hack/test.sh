@@ -12,6 +12,8 @@ hack/verify-codegen.sh
 # The real Kubernetes control plane the fidelity and real-cluster tests compare with and run
 # beside (test/fidelity, test/realcluster); cached after the first build.
 hack/build-kube.sh >/dev/null
+# The upstream CA the upstream-signer tests sign through (test/e2e/upstream_test.go).
+hack/build-step-ca.sh >/dev/null
 go vet ./...
 # -p 2: the machine has two cores; e2e packages start real servers.
 go test -count=1 -p 2 -timeout 30m "$@" ./...

@@ -3,6 +3,7 @@ package issuance
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"k8s.io/utils/clock"
 
 	"kcsr.dev/kcsr/pkg/certificate"
+	"kcsr.dev/kcsr/pkg/metrics"
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 // ReasonSignerValidationFailure is Kubernetes' reason for a request its signer refuses.
@@ -42,7 +45,7 @@ func (e UnavailableError) Unwrap() error { return e.error }
 
 // Serves returns the profile of signerName, nil when no CA of this Issuer serves it.
 func (i *Issuer) Serves(signerName string) *signer.Profile {
-	if p := i.Profiles[signerName]; p != nil && p.CA != nil {
+	if p := i.Profiles[signerName]; p != nil && (p.CA != nil || p.Upstream != nil) {
 		return p
 	}
 	return nil
@@ -53,6 +56,9 @@ func (i *Issuer) Serves(signerName string) *signer.Profile {
 func (i *Issuer) Sign(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*certificate.Issued, error) {
 	if err := profile.Check(req, obj.Spec.Usages); err != nil {
 		return nil, RefusedError{err}
+	}
+	if profile.Upstream != nil {
+		return i.signUpstream(ctx, obj, profile, req)
 	}
 	chain, err := profile.CA.Chain(ctx)
 	if err != nil || len(chain) == 0 {
@@ -83,4 +89,33 @@ func (i *Issuer) Sign(ctx context.Context, obj *certificatesv1.CertificateSignin
 		return nil, fmt.Errorf("error auto signing csr: %w", err)
 	}
 	return signed, nil
+}
+
+// signUpstream has profile's upstream sign req (its rules already passed), then checks
+// the answer: an upstream that cannot be asked is an UnavailableError, an answer that is
+// not the certificate asked for a RefusedError naming what the upstream returned.
+func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.CertificateSigningRequest, profile *signer.Profile, req *x509.CertificateRequest) (*certificate.Issued, error) {
+	clk := i.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	ttl := certificate.Duration(obj.Spec.ExpirationSeconds, profile.MaxDuration)
+	start := clk.Now()
+	chain, err := profile.Upstream.Sign(ctx, req, ttl)
+	metrics.UpstreamRequests.WithLabelValues(profile.SignerName, upstreamResult(err)).Observe(metrics.Since(start, clk.Now()))
+	if err != nil {
+		return nil, UnavailableError{fmt.Errorf("signer %s: %w", profile.SignerName, err)}
+	}
+	if err := upstream.Check(req, obj.Spec.Usages, ttl, chain, profile.Upstream.Roots(), clk.Now()); err != nil {
+		return nil, RefusedError{fmt.Errorf("%s returned a certificate kcsr refuses: %w (serial %s, subject %q, issuer %q)",
+			profile.Upstream.Name(), err, chain[0].SerialNumber.Text(16), chain[0].Subject.String(), chain[0].Issuer.String())}
+	}
+	return &certificate.Issued{Certificate: chain[0], PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})}, nil
+}
+
+func upstreamResult(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "success"
 }

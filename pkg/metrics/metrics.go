@@ -64,6 +64,16 @@ var (
 		StabilityLevel: metrics.ALPHA,
 	}, []string{"signer_name"})
 
+	// UpstreamRequests times the requests to upstream CAs (package upstream), by signer
+	// and result (success, error).
+	UpstreamRequests = metrics.NewHistogramVec(&metrics.HistogramOpts{
+		Namespace:      namespace,
+		Name:           "upstream_request_duration_seconds",
+		Help:           "Time of a signing request to an upstream CA (step-ca), by signer name and result: success, or error (unreachable, refused; the CSR waits with SignerUnavailable).",
+		Buckets:        []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"signer_name", "result"})
+
 	// InventoryExpiredDeleted counts the inventory records deleted after their retention.
 	InventoryExpiredDeleted = metrics.NewCounter(&metrics.CounterOpts{
 		Namespace:      namespace,
@@ -202,7 +212,7 @@ var once sync.Once
 // Register adds kcsr's metrics to the legacy registry that /metrics serves.
 func Register() {
 	once.Do(func() {
-		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, InventoryLookups, EtcdDBSize, EtcdDBInUse, EtcdQuota, EtcdDefrags, PolicyEvaluation,
+		legacyregistry.MustRegister(CSRs, TimeToDecision, TimeToIssue, SigningErrors, UpstreamRequests, EventsDropped, InventoryExpiredDeleted, InventoryOldestExpiry, InventoryLookups, EtcdDBSize, EtcdDBInUse, EtcdQuota, EtcdDefrags, PolicyEvaluation,
 			Revocations, CRLSize, CRLEntries, CRLThisUpdate, CRLNextUpdate, CRLErrors, OCSPResponses)
 		legacyregistry.CustomMustRegister(NewInventoryCollector(countRegisteredInventory), NewCSRCollector(listRegisteredCSRs))
 	})

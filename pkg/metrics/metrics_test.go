@@ -20,6 +20,7 @@ func TestRegister(t *testing.T) {
 	TimeToDecision.WithLabelValues("kubernetes.io/kube-apiserver-client", "approved").Observe(1)
 	TimeToIssue.WithLabelValues("kubernetes.io/kube-apiserver-client").Observe(1)
 	SigningErrors.WithLabelValues("kubernetes.io/kube-apiserver-client").Inc()
+	UpstreamRequests.WithLabelValues("example.com/step", "success").Observe(0.1)
 	PolicyEvaluation.Observe(0.001)
 	Revocations.WithLabelValues("keyCompromise").Inc()
 	CRLSize.WithLabelValues("cluster").Set(100)
@@ -59,6 +60,7 @@ func TestRegister(t *testing.T) {
 		"kcsr_revocations_total",
 		"kcsr_revoked_certificates",
 		"kcsr_signing_errors_total",
+		"kcsr_upstream_request_duration_seconds",
 	}
 	// Other files of this package may add metrics of their own: want must be there.
 	var missing []string

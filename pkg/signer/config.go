@@ -22,6 +22,7 @@ import (
 	"kcsr.dev/kcsr/pkg/ca"
 	cafile "kcsr.dev/kcsr/pkg/ca/file"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 // Configuration is the signer configuration file of `kcsr server --signer-config`.
@@ -45,8 +46,10 @@ type Configuration struct {
 
 // SignerSpec declares one signer.
 type SignerSpec struct {
-	SignerName  string          `json:"signerName"`
-	CA          *CASpec         `json:"ca,omitempty"`
+	SignerName string  `json:"signerName"`
+	CA         *CASpec `json:"ca,omitempty"`
+	// Upstream is a CA outside kcsr that signs the CSR itself, instead of CA.
+	Upstream    *UpstreamSpec   `json:"upstream,omitempty"`
 	MaxDuration metav1.Duration `json:"maxDuration,omitempty"`
 	Rules       *Rules          `json:"rules,omitempty"`
 }
@@ -56,6 +59,11 @@ type CASpec struct {
 	CertFile string      `json:"certFile,omitempty"`
 	KeyFile  string      `json:"keyFile,omitempty"`
 	PKCS11   *PKCS11Spec `json:"pkcs11,omitempty"`
+}
+
+// UpstreamSpec selects an upstream CA (package upstream).
+type UpstreamSpec struct {
+	StepCA *upstream.StepCAConfig `json:"stepCA,omitempty"`
 }
 
 // PKCS11Spec addresses a key in an HSM. The PIN comes from the URI's pin-source file or
@@ -106,8 +114,22 @@ func (c *Configuration) Validate() error {
 		if builtIn && s.Rules != nil {
 			errs = append(errs, fmt.Errorf("%s: %s is a built-in signer with Kubernetes' rules; remove rules", p.Child("rules"), s.SignerName))
 		}
-		if !builtIn && s.CA == nil {
-			errs = append(errs, fmt.Errorf("%s: a custom signer needs a CA (certFile + keyFile, or pkcs11)", p.Child("ca")))
+		if !builtIn && s.CA == nil && s.Upstream == nil {
+			errs = append(errs, fmt.Errorf("%s: a custom signer needs a CA (certFile + keyFile, or pkcs11), or an upstream", p.Child("ca")))
+		}
+		if u := s.Upstream; u != nil {
+			switch {
+			case builtIn:
+				errs = append(errs, fmt.Errorf("%s: %s is a built-in signer, issued by the cluster CA; an upstream serves custom signers only", p.Child("upstream"), s.SignerName))
+			case s.CA != nil:
+				errs = append(errs, fmt.Errorf("%s: set either ca or upstream, not both", p))
+			case u.StepCA == nil:
+				errs = append(errs, fmt.Errorf("%s: name the upstream: stepCA", p.Child("upstream")))
+			default:
+				for _, problem := range u.StepCA.Validate() {
+					errs = append(errs, fmt.Errorf("%s: %s", p.Child("upstream", "stepCA"), problem))
+				}
+			}
 		}
 		if s.MaxDuration.Duration < 0 || (s.MaxDuration.Duration > 0 && s.MaxDuration.Duration < 10*time.Minute) {
 			errs = append(errs, fmt.Errorf("%s: %s is below the 10m minimum", p.Child("maxDuration"), s.MaxDuration.Duration))
@@ -214,6 +236,14 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 			}
 			opened = append(opened, b)
 			p.CA = b
+		}
+		if s.Upstream != nil && s.Upstream.StepCA != nil {
+			u, err := upstream.NewStepCA(s.Upstream.StepCA)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("signer %s: upstream stepCA: %w", s.SignerName, err))
+				continue
+			}
+			p.Upstream = u
 		}
 	}
 	if err = errors.Join(errs...); err != nil {

@@ -14,6 +14,7 @@ import (
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 
 	"kcsr.dev/kcsr/pkg/testkit"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 func TestLoadConfiguration(t *testing.T) {
@@ -73,7 +74,7 @@ func TestValidate(t *testing.T) {
 			{SignerName: "example.com/e", CA: &CASpec{}},
 			{SignerName: "example.com/f", CA: files, Rules: &Rules{RequiredUsages: []certificatesv1.KeyUsage{"root"}, IPRanges: []string{"10.0.0.0/33"}}},
 		}, want: []string{
-			"signers[0].ca: a custom signer needs a CA (certFile + keyFile, or pkcs11)",
+			"signers[0].ca: a custom signer needs a CA (certFile + keyFile, or pkcs11), or an upstream",
 			"signers[0].maxDuration: 1m0s is below the 10m minimum",
 			"signers[1].ca: certFile and keyFile go together",
 			"signers[2].ca: set either certFile + keyFile or pkcs11, not both",
@@ -81,6 +82,23 @@ func TestValidate(t *testing.T) {
 			"signers[4].ca: set certFile + keyFile, or pkcs11",
 			`signers[5].rules: unknown usage "root"`,
 			"signers[5].rules.ipRanges: invalid CIDR address: 10.0.0.0/33",
+		}},
+		{name: "upstream step-ca", signers: []SignerSpec{
+			{SignerName: "example.com/step", Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{URL: "https://ca.example:9000", RootsFile: "root.crt", Provisioner: "kcsr", ProvisionerKeyFile: "kcsr.jwk"}}},
+		}},
+		{name: "upstream problems", signers: []SignerSpec{
+			{SignerName: "example.com/a", Upstream: &UpstreamSpec{}},
+			{SignerName: "example.com/b", CA: files, Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{}}},
+			{SignerName: certificatesv1.KubeAPIServerClientSignerName, Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{}}},
+			{SignerName: "example.com/c", Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{URL: "http://ca.example:9000"}}},
+		}, want: []string{
+			"signers[0].upstream: name the upstream: stepCA",
+			"signers[1]: set either ca or upstream, not both",
+			"signers[2].upstream: kubernetes.io/kube-apiserver-client is a built-in signer, issued by the cluster CA; an upstream serves custom signers only",
+			`signers[3].upstream.stepCA: url "http://ca.example:9000" is not an https://HOST:PORT URL`,
+			"signers[3].upstream.stepCA: rootsFile is required: the CA's root certificates (PEM), e.g. step-ca's certs/root_ca.crt",
+			"signers[3].upstream.stepCA: provisioner is required: the name of a JWK provisioner of the CA",
+			"signers[3].upstream.stepCA: provisionerKeyFile is required: the provisioner's private JWK",
 		}},
 	}
 	for _, tc := range cases {

@@ -28,14 +28,20 @@ func MarkLoginSigners(ctx context.Context, profiles map[string]*Profile, trusted
 	var login []string
 	for _, name := range names {
 		p := profiles[name]
-		if p.CA == nil {
-			continue
-		}
-		chain, err := p.CA.Chain(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("signer %s: read the CA certificate: %w", name, err)
-		}
-		if !ca.ChainsTo(chain, trusted) {
+		switch {
+		case p.Upstream != nil:
+			if !upstreamLogin(p.Upstream.Roots(), trusted) {
+				continue
+			}
+		case p.CA != nil:
+			chain, err := p.CA.Chain(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("signer %s: read the CA certificate: %w", name, err)
+			}
+			if !ca.ChainsTo(chain, trusted) {
+				continue
+			}
+		default:
 			continue
 		}
 		login = append(login, name)
@@ -57,6 +63,25 @@ func MarkLoginSigners(ctx context.Context, profiles map[string]*Profile, trusted
 		}
 	}
 	return login, nil
+}
+
+// upstreamLogin says whether an upstream CA with these roots may issue certificates the
+// server accepts for login: one of its roots is trusted or issued by a trusted CA, or a
+// trusted CA is issued by one of its roots (the server trusts one of the upstream's
+// intermediates). Its issuing CA is not known before it signs, so the answer leans to
+// "login": the guard rails then apply.
+func upstreamLogin(roots, trusted []*x509.Certificate) bool {
+	for _, r := range roots {
+		if ca.ChainsTo([]*x509.Certificate{r}, trusted) {
+			return true
+		}
+		for _, t := range trusted {
+			if ca.ChainsTo([]*x509.Certificate{t}, []*x509.Certificate{r}) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refuseSystemMasters refuses a request of a login signer for the group system:masters.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -99,5 +100,49 @@ func TestMarkLoginSignersChainError(t *testing.T) {
 	_, err := MarkLoginSigners(context.Background(), map[string]*Profile{"example.com/hsm": {SignerName: "example.com/hsm", CA: broken}}, nil)
 	if diff := cmp.Diff("signer example.com/hsm: read the CA certificate: the token is gone", testkit.ErrString(err)); diff != "" {
 		t.Errorf("error (-want +got):\n%s", diff)
+	}
+}
+
+// rootsOnly is an upstream known by its roots (MarkLoginSigners reads nothing else).
+type rootsOnly []*x509.Certificate
+
+func (r rootsOnly) Name() string { return "test upstream" }
+func (r rootsOnly) Sign(context.Context, *x509.CertificateRequest, time.Duration) ([]*x509.Certificate, error) {
+	return nil, errors.New("not used")
+}
+func (r rootsOnly) Roots() []*x509.Certificate { return r }
+
+// TestMarkLoginSignersUpstream: an upstream signer is a login signer, and refuses
+// system:masters, when its roots are trusted for client authentication, issued by a
+// trusted CA, or issue a trusted CA (the server trusts one of the upstream's
+// intermediates); not when they are unrelated.
+func TestMarkLoginSignersUpstream(t *testing.T) {
+	trustedRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	stepRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("step root"))
+	stepIntermediate := stepRoot.NewIntermediate(t, testkit.NewKey(t, testkit.P256))
+	masters := testkit.Request(t, "root", testkit.WithOrg("system:masters"))
+	for _, tc := range []struct {
+		name      string
+		roots     []*x509.Certificate
+		trusted   []*x509.Certificate
+		wantLogin bool
+	}{
+		{"its root is trusted", []*x509.Certificate{trustedRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, true},
+		{"one of its intermediates is trusted", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{stepIntermediate.Cert}, true},
+		{"unrelated", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &Profile{SignerName: "example.com/step", Upstream: rootsOnly(tc.roots), Check: func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error { return nil }}
+			login, err := MarkLoginSigners(context.Background(), map[string]*Profile{p.SignerName: p}, tc.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(login) == 1; got != tc.wantLogin || p.Login != tc.wantLogin {
+				t.Fatalf("login signers %v, Login %v; want login %v", login, p.Login, tc.wantLogin)
+			}
+			if err := p.Check(masters, nil); (err != nil) != tc.wantLogin {
+				t.Errorf("system:masters: %v", err)
+			}
+		})
 	}
 }

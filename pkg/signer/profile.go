@@ -16,6 +16,7 @@ import (
 
 	"kcsr.dev/kcsr/pkg/ca"
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 // DefaultMaxDuration is kube-controller-manager's --cluster-signing-duration default.
@@ -23,8 +24,10 @@ const DefaultMaxDuration = 365 * 24 * time.Hour
 
 // Profile is how one signerName issues.
 type Profile struct {
-	SignerName  string
-	CA          ca.Backend
+	SignerName string
+	CA         ca.Backend
+	// Upstream, instead of CA, is a CA outside kcsr that signs the request itself.
+	Upstream    upstream.Signer
 	MaxDuration time.Duration
 	// Check returns an error, saying what to change, for a request this signer must not
 	// honour. The CSR is then marked Failed (SignerValidationFailure).

@@ -112,7 +112,7 @@ func (o *Options) OpenSigners(ctx context.Context, cfg *signer.Configuration, cl
 		return nil, err
 	}
 	for name, p := range all {
-		if p.CA != nil && (len(served) == 0 || slices.Contains(served, name)) {
+		if (p.CA != nil || p.Upstream != nil) && (len(served) == 0 || slices.Contains(served, name)) {
 			s.Profiles[name] = p
 		}
 	}

@@ -215,7 +215,9 @@ func (in *InRequest) approved(ctx context.Context, w *write) {
 func (in *InRequest) sign(ctx context.Context, w *write, req *x509.CertificateRequest) {
 	obj := w.obj
 	profile := in.Issuer.Serves(obj.Spec.SignerName)
-	if profile == nil {
+	if profile == nil || profile.Upstream != nil {
+		// An upstream CA is asked by the signer controller: an API request never waits on
+		// a remote CA.
 		return
 	}
 	logger := klog.FromContext(ctx).WithValues("csr", obj.Name, "signerName", obj.Spec.SignerName)

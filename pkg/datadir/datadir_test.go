@@ -18,15 +18,22 @@ import (
 // directory: KCSR_DATADIR_HOLD=<dir> locks dir, says "locked" and waits to be killed.
 func TestMain(m *testing.M) {
 	if dir := os.Getenv("KCSR_DATADIR_HOLD"); dir != "" {
-		if _, err := Acquire(dir); err != nil {
+		l, err := Acquire(dir)
+		if err != nil {
 			fmt.Println(err)
 			os.Exit(2)
 		}
+		// Kept reachable: a lock nobody refers to is garbage, and the finalizer of its
+		// file closes it, which drops the flock (a flake seen under load).
+		held = l
 		fmt.Println("locked")
 		select {}
 	}
 	os.Exit(m.Run())
 }
+
+// held is the holder process's lock.
+var held *Lock
 
 // holdInOtherProcess starts a process that holds dir and returns it once it does.
 func holdInOtherProcess(t *testing.T, dir string) *exec.Cmd {

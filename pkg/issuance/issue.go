@@ -107,6 +107,9 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 		return nil, UnavailableError{fmt.Errorf("signer %s: %w", profile.SignerName, err)}
 	}
 	if err := upstream.Check(req, obj.Spec.Usages, ttl, chain, profile.Upstream.Roots(), clk.Now()); err != nil {
+		if len(chain) == 0 {
+			return nil, RefusedError{fmt.Errorf("%s answered without a certificate", profile.Upstream.Name())}
+		}
 		return nil, RefusedError{fmt.Errorf("%s returned a certificate kcsr refuses: %w (serial %s, subject %q, issuer %q)",
 			profile.Upstream.Name(), err, chain[0].SerialNumber.Text(16), chain[0].Subject.String(), chain[0].Issuer.String())}
 	}

@@ -206,6 +206,8 @@ func (s *Server) whoAmI(ctx context.Context) error {
 	switch {
 	case apierrors.IsUnauthorized(err):
 		return fmt.Errorf("the API server refuses the kubeconfig's credentials (%v); check them with: %s doctor --kubeconfig FILE", err, cli.Self)
+	case err != nil && !isAPIStatus(err):
+		return fmt.Errorf("cannot reach the API server at %s: %w; is it running? check the connection with: %s doctor --kubeconfig FILE", s.config.Host, err, cli.Self)
 	case err != nil:
 		// An API that does not serve SelfSubjectReview (older than 1.28): the page
 		// works, without a name to show.
@@ -214,6 +216,13 @@ func (s *Server) whoAmI(ctx context.Context) error {
 	}
 	s.identity = identity{User: cli.Printable(review.Status.UserInfo.Username), Groups: cli.PrintableAll(review.Status.UserInfo.Groups)}
 	return nil
+}
+
+// isAPIStatus says whether err is an answer of the API server (a Status), not a failure
+// to reach it.
+func isAPIStatus(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status)
 }
 
 // servesInventory says whether the API serves kcsr's IssuedCertificates.

@@ -1,8 +1,11 @@
 package console
 
 import (
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
+	"kcsr.dev/kcsr/pkg/cli"
 )
 
 // TestGuard: the login secret works once; without the session nothing but the login and
@@ -202,5 +206,21 @@ func TestCertificateState(t *testing.T) {
 		if got := certificateState(record(tc.lifetime, tc.left, tc.revoked), now); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestStartUnreachable: an API server that cannot be reached is an error that says so,
+// not a console with an empty queue.
+func TestStartUnreachable(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	o := &Options{Conn: cli.Connection{Server: "https://" + addr, Token: "x"}, Address: "127.0.0.1:0"}
+	if _, err := o.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "cannot reach the API server at https://"+addr) {
+		t.Errorf("Start = %v, want cannot reach", err)
 	}
 }

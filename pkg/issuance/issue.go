@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -103,6 +104,10 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 	start := clk.Now()
 	chain, err := profile.Upstream.Sign(ctx, req, ttl)
 	metrics.UpstreamRequests.WithLabelValues(profile.SignerName, upstreamResult(err)).Observe(metrics.Since(start, clk.Now()))
+	var requestErr *upstream.RequestError
+	if errors.As(err, &requestErr) {
+		return nil, RefusedError{err}
+	}
 	if err != nil {
 		return nil, UnavailableError{fmt.Errorf("signer %s: %w", profile.SignerName, err)}
 	}

@@ -150,6 +150,9 @@ func (s *stepCA) token(subject string, sans []string, aud string, now time.Time)
 // SANs are its names (the provisioner allows nothing else).
 func (s *stepCA) Sign(ctx context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error) {
 	fail := func(err error) error { return &UnavailableError{Upstream: s.Name(), Err: err} }
+	if req.Subject.CommonName == "" {
+		return nil, &RequestError{Upstream: s.Name(), Err: errors.New("the request has no subject CN, and step-ca's one-time token needs one as its subject; request a certificate with a CN")}
+	}
 	sans := []string{req.Subject.CommonName}
 	sans = append(sans, req.DNSNames...)
 	for _, ip := range req.IPAddresses {

@@ -1,12 +1,15 @@
 package upstream
 
 import (
+	"context"
 	"crypto"
+	"errors"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
@@ -60,5 +63,19 @@ func TestNewStepCA(t *testing.T) {
 		if _, err := NewStepCA(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
+	}
+}
+
+// TestStepCANoCN: a request without a CN can never get a step-ca token: a RequestError,
+// before anything is sent.
+func TestStepCANoCN(t *testing.T) {
+	s := &stepCA{url: "https://127.0.0.1:1"}
+	key := testkit.NewKey(t, testkit.P256)
+	req := testkit.Request(t, "")
+	req.Raw = testkit.RequestPEM(t, key, req)
+	_, err := s.Sign(context.Background(), req, time.Hour)
+	var requestErr *RequestError
+	if !errors.As(err, &requestErr) || !strings.Contains(err.Error(), "has no subject CN") {
+		t.Errorf("Sign = %v, want a RequestError", err)
 	}
 }

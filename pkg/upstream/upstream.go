@@ -40,11 +40,22 @@ type Signer interface {
 	// Name names the upstream in conditions and logs ("step-ca https://ca:9000").
 	Name() string
 	// Sign asks the upstream for a certificate for req valid for ttl, and returns the
-	// chain it answered, leaf first. Every failure is an *UnavailableError.
+	// chain it answered, leaf first. A request it can never sign is a *RequestError;
+	// every other failure an *UnavailableError.
 	Sign(ctx context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error)
 	// Roots are the certificates the upstream's certificates must chain to.
 	Roots() []*x509.Certificate
 }
+
+// RequestError is a request this upstream can never sign, whatever is retried (a
+// step-ca token needs a subject CN): the CSR is Failed.
+type RequestError struct {
+	Upstream string
+	Err      error
+}
+
+func (e *RequestError) Error() string { return e.Upstream + ": " + e.Err.Error() }
+func (e *RequestError) Unwrap() error { return e.Err }
 
 // UnavailableError is an upstream that could not be asked, or refused to sign: the
 // request may be signed later.

@@ -3,8 +3,8 @@ package upstream
 import (
 	"context"
 	"crypto"
-	"errors"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"

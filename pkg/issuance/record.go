@@ -35,7 +35,14 @@ func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1
 	if err != nil {
 		return nil, err
 	}
-	record, err := records.Create(ctx, inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM))
+	rec := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
+	if profile.Upstream != nil {
+		if rec.Annotations == nil {
+			rec.Annotations = map[string]string{}
+		}
+		rec.Annotations[kcsrv1alpha1.UpstreamAnnotation] = profile.Upstream.Name()
+	}
+	record, err := records.Create(ctx, rec)
 	if apierrors.IsAlreadyExists(err) {
 		existing, gerr := records.Get(ctx, string(obj.UID))
 		if gerr != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"math/big"
 	"testing"
 	"time"
 
@@ -111,6 +112,9 @@ func (r rootsOnly) Sign(context.Context, *x509.CertificateRequest, time.Duration
 	return nil, errors.New("not used")
 }
 func (r rootsOnly) Roots() []*x509.Certificate { return r }
+func (r rootsOnly) Revoke(context.Context, *big.Int, int, string) error {
+	return errors.New("not used")
+}
 
 // TestMarkLoginSignersUpstream: an upstream signer is a login signer, and refuses
 // system:masters, when its roots are trusted for client authentication, issued by a

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/url"
 	"os"
@@ -143,7 +144,11 @@ func (s *stepCA) token(subject string, sans []string, aud string, now time.Time)
 		IssuedAt:  jwt.NewNumericDate(now),
 		Expiry:    jwt.NewNumericDate(now.Add(5 * time.Minute)),
 	}
-	return jwt.Signed(signer).Claims(claims).Claims(map[string]any{"sans": sans}).Serialize()
+	b := jwt.Signed(signer).Claims(claims)
+	if sans != nil {
+		b = b.Claims(map[string]any{"sans": sans})
+	}
+	return b.Serialize()
 }
 
 // Sign is POST /1.0/sign with the request and a token whose subject is its CN and whose
@@ -174,33 +179,16 @@ func (s *stepCA) Sign(ctx context.Context, req *x509.CertificateRequest, ttl tim
 	if err != nil {
 		return nil, fail(err)
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/1.0/sign", bytes.NewReader(body))
+	status, data, err := s.post(ctx, "/1.0/sign", body)
 	if err != nil {
 		return nil, fail(err)
 	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	res, err := s.client.Do(httpReq)
-	if err != nil {
-		return nil, fail(err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, fail(err)
-	}
-	if res.StatusCode != http.StatusCreated && res.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(data, &e)
-		msg := e.Message
-		if msg == "" {
-			msg = strings.TrimSpace(string(data))
-		}
-		if res.StatusCode == http.StatusUnauthorized {
+	if status != http.StatusCreated && status != http.StatusOK {
+		msg := stepMessage(data)
+		if status == http.StatusUnauthorized {
 			msg += " (step-ca refuses the provisioner's token: check the provisioner's name, its key and kid, and this machine's clock; step-ca's log says which)"
 		}
-		return nil, fail(fmt.Errorf("POST /1.0/sign: %s: %s", res.Status, msg))
+		return nil, fail(fmt.Errorf("POST /1.0/sign: %d %s: %s", status, http.StatusText(status), msg))
 	}
 	var answer struct {
 		Crt       string   `json:"crt"`
@@ -222,4 +210,60 @@ func (s *stepCA) Sign(ctx context.Context, req *x509.CertificateRequest, ttl tim
 		return nil, fail(errors.New("POST /1.0/sign: the answer holds no certificate"))
 	}
 	return chain, nil
+}
+
+// Revoke is POST /1.0/revoke, passive (step-ca implements no other), with a token whose
+// subject is the decimal serial. step-ca answers 400 "already revoked" for a certificate
+// it had revoked: that is success.
+func (s *stepCA) Revoke(ctx context.Context, serial *big.Int, reasonCode int, reason string) error {
+	dec := serial.Text(10)
+	ott, err := s.token(dec, nil, s.url+"/1.0/revoke", time.Now())
+	if err != nil {
+		return &UnavailableError{Upstream: s.Name(), Err: fmt.Errorf("make the provisioner's token: %w", err)}
+	}
+	body, err := json.Marshal(map[string]any{"serial": dec, "ott": ott, "reasonCode": reasonCode, "reason": reason, "passive": true})
+	if err != nil {
+		return err
+	}
+	status, data, err := s.post(ctx, "/1.0/revoke", body)
+	if err != nil {
+		return &UnavailableError{Upstream: s.Name(), Err: err}
+	}
+	msg := stepMessage(data)
+	switch {
+	case status == http.StatusOK:
+		return nil
+	case status == http.StatusBadRequest && strings.Contains(msg, "already revoked"):
+		return nil
+	default:
+		return &UnavailableError{Upstream: s.Name(), Err: fmt.Errorf("POST /1.0/revoke: %d %s: %s", status, http.StatusText(status), msg)}
+	}
+}
+
+// post sends body to path and returns the status and up to 1 MiB of the answer.
+func (s *stepCA) post(ctx context.Context, path string, body []byte) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := s.client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	return res.StatusCode, data, err
+}
+
+// stepMessage is the message of a step-ca error answer ({"status", "message"}), or the
+// answer itself.
+func stepMessage(data []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(data, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	return strings.TrimSpace(string(data))
 }

@@ -24,6 +24,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"slices"
@@ -45,6 +46,9 @@ type Signer interface {
 	Sign(ctx context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error)
 	// Roots are the certificates the upstream's certificates must chain to.
 	Roots() []*x509.Certificate
+	// Revoke revokes at the upstream the certificate with serial it issued, for the RFC
+	// 5280 reason code. A certificate it had revoked already is no error.
+	Revoke(ctx context.Context, serial *big.Int, reasonCode int, reason string) error
 }
 
 // RequestError is a request this upstream can never sign, whatever is retried (a

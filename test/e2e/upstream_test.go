@@ -96,4 +96,23 @@ signers:
 	if got := framework.MustKubectl(t, kc, "get", "csr", "bob", "-o", `jsonpath={.status.conditions[?(@.type=="SignerUnavailable")].type}`); got != "" {
 		t.Errorf("bob is issued and still SignerUnavailable")
 	}
+
+	// kcsr revoke carries the revocation to step-ca, and says so; step-ca's CRL lists it.
+	r := framework.Kcsr(t, kc, "revoke", "--csr", "alice", "--reason", "keyCompromise")
+	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "revoked at step-ca "+ca.URL) {
+		t.Errorf("kcsr revoke of a step-ca certificate: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	listed := false
+	for _, e := range ca.CRL().RevokedCertificateEntries {
+		listed = listed || e.SerialNumber.Cmp(cert.SerialNumber) == 0
+	}
+	if !listed {
+		t.Errorf("step-ca's CRL does not list alice's serial %s", cert.SerialNumber.Text(16))
+	}
+	// step-ca down: kcsr revokes at once (login), says step-ca has not, and keeps asking.
+	ca.Stop()
+	r = framework.Kcsr(t, kc, "revoke", "--csr", "bob", "--reason", "affiliationChanged")
+	if r.ExitCode == 0 || !strings.Contains(r.Stdout, "revoked certificate") || !strings.Contains(r.Stderr, "connection refused") || !strings.Contains(r.Stderr, "kcsr refuses it at login already") {
+		t.Errorf("kcsr revoke with step-ca down: exit %d\n%s", r.ExitCode, r.Combined())
+	}
 }

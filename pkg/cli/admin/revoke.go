@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
@@ -189,7 +190,36 @@ func revokeOne(cmd *cobra.Command, out io.Writer, kcsr kcsrclient.Interface, ic 
 		return fmt.Errorf("revoke %s: %w", ic.Spec.SerialNumber, err)
 	}
 	fmt.Fprintf(out, "revoked certificate %s: %s\n", describeRecord(out2), reason)
+	if up := out2.Annotations[kcsrv1alpha1.UpstreamAnnotation]; up != "" && reason != kcsrv1alpha1.ReasonCertificateHold {
+		return reportUpstream(cmd.Context(), out, kcsr, out2.Name, up, upstreamWait)
+	}
 	return nil
+}
+
+// upstreamWait is how long kcsr revoke waits for the upstream's answer.
+const upstreamWait = 20 * time.Second
+
+// reportUpstream waits up to wait for the upstream's answer to a revocation (the server
+// asks it, and writes the answer on the record) and prints it; an answer that is not a
+// revocation is an error, so that a script sees it.
+func reportUpstream(ctx context.Context, out io.Writer, kcsr kcsrclient.Interface, name, up string, timeout time.Duration) error {
+	var answer string
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ic, err := kcsr.KcsrV1alpha1().IssuedCertificates().Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			answer = ic.Annotations[kcsrv1alpha1.UpstreamRevocationAnnotation]
+		}
+		return strings.HasPrefix(answer, "revoked at "), nil
+	})
+	switch {
+	case strings.HasPrefix(answer, "revoked at "):
+		fmt.Fprintf(out, "%s\n", cli.Printable(answer))
+		return nil
+	case answer != "":
+		return fmt.Errorf("the certificate was issued by %s, which has %s; kcsr refuses it at login already", cli.Printable(up), cli.Printable(answer))
+	default:
+		return fmt.Errorf("the certificate was issued by %s, which has not answered within %s; kcsr refuses it at login already, and the server keeps asking (see the record's %s annotation)", cli.Printable(up), timeout, kcsrv1alpha1.UpstreamRevocationAnnotation)
+	}
 }
 
 // RevokeRecord revokes the IssuedCertificate name with reason and message, retrying a

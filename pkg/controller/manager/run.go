@@ -15,6 +15,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/cleaner"
 	"kcsr.dev/kcsr/pkg/controller/csrsigning"
 	"kcsr.dev/kcsr/pkg/controller/publisher"
+	"kcsr.dev/kcsr/pkg/controller/upstreamrevoke"
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/events"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
@@ -36,7 +37,8 @@ type Config struct {
 	Policies       kcsrv1alpha1informers.ApprovalPolicyInformer
 	StartInformers func(stop <-chan struct{})
 	// Inventory is the inventory index (run by the caller), for the inventory's retention
-	// (with Clean); nil: records are kept.
+	// (with Clean) and the upstream revoker; nil: records are kept, and revocations are
+	// not carried to upstream CAs.
 	Inventory *inventory.Index
 
 	Signers   *Signers
@@ -62,7 +64,13 @@ func (o *Options) Run(ctx, shared context.Context, c Config) (wait func(), err e
 	if o.Approve && c.Policies == nil {
 		return nil, errors.New("the approver needs the ApprovalPolicy informer")
 	}
-	first, err := o.newControllers(shared, c)
+	// The upstream revoker follows the inventory from its first load on, leader or not;
+	// whichever replica leads carries the revocations.
+	var revoker *upstreamrevoke.Controller
+	if ups := c.Signers.Upstreams(); len(ups) > 0 && c.Inventory != nil {
+		revoker = upstreamrevoke.New(c.Kcsr, c.Inventory, ups)
+	}
+	first, err := o.newControllers(shared, c, revoker)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +100,7 @@ func (o *Options) Run(ctx, shared context.Context, c Config) (wait func(), err e
 			first = nil
 			if run == nil {
 				var err error
-				if run, err = o.newControllers(shared, c); err != nil {
+				if run, err = o.newControllers(shared, c, revoker); err != nil {
 					klog.FromContext(ctx).Error(err, "Cannot start the controllers")
 					<-ctx.Done()
 					return
@@ -117,7 +125,7 @@ func (o *Options) Issuer(s *Signers, pub *publisher.Publisher) *issuance.Issuer 
 
 // newControllers builds the controllers on the shared informers and returns the function
 // that runs them until its context is done.
-func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx context.Context), err error) {
+func (o *Options) newControllers(shared context.Context, c Config, revoker *upstreamrevoke.Controller) (_ func(ctx context.Context), err error) {
 	recorder := events.NewRecorder(c.Client.CoreV1(), c.Component)
 
 	deps := worker.CSRDeps{Client: c.Client, Kcsr: c.Kcsr, CSRs: c.CSRs, Recorder: recorder}
@@ -180,6 +188,9 @@ func (o *Options) newControllers(shared context.Context, c Config) (_ func(ctx c
 		}
 		if retention != nil {
 			wg.Go(func() { retention.Run(ctx) })
+		}
+		if revoker != nil {
+			wg.Go(func() { revoker.Run(ctx) })
 		}
 		wg.Wait()
 	}, nil

@@ -15,6 +15,7 @@ import (
 	capkcs11 "kcsr.dev/kcsr/pkg/ca/pkcs11"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 // Signers are what the controllers sign with, read from the files and HSMs the options
@@ -37,6 +38,17 @@ func (s *Signers) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Upstreams returns the upstream CAs of the served signers, by signerName.
+func (s *Signers) Upstreams() map[string]upstream.Signer {
+	out := map[string]upstream.Signer{}
+	for name, p := range s.Profiles {
+		if p.Upstream != nil {
+			out[name] = p.Upstream
+		}
+	}
+	return out
 }
 
 // Close closes every CA once: several signers may share one backend.

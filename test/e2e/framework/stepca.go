@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -106,6 +107,7 @@ func StartStepCA(t testing.TB) *StepCA {
 		"logger":   map[string]any{"format": "text"},
 		"db":       map[string]any{"type": "badgerv2", "dataSource": filepath.Join(dir, "db")},
 		"tls":      map[string]any{"minVersion": 1.2, "maxVersion": 1.3},
+		"crl":      map[string]any{"enabled": true, "generateOnRevoke": true},
 		"authority": map[string]any{
 			"claims": map[string]any{"minTLSCertDuration": "5m", "maxTLSCertDuration": "24h", "defaultTLSCertDuration": "1h"},
 			"provisioners": []any{map[string]any{
@@ -141,6 +143,28 @@ func (s *StepCA) Start() {
 		res.Body.Close()
 		return res.StatusCode == http.StatusOK
 	})
+}
+
+// CRL is step-ca's current CRL (GET /1.0/crl).
+func (s *StepCA) CRL() *x509.RevocationList {
+	s.t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Root.Cert)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := client.Get(s.URL + "/1.0/crl")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	der, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		s.t.Fatalf("step-ca's CRL: %v (%d %q)", err, res.StatusCode, der)
+	}
+	return crl
 }
 
 // Stop stops step-ca.

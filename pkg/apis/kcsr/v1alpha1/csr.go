@@ -27,3 +27,13 @@ const (
 	SignersAnnouncementLabel     = "kcsr.dev/signers-announcement"
 	SignersAnnotation            = "kcsr.dev/signers"
 )
+
+// What kcsr says on the inventory record of a certificate an upstream CA issued
+// (package upstream): UpstreamAnnotation names the upstream, and once the certificate is
+// revoked, UpstreamRevocationAnnotation gives the upstream's answer to kcsr's revocation
+// ("revoked at …", or why not yet: it is retried). Informational: the login check is
+// kcsr's own, from the record's status.
+const (
+	UpstreamAnnotation           = "kcsr.dev/upstream"
+	UpstreamRevocationAnnotation = "kcsr.dev/upstream-revocation"
+)

@@ -62,6 +62,10 @@ type certificate struct {
 	Fingerprint string      `json:"fingerprint"`
 	State       string      `json:"state"`
 	Revocation  *revocation `json:"revocation,omitempty"`
+	// Upstream names the upstream CA that issued it; UpstreamRevocation is its answer to
+	// kcsr's revocation.
+	Upstream           string `json:"upstream,omitempty"`
+	UpstreamRevocation string `json:"upstreamRevocation,omitempty"`
 }
 
 type revocation struct {
@@ -73,18 +77,20 @@ type revocation struct {
 
 func toCertificate(ic *kcsrv1alpha1.IssuedCertificate, now time.Time) certificate {
 	c := certificate{
-		ID:          ic.Name,
-		Name:        cli.Printable(ic.Name),
-		Serial:      cli.Printable(ic.Spec.SerialNumber),
-		CN:          cli.Printable(ic.Spec.CommonName),
-		O:           strings.Join(cli.PrintableAll(ic.Spec.Organizations), ","),
-		Signer:      cli.Printable(ic.Spec.SignerName),
-		CSR:         cli.Printable(ic.Spec.CSRName),
-		Requester:   cli.Printable(ic.Spec.Requester.Username),
-		NotBefore:   ic.Spec.NotBefore.UTC().Format(time.RFC3339),
-		NotAfter:    ic.Spec.NotAfter.UTC().Format(time.RFC3339),
-		Fingerprint: cli.Printable(ic.Spec.SHA256Fingerprint),
-		State:       certificateState(ic, now),
+		ID:                 ic.Name,
+		Name:               cli.Printable(ic.Name),
+		Serial:             cli.Printable(ic.Spec.SerialNumber),
+		CN:                 cli.Printable(ic.Spec.CommonName),
+		O:                  strings.Join(cli.PrintableAll(ic.Spec.Organizations), ","),
+		Signer:             cli.Printable(ic.Spec.SignerName),
+		CSR:                cli.Printable(ic.Spec.CSRName),
+		Requester:          cli.Printable(ic.Spec.Requester.Username),
+		NotBefore:          ic.Spec.NotBefore.UTC().Format(time.RFC3339),
+		NotAfter:           ic.Spec.NotAfter.UTC().Format(time.RFC3339),
+		Fingerprint:        cli.Printable(ic.Spec.SHA256Fingerprint),
+		State:              certificateState(ic, now),
+		Upstream:           cli.Printable(ic.Annotations[kcsrv1alpha1.UpstreamAnnotation]),
+		UpstreamRevocation: cli.Printable(ic.Annotations[kcsrv1alpha1.UpstreamRevocationAnnotation]),
 	}
 	if r := ic.Status.Revocation; r != nil {
 		c.Revocation = &revocation{Reason: cli.Printable(r.Reason), Message: cli.Printable(r.Message), Time: r.Time.UTC().Format(time.RFC3339), By: cli.Printable(r.RevokedBy)}

@@ -274,6 +274,7 @@
     const revocation = c.revocation ? c.revocation.reason + (c.revocation.message ? ': ' + c.revocation.message : '') + ' (by ' + c.revocation.by + ')' : '';
     const stateCell = el('td', null, { class: 'state' }, el('span', c.state, { class: 'badge state-' + c.state }));
     if (revocation) stateCell.appendChild(el('div', revocation, { class: 'muted' }));
+    if (c.upstream && c.revocation) stateCell.appendChild(el('div', c.upstreamRevocation || ('asking ' + c.upstream + ' to revoke it…'), { class: 'muted' }));
     const action = el('td');
     if (session.revoke && c.state !== 'revoked') {
       const b = el('button', 'Revoke', { type: 'button', class: 'revoke deny' });
@@ -283,7 +284,7 @@
     return el('tr', null, { 'data-id': c.id },
       el('td', c.serial, { class: 'mono' }),
       el('td', null, {}, el('div', 'CN=' + c.cn), el('div', c.o ? 'O=' + c.o : '', { class: 'muted' })),
-      el('td', c.signer), el('td', c.csr), el('td', c.notAfter), stateCell, action);
+      el('td', null, {}, el('div', c.signer), el('div', c.upstream ? 'issued by ' + c.upstream : '', { class: 'muted' })), el('td', c.csr), el('td', c.notAfter), stateCell, action);
   }
 
   async function searchInventory(more) {

@@ -129,9 +129,7 @@ func StartStepCA(t testing.TB) *StepCA {
 func (s *StepCA) Start() {
 	s.t.Helper()
 	s.proc = StartProcess(s.t, StepCABinary(s.t), s.Config)
-	pool := x509.NewCertPool()
-	pool.AddCert(s.Root.Cert)
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := s.client(2 * time.Second)
 	Eventually(s.t, time.Minute, "step-ca to answer /health", func() bool {
 		if s.proc.Exited() {
 			s.t.Fatalf("step-ca exited:\n%s\n%s", s.proc.Stdout(), s.proc.Stderr())
@@ -148,10 +146,7 @@ func (s *StepCA) Start() {
 // CRL is step-ca's current CRL (GET /1.0/crl).
 func (s *StepCA) CRL() *x509.RevocationList {
 	s.t.Helper()
-	pool := x509.NewCertPool()
-	pool.AddCert(s.Root.Cert)
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	res, err := client.Get(s.URL + "/1.0/crl")
+	res, err := s.client(10 * time.Second).Get(s.URL + "/1.0/crl")
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -165,6 +160,13 @@ func (s *StepCA) CRL() *x509.RevocationList {
 		s.t.Fatalf("step-ca's CRL: %v (%d %q)", err, res.StatusCode, der)
 	}
 	return crl
+}
+
+// client is an HTTPS client that trusts the CA's root.
+func (s *StepCA) client(timeout time.Duration) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Root.Cert)
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 }
 
 // Stop stops step-ca.

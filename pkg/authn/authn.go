@@ -1,6 +1,7 @@
 // Package authn builds the request authenticator of `kcsr server`: x509 client certificates
 // signed by the cluster CA (CN is the user, every O a group, the certificate's SHA-256
-// fingerprint the credential id, as kube-apiserver ≥ 1.32 does) and bearer tokens from a
+// fingerprint the credential id, as kube-apiserver ≥ 1.32 does), those of upstream login
+// signers that the inventory records (upstream.go), and bearer tokens from a
 // kube-apiserver style token file. Every authenticated user is put in
 // system:authenticated; a request that no authenticator accepts gets 401 (there is no
 // anonymous access).
@@ -30,8 +31,12 @@ type Options struct {
 	TokenAuthFile string
 	// Tokens authenticates bootstrap and join tokens. Optional.
 	Tokens authenticator.Token
-	// Revocation refuses revoked client certificates. Optional.
+	// Revocation refuses revoked client certificates. Optional, but for Upstreams.
 	Revocation *inventory.Index
+	// Upstreams are the upstream login signers: their certificates chain to their
+	// upstream's roots and log in only when Revocation's inventory records them for the
+	// signer (its FingerprintSigners must name them).
+	Upstreams []UpstreamSigner
 }
 
 // New returns the request authenticator.
@@ -44,6 +49,12 @@ func New(o Options) (authenticator.Request, error) {
 		certs = withRevocation{x509: certs, checker: o.Revocation}
 	}
 	authenticators := []authenticator.Request{certs}
+	for _, u := range o.Upstreams {
+		if o.Revocation == nil || !o.Revocation.FingerprintSigners[u.SignerName] {
+			return nil, fmt.Errorf("authn: upstream signer %s logs in through the inventory, which must find its records by fingerprint", u.SignerName)
+		}
+		authenticators = append(authenticators, withRevocation{x509: newUpstream(u, o.Revocation), checker: o.Revocation})
+	}
 	var tokens []authenticator.Token
 	if o.TokenAuthFile != "" {
 		static, err := tokenfile.NewCSV(o.TokenAuthFile)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,79 @@ func TestRevokedCertificates(t *testing.T) {
 	}
 	if diff := cmp.Diff(who{Err: "x509: the client certificate has been revoked"}, authenticate(a, withCert(revoked))); diff != "" {
 		t.Errorf("a revoked certificate (-want +got):\n%s", diff)
+	}
+}
+
+func withChain(chain ...*x509.Certificate) *http.Request {
+	req := withCert(chain[0])
+	req.TLS.PeerCertificates = chain
+	return req
+}
+
+// TestUpstreamCertificates: a certificate of an upstream login signer's CA logs in only
+// when the inventory records it for that signer and it is not revoked; whatever else the
+// upstream signed (never recorded, or recorded for another signer) does not, nor a
+// recorded one for system:masters, nor anything before the inventory is loaded.
+func TestUpstreamCertificates(t *testing.T) {
+	const stepSigner = "example.com/step"
+	cluster := clusterCA(t)
+	now := time.Now()
+	stepRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("step root"), testkit.ValidBetween(now.Add(-time.Hour), now.Add(time.Hour)))
+	stepIntermediate := stepRoot.NewIntermediate(t, testkit.NewKey(t, testkit.P256), testkit.ValidBetween(now.Add(-time.Hour), now.Add(time.Hour)))
+	alice := clientCert(t, stepIntermediate, "alice", "dev")
+	mallory := clientCert(t, stepIntermediate, "mallory", "system:masters")
+	bob := clientCert(t, stepIntermediate, "bob")
+	carol := clientCert(t, stepIntermediate, "carol")
+	dave := clientCert(t, stepIntermediate, "dave", "dev")
+	admin := clientCert(t, cluster, "admin", "system:masters")
+
+	records := inventory.NewIndex()
+	if _, err := New(Options{ClientCA: caContent(t, cluster), Revocation: records, Upstreams: []UpstreamSigner{{SignerName: stepSigner, Roots: []*x509.Certificate{stepRoot.Cert}}}}); err == nil {
+		t.Fatal("New accepted an upstream signer whose records the inventory does not find by fingerprint")
+	}
+	records.FingerprintSigners = map[string]bool{stepSigner: true}
+	a, err := New(Options{ClientCA: caContent(t, cluster), Revocation: records, Upstreams: []UpstreamSigner{{SignerName: stepSigner, Roots: []*x509.Certificate{stepRoot.Cert}}}})
+	testkit.NoError(t, err, "New")
+	if got := authenticate(a, withChain(alice, stepIntermediate.Cert)); !strings.Contains(got.Err, "cannot log in before the inventory is loaded") {
+		t.Errorf("before the inventory is loaded: %+v", got)
+	}
+	rec := func(name string, cert *x509.Certificate, signerName string, revoked bool) *kcsrv1alpha1.IssuedCertificate {
+		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName, SHA256Fingerprint: fingerprint(cert)}}
+		if revoked {
+			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}
+		}
+		return ic
+	}
+	records.ReplaceWith(
+		rec("alice", alice, stepSigner, false),
+		rec("bob", bob, "example.com/other", false),
+		rec("carol", carol, stepSigner, true),
+		rec("admin", admin, "kcsr.dev/pki", false),
+		rec("mallory", mallory, stepSigner, false),
+	)
+	for _, tc := range []struct {
+		name  string
+		req   *http.Request
+		want  who
+		error string
+	}{
+		{"recorded for the signer", withChain(alice, stepIntermediate.Cert), who{Name: "alice", Groups: []string{"dev", user.AllAuthenticated}}, ""},
+		{"recorded, sent without its intermediate", withCert(alice), who{}, "certificate signed by unknown authority"},
+		{"signed by the upstream, never recorded", withChain(dave, stepIntermediate.Cert), who{}, "kcsr's inventory has no record of it for that signer"},
+		{"recorded, for system:masters", withChain(mallory, stepIntermediate.Cert), who{}, "names system:masters, which no login signer issues"},
+		{"recorded for another signer", withChain(bob, stepIntermediate.Cert), who{}, "kcsr's inventory has no record of it for that signer"},
+		{"recorded and revoked", withChain(carol, stepIntermediate.Cert), who{}, "the client certificate has been revoked"},
+		{"the cluster CA's certificates still log in", withCert(admin), who{Name: "admin", Groups: []string{"system:masters", user.AllAuthenticated}}, ""},
+	} {
+		got := authenticate(a, tc.req)
+		if tc.error != "" {
+			if !strings.Contains(got.Err, tc.error) {
+				t.Errorf("%s: %+v; want an error containing %q", tc.name, got, tc.error)
+			}
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
 	}
 }

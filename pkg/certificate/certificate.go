@@ -77,6 +77,9 @@ type Issued struct {
 	Certificate *x509.Certificate
 	// PEM is the leaf alone: one CERTIFICATE block.
 	PEM []byte
+	// Intermediates are the CA certificates between the leaf and its roots (PEM), issuer
+	// first, when it is not kcsr's own CA that issued it (an upstream's); nil otherwise.
+	Intermediates []byte
 }
 
 // Duration is Kubernetes' choice of lifetime (signer.duration upstream): max when no

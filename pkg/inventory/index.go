@@ -41,7 +41,10 @@ type Record struct {
 	// Revocation is the record's revocation, nil when it is not revoked.
 	Revocation *Revocation
 
-	notAfter int64 // Unix seconds
+	// fingerprint is the certificate's SHA-256 fingerprint (lower-case hex) for the
+	// records of the Index's FingerprintSigners only, "" for the others.
+	fingerprint string
+	notAfter    int64 // Unix seconds
 	// rev is the etcd revision the record is at (its resourceVersion), 0 when unknown:
 	// of two states of a record, from the watch of the records and from that of the
 	// revocations, the Index keeps the later.
@@ -79,7 +82,7 @@ func (r *Record) NotAfter() time.Time { return time.Unix(r.notAfter, 0) }
 func (r *Record) Expired(now time.Time) bool { return r.notAfter != 0 && r.NotAfter().Before(now) }
 
 func (r *Record) same(o *Record) bool {
-	if r.Name != o.Name || r.Serial != o.Serial || r.SignerName != o.SignerName || r.Issuer != o.Issuer || r.Subject != o.Subject || r.notAfter != o.notAfter || r.keys != o.keys {
+	if r.Name != o.Name || r.Serial != o.Serial || r.SignerName != o.SignerName || r.Issuer != o.Issuer || r.Subject != o.Subject || r.notAfter != o.notAfter || r.keys != o.keys || r.fingerprint != o.fingerprint {
 		return false
 	}
 	if (r.Revocation == nil) != (o.Revocation == nil) {
@@ -146,16 +149,22 @@ type Index struct {
 	// OnLoaded, when set, is called once, from Run's goroutine, when the inventory has
 	// been loaded the first time. Set it before Run.
 	OnLoaded func()
+	// FingerprintSigners are the signers whose records ByFingerprint finds: those whose
+	// certificates log in only when recorded (the upstream login signers, pkg/authn).
+	// Only their records hold a fingerprint. Set it before Run.
+	FingerprintSigners map[string]bool
 
 	mu       sync.RWMutex
 	byName   map[string]*Record
 	bySerial map[string]*Record // the head of each serial's chain
 	chains   [numChains]map[uint64]*Record
 	revoked  map[string][]*Record // the revoked records by fingerprint
-	interned map[string]string
-	source   Source
-	handlers []Handler
-	synced   atomic.Bool
+	// byFingerprint are the records of FingerprintSigners by fingerprint.
+	byFingerprint map[string][]*Record
+	interned      map[string]string
+	source        Source
+	handlers      []Handler
+	synced        atomic.Bool
 	// revocationsLoaded is set once a RevocationSource's revoked records are in.
 	revocationsLoaded atomic.Bool
 	// revocations are the RevocationSource's changes, applied by Run's goroutine.
@@ -164,7 +173,7 @@ type Index struct {
 
 // NewIndex returns an empty Index, not loaded.
 func NewIndex() *Index {
-	return &Index{byName: map[string]*Record{}, bySerial: map[string]*Record{}, chains: [numChains]map[uint64]*Record{{}, {}}, revoked: map[string][]*Record{}, interned: map[string]string{}}
+	return &Index{byName: map[string]*Record{}, bySerial: map[string]*Record{}, chains: [numChains]map[uint64]*Record{{}, {}}, revoked: map[string][]*Record{}, byFingerprint: map[string][]*Record{}, interned: map[string]string{}}
 }
 
 // AddHandler registers h for every change from now on. Register before Run to be told
@@ -204,6 +213,19 @@ func (x *Index) Revoked(fingerprint string) (*Record, error) {
 		return rs[0], nil
 	}
 	return nil, nil
+}
+
+// ByFingerprint returns the records of the certificate with this SHA-256 fingerprint
+// (hex, either case) among those of FingerprintSigners, revoked or not: none when the
+// inventory holds no record of it for them. Until the whole inventory is loaded (Synced)
+// it fails closed with ErrNotLoaded: "no record" must mean none.
+func (x *Index) ByFingerprint(fingerprint string) ([]*Record, error) {
+	if !x.Synced() {
+		return nil, ErrNotLoaded
+	}
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return slices.Clone(x.byFingerprint[strings.ToLower(fingerprint)]), nil
 }
 
 // BySerial returns the records of a serial number (lower-case hex).
@@ -574,7 +596,7 @@ func (x *Index) replace(records map[string]*Record, rev int64) {
 		}
 	}
 	initial := !x.synced.Load()
-	x.byName, x.bySerial, x.revoked = records, make(map[string]*Record, len(records)), map[string][]*Record{}
+	x.byName, x.bySerial, x.revoked, x.byFingerprint = records, make(map[string]*Record, len(records)), map[string][]*Record{}, map[string][]*Record{}
 	for c := range x.chains {
 		x.chains[c] = make(map[uint64]*Record, len(records))
 	}
@@ -625,6 +647,9 @@ func (x *Index) link(r *Record) {
 	if rev := r.Revocation; rev != nil {
 		x.revoked[rev.Fingerprint] = append(x.revoked[rev.Fingerprint], r)
 	}
+	if r.fingerprint != "" {
+		x.byFingerprint[r.fingerprint] = append(x.byFingerprint[r.fingerprint], r)
+	}
 }
 
 // unlink removes r from the maps; the caller holds the write lock.
@@ -668,6 +693,14 @@ func (x *Index) unlink(r *Record) {
 			x.revoked[rev.Fingerprint] = rs
 		}
 	}
+	if r.fingerprint != "" {
+		rs := slices.DeleteFunc(x.byFingerprint[r.fingerprint], func(o *Record) bool { return o == r })
+		if len(rs) == 0 {
+			delete(x.byFingerprint, r.fingerprint)
+		} else {
+			x.byFingerprint[r.fingerprint] = rs
+		}
+	}
 }
 
 // newRecord reduces ic to its Record.
@@ -687,6 +720,9 @@ func (x *Index) newRecord(ic *kcsrv1alpha1.IssuedCertificate) *Record {
 	}
 	if rev := ic.Status.Revocation; rev != nil {
 		r.Revocation = &Revocation{Revocation: *rev, Fingerprint: strings.ToLower(sp.SHA256Fingerprint)}
+	}
+	if x.FingerprintSigners[sp.SignerName] {
+		r.fingerprint = strings.ToLower(sp.SHA256Fingerprint)
 	}
 	return r
 }

@@ -70,6 +70,53 @@ func TestRevoked(t *testing.T) {
 	}
 }
 
+// TestByFingerprint: the records of the FingerprintSigners are found by fingerprint,
+// revoked or not, through puts and deletes; the other signers' records are not; nothing
+// is answered until the whole inventory is loaded (the revoked records alone are not
+// enough: "no record" must mean none).
+func TestByFingerprint(t *testing.T) {
+	const upstream = "example.com/step"
+	of := func(ic *kcsrv1alpha1.IssuedCertificate, signerName string) *kcsrv1alpha1.IssuedCertificate {
+		ic.Spec.SignerName = signerName
+		return ic
+	}
+	x := NewIndex()
+	x.FingerprintSigners = map[string]bool{upstream: true}
+	if _, err := x.ByFingerprint("aaaa"); !errors.Is(err, ErrNotLoaded) {
+		t.Fatalf("before the inventory is loaded: %v; want ErrNotLoaded", err)
+	}
+	x.ReplaceWith(
+		of(record("a", "1", "AAAA", false), upstream),
+		of(record("b", "2", "bbbb", false), "example.com/local"),
+	)
+	want := func(fp string, wantNames ...string) {
+		t.Helper()
+		got, err := x.ByFingerprint(fp)
+		if err != nil {
+			t.Fatalf("ByFingerprint(%s): %v", fp, err)
+		}
+		if !slices.Equal(names(got), wantNames) {
+			t.Errorf("ByFingerprint(%s) = %v; want %v", fp, names(got), wantNames)
+		}
+	}
+	want("aaaa", "a")
+	want("AAAA", "a")
+	want("bbbb") // not a FingerprintSigner's
+	x.Put(of(record("a", "1", "aaaa", true), upstream))
+	x.Put(of(record("c", "3", "aaaa", false), upstream)) // recorded twice
+	want("aaaa", "a", "c")
+	if got, _ := x.ByFingerprint("aaaa"); got[0].Revocation == nil && got[1].Revocation == nil {
+		t.Error("the revoked record lost its revocation")
+	}
+	x.Delete("a")
+	want("aaaa", "c")
+	x.Delete("c")
+	want("aaaa")
+	if len(x.byFingerprint) != 0 {
+		t.Errorf("byFingerprint keeps %d empty entries", len(x.byFingerprint))
+	}
+}
+
 // TestPutDelete: updates and deletes keep every map in step, also for two records of one
 // serial, whichever is updated or deleted first.
 func TestPutDelete(t *testing.T) {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
@@ -83,6 +84,16 @@ func newRecord(name string, cert *x509.Certificate, certPEM []byte, in issuance)
 		},
 		Spec: spec,
 	}
+}
+
+// Chain is what a CSR's status.certificate carries for a record: its certificate, then
+// its intermediates (an upstream CA's), which the holder presents with it.
+func Chain(ic *kcsrv1alpha1.IssuedCertificate) []byte {
+	if len(ic.Spec.Intermediates) == 0 {
+		return ic.Spec.Certificate
+	}
+	chain := bytes.TrimRight(bytes.Clone(ic.Spec.Certificate), "\n")
+	return append(append(chain, '\n'), ic.Spec.Intermediates...)
 }
 
 // SignerLabelValue is a signerName as a label value ("example.com/x" → "example.com.x").

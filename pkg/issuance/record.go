@@ -36,6 +36,7 @@ func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1
 		return nil, err
 	}
 	rec := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
+	rec.Spec.Intermediates = signed.Intermediates
 	if profile.Upstream != nil {
 		if rec.Annotations == nil {
 			rec.Annotations = map[string]string{}

@@ -174,3 +174,12 @@ func EncodeKey(key crypto.Signer) ([]byte, error) {
 func EncodeCertificate(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: CertificateBlockType, Bytes: der})
 }
+
+// EncodeCertificates is certs as consecutive CERTIFICATE blocks.
+func EncodeCertificates(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, EncodeCertificate(c.Raw)...)
+	}
+	return out
+}

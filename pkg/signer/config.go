@@ -63,6 +63,14 @@ type CASpec struct {
 
 // UpstreamSpec selects an upstream CA (package upstream).
 type UpstreamSpec struct {
+	// Login makes kcsr server accept this signer's certificates for login, and only
+	// those: a certificate that chains to the upstream's roots logs in when kcsr's
+	// inventory records it for this signer and it is not revoked. Whatever else the
+	// upstream signs (for its other clients, or by its administrators) does not. The
+	// signer is then a login signer (system:masters refused, protected groups left to a
+	// person). kcsr server only: kube-apiserver trusts a client CA for every certificate
+	// it signs.
+	Login  bool                   `json:"login,omitempty"`
 	StepCA *upstream.StepCAConfig `json:"stepCA,omitempty"`
 }
 
@@ -243,7 +251,7 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 				errs = append(errs, fmt.Errorf("signer %s: upstream stepCA: %w", s.SignerName, err))
 				continue
 			}
-			p.Upstream = u
+			p.Upstream, p.UpstreamLogin = u, s.Upstream.Login
 		}
 	}
 	if err = errors.Join(errs...); err != nil {

@@ -15,7 +15,7 @@ import (
 
 // MarkLoginSigners finds the login signers among profiles: those whose CA the server
 // accepts client certificates from, that is whose CA is one of trusted or is issued by one
-// of them (ca.ChainsTo). It sets their Login and wraps their Check so that, after the
+// of them (ca.ChainsTo), and the upstream signers configured for login (UpstreamLogin). It sets their Login and wraps their Check so that, after the
 // signer's own rules, a request naming the group system:masters is refused: whoever
 // approved it, nothing these signers issue logs in as a cluster administrator. It returns
 // the login signers' names, sorted. Calling it again marks nothing twice.
@@ -30,7 +30,7 @@ func MarkLoginSigners(ctx context.Context, profiles map[string]*Profile, trusted
 		p := profiles[name]
 		switch {
 		case p.Upstream != nil:
-			if !upstreamLogin(p.Upstream.Roots(), trusted) {
+			if !p.UpstreamLogin && !upstreamLogin(p.Upstream.Roots(), trusted) {
 				continue
 			}
 		case p.CA != nil:

@@ -119,7 +119,8 @@ func (r rootsOnly) Revoke(context.Context, *big.Int, int, string) error {
 // TestMarkLoginSignersUpstream: an upstream signer is a login signer, and refuses
 // system:masters, when its roots are trusted for client authentication, issued by a
 // trusted CA, or issue a trusted CA (the server trusts one of the upstream's
-// intermediates); not when they are unrelated.
+// intermediates), or when it is configured for login (upstream.login); not when they are
+// unrelated.
 func TestMarkLoginSignersUpstream(t *testing.T) {
 	trustedRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	stepRoot := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("step root"))
@@ -129,14 +130,16 @@ func TestMarkLoginSignersUpstream(t *testing.T) {
 		name      string
 		roots     []*x509.Certificate
 		trusted   []*x509.Certificate
+		login     bool
 		wantLogin bool
 	}{
-		{"its root is trusted", []*x509.Certificate{trustedRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, true},
-		{"one of its intermediates is trusted", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{stepIntermediate.Cert}, true},
-		{"unrelated", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, false},
+		{"its root is trusted", []*x509.Certificate{trustedRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, false, true},
+		{"one of its intermediates is trusted", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{stepIntermediate.Cert}, false, true},
+		{"unrelated", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, false, false},
+		{"unrelated, configured for login", []*x509.Certificate{stepRoot.Cert}, []*x509.Certificate{trustedRoot.Cert}, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &Profile{SignerName: "example.com/step", Upstream: rootsOnly(tc.roots), Check: func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error { return nil }}
+			p := &Profile{SignerName: "example.com/step", Upstream: rootsOnly(tc.roots), UpstreamLogin: tc.login, Check: func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error { return nil }}
 			login, err := MarkLoginSigners(context.Background(), map[string]*Profile{p.SignerName: p}, tc.trusted)
 			if err != nil {
 				t.Fatal(err)

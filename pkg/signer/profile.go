@@ -27,8 +27,12 @@ type Profile struct {
 	SignerName string
 	CA         ca.Backend
 	// Upstream, instead of CA, is a CA outside kcsr that signs the request itself.
-	Upstream    upstream.Signer
-	MaxDuration time.Duration
+	Upstream upstream.Signer
+	// UpstreamLogin is the configuration's upstream.login: kcsr server accepts the
+	// certificates of Upstream that its inventory records for this signer for login
+	// (pkg/authn). MarkLoginSigners then makes it a login signer.
+	UpstreamLogin bool
+	MaxDuration   time.Duration
 	// Check returns an error, saying what to change, for a request this signer must not
 	// honour. The CSR is then marked Failed (SignerValidationFailure).
 	Check func(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage) error

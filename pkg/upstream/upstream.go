@@ -10,10 +10,10 @@
 // Approved with SignerUnavailable and signing is retried); an answer that fails Check
 // marks the CSR Failed.
 //
-// An upstream's certificates do not log in to kcsr server: trusting its roots for client
-// authentication would let whoever can get it to sign mint logins without a CSR or an
-// approval. Logging in with them, gated by kcsr's inventory, is planned
-// (docs/design/upstream-signers.md).
+// An upstream's roots are never trusted for client authentication as the cluster CA is:
+// that would let whoever can get it to sign mint logins without a CSR or an approval.
+// With upstream.login, kcsr server accepts the certificates of the upstream that its
+// inventory records for the signer, and only those (pkg/authn).
 package upstream
 
 import (

@@ -1,20 +1,30 @@
 package e2e
 
 import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/testkit"
+	"kcsr.dev/kcsr/pkg/upstream"
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
 // TestStepCAUpstream: a signer whose certificates a real step-ca issues (issue 19). kcsr
 // checks its rules before the request leaves and the answer after; the certificate keeps
 // the request's groups (O), is issued by step-ca's intermediate and recorded in the
-// inventory; with step-ca down an approved CSR waits with SignerUnavailable naming it, and
-// is issued once step-ca is back; a request the signer's rules refuse never reaches it.
+// inventory; it logs in to kcsr server (upstream.login), where a certificate step-ca signed
+// for anyone else, even for the same name, does not; with step-ca down an approved CSR
+// waits with SignerUnavailable naming it, and is issued once step-ca is back; a request
+// the signer's rules refuse never reaches it; a revocation reaches step-ca and ends the
+// login at once.
 func TestStepCAUpstream(t *testing.T) {
 	ca := framework.StartStepCA(t)
 	dir := t.TempDir()
@@ -24,6 +34,7 @@ kind: SignerConfiguration
 signers:
 - signerName: %s
   upstream:
+    login: true
     stepCA:
       url: %s
       rootsFile: %s
@@ -66,6 +77,70 @@ signers:
 		t.Errorf("inventory record of alice: %q", got)
 	}
 
+	// status.certificate carries the intermediate after the certificate, and alice logs
+	// in with it, as herself and her groups.
+	chain, err := pemutil.ParseCertificates(pemCert)
+	if err != nil || len(chain) != 2 || !chain[1].Equal(ca.Intermediate.Cert) {
+		t.Fatalf("status.certificate: %d certificates (%v); want alice's, then step-ca's intermediate", len(chain), err)
+	}
+	login := func(name, certFile string) framework.Result {
+		t.Helper()
+		userKC := s.UserKubeconfig(t, dir, name, "--client-certificate", certFile, "--client-key", filepath.Join(dir, name+".key"))
+		return framework.Kubectl(t, userKC, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}")
+	}
+	aliceCert := framework.WriteFile(t, dir, "alice.crt", string(pemCert))
+	if r := login("alice", aliceCert); r.ExitCode != 0 || r.Stdout != `alice ["dev","ops","system:authenticated"]` {
+		t.Errorf("alice's step-ca certificate does not log in as alice (dev, ops): exit %d\n%s", r.ExitCode, r.Combined())
+	}
+
+	// The side door stays shut: step-ca signs, for another client of the same provisioner,
+	// a certificate for system:masters and one for alice's own name and groups; neither was
+	// asked for by kcsr nor recorded, so neither logs in.
+	direct, err := upstream.NewStepCA(&upstream.StepCAConfig{URL: ca.URL, RootsFile: ca.RootsFile, Provisioner: ca.Provisioner, ProvisionerKeyFile: ca.ProvisionerKeyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sideChains := map[string][]*x509.Certificate{}
+	for _, side := range []struct {
+		name, cn string
+		orgs     []string
+	}{{"root", "root", []string{"system:masters"}}, {"alice2", "alice", []string{"dev", "ops"}}} {
+		key := testkit.NewKey(t, testkit.P256)
+		framework.WriteFile(t, dir, side.name+".key", string(testkit.KeyPEM(t, key)))
+		req, _ := testkit.NewRequest(t, key, testkit.Request(t, side.cn, testkit.WithOrg(side.orgs...)))
+		signed, err := direct.Sign(context.Background(), req, time.Hour)
+		if err != nil {
+			t.Fatalf("step-ca refused to sign %s directly: %v", side.name, err)
+		}
+		sideChains[side.name] = signed
+		certFile := framework.WriteFile(t, dir, side.name+".crt", string(pemutil.EncodeCertificates(signed)))
+		if r := login(side.name, certFile); r.ExitCode == 0 || !strings.Contains(r.Stderr, "Unauthorized") {
+			t.Errorf("a certificate step-ca signed outside kcsr (CN=%s, O=%v) logged in: exit %d\n%s", side.cn, side.orgs, r.ExitCode, r.Combined())
+		}
+	}
+	if log := s.Stderr(); !strings.Contains(log, "kcsr's inventory has no record of it for that signer") {
+		t.Errorf("the server's log does not say why the unrecorded certificates were refused:\n%s", log)
+	}
+	// For this signer a record is a login: an inventory keeper (RBAC create on
+	// issuedcertificates) may not record the system:masters certificate step-ca signed.
+	framework.MustKubectl(t, kc, "create", "clusterrole", "inventory-keeper", "--verb", "create,get,list", "--resource", "issuedcertificates.kcsr.dev")
+	framework.MustKubectl(t, kc, "create", "clusterrolebinding", "inventory-keeper", "--clusterrole", "inventory-keeper", "--user", "keeper")
+	framework.IssueClientCert(t, kc, dir, "keeper")
+	keeper := s.UserKubeconfig(t, dir, "keeper", "--client-certificate", filepath.Join(dir, "keeper.crt"), "--client-key", filepath.Join(dir, "keeper.key"))
+	forged := inventory.NewRecord(testkit.CSR("root", testkit.SetSignerName(signer)), signer, sideChains["root"][0], pemutil.EncodeCertificate(sideChains["root"][0].Raw))
+	forged.APIVersion, forged.Kind = "kcsr.dev/v1alpha1", "IssuedCertificate"
+	forgedJSON, err := json.Marshal(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := framework.Kubectl(t, keeper, "create", "-f", framework.WriteFile(t, dir, "forged.json", string(forgedJSON)))
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `needs the verb "sign" on signers.certificates.k8s.io "example.com/stepca"`) {
+		t.Errorf("an inventory keeper recorded a certificate of an upstream login signer: exit %d\n%s", r.ExitCode, r.Combined())
+	}
+	if r := login("root", filepath.Join(dir, "root.crt")); r.ExitCode == 0 {
+		t.Errorf("the system:masters certificate step-ca signed outside kcsr logs in after the forgery attempt:\n%s", r.Combined())
+	}
+
 	// The signer's rules first: a group it does not allow never reaches step-ca.
 	create("mallory", "mallory", "admins")
 	framework.MustKubectl(t, kc, "certificate", "approve", "mallory")
@@ -98,7 +173,7 @@ signers:
 	}
 
 	// kcsr revoke carries the revocation to step-ca, and says so; step-ca's CRL lists it.
-	r := framework.Kcsr(t, kc, "revoke", "--csr", "alice", "--reason", "keyCompromise")
+	r = framework.Kcsr(t, kc, "revoke", "--csr", "alice", "--reason", "keyCompromise")
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "revoked at step-ca "+ca.URL) {
 		t.Errorf("kcsr revoke of a step-ca certificate: exit %d\n%s", r.ExitCode, r.Combined())
 	}
@@ -108,6 +183,9 @@ signers:
 	}
 	if !listed {
 		t.Errorf("step-ca's CRL does not list alice's serial %s", cert.SerialNumber.Text(16))
+	}
+	if r := login("alice", aliceCert); r.ExitCode == 0 || !strings.Contains(r.Stderr, "Unauthorized") {
+		t.Errorf("alice's revoked step-ca certificate still logs in: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 	// step-ca down: kcsr revokes at once (login), says step-ca has not, and keeps asking.
 	ca.Stop()

@@ -15,6 +15,13 @@
 //     kubernetes.io/kube-apiserver-client-kubelet, since its holder's node client CSRs are
 //     approved by the nodeclient rule.
 //
+//   - IssuedCertificate of an upstream login signer (GuardRails.UpstreamLoginSigners):
+//     create needs "sign" on spec.signerName. kcsr server accepts such a signer's
+//     certificates for login only when the inventory records them (pkg/authn), so a
+//     record is what turns a certificate its upstream signed into a login: writing one is
+//     issuing, which is the signer's to do. Records of other signers, created by anyone
+//     RBAC allows, only describe certificates (and make them revocable).
+//
 // Deleting a token, and metadata-only updates, need nothing more than RBAC: they cannot
 // cause issuance. The plugin reads no storage.
 package issuance
@@ -55,9 +62,10 @@ func New(authz authorizer.Authorizer, guardRails policy.GuardRails) *Plugin {
 }
 
 var (
-	policies        = kcsrv1alpha1.Resource("approvalpolicies")
-	joinTokens      = kcsrv1alpha1.Resource("jointokens")
-	bootstrapTokens = kcsrv1alpha1.Resource("bootstraptokens")
+	policies           = kcsrv1alpha1.Resource("approvalpolicies")
+	joinTokens         = kcsrv1alpha1.Resource("jointokens")
+	bootstrapTokens    = kcsrv1alpha1.Resource("bootstraptokens")
+	issuedCertificates = kcsrv1alpha1.Resource("issuedcertificates")
 )
 
 // Validate implements admission.ValidationInterface.
@@ -78,6 +86,8 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 		if a.GetOperation() != admission.Delete && specChanged[*kcsrv1alpha1.BootstrapToken](a, func(t *kcsrv1alpha1.BootstrapToken) any { return t.Spec }) {
 			signers = []string{certificatesv1.KubeAPIServerClientKubeletSignerName}
 		}
+	case issuedCertificates:
+		return p.checkRecord(ctx, a)
 	default:
 		return nil
 	}
@@ -127,6 +137,21 @@ func joinTokenSigners(a admission.Attributes) []string {
 		return []string{old.Spec.SignerName, obj.Spec.SignerName}
 	}
 	return nil
+}
+
+// checkRecord refuses the create of an upstream login signer's record to a user without
+// "sign" on the signer.
+func (p *Plugin) checkRecord(ctx context.Context, a admission.Attributes) error {
+	obj, ok := a.GetObject().(*kcsrv1alpha1.IssuedCertificate)
+	if !ok || a.GetOperation() != admission.Create || !slices.Contains(p.guardRails.UpstreamLoginSigners, obj.Spec.SignerName) {
+		return nil
+	}
+	s := obj.Spec.SignerName
+	if certificates.IsAuthorizedForSignerName(ctx, p.authz, a.GetUserInfo(), "sign", s) {
+		return nil
+	}
+	return admission.NewForbidden(a, fmt.Errorf("user %q may not create an IssuedCertificate of signer %q: kcsr server accepts that signer's certificates for login when they are recorded, so a record is an issued login, which needs the verb \"sign\" on signers.certificates.k8s.io %s; kcsr records the certificates it issues itself",
+		a.GetUserInfo().GetName(), s, alternatives([]string{s})))
 }
 
 // checkJoinToken refuses a join token for a protected group.

@@ -16,12 +16,18 @@ import (
 )
 
 // approvers allows "approve" on the listed signer names (exact names, as RBAC would match
-// resourceNames), and nothing else.
+// resourceNames), "sign" on those listed as "sign:NAME", and nothing else.
 type approvers map[string]bool
 
 func (a approvers) authorizer() authorizer.Authorizer {
 	return authorizer.AuthorizerFunc(func(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
-		if attrs.GetVerb() == "approve" && attrs.GetResource() == "signers" && attrs.GetAPIGroup() == "certificates.k8s.io" && a[attrs.GetName()] {
+		key := attrs.GetName()
+		if attrs.GetVerb() == "sign" {
+			key = "sign:" + key
+		} else if attrs.GetVerb() != "approve" {
+			return authorizer.DecisionNoOpinion, "", nil
+		}
+		if attrs.GetResource() == "signers" && attrs.GetAPIGroup() == "certificates.k8s.io" && a[key] {
 			return authorizer.DecisionAllow, "", nil
 		}
 		return authorizer.DecisionNoOpinion, "", nil
@@ -47,6 +53,10 @@ func bootstrapToken(description string) *kcsrv1alpha1.BootstrapToken {
 		ObjectMeta: metav1.ObjectMeta{Name: "abcdef"},
 		Spec:       kcsrv1alpha1.BootstrapTokenSpec{Description: description},
 	}
+}
+
+func record(signerName string) *kcsrv1alpha1.IssuedCertificate {
+	return &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName}}
 }
 
 func TestValidate(t *testing.T) {
@@ -157,11 +167,28 @@ func TestValidate(t *testing.T) {
 			old: bootstrapToken("a"),
 		},
 		{
-			name: "issued certificates are another plugin's", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
-			obj: &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "p"}},
+			name: "a record of a signer that does not log in through records", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/local"),
+		},
+		{
+			name: "a record of an upstream login signer without sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step"), allowed: approvers{"example.com/step": true},
+			wantErr: `user "mallory" may not create an IssuedCertificate of signer "example.com/step": kcsr server accepts that signer's certificates for login when they are recorded, so a record is an issued login, which needs the verb "sign" on signers.certificates.k8s.io "example.com/step" (or "example.com/*")`,
+		},
+		{
+			name: "a record of an upstream login signer with sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step"), allowed: approvers{"sign:example.com/step": true},
+		},
+		{
+			name: "a record of an upstream login signer with sign on its domain", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step"), allowed: approvers{"sign:example.com/*": true},
+		},
+		{
+			name: "a revocation of an upstream login signer's record is another plugin's", resource: "issuedcertificates", kind: "IssuedCertificate", sub: "status", op: admission.Update,
+			obj: record("example.com/step"), old: record("example.com/step"),
 		},
 	}
-	guardRails := policy.GuardRails{ProtectedGroups: []string{"platform-admins"}}
+	guardRails := policy.GuardRails{ProtectedGroups: []string{"platform-admins"}, UpstreamLoginSigners: []string{"example.com/step"}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(tc.allowed.authorizer(), guardRails)

@@ -152,10 +152,28 @@ replicas: only the holder of the Lease signs and approves.`,
 	return cmd
 }
 
+// refuseUpstreamLogin refuses upstream.login, which only kcsr server can honour: it lets
+// an upstream's certificates log in when kcsr's inventory records them, where
+// kube-apiserver trusts a client CA for everything it signs.
+func refuseUpstreamLogin(c *signer.Configuration) error {
+	if c == nil {
+		return nil
+	}
+	for _, s := range c.Signers {
+		if s.Upstream != nil && s.Upstream.Login {
+			return fmt.Errorf("--signer-config: signer %s: upstream.login is for kcsr server, which admits only the certificates it recorded; kube-apiserver cannot gate its client CAs that way. Remove login (to log in to kube-apiserver, add the upstream's CA to its --client-ca-file, which trusts everything that CA signs)", s.SignerName)
+		}
+	}
+	return nil
+}
+
 // Run serves until ctx is done. It does not change o.
 func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	signerConfig, err := o.Controllers.LoadSignerConfig(ctx)
 	if err != nil {
+		return err
+	}
+	if err := refuseUpstreamLogin(signerConfig); err != nil {
 		return err
 	}
 	metrics.Register()

@@ -3,6 +3,10 @@ package controller
 import (
 	"strings"
 	"testing"
+
+	"kcsr.dev/kcsr/pkg/signer"
+	"kcsr.dev/kcsr/pkg/testkit"
+	"kcsr.dev/kcsr/pkg/upstream"
 )
 
 // TestValidate: every bad combination is refused with a message naming the flag to change.
@@ -49,5 +53,19 @@ func TestValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRefuseUpstreamLogin: upstream.login is kcsr server's; kcsr controller refuses it.
+func TestRefuseUpstreamLogin(t *testing.T) {
+	step := &signer.UpstreamSpec{StepCA: &upstream.StepCAConfig{}}
+	if err := refuseUpstreamLogin(&signer.Configuration{Signers: []signer.SignerSpec{{SignerName: "example.com/step", Upstream: step}}}); err != nil {
+		t.Errorf("an upstream signer without login: %v", err)
+	}
+	login := &signer.UpstreamSpec{Login: true, StepCA: &upstream.StepCAConfig{}}
+	err := refuseUpstreamLogin(&signer.Configuration{Signers: []signer.SignerSpec{{SignerName: "example.com/step", Upstream: login}}})
+	testkit.ErrorContains(t, err, "signer example.com/step: upstream.login is for kcsr server")
+	if err := refuseUpstreamLogin(nil); err != nil {
+		t.Errorf("no configuration: %v", err)
 	}
 }

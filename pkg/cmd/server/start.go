@@ -55,6 +55,7 @@ import (
 	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
 	"kcsr.dev/kcsr/pkg/policy"
 	"kcsr.dev/kcsr/pkg/signer"
@@ -155,7 +156,11 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 	if err := claimClusterCA(ctx, etcdOptions.StorageConfig, p.CA.Raw); err != nil {
 		return err
 	}
-	c, err := o.Config(p, signers.GuardRails, &etcdOptions)
+	var upstreams []authn.UpstreamSigner
+	for _, name := range signers.GuardRails.UpstreamLoginSigners {
+		upstreams = append(upstreams, authn.UpstreamSigner{SignerName: name, Roots: signers.Profiles[name].Upstream.Roots()})
+	}
+	c, err := o.Config(p, signers.GuardRails, upstreams, &etcdOptions)
 	if err != nil {
 		return err
 	}
@@ -334,9 +339,10 @@ type config struct {
 }
 
 // Config builds the API server configuration over the storage of etcd, with admission
-// and the guard rails naming the login signers of guardRails. It changes o only as
+// and the guard rails naming the login signers of guardRails, and logins with the
+// recorded certificates of the upstream login signers. It changes o only as
 // k8s.io/apiserver's serving options do (they keep the listener they open).
-func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *genericoptions.EtcdOptions) (*config, error) {
+func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, upstreams []authn.UpstreamSigner, etcd *genericoptions.EtcdOptions) (*config, error) {
 	generic := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
 	apiserver.ApplyVersion(&generic.Config)
 	apiserver.ApplyOpenAPI(&generic.Config)
@@ -377,6 +383,12 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		Clock:     clock.RealClock{},
 	}
 	revocation := inventory.NewIndex()
+	if len(upstreams) > 0 {
+		revocation.FingerprintSigners = map[string]bool{}
+		for _, u := range upstreams {
+			revocation.FingerprintSigners[u.SignerName] = true
+		}
+	}
 	if err := generic.AddPostStartHook("kcsr-informers", func(hc genericapiserver.PostStartHookContext) error {
 		kcsrFactory.Start(hc.Done())
 		return nil
@@ -397,13 +409,25 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, etcd *generic
 		}
 		return nil
 	}))
-	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens, Revocation: revocation})
+	authenticator, err := authn.New(authn.Options{ClientCA: clientCA, TokenAuthFile: o.TokenAuthFile, Tokens: tokens, Revocation: revocation, Upstreams: upstreams})
 	if err != nil {
 		return nil, err
 	}
 	generic.Authentication.Authenticator = authenticator
 	if err := generic.Authentication.ApplyClientCert(clientCA, generic.SecureServing); err != nil {
 		return nil, err
+	}
+	// The TLS handshake names the upstreams' roots too, among the CAs whose certificates
+	// a client may present (a client that picks its certificate by them, as curl and
+	// Go's tls.Config.Certificates do, would send none); the authenticator decides.
+	for _, u := range upstreams {
+		roots, err := dynamiccertificates.NewStaticCAContent("upstream "+u.SignerName, pemutil.EncodeCertificates(u.Roots))
+		if err != nil {
+			return nil, fmt.Errorf("signer %s: upstream roots: %w", u.SignerName, err)
+		}
+		if err := generic.Authentication.ApplyClientCert(roots, generic.SecureServing); err != nil {
+			return nil, err
+		}
 	}
 
 	client, err := kubernetes.NewForConfig(generic.LoopbackClientConfig)

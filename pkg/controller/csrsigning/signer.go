@@ -29,6 +29,7 @@ import (
 	"kcsr.dev/kcsr/pkg/controller/worker"
 	"kcsr.dev/kcsr/pkg/csr"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
+	"kcsr.dev/kcsr/pkg/inventory"
 	"kcsr.dev/kcsr/pkg/issuance"
 	"kcsr.dev/kcsr/pkg/metrics"
 )
@@ -116,7 +117,7 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		}
 		return err
 	}
-	obj.Status.Certificate = issued.Spec.Certificate
+	obj.Status.Certificate = inventory.Chain(issued)
 	obj.Status.Conditions = withoutCondition(obj.Status.Conditions, kcsrv1alpha1.ConditionSignerUnavailable)
 	if _, err := c.Client.CertificatesV1().CertificateSigningRequests().UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("error updating signature for csr: %w", err)

@@ -21020,6 +21020,13 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 							Format:      "byte",
 						},
 					},
+					"intermediates": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Intermediates are the CA certificates, PEM encoded, between the certificate and its issuer's roots, first the one that issued it: an upstream CA's intermediates, which its holder presents with it (the CSR's status.certificate carries them after the certificate). Empty for certificates of kcsr's own CAs.",
+							Type:        []string{"string"},
+							Format:      "byte",
+						},
+					},
 				},
 				Required: []string{"serialNumber", "sha256Fingerprint", "signerName", "issuer", "notBefore", "notAfter", "requester", "csrName", "csrUID", "certificate"},
 			},

@@ -89,6 +89,11 @@ type IssuedCertificateSpec struct {
 
 	// Certificate is the issued certificate, PEM encoded.
 	Certificate []byte `json:"certificate"`
+	// Intermediates are the CA certificates, PEM encoded, between the certificate and
+	// its issuer's roots, first the one that issued it: an upstream CA's intermediates,
+	// which its holder presents with it (the CSR's status.certificate carries them after
+	// the certificate). Empty for certificates of kcsr's own CAs.
+	Intermediates []byte `json:"intermediates,omitempty"`
 }
 
 // PKISignerName is the signerName of the records of certificates kcsr server's own PKI

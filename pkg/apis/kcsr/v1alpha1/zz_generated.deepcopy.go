@@ -306,6 +306,11 @@ func (in *IssuedCertificateSpec) DeepCopyInto(out *IssuedCertificateSpec) {
 		*out = make([]byte, len(*in))
 		copy(*out, *in)
 	}
+	if in.Intermediates != nil {
+		in, out := &in.Intermediates, &out.Intermediates
+		*out = make([]byte, len(*in))
+		copy(*out, *in)
+	}
 	return
 }
 

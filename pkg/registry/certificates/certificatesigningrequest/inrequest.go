@@ -247,7 +247,7 @@ func (in *InRequest) sign(ctx context.Context, w *write, req *x509.CertificateRe
 		metrics.SigningErrors.WithLabelValues(obj.Spec.SignerName).Inc()
 		logger.Error(err, "Cannot sign in the request; the signer controller will retry")
 	default:
-		obj.Status.Certificate = record.Spec.Certificate
+		obj.Status.Certificate = inventory.Chain(record)
 		logger.Info("Issued certificate", "serial", record.Spec.SerialNumber, "notAfter", record.Spec.NotAfter.UTC())
 	}
 }

@@ -120,7 +120,36 @@ func validate(ic *kcsrv1alpha1.IssuedCertificate) field.ErrorList {
 		// The value is left out: it may hold anything, a private key included.
 		return append(errs, field.Invalid(spec.Child("certificate"), "", err.Error()))
 	}
+	if len(ic.Spec.Intermediates) > 0 {
+		if err := checkIntermediates(cert, ic.Spec.Intermediates); err != nil {
+			errs = append(errs, field.Invalid(spec.Child("intermediates"), "", err.Error()))
+		}
+	}
 	return append(errs, agreeWithCertificate(spec, &ic.Spec, cert)...)
+}
+
+// checkIntermediates accepts PEM CERTIFICATE blocks as pem.EncodeToMemory writes them and
+// nothing else (the record is readable by every inventory reader), each a CA certificate
+// that signed the one before it, cert first.
+func checkIntermediates(cert *x509.Certificate, data []byte) error {
+	chain, err := pemutil.ParseCertificates(data)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(pemutil.EncodeCertificates(chain), data) {
+		return errors.New("must be PEM CERTIFICATE blocks and nothing else: no text, headers or other blocks around them")
+	}
+	child := cert
+	for i, c := range chain {
+		if !c.IsCA || !c.BasicConstraintsValid {
+			return fmt.Errorf("certificate %d (%s) is not a CA certificate", i+1, c.Subject)
+		}
+		if err := child.CheckSignatureFrom(c); err != nil {
+			return fmt.Errorf("certificate %d (%s) did not issue %s: %w", i+1, c.Subject, child.Subject, err)
+		}
+		child = c
+	}
+	return nil
 }
 
 // parseCertificate accepts exactly one PEM CERTIFICATE block, whitespace aside: a record

@@ -203,6 +203,34 @@ func TestValidateCreate(t *testing.T) {
 			want: []string{`spec.certificate: Invalid value: "": not a valid X.509 certificate: x509: malformed certificate`},
 		},
 		{
+			name:   "intermediates: the CA that issued it",
+			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Intermediates = c.ca.CertPEM },
+		},
+		{
+			name:   "intermediates: a CA that did not issue it",
+			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Intermediates = newTestCA(t).ca.CertPEM },
+			want:   []string{`spec.intermediates: Invalid value: "": certificate 1 (CN=kcsr test CA,O=kcsr tests) did not issue CN=alice,OU=team-a,O=dev+O=ops: x509: ECDSA verification failure`},
+		},
+		{
+			name:   "intermediates: not a CA",
+			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.Intermediates = pemutil.EncodeCertificate(other.Raw) },
+			want:   []string{`spec.intermediates: Invalid value: "": certificate 1 (CN=alice,OU=team-a,O=dev+O=ops) is not a CA certificate`},
+		},
+		{
+			name: "intermediates: a private key after the CA",
+			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) {
+				ic.Spec.Intermediates = append(append([]byte{}, c.ca.CertPEM...), keyPEM...)
+			},
+			want: []string{`spec.intermediates: Invalid value: "": PEM block 2 is a "PRIVATE KEY"; the file must hold only CERTIFICATE blocks (keep the key in its own file)`},
+		},
+		{
+			name: "intermediates: text around the CA",
+			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) {
+				ic.Spec.Intermediates = append([]byte("MIGHAgEA\n"), c.ca.CertPEM...)
+			},
+			want: []string{`spec.intermediates: Invalid value: "": must be PEM CERTIFICATE blocks and nothing else: no text, headers or other blocks around them`},
+		},
+		{
 			name:   "a PKI record that names a CSR",
 			pki:    true,
 			mutate: func(ic *kcsrv1alpha1.IssuedCertificate) { ic.Spec.CSRName, ic.Spec.CSRUID = "alice", "uid-1" },

@@ -103,7 +103,7 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 	}
 	ttl := certificate.Duration(obj.Spec.ExpirationSeconds, profile.MaxDuration)
 	start := clk.Now()
-	chain, err := profile.Upstream.Sign(ctx, req, ttl)
+	chain, err := profile.Upstream.Sign(ctx, req, obj.Spec.Usages, ttl)
 	metrics.UpstreamRequests.WithLabelValues(profile.SignerName, upstreamResult(err)).Observe(metrics.Since(start, clk.Now()))
 	var requestErr *upstream.RequestError
 	if errors.As(err, &requestErr) {

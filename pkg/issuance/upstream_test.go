@@ -31,7 +31,7 @@ type intermediateCA struct {
 func (u intermediateCA) Name() string                                        { return "test upstream" }
 func (u intermediateCA) Roots() []*x509.Certificate                          { return []*x509.Certificate{u.root.Cert} }
 func (u intermediateCA) Revoke(context.Context, *big.Int, int, string) error { return nil }
-func (u intermediateCA) Sign(_ context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error) {
+func (u intermediateCA) Sign(_ context.Context, req *x509.CertificateRequest, _ []certificatesv1.KeyUsage, ttl time.Duration) ([]*x509.Certificate, error) {
 	tmpl := testkit.LeafTemplate(testkit.Serial(u.t), "", testkit.Epoch.Add(-time.Minute), testkit.Epoch.Add(ttl))
 	tmpl.Subject = req.Subject
 	return []*x509.Certificate{u.intermediate.Issue(u.t, tmpl, req.PublicKey), u.intermediate.Cert, u.root.Cert}, nil

@@ -72,6 +72,7 @@ type UpstreamSpec struct {
 	// it signs.
 	Login  bool                   `json:"login,omitempty"`
 	StepCA *upstream.StepCAConfig `json:"stepCA,omitempty"`
+	Vault  *upstream.VaultConfig  `json:"vault,omitempty"`
 }
 
 // PKCS11Spec addresses a key in an HSM. The PIN comes from the URI's pin-source file or
@@ -131,11 +132,17 @@ func (c *Configuration) Validate() error {
 				errs = append(errs, fmt.Errorf("%s: %s is a built-in signer, issued by the cluster CA; an upstream serves custom signers only", p.Child("upstream"), s.SignerName))
 			case s.CA != nil:
 				errs = append(errs, fmt.Errorf("%s: set either ca or upstream, not both", p))
-			case u.StepCA == nil:
-				errs = append(errs, fmt.Errorf("%s: name the upstream: stepCA", p.Child("upstream")))
-			default:
+			case u.StepCA == nil && u.Vault == nil:
+				errs = append(errs, fmt.Errorf("%s: name the upstream: stepCA or vault", p.Child("upstream")))
+			case u.StepCA != nil && u.Vault != nil:
+				errs = append(errs, fmt.Errorf("%s: name one upstream: stepCA or vault, not both", p.Child("upstream")))
+			case u.StepCA != nil:
 				for _, problem := range u.StepCA.Validate() {
 					errs = append(errs, fmt.Errorf("%s: %s", p.Child("upstream", "stepCA"), problem))
+				}
+			default:
+				for _, problem := range u.Vault.Validate() {
+					errs = append(errs, fmt.Errorf("%s: %s", p.Child("upstream", "vault"), problem))
 				}
 			}
 		}
@@ -245,10 +252,18 @@ func Build(ctx context.Context, c *Configuration, clusterCA ca.Backend, defaultM
 			opened = append(opened, b)
 			p.CA = b
 		}
-		if s.Upstream != nil && s.Upstream.StepCA != nil {
-			u, err := upstream.NewStepCA(s.Upstream.StepCA)
+		if s.Upstream != nil {
+			var u upstream.Signer
+			var err error
+			kind := "stepCA"
+			if s.Upstream.Vault != nil {
+				kind = "vault"
+				u, err = upstream.NewVault(s.Upstream.Vault)
+			} else {
+				u, err = upstream.NewStepCA(s.Upstream.StepCA)
+			}
 			if err != nil {
-				errs = append(errs, fmt.Errorf("signer %s: upstream stepCA: %w", s.SignerName, err))
+				errs = append(errs, fmt.Errorf("signer %s: upstream %s: %w", s.SignerName, kind, err))
 				continue
 			}
 			p.Upstream, p.UpstreamLogin = u, s.Upstream.Login

@@ -92,13 +92,33 @@ func TestValidate(t *testing.T) {
 			{SignerName: certificatesv1.KubeAPIServerClientSignerName, Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{}}},
 			{SignerName: "example.com/c", Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{URL: "http://ca.example:9000"}}},
 		}, want: []string{
-			"signers[0].upstream: name the upstream: stepCA",
+			"signers[0].upstream: name the upstream: stepCA or vault",
 			"signers[1]: set either ca or upstream, not both",
 			"signers[2].upstream: kubernetes.io/kube-apiserver-client is a built-in signer, issued by the cluster CA; an upstream serves custom signers only",
 			`signers[3].upstream.stepCA: url "http://ca.example:9000" is not an https://HOST:PORT URL`,
 			"signers[3].upstream.stepCA: rootsFile is required: the CA's root certificates (PEM), e.g. step-ca's certs/root_ca.crt",
 			"signers[3].upstream.stepCA: provisioner is required: the name of a JWK provisioner of the CA",
 			"signers[3].upstream.stepCA: provisionerKeyFile is required: the provisioner's private JWK",
+		}},
+		{name: "upstream Vault", signers: []SignerSpec{
+			{SignerName: "example.com/vault", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "root.crt", Auth: upstream.VaultAuth{TokenFile: "token"}}}},
+			{SignerName: "example.com/vault-dev", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "http://127.0.0.1:8200", Mount: "pki_int", Role: "kcsr", RootsFile: "root.crt", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{RoleID: "r", SecretIDFile: "s"}}}}},
+		}},
+		{name: "upstream Vault problems", signers: []SignerSpec{
+			{SignerName: "example.com/a", Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{}, Vault: &upstream.VaultConfig{}}},
+			{SignerName: "example.com/b", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "http://vault.example:8200", Mount: "/pki"}}},
+			{SignerName: "example.com/c", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", Role: "a b", RootsFile: "r", Auth: upstream.VaultAuth{TokenFile: "t", AppRole: &upstream.VaultAppRole{}}}}},
+			{SignerName: "example.com/d", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{}}}}},
+		}, want: []string{
+			"signers[0].upstream: name one upstream: stepCA or vault, not both",
+			`signers[1].upstream.vault: address "http://vault.example:8200": plain http is accepted for a loopback dev server only; Vault's tokens and certificates must travel over https`,
+			`signers[1].upstream.vault: mount "/pki" is required: the path of the PKI secrets engine, e.g. pki`,
+			"signers[1].upstream.vault: rootsFile is required: the certificates Vault's must chain to (PEM), e.g. the output of vault read -field=certificate pki/cert/ca",
+			"signers[1].upstream.vault: auth: give tokenFile or appRole",
+			`signers[2].upstream.vault: role "a b" is not a Vault role name`,
+			"signers[2].upstream.vault: auth: give tokenFile or appRole, not both",
+			"signers[3].upstream.vault: auth.appRole.roleID is required (vault read auth/approle/role/NAME/role-id)",
+			"signers[3].upstream.vault: auth.appRole.secretIDFile is required: a file holding a secret ID (vault write -f auth/approle/role/NAME/secret-id)",
 		}},
 	}
 	for _, tc := range cases {

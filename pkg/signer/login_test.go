@@ -108,7 +108,7 @@ func TestMarkLoginSignersChainError(t *testing.T) {
 type rootsOnly []*x509.Certificate
 
 func (r rootsOnly) Name() string { return "test upstream" }
-func (r rootsOnly) Sign(context.Context, *x509.CertificateRequest, time.Duration) ([]*x509.Certificate, error) {
+func (r rootsOnly) Sign(context.Context, *x509.CertificateRequest, []certificatesv1.KeyUsage, time.Duration) ([]*x509.Certificate, error) {
 	return nil, errors.New("not used")
 }
 func (r rootsOnly) Roots() []*x509.Certificate { return r }

@@ -21,6 +21,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/pki"
@@ -152,8 +153,9 @@ func (s *stepCA) token(subject string, sans []string, aud string, now time.Time)
 }
 
 // Sign is POST /1.0/sign with the request and a token whose subject is its CN and whose
-// SANs are its names (the provisioner allows nothing else).
-func (s *stepCA) Sign(ctx context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error) {
+// SANs are its names (the provisioner allows nothing else). The usages are the
+// provisioner's template's: Check refuses an answer with one not requested.
+func (s *stepCA) Sign(ctx context.Context, req *x509.CertificateRequest, _ []certificatesv1.KeyUsage, ttl time.Duration) ([]*x509.Certificate, error) {
 	fail := func(err error) error { return &UnavailableError{Upstream: s.Name(), Err: err} }
 	if req.Subject.CommonName == "" {
 		return nil, &RequestError{Upstream: s.Name(), Err: errors.New("the request has no subject CN, and step-ca's one-time token needs one as its subject; request a certificate with a CN")}

@@ -73,7 +73,7 @@ func TestStepCANoCN(t *testing.T) {
 	key := testkit.NewKey(t, testkit.P256)
 	req := testkit.Request(t, "")
 	req.Raw = testkit.RequestPEM(t, key, req)
-	_, err := s.Sign(context.Background(), req, time.Hour)
+	_, err := s.Sign(context.Background(), req, nil, time.Hour)
 	var requestErr *RequestError
 	if !errors.As(err, &requestErr) || !strings.Contains(err.Error(), "has no subject CN") {
 		t.Errorf("Sign = %v, want a RequestError", err)

@@ -40,10 +40,10 @@ import (
 type Signer interface {
 	// Name names the upstream in conditions and logs ("step-ca https://ca:9000").
 	Name() string
-	// Sign asks the upstream for a certificate for req valid for ttl, and returns the
-	// chain it answered, leaf first. A request it can never sign is a *RequestError;
+	// Sign asks the upstream for a certificate for req with usages (those the upstream
+	// lets a client choose), valid for ttl, and returns the chain it answered, leaf first. A request it can never sign is a *RequestError;
 	// every other failure an *UnavailableError.
-	Sign(ctx context.Context, req *x509.CertificateRequest, ttl time.Duration) ([]*x509.Certificate, error)
+	Sign(ctx context.Context, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl time.Duration) ([]*x509.Certificate, error)
 	// Roots are the certificates the upstream's certificates must chain to.
 	Roots() []*x509.Certificate
 	// Revoke revokes at the upstream the certificate with serial it issued, for the RFC

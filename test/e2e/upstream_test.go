@@ -108,7 +108,7 @@ signers:
 		key := testkit.NewKey(t, testkit.P256)
 		framework.WriteFile(t, dir, side.name+".key", string(testkit.KeyPEM(t, key)))
 		req, _ := testkit.NewRequest(t, key, testkit.Request(t, side.cn, testkit.WithOrg(side.orgs...)))
-		signed, err := direct.Sign(context.Background(), req, time.Hour)
+		signed, err := direct.Sign(context.Background(), req, nil, time.Hour)
 		if err != nil {
 			t.Fatalf("step-ca refused to sign %s directly: %v", side.name, err)
 		}

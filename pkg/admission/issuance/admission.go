@@ -8,9 +8,11 @@
 //   - ApprovalPolicy: create, update of the spec, and delete (removing a Deny policy
 //     lets others approve) need "approve" on every entry of spec.signerNames, old and new;
 //     a "domain/*" entry needs "approve" on that wildcard.
+//
 //   - JoinToken: create and update of the spec need "approve" on spec.signerName, old and
 //     new. A token may not name a protected group (system:masters and the guard rails'
 //     protectedGroups): a person approves those, one request at a time.
+//
 //   - BootstrapToken: create and update of the spec need "approve" on
 //     kubernetes.io/kube-apiserver-client-kubelet, since its holder's node client CSRs are
 //     approved by the nodeclient rule.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
@@ -29,7 +30,7 @@ type recorder struct {
 
 func (r *recorder) Name() string               { return "step-ca https://ca.test" }
 func (r *recorder) Roots() []*x509.Certificate { return nil }
-func (r *recorder) Sign(context.Context, *x509.CertificateRequest, time.Duration) ([]*x509.Certificate, error) {
+func (r *recorder) Sign(context.Context, *x509.CertificateRequest, []certificatesv1.KeyUsage, time.Duration) ([]*x509.Certificate, error) {
 	return nil, errors.New("not used")
 }
 func (r *recorder) Revoke(_ context.Context, serial *big.Int, code int, _ string) error {

@@ -1,0 +1,373 @@
+package upstream
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/pki"
+)
+
+// VaultConfig is a Vault (or OpenBao) PKI secrets engine.
+type VaultConfig struct {
+	// Address is Vault's address, https://HOST:PORT (http:// only for a loopback dev
+	// server).
+	Address string `json:"address"`
+	// CAFile authenticates Vault's TLS certificate (PEM); the system's roots when empty.
+	CAFile string `json:"caFile,omitempty"`
+	// Mount is the PKI secrets engine's path, e.g. "pki".
+	Mount string `json:"mount"`
+	// Role, when set, signs through sign-verbatim/ROLE, so that the role's limits
+	// (lifetime, key types) apply too; without it, sign-verbatim. Either way the CSR's
+	// subject and names are kept as they are: kcsr's rules decide them.
+	Role string `json:"role,omitempty"`
+	// RootsFile holds the certificates Vault's certificates must chain to (PEM): the
+	// mount's root, or the enterprise root above it.
+	RootsFile string `json:"rootsFile"`
+	// Auth is how kcsr gets a Vault token.
+	Auth VaultAuth `json:"auth"`
+}
+
+// VaultAuth is one way to a Vault token: a token file, or AppRole.
+type VaultAuth struct {
+	// TokenFile holds a Vault token, read again at every request (so that it can be
+	// replaced without a restart); readable by the server's user only.
+	TokenFile string `json:"tokenFile,omitempty"`
+	// AppRole logs in at auth/MOUNT/login with a role ID and a secret ID.
+	AppRole *VaultAppRole `json:"appRole,omitempty"`
+}
+
+// VaultAppRole is an AppRole login.
+type VaultAppRole struct {
+	// Mount is the auth method's path; "approle" when empty.
+	Mount  string `json:"mount,omitempty"`
+	RoleID string `json:"roleID"`
+	// SecretIDFile holds the secret ID, readable by the server's user only.
+	SecretIDFile string `json:"secretIDFile"`
+}
+
+var mountPath = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
+
+// Validate returns what is missing or wrong in c, without reading a file.
+func (c *VaultConfig) Validate() []string {
+	var problems []string
+	u, err := url.Parse(c.Address)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		problems = append(problems, fmt.Sprintf("address %q is not an https://HOST:PORT URL", c.Address))
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		problems = append(problems, fmt.Sprintf("address %q: plain http is accepted for a loopback dev server only; Vault's tokens and certificates must travel over https", c.Address))
+	}
+	if !mountPath.MatchString(c.Mount) {
+		problems = append(problems, fmt.Sprintf("mount %q is required: the path of the PKI secrets engine, e.g. pki", c.Mount))
+	}
+	if c.Role != "" && !mountPath.MatchString(c.Role) {
+		problems = append(problems, fmt.Sprintf("role %q is not a Vault role name", c.Role))
+	}
+	if c.RootsFile == "" {
+		problems = append(problems, "rootsFile is required: the certificates Vault's must chain to (PEM), e.g. the output of vault read -field=certificate pki/cert/ca")
+	}
+	a := c.Auth
+	switch {
+	case a.TokenFile == "" && a.AppRole == nil:
+		problems = append(problems, "auth: give tokenFile or appRole")
+	case a.TokenFile != "" && a.AppRole != nil:
+		problems = append(problems, "auth: give tokenFile or appRole, not both")
+	case a.AppRole != nil:
+		if a.AppRole.RoleID == "" {
+			problems = append(problems, "auth.appRole.roleID is required (vault read auth/approle/role/NAME/role-id)")
+		}
+		if a.AppRole.SecretIDFile == "" {
+			problems = append(problems, "auth.appRole.secretIDFile is required: a file holding a secret ID (vault write -f auth/approle/role/NAME/secret-id)")
+		}
+		if m := a.AppRole.Mount; m != "" && !mountPath.MatchString(m) {
+			problems = append(problems, fmt.Sprintf("auth.appRole.mount %q is not an auth method path", m))
+		}
+	}
+	return problems
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+// vaultSigner signs through a Vault PKI mount with the official client.
+type vaultSigner struct {
+	address, mount, role string
+	roots                []*x509.Certificate
+	auth                 VaultAuth
+	client               *vault.Client
+
+	mu    sync.Mutex
+	token string // an AppRole login's token; "" before the first login
+}
+
+// NewVault reads c's files and returns its signer. It does not call Vault: a Vault
+// that is down at start delays issuance, it does not stop the server.
+func NewVault(c *VaultConfig) (Signer, error) {
+	if problems := c.Validate(); len(problems) > 0 {
+		return nil, errors.New(strings.Join(problems, "; "))
+	}
+	data, err := os.ReadFile(c.RootsFile)
+	if err != nil {
+		return nil, fmt.Errorf("rootsFile: %w", err)
+	}
+	roots := pemutil.TrustedCertificates(data)
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("rootsFile %s holds no PEM certificate", c.RootsFile)
+	}
+	for _, f := range []struct{ name, path string }{{"auth.tokenFile", c.Auth.TokenFile}, {"auth.appRole.secretIDFile", appRoleSecretFile(c.Auth)}} {
+		if f.path == "" {
+			continue
+		}
+		info, err := os.Stat(f.path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.name, err)
+		}
+		if err := pki.CheckSecretFileMode(f.name, f.path, info.Mode()); err != nil {
+			return nil, err
+		}
+	}
+	cfg := vault.DefaultConfig()
+	cfg.Address = strings.TrimSuffix(c.Address, "/")
+	cfg.Timeout = 30 * time.Second
+	// The signer controller retries with backoff and reports each failure; the client's
+	// own retries would only hide them.
+	cfg.MaxRetries = 0
+	if c.CAFile != "" {
+		if err := cfg.ConfigureTLS(&vault.TLSConfig{CACert: c.CAFile}); err != nil {
+			return nil, fmt.Errorf("caFile: %w", err)
+		}
+	}
+	if cfg.Error != nil {
+		return nil, cfg.Error
+	}
+	client, err := vault.NewClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Nothing from the environment (VAULT_TOKEN, VAULT_NAMESPACE…): the configuration
+	// says everything.
+	client.ClearToken()
+	client.ClearNamespace()
+	return &vaultSigner{address: cfg.Address, mount: c.Mount, role: c.Role, roots: roots, auth: c.Auth, client: client}, nil
+}
+
+func appRoleSecretFile(a VaultAuth) string {
+	if a.AppRole == nil {
+		return ""
+	}
+	return a.AppRole.SecretIDFile
+}
+
+func (v *vaultSigner) Name() string               { return "Vault " + v.address + " (" + v.mount + ")" }
+func (v *vaultSigner) Roots() []*x509.Certificate { return v.roots }
+
+// Sign is a write to MOUNT/sign-verbatim[/ROLE] with the CSR, the lifetime and the
+// usages asked for: sign-verbatim keeps the CSR's subject (a role's sign path would take
+// O, OU… from the role, and Kubernetes groups would be lost).
+func (v *vaultSigner) Sign(ctx context.Context, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl time.Duration) ([]*x509.Certificate, error) {
+	keyUsage, extUsage, err := vaultUsages(usages)
+	if err != nil {
+		return nil, &RequestError{Upstream: v.Name(), Err: err}
+	}
+	path := v.mount + "/sign-verbatim"
+	if v.role != "" {
+		path += "/" + v.role
+	}
+	secret, err := v.write(ctx, path, map[string]any{
+		"csr":           string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.Raw})),
+		"ttl":           fmt.Sprintf("%ds", int64(ttl/time.Second)),
+		"format":        "pem",
+		"key_usage":     keyUsage,
+		"ext_key_usage": extUsage,
+	})
+	if err != nil {
+		return nil, &UnavailableError{Upstream: v.Name(), Err: err}
+	}
+	var chain []*x509.Certificate
+	add := func(v any) {
+		if s, ok := v.(string); ok {
+			chain = append(chain, pemutil.TrustedCertificates([]byte(s))...)
+		}
+	}
+	add(secret.Data["certificate"])
+	if caChain, ok := secret.Data["ca_chain"].([]any); ok && len(caChain) > 0 {
+		for _, c := range caChain {
+			add(c)
+		}
+	} else {
+		add(secret.Data["issuing_ca"])
+	}
+	if len(chain) == 0 {
+		return nil, &UnavailableError{Upstream: v.Name(), Err: fmt.Errorf("write %s: the answer holds no certificate", path)}
+	}
+	return chain, nil
+}
+
+// Revoke is a write to MOUNT/revoke with the serial. Vault answers a certificate it
+// revoked already with its first revocation: success.
+func (v *vaultSigner) Revoke(ctx context.Context, serial *big.Int, _ int, _ string) error {
+	if _, err := v.write(ctx, v.mount+"/revoke", map[string]any{"serial_number": colonHex(serial)}); err != nil {
+		return &UnavailableError{Upstream: v.Name(), Err: err}
+	}
+	return nil
+}
+
+// colonHex is a serial as Vault writes it: lower-case hex byte pairs joined by colons.
+func colonHex(serial *big.Int) string {
+	b := serial.Bytes()
+	if len(b) == 0 {
+		b = []byte{0}
+	}
+	parts := make([]string, len(b))
+	for i, x := range b {
+		parts[i] = fmt.Sprintf("%02x", x)
+	}
+	return strings.Join(parts, ":")
+}
+
+// write writes data to path with the current token. An AppRole token Vault refuses (it
+// expired) is replaced by a new login, once.
+func (v *vaultSigner) write(ctx context.Context, path string, data map[string]any) (*vault.Secret, error) {
+	for attempt := 0; ; attempt++ {
+		token, err := v.currentToken(ctx, attempt > 0)
+		if err != nil {
+			return nil, err
+		}
+		c := v.client.WithNamespace("")
+		c.SetToken(token)
+		secret, err := c.Logical().WriteWithContext(ctx, path, data)
+		var re *vault.ResponseError
+		if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.auth.AppRole != nil && attempt == 0 {
+			continue
+		}
+		if err != nil {
+			return nil, v.explain(path, err)
+		}
+		if secret == nil || secret.Data == nil {
+			return nil, fmt.Errorf("write %s: Vault answered without data", path)
+		}
+		return secret, nil
+	}
+}
+
+// currentToken is the token to send: the token file's, or the AppRole login's (a new
+// login when there is none yet or renew is set).
+func (v *vaultSigner) currentToken(ctx context.Context, renew bool) (string, error) {
+	if f := v.auth.TokenFile; f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", fmt.Errorf("auth.tokenFile: %w", err)
+		}
+		token := strings.TrimSpace(string(data))
+		if token == "" {
+			return "", fmt.Errorf("auth.tokenFile %s is empty: write a Vault token in it", f)
+		}
+		return token, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.token != "" && !renew {
+		return v.token, nil
+	}
+	a := v.auth.AppRole
+	secretID, err := os.ReadFile(a.SecretIDFile)
+	if err != nil {
+		return "", fmt.Errorf("auth.appRole.secretIDFile: %w", err)
+	}
+	mount := a.Mount
+	if mount == "" {
+		mount = "approle"
+	}
+	c := v.client.WithNamespace("")
+	c.ClearToken()
+	secret, err := c.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", map[string]any{"role_id": a.RoleID, "secret_id": strings.TrimSpace(string(secretID))})
+	if err != nil {
+		return "", fmt.Errorf("AppRole login at auth/%s/login: %w", mount, v.explain("auth/"+mount+"/login", err))
+	}
+	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
+		return "", fmt.Errorf("AppRole login at auth/%s/login: Vault answered without a token", mount)
+	}
+	v.token = secret.Auth.ClientToken
+	return v.token, nil
+}
+
+// explain adds to a Vault error what to check.
+func (v *vaultSigner) explain(path string, err error) error {
+	var re *vault.ResponseError
+	if !errors.As(err, &re) {
+		return err
+	}
+	msg := fmt.Sprintf("%s %s: %d %s: %s", re.HTTPMethod, "/v1/"+path, re.StatusCode, http.StatusText(re.StatusCode), strings.Join(re.Errors, "; "))
+	switch re.StatusCode {
+	case http.StatusForbidden:
+		msg += fmt.Sprintf(" (Vault refuses kcsr's token: it has expired or been revoked, or its policy does not allow update on %s; check it with vault token lookup, and the policy)", path)
+	case http.StatusServiceUnavailable:
+		msg += " (Vault is sealed or in standby without a leader)"
+	}
+	return errors.New(msg)
+}
+
+// vaultUsages are usages as sign-verbatim's key_usage and ext_key_usage names.
+func vaultUsages(usages []certificatesv1.KeyUsage) (keyUsage, extUsage []string, err error) {
+	ku, ekus, err := csr.KeyUsages(usages)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, k := range []struct {
+		bit  x509.KeyUsage
+		name string
+	}{
+		{x509.KeyUsageDigitalSignature, "DigitalSignature"},
+		{x509.KeyUsageContentCommitment, "ContentCommitment"},
+		{x509.KeyUsageKeyEncipherment, "KeyEncipherment"},
+		{x509.KeyUsageDataEncipherment, "DataEncipherment"},
+		{x509.KeyUsageKeyAgreement, "KeyAgreement"},
+		{x509.KeyUsageCertSign, "CertSign"},
+		{x509.KeyUsageCRLSign, "CRLSign"},
+		{x509.KeyUsageEncipherOnly, "EncipherOnly"},
+		{x509.KeyUsageDecipherOnly, "DecipherOnly"},
+	} {
+		if ku&k.bit != 0 {
+			keyUsage = append(keyUsage, k.name)
+		}
+	}
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageAny:                        "Any",
+		x509.ExtKeyUsageServerAuth:                 "ServerAuth",
+		x509.ExtKeyUsageClientAuth:                 "ClientAuth",
+		x509.ExtKeyUsageCodeSigning:                "CodeSigning",
+		x509.ExtKeyUsageEmailProtection:            "EmailProtection",
+		x509.ExtKeyUsageIPSECEndSystem:             "IPSECEndSystem",
+		x509.ExtKeyUsageIPSECTunnel:                "IPSECTunnel",
+		x509.ExtKeyUsageIPSECUser:                  "IPSECUser",
+		x509.ExtKeyUsageTimeStamping:               "TimeStamping",
+		x509.ExtKeyUsageOCSPSigning:                "OCSPSigning",
+		x509.ExtKeyUsageMicrosoftServerGatedCrypto: "MicrosoftServerGatedCrypto",
+		x509.ExtKeyUsageNetscapeServerGatedCrypto:  "NetscapeServerGatedCrypto",
+	}
+	for _, e := range ekus {
+		name, ok := names[e]
+		if !ok {
+			return nil, nil, fmt.Errorf("usage %d has no Vault ext_key_usage name", e)
+		}
+		extUsage = append(extUsage, name)
+	}
+	return keyUsage, extUsage, nil
+}

@@ -1,0 +1,79 @@
+package upstream
+
+import (
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	certificatesv1 "k8s.io/api/certificates/v1"
+
+	"kcsr.dev/kcsr/pkg/testkit"
+)
+
+// TestNewVault: the files a Vault signer needs, and what is said when one is wrong;
+// nothing is asked of Vault until a request is signed.
+func TestNewVault(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	roots := write("root.crt", testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).CertPEM, 0o644)
+	token := write("token", []byte("hvs.x\n"), 0o600)
+	cfg := func(rootsFile string, auth VaultAuth) *VaultConfig {
+		return &VaultConfig{Address: "http://127.0.0.1:1", Mount: "pki", RootsFile: rootsFile, Auth: auth}
+	}
+	v, err := NewVault(cfg(roots, VaultAuth{TokenFile: token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Name() != "Vault http://127.0.0.1:1 (pki)" || len(v.Roots()) != 1 {
+		t.Errorf("name %q, %d roots", v.Name(), len(v.Roots()))
+	}
+	for name, tc := range map[string]struct {
+		cfg  *VaultConfig
+		want string
+	}{
+		"missing roots":         {cfg(filepath.Join(dir, "nope.crt"), VaultAuth{TokenFile: token}), "rootsFile: open"},
+		"roots not PEM":         {cfg(write("bad.crt", []byte("x"), 0o644), VaultAuth{TokenFile: token}), "holds no PEM certificate"},
+		"token file readable":   {cfg(roots, VaultAuth{TokenFile: write("open-token", []byte("t"), 0o644)}), "auth.tokenFile"},
+		"token file missing":    {cfg(roots, VaultAuth{TokenFile: filepath.Join(dir, "none")}), "auth.tokenFile: stat"},
+		"secret ID readable":    {cfg(roots, VaultAuth{AppRole: &VaultAppRole{RoleID: "r", SecretIDFile: write("open-secret", []byte("s"), 0o640)}}), "auth.appRole.secretIDFile"},
+		"an invalid config":     {&VaultConfig{}, "address \"\" is not an https://HOST:PORT URL"},
+		"CA file for TLS wrong": {&VaultConfig{Address: "https://vault:8200", CAFile: filepath.Join(dir, "none"), Mount: "pki", RootsFile: roots, Auth: VaultAuth{TokenFile: token}}, "caFile"},
+	} {
+		if _, err := NewVault(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want an error containing %q", name, err, tc.want)
+		}
+	}
+}
+
+// TestVaultUsages: Kubernetes usages as sign-verbatim's names.
+func TestVaultUsages(t *testing.T) {
+	ku, eku, err := vaultUsages([]certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageKeyEncipherment, certificatesv1.UsageClientAuth, certificatesv1.UsageServerAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ku, []string{"DigitalSignature", "KeyEncipherment"}) || !slices.Equal(eku, []string{"ServerAuth", "ClientAuth"}) && !slices.Equal(eku, []string{"ClientAuth", "ServerAuth"}) {
+		t.Errorf("key_usage %v, ext_key_usage %v", ku, eku)
+	}
+	if _, _, err := vaultUsages([]certificatesv1.KeyUsage{"root"}); err == nil {
+		t.Error("an unknown usage was accepted")
+	}
+}
+
+// TestColonHex: serials as Vault writes them.
+func TestColonHex(t *testing.T) {
+	for in, want := range map[string]string{"0": "00", "1": "01", "65535": "ff:ff", "4660": "12:34"} {
+		n, _ := new(big.Int).SetString(in, 10)
+		if got := colonHex(n); got != want {
+			t.Errorf("colonHex(%s) = %q; want %q", in, got, want)
+		}
+	}
+}

@@ -231,7 +231,9 @@ func RevokeRecord(ctx context.Context, kcsr kcsrclient.Interface, name, reason, 
 		if err != nil {
 			return err
 		}
-		cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message}
+		// The time is set here: kcsr server would stamp it, but a real cluster's
+		// IssuedCertificate CRD (kcsr controller) requires it from the client.
+		cur.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Message: message, Time: metav1.Now()}
 		ic, err = kcsr.KcsrV1alpha1().IssuedCertificates().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})

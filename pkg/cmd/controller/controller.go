@@ -241,6 +241,9 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 			factory.Start(stop)
 			kcsrFactory.Start(stop)
 		},
+		// The index's records feed the upstream revoker (the inventory cleaner runs only
+		// with Clean, which kcsr controller leaves off).
+		Inventory: inv,
 		Signers:   signers,
 		Publisher: pub,
 		Component: "kcsr-controller",

@@ -1,6 +1,6 @@
 // Package upstream is the CA outside kcsr that a signer may issue through: an enterprise
-// PKI that receives the CSR itself and signs it with a key kcsr never holds (step-ca
-// today; Vault is designed in docs/design/upstream-signers.md).
+// PKI that receives the CSR itself and signs it with a key kcsr never holds: step-ca
+// (stepca.go) or a Vault PKI mount (vault.go).
 //
 // kcsr stays the authority on what is issued: the signer's rules are checked before a
 // request leaves (pkg/issuance), and the upstream's answer is checked after (Check):

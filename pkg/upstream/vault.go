@@ -314,14 +314,44 @@ func (v *vaultSigner) explain(path string, err error) error {
 	if !errors.As(err, &re) {
 		return err
 	}
-	msg := fmt.Sprintf("%s %s: %d %s: %s", re.HTTPMethod, "/v1/"+path, re.StatusCode, http.StatusText(re.StatusCode), strings.Join(re.Errors, "; "))
-	switch re.StatusCode {
-	case http.StatusForbidden:
-		msg += fmt.Sprintf(" (Vault refuses kcsr's token: it has expired or been revoked, or its policy does not allow update on %s; check it with vault token lookup, and the policy)", path)
-	case http.StatusServiceUnavailable:
-		msg += " (Vault is sealed or in standby without a leader)"
+	var problems []string
+	for _, e := range re.Errors {
+		problems = append(problems, vaultProblems(e)...)
+	}
+	msg := fmt.Sprintf("%s %s: %d %s: %s", re.HTTPMethod, "/v1/"+path, re.StatusCode, http.StatusText(re.StatusCode), strings.Join(problems, "; "))
+	switch {
+	case re.StatusCode == http.StatusForbidden && strings.Contains(msg, "invalid token"):
+		msg += " (the Vault token has expired or been revoked: " + v.renewHint() + ")"
+	case re.StatusCode == http.StatusForbidden:
+		msg += fmt.Sprintf(" (the Vault token's policies do not allow update on %s; grant it, e.g. path \"%s\" { capabilities = [\"update\"] })", path, path)
+	case re.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "sealed"):
+		msg += " (unseal it: vault operator unseal)"
+	case re.StatusCode == http.StatusServiceUnavailable:
+		msg += " (Vault is in standby without a leader, or overloaded)"
 	}
 	return errors.New(msg)
+}
+
+var multiErrorHead = regexp.MustCompile(`^\d+ errors? occurred:`)
+
+// vaultProblems splits one of Vault's error strings, which may be a go-multierror list
+// ("2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n"), into its items.
+func vaultProblems(e string) []string {
+	var out []string
+	for _, p := range strings.Split(multiErrorHead.ReplaceAllString(strings.TrimSpace(e), ""), "\n") {
+		if p = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(p), "*")); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// renewHint says how to give kcsr a valid token again.
+func (v *vaultSigner) renewHint() string {
+	if v.auth.TokenFile != "" {
+		return "write a new one in auth.tokenFile " + v.auth.TokenFile + "; kcsr reads it at every request"
+	}
+	return "kcsr logged in again with the AppRole and was refused; check the role's token_ttl and the secret ID in auth.appRole.secretIDFile"
 }
 
 // vaultUsages are usages as sign-verbatim's key_usage and ext_key_usage names.

@@ -77,3 +77,16 @@ func TestColonHex(t *testing.T) {
 		}
 	}
 }
+
+// TestVaultProblems: Vault's multi-error strings become one line.
+func TestVaultProblems(t *testing.T) {
+	for in, want := range map[string][]string{
+		"2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n": {"permission denied", "invalid token"},
+		"1 error occurred:\n\t* permission denied\n\n":                     {"permission denied"},
+		"Vault is sealed": {"Vault is sealed"},
+	} {
+		if got := vaultProblems(in); !slices.Equal(got, want) {
+			t.Errorf("vaultProblems(%q) = %q; want %q", in, got, want)
+		}
+	}
+}

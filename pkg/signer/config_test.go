@@ -108,7 +108,8 @@ func TestValidate(t *testing.T) {
 			{SignerName: "example.com/a", Upstream: &UpstreamSpec{StepCA: &upstream.StepCAConfig{}, Vault: &upstream.VaultConfig{}}},
 			{SignerName: "example.com/b", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "http://vault.example:8200", Mount: "/pki"}}},
 			{SignerName: "example.com/c", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", Role: "a b", RootsFile: "r", Auth: upstream.VaultAuth{TokenFile: "t", AppRole: &upstream.VaultAppRole{}}}}},
-			{SignerName: "example.com/d", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{}}}}},
+			{SignerName: "example.com/d", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Sign: "role", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{}}}}},
+			{SignerName: "example.com/e", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Sign: "sign", Auth: upstream.VaultAuth{TokenFile: "t"}}}},
 		}, want: []string{
 			"signers[0].upstream: name one upstream: stepCA or vault, not both",
 			`signers[1].upstream.vault: address "http://vault.example:8200": plain http is accepted for a loopback dev server only; Vault's tokens and certificates must travel over https`,
@@ -117,8 +118,10 @@ func TestValidate(t *testing.T) {
 			"signers[1].upstream.vault: auth: give tokenFile or appRole",
 			`signers[2].upstream.vault: role "a b" is not a Vault role name`,
 			"signers[2].upstream.vault: auth: give tokenFile or appRole, not both",
+			`signers[3].upstream.vault: sign "role" needs role: the Vault role whose sign path signs`,
 			"signers[3].upstream.vault: auth.appRole.roleID is required (vault read auth/approle/role/NAME/role-id)",
 			"signers[3].upstream.vault: auth.appRole.secretIDFile is required: a file holding a secret ID (vault write -f auth/approle/role/NAME/secret-id)",
+			`signers[4].upstream.vault: sign "sign": give "verbatim" (sign-verbatim, keeps the CSR's subject) or "role" (the role's sign path)`,
 		}},
 	}
 	for _, tc := range cases {

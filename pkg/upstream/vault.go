@@ -36,6 +36,12 @@ type VaultConfig struct {
 	// (lifetime, key types) apply too; without it, sign-verbatim. Either way the CSR's
 	// subject and names are kept as they are: kcsr's rules decide them.
 	Role string `json:"role,omitempty"`
+	// Sign is "verbatim" (the default: sign-verbatim, as above) or "role": the role's
+	// own sign/ROLE path, where the role decides what it signs and takes the subject's O,
+	// OU… from its configuration, not from the CSR (only the CN and SANs come from it).
+	// A role therefore suits signers whose requests carry no groups; a certificate that
+	// lost a requested one is refused by kcsr's check of the answer.
+	Sign string `json:"sign,omitempty"`
 	// RootsFile holds the certificates Vault's certificates must chain to (PEM): the
 	// mount's root, or the enterprise root above it.
 	RootsFile string `json:"rootsFile"`
@@ -61,6 +67,12 @@ type VaultAppRole struct {
 	SecretIDFile string `json:"secretIDFile"`
 }
 
+// The Vault paths a signer signs through (VaultConfig.Sign).
+const (
+	VaultSignVerbatim = "verbatim"
+	VaultSignRole     = "role"
+)
+
 var mountPath = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
 
 // Validate returns what is missing or wrong in c, without reading a file.
@@ -78,6 +90,15 @@ func (c *VaultConfig) Validate() []string {
 	}
 	if c.Role != "" && !mountPath.MatchString(c.Role) {
 		problems = append(problems, fmt.Sprintf("role %q is not a Vault role name", c.Role))
+	}
+	switch c.Sign {
+	case "", VaultSignVerbatim:
+	case VaultSignRole:
+		if c.Role == "" {
+			problems = append(problems, `sign "role" needs role: the Vault role whose sign path signs`)
+		}
+	default:
+		problems = append(problems, fmt.Sprintf(`sign %q: give "verbatim" (sign-verbatim, keeps the CSR's subject) or "role" (the role's sign path)`, c.Sign))
 	}
 	if c.RootsFile == "" {
 		problems = append(problems, "rootsFile is required: the certificates Vault's must chain to (PEM), e.g. the output of vault read -field=certificate pki/cert/ca")
@@ -109,6 +130,7 @@ func isLoopback(host string) bool {
 // vaultSigner signs through a Vault PKI mount with the official client.
 type vaultSigner struct {
 	address, mount, role string
+	byRole               bool // sign/ROLE instead of sign-verbatim[/ROLE]
 	roots                []*x509.Certificate
 	auth                 VaultAuth
 	client               *vault.Client
@@ -165,7 +187,7 @@ func NewVault(c *VaultConfig) (Signer, error) {
 	// says everything.
 	client.ClearToken()
 	client.ClearNamespace()
-	return &vaultSigner{address: cfg.Address, mount: c.Mount, role: c.Role, roots: roots, auth: c.Auth, client: client}, nil
+	return &vaultSigner{address: cfg.Address, mount: c.Mount, role: c.Role, byRole: c.Sign == VaultSignRole, roots: roots, auth: c.Auth, client: client}, nil
 }
 
 func appRoleSecretFile(a VaultAuth) string {
@@ -180,23 +202,31 @@ func (v *vaultSigner) Roots() []*x509.Certificate { return v.roots }
 
 // Sign is a write to MOUNT/sign-verbatim[/ROLE] with the CSR, the lifetime and the
 // usages asked for: sign-verbatim keeps the CSR's subject (a role's sign path would take
-// O, OU… from the role, and Kubernetes groups would be lost).
+// O, OU… from the role, and Kubernetes groups would be lost). With sign "role", it is a
+// write to MOUNT/sign/ROLE with the CSR, its CN and the lifetime: the role decides the
+// rest.
 func (v *vaultSigner) Sign(ctx context.Context, req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl time.Duration) ([]*x509.Certificate, error) {
-	keyUsage, extUsage, err := vaultUsages(usages)
-	if err != nil {
-		return nil, &RequestError{Upstream: v.Name(), Err: err}
+	data := map[string]any{
+		"csr":    string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.Raw})),
+		"ttl":    fmt.Sprintf("%ds", int64(ttl/time.Second)),
+		"format": "pem",
 	}
-	path := v.mount + "/sign-verbatim"
-	if v.role != "" {
-		path += "/" + v.role
+	var path string
+	if v.byRole {
+		path = v.mount + "/sign/" + v.role
+		data["common_name"] = req.Subject.CommonName
+	} else {
+		keyUsage, extUsage, err := vaultUsages(usages)
+		if err != nil {
+			return nil, &RequestError{Upstream: v.Name(), Err: err}
+		}
+		data["key_usage"], data["ext_key_usage"] = keyUsage, extUsage
+		path = v.mount + "/sign-verbatim"
+		if v.role != "" {
+			path += "/" + v.role
+		}
 	}
-	secret, err := v.write(ctx, path, map[string]any{
-		"csr":           string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.Raw})),
-		"ttl":           fmt.Sprintf("%ds", int64(ttl/time.Second)),
-		"format":        "pem",
-		"key_usage":     keyUsage,
-		"ext_key_usage": extUsage,
-	})
+	secret, err := v.write(ctx, path, data)
 	if err != nil {
 		return nil, &UnavailableError{Upstream: v.Name(), Err: err}
 	}

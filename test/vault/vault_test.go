@@ -1,7 +1,9 @@
 package vault
 
 import (
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +24,13 @@ import (
 func TestVaultUpstream(t *testing.T) {
 	v := framework.StartVault(t)
 	dir := t.TempDir()
-	const appRoleSigner, tokenSigner = "example.com/vault", "example.com/vault-token"
+	const appRoleSigner, tokenSigner, roleSigner = "example.com/vault", "example.com/vault-token", "example.com/vault-role"
+	// A role for serving certificates of *.default.svc: its sign path decides the subject
+	// but for the CN, and the usages (server auth only).
+	v.Must(http.MethodPost, "/v1/pki/roles/webhook", map[string]any{
+		"allowed_domains": []string{"default.svc"}, "allow_subdomains": true, "key_type": "ec", "key_bits": 256,
+		"server_flag": true, "client_flag": false, "max_ttl": "24h",
+	})
 	tokenFile, tokenExpiry := v.TokenFile("token", 8*time.Second), time.Now().Add(8*time.Second)
 	config := framework.WriteFile(t, dir, "signers.yaml", fmt.Sprintf(`apiVersion: kcsr.dev/v1alpha1
 kind: SignerConfiguration
@@ -53,7 +61,23 @@ signers:
   rules:
     allowedUsages: [digital signature, client auth]
     commonNames: ["*"]
-`, appRoleSigner, tokenSigner, v.Address, v.RootsFile, v.RoleID, v.SecretIDFile, tokenFile))
+- signerName: %[8]s
+  upstream:
+    vault:
+      address: %[3]s
+      mount: pki
+      sign: role
+      role: webhook
+      rootsFile: %[4]s
+      auth:
+        appRole: {roleID: %[5]s, secretIDFile: %[6]s}
+  maxDuration: 2h
+  rules:
+    allowedUsages: [digital signature, key encipherment, server auth]
+    requiredUsages: [server auth]
+    dnsNames: ["*.default.svc"]
+    commonNames: ["*.default.svc"]
+`, appRoleSigner, tokenSigner, v.Address, v.RootsFile, v.RoleID, v.SecretIDFile, tokenFile, roleSigner))
 	s := framework.StartServer(t, "", "--signer-config", config)
 	kc := s.Kubeconfig
 
@@ -97,6 +121,27 @@ signers:
 	if r := whoami(); r.ExitCode != 0 || r.Stdout != `alice ["dev","ops","system:authenticated"]` {
 		t.Errorf("alice's Vault certificate does not log in as alice (dev, ops): exit %d\n%s", r.ExitCode, r.Combined())
 	}
+
+	// Through a role's sign path: a serving certificate with the role's usages; a request
+	// with a group, which the role would drop, is refused by the signer's rules first.
+	for _, c := range []struct {
+		name string
+		orgs []string
+	}{{"web", nil}, {"web-dev", []string{"dev"}}} {
+		req := framework.GoCSR(t, dir, c.name, c.name+".default.svc", c.orgs, []string{c.name + ".default.svc"}, nil)
+		framework.MustKubectl(t, kc, "create", "-f", framework.WriteFile(t, dir, c.name+".yaml", framework.CSRManifest(c.name, req, roleSigner, 3600, "digital signature", "key encipherment", "server auth")))
+		framework.MustKubectl(t, kc, "certificate", "approve", c.name)
+	}
+	web, err := pemutil.FirstCertificate(framework.WaitIssued(t, kc, "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if web.Subject.CommonName != "web.default.svc" || len(web.DNSNames) != 1 || web.DNSNames[0] != "web.default.svc" || len(web.ExtKeyUsage) != 1 || web.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+		t.Errorf("through the role: CN %q, DNS %v, extended usages %v; want web.default.svc, server auth", web.Subject.CommonName, web.DNSNames, web.ExtKeyUsage)
+	}
+	framework.Eventually(t, 30*time.Second, "web-dev to fail", func() bool {
+		return strings.Contains(framework.MustKubectl(t, kc, "get", "csr", "web-dev", "-o", "jsonpath={.status.conditions[*].type}"), "Failed")
+	})
 
 	// A token file whose token has expired: the condition says so and what to do; a new
 	// token in the file issues the request, without a restart.

@@ -40,7 +40,8 @@ func VaultBinary(t testing.TB) string {
 
 // Vault is a real Vault dev server (in memory, plain HTTP on loopback) with a PKI mount
 // "pki" holding a generated EC root, the AppRole auth method, and a policy "kcsr-signer"
-// that allows sign-verbatim and revoke on the mount and nothing else.
+// that allows sign-verbatim, the roles' sign paths and revoke on the mount and nothing
+// else.
 type Vault struct {
 	t         testing.TB
 	Dir       string
@@ -90,6 +91,7 @@ func StartVault(t testing.TB) *Vault {
 	}
 	v.Must(http.MethodPut, "/v1/sys/policies/acl/"+VaultPolicy, map[string]any{
 		"policy": `path "pki/sign-verbatim" { capabilities = ["update"] }
+path "pki/sign/*" { capabilities = ["update"] }
 path "pki/revoke" { capabilities = ["update"] }
 `})
 	v.Must(http.MethodPost, "/v1/sys/auth/approle", map[string]any{"type": "approle"})

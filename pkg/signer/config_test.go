@@ -102,6 +102,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "upstream Vault", signers: []SignerSpec{
 			{SignerName: "example.com/vault", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "root.crt", Auth: upstream.VaultAuth{TokenFile: "token"}}}},
+			{SignerName: "example.com/vault-k8s", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "root.crt", Auth: upstream.VaultAuth{Kubernetes: &upstream.VaultKubernetes{Role: "kcsr"}}}}},
 			{SignerName: "example.com/vault-dev", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "http://127.0.0.1:8200", Mount: "pki_int", Role: "kcsr", RootsFile: "root.crt", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{RoleID: "r", SecretIDFile: "s"}}}}},
 		}},
 		{name: "upstream Vault problems", signers: []SignerSpec{
@@ -110,18 +111,20 @@ func TestValidate(t *testing.T) {
 			{SignerName: "example.com/c", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", Role: "a b", RootsFile: "r", Auth: upstream.VaultAuth{TokenFile: "t", AppRole: &upstream.VaultAppRole{}}}}},
 			{SignerName: "example.com/d", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Sign: "role", Auth: upstream.VaultAuth{AppRole: &upstream.VaultAppRole{}}}}},
 			{SignerName: "example.com/e", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Sign: "sign", Auth: upstream.VaultAuth{TokenFile: "t"}}}},
+			{SignerName: "example.com/f", Upstream: &UpstreamSpec{Vault: &upstream.VaultConfig{Address: "https://vault.example:8200", Mount: "pki", RootsFile: "r", Auth: upstream.VaultAuth{Kubernetes: &upstream.VaultKubernetes{}}}}},
 		}, want: []string{
 			"signers[0].upstream: name one upstream: stepCA or vault, not both",
 			`signers[1].upstream.vault: address "http://vault.example:8200": plain http is accepted for a loopback dev server only; Vault's tokens and certificates must travel over https`,
 			`signers[1].upstream.vault: mount "/pki" is required: the path of the PKI secrets engine, e.g. pki`,
 			"signers[1].upstream.vault: rootsFile is required: the certificates Vault's must chain to (PEM), e.g. the output of vault read -field=certificate pki/cert/ca",
-			"signers[1].upstream.vault: auth: give tokenFile or appRole",
+			"signers[1].upstream.vault: auth: give tokenFile, appRole or kubernetes",
 			`signers[2].upstream.vault: role "a b" is not a Vault role name`,
-			"signers[2].upstream.vault: auth: give tokenFile or appRole, not both",
+			"signers[2].upstream.vault: auth: give one of tokenFile, appRole and kubernetes",
 			`signers[3].upstream.vault: sign "role" needs role: the Vault role whose sign path signs`,
 			"signers[3].upstream.vault: auth.appRole.roleID is required (vault read auth/approle/role/NAME/role-id)",
 			"signers[3].upstream.vault: auth.appRole.secretIDFile is required: a file holding a secret ID (vault write -f auth/approle/role/NAME/secret-id)",
 			`signers[4].upstream.vault: sign "sign": give "verbatim" (sign-verbatim, keeps the CSR's subject) or "role" (the role's sign path)`,
+			"signers[5].upstream.vault: auth.kubernetes.role is required: the Vault role bound to kcsr's service account",
 		}},
 	}
 	for _, tc := range cases {

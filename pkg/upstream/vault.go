@@ -49,14 +49,31 @@ type VaultConfig struct {
 	Auth VaultAuth `json:"auth"`
 }
 
-// VaultAuth is one way to a Vault token: a token file, or AppRole.
+// VaultAuth is one way to a Vault token: a token file, AppRole, or Kubernetes.
 type VaultAuth struct {
 	// TokenFile holds a Vault token, read again at every request (so that it can be
 	// replaced without a restart); readable by the server's user only.
 	TokenFile string `json:"tokenFile,omitempty"`
 	// AppRole logs in at auth/MOUNT/login with a role ID and a secret ID.
 	AppRole *VaultAppRole `json:"appRole,omitempty"`
+	// Kubernetes logs in at auth/MOUNT/login with a service account token, which Vault
+	// checks with the cluster's TokenReview.
+	Kubernetes *VaultKubernetes `json:"kubernetes,omitempty"`
 }
+
+// VaultKubernetes is a Kubernetes auth login.
+type VaultKubernetes struct {
+	// Mount is the auth method's path; "kubernetes" when empty.
+	Mount string `json:"mount,omitempty"`
+	// Role is the Vault role bound to the service account.
+	Role string `json:"role"`
+	// JWTFile holds the service account token, read again at every login (kubelet
+	// rotates projected tokens); the pod's own token when empty.
+	JWTFile string `json:"jwtFile,omitempty"`
+}
+
+// DefaultServiceAccountTokenFile is where a pod finds its service account token.
+const DefaultServiceAccountTokenFile = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
 // VaultAppRole is an AppRole login.
 type VaultAppRole struct {
@@ -104,11 +121,24 @@ func (c *VaultConfig) Validate() []string {
 		problems = append(problems, "rootsFile is required: the certificates Vault's must chain to (PEM), e.g. the output of vault read -field=certificate pki/cert/ca")
 	}
 	a := c.Auth
+	ways := 0
+	for _, set := range []bool{a.TokenFile != "", a.AppRole != nil, a.Kubernetes != nil} {
+		if set {
+			ways++
+		}
+	}
 	switch {
-	case a.TokenFile == "" && a.AppRole == nil:
-		problems = append(problems, "auth: give tokenFile or appRole")
-	case a.TokenFile != "" && a.AppRole != nil:
-		problems = append(problems, "auth: give tokenFile or appRole, not both")
+	case ways == 0:
+		problems = append(problems, "auth: give tokenFile, appRole or kubernetes")
+	case ways > 1:
+		problems = append(problems, "auth: give one of tokenFile, appRole and kubernetes")
+	case a.Kubernetes != nil:
+		if a.Kubernetes.Role == "" {
+			problems = append(problems, "auth.kubernetes.role is required: the Vault role bound to kcsr's service account")
+		}
+		if m := a.Kubernetes.Mount; m != "" && !mountPath.MatchString(m) {
+			problems = append(problems, fmt.Sprintf("auth.kubernetes.mount %q is not an auth method path", m))
+		}
 	case a.AppRole != nil:
 		if a.AppRole.RoleID == "" {
 			problems = append(problems, "auth.appRole.roleID is required (vault read auth/approle/role/NAME/role-id)")
@@ -272,7 +302,7 @@ func colonHex(serial *big.Int) string {
 	return strings.Join(parts, ":")
 }
 
-// write writes data to path with the current token. An AppRole token Vault refuses (it
+// write writes data to path with the current token. A login's token Vault refuses (it
 // expired) is replaced by a new login, once.
 func (v *vaultSigner) write(ctx context.Context, path string, data map[string]any) (*vault.Secret, error) {
 	for attempt := 0; ; attempt++ {
@@ -284,7 +314,7 @@ func (v *vaultSigner) write(ctx context.Context, path string, data map[string]an
 		c.SetToken(token)
 		secret, err := c.Logical().WriteWithContext(ctx, path, data)
 		var re *vault.ResponseError
-		if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.auth.AppRole != nil && attempt == 0 {
+		if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.auth.TokenFile == "" && attempt == 0 {
 			continue
 		}
 		if err != nil {
@@ -297,8 +327,8 @@ func (v *vaultSigner) write(ctx context.Context, path string, data map[string]an
 	}
 }
 
-// currentToken is the token to send: the token file's, or the AppRole login's (a new
-// login when there is none yet or renew is set).
+// currentToken is the token to send: the token file's, or the AppRole or Kubernetes
+// login's (a new login when there is none yet or renew is set).
 func (v *vaultSigner) currentToken(ctx context.Context, renew bool) (string, error) {
 	if f := v.auth.TokenFile; f != "" {
 		data, err := os.ReadFile(f)
@@ -316,26 +346,52 @@ func (v *vaultSigner) currentToken(ctx context.Context, renew bool) (string, err
 	if v.token != "" && !renew {
 		return v.token, nil
 	}
-	a := v.auth.AppRole
-	secretID, err := os.ReadFile(a.SecretIDFile)
+	method, mount, data, err := v.loginData()
 	if err != nil {
-		return "", fmt.Errorf("auth.appRole.secretIDFile: %w", err)
-	}
-	mount := a.Mount
-	if mount == "" {
-		mount = "approle"
+		return "", err
 	}
 	c := v.client.WithNamespace("")
 	c.ClearToken()
-	secret, err := c.Logical().WriteWithContext(ctx, "auth/"+mount+"/login", map[string]any{"role_id": a.RoleID, "secret_id": strings.TrimSpace(string(secretID))})
+	path := "auth/" + mount + "/login"
+	secret, err := c.Logical().WriteWithContext(ctx, path, data)
 	if err != nil {
-		return "", fmt.Errorf("AppRole login at auth/%s/login: %w", mount, v.explain("auth/"+mount+"/login", err))
+		return "", fmt.Errorf("%s login at %s: %w", method, path, v.explain(path, err))
 	}
 	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
-		return "", fmt.Errorf("AppRole login at auth/%s/login: Vault answered without a token", mount)
+		return "", fmt.Errorf("%s login at %s: Vault answered without a token", method, path)
 	}
 	v.token = secret.Auth.ClientToken
 	return v.token, nil
+}
+
+// loginData is the login of the AppRole or Kubernetes auth: the method's name, its mount
+// and what to write to auth/MOUNT/login, with the secret read from its file now.
+func (v *vaultSigner) loginData() (method, mount string, data map[string]any, err error) {
+	if k := v.auth.Kubernetes; k != nil {
+		file := k.JWTFile
+		if file == "" {
+			file = DefaultServiceAccountTokenFile
+		}
+		jwt, err := os.ReadFile(file)
+		if err != nil {
+			return "", "", nil, fmt.Errorf("auth.kubernetes.jwtFile: %w", err)
+		}
+		mount = k.Mount
+		if mount == "" {
+			mount = "kubernetes"
+		}
+		return "Kubernetes", mount, map[string]any{"role": k.Role, "jwt": strings.TrimSpace(string(jwt))}, nil
+	}
+	a := v.auth.AppRole
+	secretID, err := os.ReadFile(a.SecretIDFile)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("auth.appRole.secretIDFile: %w", err)
+	}
+	mount = a.Mount
+	if mount == "" {
+		mount = "approle"
+	}
+	return "AppRole", mount, map[string]any{"role_id": a.RoleID, "secret_id": strings.TrimSpace(string(secretID))}, nil
 }
 
 // explain adds to a Vault error what to check.
@@ -380,6 +436,9 @@ func vaultProblems(e string) []string {
 func (v *vaultSigner) renewHint() string {
 	if v.auth.TokenFile != "" {
 		return "write a new one in auth.tokenFile " + v.auth.TokenFile + "; kcsr reads it at every request"
+	}
+	if v.auth.Kubernetes != nil {
+		return "kcsr logged in again with its service account token and was refused; check the Vault role's token_ttl and policies"
 	}
 	return "kcsr logged in again with the AppRole and was refused; check the role's token_ttl and the secret ID in auth.appRole.secretIDFile"
 }

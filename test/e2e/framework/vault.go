@@ -2,6 +2,7 @@ package framework
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -19,15 +20,19 @@ import (
 // VaultVersion is the Vault hack/build-vault.sh builds.
 const VaultVersion = "v1.21.0"
 
+// vaultDir is where hack/build-vault.sh puts Vault and its plugins.
+func vaultDir() string {
+	if dir := os.Getenv("KCSR_VAULT_DIR"); dir != "" {
+		return dir
+	}
+	return filepath.Join(RepoRoot(), ".cache", "vault", VaultVersion+"-minimal")
+}
+
 // VaultBinary is hack/build-vault.sh's vault: missing, the test fails in CI and is skipped
 // elsewhere.
 func VaultBinary(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("KCSR_VAULT_DIR")
-	if dir == "" {
-		dir = filepath.Join(RepoRoot(), ".cache", "vault", VaultVersion+"-minimal")
-	}
-	bin := filepath.Join(dir, "bin", "vault")
+	bin := filepath.Join(vaultDir(), "bin", "vault")
 	if _, err := os.Stat(bin); err != nil {
 		msg := fmt.Sprintf("%s is missing: run hack/build-vault.sh (builds Vault %s from the Go module proxy)", bin, VaultVersion)
 		if os.Getenv("CI") == "true" {
@@ -67,7 +72,8 @@ func StartVault(t testing.TB) *Vault {
 	port := FreePort(t)
 	v.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
 	v.proc = StartProcess(t, bin, "server", "-dev", "-dev-root-token-id="+v.RootToken,
-		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token")
+		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token",
+		"-dev-plugin-dir="+filepath.Join(vaultDir(), "plugins"))
 	unsealKey := regexp.MustCompile(`Unseal Key: (\S+)`)
 	Eventually(t, time.Minute, "vault to be unsealed and print its unseal key", func() bool {
 		if v.proc.Exited() {
@@ -100,6 +106,26 @@ path "pki/revoke" { capabilities = ["update"] }
 	secretID := v.Must(http.MethodPost, "/v1/auth/approle/role/kcsr/secret-id", nil)["data"].(map[string]any)["secret_id"].(string)
 	v.SecretIDFile = v.writeSecret("secret-id", secretID)
 	return v
+}
+
+// EnableKubernetesAuth enables the Kubernetes auth method (hack/build-vault.sh's
+// plugin) at auth/kubernetes, checking service account tokens with the TokenReview of
+// the API server at host (its serving CA in caPEM), and a role "kcsr" for the service
+// account namespace/name with the kcsr-signer policy.
+func (v *Vault) EnableKubernetesAuth(host string, caPEM []byte, namespace, name string) {
+	v.t.Helper()
+	plugin := filepath.Join(vaultDir(), "plugins", "vault-plugin-auth-kubernetes")
+	data, err := os.ReadFile(plugin)
+	if err != nil {
+		v.t.Fatalf("%v: run hack/build-vault.sh", err)
+	}
+	v.Must(http.MethodPut, "/v1/sys/plugins/catalog/auth/kubernetes", map[string]any{"sha256": fmt.Sprintf("%x", sha256.Sum256(data)), "command": filepath.Base(plugin)})
+	v.Must(http.MethodPost, "/v1/sys/auth/kubernetes", map[string]any{"type": "kubernetes"})
+	v.Must(http.MethodPost, "/v1/auth/kubernetes/config", map[string]any{"kubernetes_host": host, "kubernetes_ca_cert": string(caPEM), "disable_local_ca_jwt": true})
+	v.Must(http.MethodPost, "/v1/auth/kubernetes/role/kcsr", map[string]any{
+		"bound_service_account_names": []string{name}, "bound_service_account_namespaces": []string{namespace},
+		"token_policies": []string{VaultPolicy}, "token_ttl": "20m",
+	})
 }
 
 // TokenFile writes a new token with the kcsr-signer policy, valid for ttl, to a 0600

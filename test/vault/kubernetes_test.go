@@ -43,6 +43,7 @@ signers:
   upstream:
     vault:
       address: %s
+      caFile: %s
       mount: pki
       rootsFile: %s
       auth:
@@ -53,7 +54,7 @@ signers:
     requiredUsages: [client auth]
     commonNames: ["*"]
     organizations: [dev]
-`, signer, v.Address, v.RootsFile, jwtFile))
+`, signer, v.Address, v.CAFile, v.RootsFile, jwtFile))
 	controller := framework.StartProcess(t, framework.Binary(t), "controller", "--kubeconfig", kc, "--signer-config", config)
 	framework.Eventually(t, 60*time.Second, "kcsr controller to start", func() bool {
 		if controller.Exited() {

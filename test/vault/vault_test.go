@@ -14,8 +14,9 @@ import (
 	"kcsr.dev/kcsr/test/e2e/framework"
 )
 
-// TestVaultUpstream: issue 19 with a real Vault. Two signers issue through Vault's PKI
-// mount with sign-verbatim, one logging in with an AppRole, one with a token file. The
+// TestVaultUpstream: issue 19 with a real Vault, over TLS (caFile). Signers issue through
+// Vault's PKI mount with sign-verbatim, one logging in with an AppRole, one with a token
+// file, and one through a role's sign path. The
 // certificate keeps the request's groups, is issued by the mount's root, recorded, and
 // logs in to kcsr server (upstream.login); an expired token leaves the CSR
 // SignerUnavailable saying so, and a new token in the file issues it; a sealed Vault
@@ -40,6 +41,7 @@ signers:
     login: true
     vault:
       address: %[3]s
+      caFile: %[9]s
       mount: pki
       rootsFile: %[4]s
       auth:
@@ -54,6 +56,7 @@ signers:
   upstream:
     vault:
       address: %[3]s
+      caFile: %[9]s
       mount: pki
       rootsFile: %[4]s
       auth: {tokenFile: %[7]s}
@@ -65,6 +68,7 @@ signers:
   upstream:
     vault:
       address: %[3]s
+      caFile: %[9]s
       mount: pki
       sign: role
       role: webhook
@@ -77,7 +81,7 @@ signers:
     requiredUsages: [server auth]
     dnsNames: ["*.default.svc"]
     commonNames: ["*.default.svc"]
-`, appRoleSigner, tokenSigner, v.Address, v.RootsFile, v.RoleID, v.SecretIDFile, tokenFile, roleSigner))
+`, appRoleSigner, tokenSigner, v.Address, v.RootsFile, v.RoleID, v.SecretIDFile, tokenFile, roleSigner, v.CAFile))
 	s := framework.StartServer(t, "", "--signer-config", config)
 	kc := s.Kubeconfig
 

@@ -3,6 +3,7 @@ package framework
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -43,7 +44,8 @@ func VaultBinary(t testing.TB) string {
 	return bin
 }
 
-// Vault is a real Vault dev server (in memory, plain HTTP on loopback) with a PKI mount
+// Vault is a real Vault dev server (in memory, TLS on loopback with the certificate and
+// CA -dev-tls makes) with a PKI mount
 // "pki" holding a generated EC root, the AppRole auth method, and a policy "kcsr-signer"
 // that allows sign-verbatim, the roles' sign paths and revoke on the mount and nothing
 // else.
@@ -52,6 +54,8 @@ type Vault struct {
 	Dir       string
 	Address   string
 	RootToken string
+	// CAFile is the CA of Vault's TLS certificate (PEM).
+	CAFile string
 	// RootsFile is the mount's root certificate (PEM); Root the same, parsed.
 	RootsFile string
 	Root      *x509.Certificate
@@ -70,9 +74,15 @@ func StartVault(t testing.TB) *Vault {
 	bin := VaultBinary(t)
 	v := &Vault{t: t, Dir: t.TempDir(), RootToken: "kcsr-test-root"}
 	port := FreePort(t)
-	v.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
+	v.Address = fmt.Sprintf("https://127.0.0.1:%d", port)
+	tlsDir := filepath.Join(v.Dir, "tls")
+	if err := os.Mkdir(tlsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	v.CAFile = filepath.Join(tlsDir, "vault-ca.pem")
 	v.proc = StartProcess(t, bin, "server", "-dev", "-dev-root-token-id="+v.RootToken,
 		fmt.Sprintf("-dev-listen-address=127.0.0.1:%d", port), "-dev-no-store-token",
+		"-dev-tls", "-dev-tls-cert-dir="+tlsDir,
 		"-dev-plugin-dir="+filepath.Join(vaultDir(), "plugins"))
 	unsealKey := regexp.MustCompile(`Unseal Key: (\S+)`)
 	Eventually(t, time.Minute, "vault to be unsealed and print its unseal key", func() bool {
@@ -209,7 +219,11 @@ func (v *Vault) call(method, path, token string, body map[string]any) (int, []by
 	if token != "" {
 		req.Header.Set("X-Vault-Token", token)
 	}
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(v.CAFile); err == nil {
+		pool.AppendCertsFromPEM(ca)
+	}
+	res, err := (&http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}).Do(req)
 	if err != nil {
 		return 0, []byte(err.Error())
 	}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -195,26 +196,37 @@ func NewVault(c *VaultConfig) (Signer, error) {
 			return nil, err
 		}
 	}
+	// Nothing comes from the environment (VAULT_SKIP_VERIFY, VAULT_CACERT, VAULT_TOKEN,
+	// VAULT_NAMESPACE, VAULT_RATE_LIMIT…, which DefaultConfig and NewClient read): the
+	// configuration says everything. Only the standard proxy variables apply.
 	cfg := vault.DefaultConfig()
+	cfg.Error = nil // a malformed VAULT_* variable: not used
 	cfg.Address = strings.TrimSuffix(c.Address, "/")
 	cfg.Timeout = 30 * time.Second
 	// The signer controller retries with backoff and reports each failure; the client's
 	// own retries would only hide them.
 	cfg.MaxRetries = 0
+	cfg.Limiter, cfg.SRVLookup, cfg.DisableRedirects = nil, false, false
+	transport, ok := cfg.HttpClient.Transport.(*http.Transport)
+	if !ok {
+		return nil, fmt.Errorf("vault client: unexpected transport %T", cfg.HttpClient.Transport)
+	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		if err := cfg.ConfigureTLS(&vault.TLSConfig{CACert: c.CAFile}); err != nil {
+		data, err := os.ReadFile(c.CAFile)
+		if err != nil {
 			return nil, fmt.Errorf("caFile: %w", err)
 		}
+		tlsConfig.RootCAs = x509.NewCertPool()
+		if !tlsConfig.RootCAs.AppendCertsFromPEM(data) {
+			return nil, fmt.Errorf("caFile %s holds no PEM certificate", c.CAFile)
+		}
 	}
-	if cfg.Error != nil {
-		return nil, cfg.Error
-	}
+	transport.TLSClientConfig = tlsConfig
 	client, err := vault.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	// Nothing from the environment (VAULT_TOKEN, VAULT_NAMESPACE…): the configuration
-	// says everything.
 	client.ClearToken()
 	client.ClearNamespace()
 	return &vaultSigner{address: cfg.Address, mount: c.Mount, role: c.Role, byRole: c.Sign == VaultSignRole, roots: roots, auth: c.Auth, client: client}, nil

@@ -1,12 +1,18 @@
 package upstream
 
 import (
+	"context"
+	"encoding/pem"
 	"math/big"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 
@@ -88,5 +94,51 @@ func TestVaultProblems(t *testing.T) {
 		if got := vaultProblems(in); !slices.Equal(got, want) {
 			t.Errorf("vaultProblems(%q) = %q; want %q", in, got, want)
 		}
+	}
+}
+
+// TestVaultIgnoresEnvironment: VAULT_SKIP_VERIFY, VAULT_CACERT and VAULT_TOKEN do not
+// weaken or replace the configuration: a Vault whose TLS certificate caFile does not
+// vouch for is refused, and nothing is sent with the environment's token.
+func TestVaultIgnoresEnvironment(t *testing.T) {
+	var sawToken atomic.Bool
+	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sawToken.Store(sawToken.Load() || r.Header.Get("X-Vault-Token") == "from-env")
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer server.Close()
+	dir := t.TempDir()
+	serverCA := filepath.Join(dir, "server-ca.pem")
+	if err := os.WriteFile(serverCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VAULT_SKIP_VERIFY", "true")
+	t.Setenv("VAULT_CACERT", serverCA)
+	t.Setenv("VAULT_TOKEN", "from-env")
+	roots := filepath.Join(dir, "root.crt")
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(roots, testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(token, []byte("from-file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(dir, "other-ca.pem")
+	if err := os.WriteFile(otherCA, testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).CertPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := testkit.ParsedRequest(t, testkit.Request(t, "alice"))
+	for _, caFile := range []string{otherCA, ""} { // "": the system's roots
+		v, err := NewVault(&VaultConfig{Address: server.URL, CAFile: caFile, Mount: "pki", RootsFile: roots, Auth: VaultAuth{TokenFile: token}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Sign(context.Background(), req, []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}, time.Hour)
+		if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
+			t.Errorf("caFile %q: Sign against a Vault it does not vouch for: %v; want a TLS verification error", caFile, err)
+		}
+	}
+	if sawToken.Load() {
+		t.Error("the environment's VAULT_TOKEN reached the server")
 	}
 }

@@ -72,13 +72,9 @@ func NewStepCA(c *StepCAConfig) (Signer, error) {
 	if problems := c.Validate(); len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	data, err := os.ReadFile(c.RootsFile)
+	roots, err := readRoots(c.RootsFile)
 	if err != nil {
-		return nil, fmt.Errorf("rootsFile: %w", err)
-	}
-	roots := pemutil.TrustedCertificates(data)
-	if len(roots) == 0 {
-		return nil, fmt.Errorf("rootsFile %s holds no PEM certificate", c.RootsFile)
+		return nil, err
 	}
 	info, err := os.Stat(c.ProvisionerKeyFile)
 	if err != nil {

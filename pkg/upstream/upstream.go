@@ -27,6 +27,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 
 	"kcsr.dev/kcsr/pkg/csr"
+	"kcsr.dev/kcsr/pkg/pemutil"
 )
 
 // Signer is an upstream CA.
@@ -167,4 +169,18 @@ func joinUsages(us []certificatesv1.KeyUsage) string {
 		b.WriteString(string(u))
 	}
 	return b.String()
+}
+
+// readRoots reads a configuration's rootsFile: the certificates an upstream's must chain
+// to.
+func readRoots(file string) ([]*x509.Certificate, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("rootsFile: %w", err)
+	}
+	roots := pemutil.TrustedCertificates(data)
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("rootsFile %s holds no PEM certificate", file)
+	}
+	return roots, nil
 }

@@ -176,13 +176,9 @@ func NewVault(c *VaultConfig) (Signer, error) {
 	if problems := c.Validate(); len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
-	data, err := os.ReadFile(c.RootsFile)
+	roots, err := readRoots(c.RootsFile)
 	if err != nil {
-		return nil, fmt.Errorf("rootsFile: %w", err)
-	}
-	roots := pemutil.TrustedCertificates(data)
-	if len(roots) == 0 {
-		return nil, fmt.Errorf("rootsFile %s holds no PEM certificate", c.RootsFile)
+		return nil, err
 	}
 	for _, f := range []struct{ name, path string }{{"auth.tokenFile", c.Auth.TokenFile}, {"auth.appRole.secretIDFile", appRoleSecretFile(c.Auth)}} {
 		if f.path == "" {

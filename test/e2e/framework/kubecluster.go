@@ -35,15 +35,24 @@ func KubeBinDir(t testing.TB, names ...string) string {
 		names = []string{"etcd", "kube-apiserver", "kube-controller-manager"}
 	}
 	for _, name := range names {
-		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
-			msg := fmt.Sprintf("%s is missing: run hack/build-kube.sh (builds Kubernetes %s from the Go module proxy)", filepath.Join(bin, name), KubeVersion)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+		RequireBuilt(t, filepath.Join(bin, name), "hack/build-kube.sh", "Kubernetes "+KubeVersion)
 	}
 	return bin
+}
+
+// RequireBuilt makes sure path, a program one of the hack/build-*.sh scripts (script)
+// builds from the Go module proxy, is there: missing, the test fails in CI (CI=true),
+// where hack/test.sh builds it first, and is skipped elsewhere.
+func RequireBuilt(t testing.TB, path, script, what string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	msg := fmt.Sprintf("%s is missing: run %s (builds %s from the Go module proxy)", path, script, what)
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // KubeOptions shapes a real Kubernetes control plane.

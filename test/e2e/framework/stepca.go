@@ -34,13 +34,7 @@ func StepCABinary(t testing.TB) string {
 		dir = filepath.Join(RepoRoot(), ".cache", "step-ca", StepCAVersion)
 	}
 	bin := filepath.Join(dir, "bin", "step-ca")
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("%s is missing: run hack/build-step-ca.sh (builds step-ca %s from the Go module proxy)", bin, StepCAVersion)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	RequireBuilt(t, bin, "hack/build-step-ca.sh", "step-ca "+StepCAVersion)
 	return bin
 }
 

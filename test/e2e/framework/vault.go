@@ -34,21 +34,14 @@ func vaultDir() string {
 func VaultBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(vaultDir(), "bin", "vault")
-	if _, err := os.Stat(bin); err != nil {
-		msg := fmt.Sprintf("%s is missing: run hack/build-vault.sh (builds Vault %s from the Go module proxy)", bin, VaultVersion)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
+	RequireBuilt(t, bin, "hack/build-vault.sh", "Vault "+VaultVersion)
 	return bin
 }
 
 // Vault is a real Vault dev server (in memory, TLS on loopback with the certificate and
-// CA -dev-tls makes) with a PKI mount
-// "pki" holding a generated EC root, the AppRole auth method, and a policy "kcsr-signer"
-// that allows sign-verbatim, the roles' sign paths and revoke on the mount and nothing
-// else.
+// CA that -dev-tls makes) with a PKI mount "pki" holding a generated EC root, the AppRole
+// auth method, and a policy "kcsr-signer" that allows sign-verbatim, the roles' sign
+// paths and revoke on the mount and nothing else.
 type Vault struct {
 	t         testing.TB
 	Dir       string

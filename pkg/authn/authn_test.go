@@ -179,6 +179,7 @@ func TestUpstreamCertificates(t *testing.T) {
 	bob := clientCert(t, stepIntermediate, "bob")
 	carol := clientCert(t, stepIntermediate, "carol")
 	dave := clientCert(t, stepIntermediate, "dave", "dev")
+	erin := clientCert(t, stepIntermediate, "erin", "dev")
 	admin := clientCert(t, cluster, "admin", "system:masters")
 
 	records := inventory.NewIndex()
@@ -192,7 +193,7 @@ func TestUpstreamCertificates(t *testing.T) {
 		t.Errorf("before the inventory is loaded: %+v", got)
 	}
 	rec := func(name string, cert *x509.Certificate, signerName string, revoked bool) *kcsrv1alpha1.IssuedCertificate {
-		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName, SHA256Fingerprint: fingerprint(cert)}}
+		ic := &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName, SHA256Fingerprint: fingerprint(cert), Login: true}}
 		if revoked {
 			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: "keyCompromise"}
 		}
@@ -204,6 +205,11 @@ func TestUpstreamCertificates(t *testing.T) {
 		rec("carol", carol, stepSigner, true),
 		rec("admin", admin, "kcsr.dev/pki", false),
 		rec("mallory", mallory, stepSigner, false),
+		func() *kcsrv1alpha1.IssuedCertificate {
+			r := rec("erin", erin, stepSigner, false)
+			r.Spec.Login = false
+			return r
+		}(),
 	)
 	for _, tc := range []struct {
 		name  string
@@ -214,6 +220,7 @@ func TestUpstreamCertificates(t *testing.T) {
 		{"recorded for the signer", withChain(alice, stepIntermediate.Cert), who{Name: "alice", Groups: []string{"dev", user.AllAuthenticated}}, ""},
 		{"recorded, sent without its intermediate", withCert(alice), who{}, "certificate signed by unknown authority"},
 		{"signed by the upstream, never recorded", withChain(dave, stepIntermediate.Cert), who{}, "kcsr's inventory has no record of it for that signer"},
+		{"recorded, but not for login", withChain(erin, stepIntermediate.Cert), who{}, "kcsr's inventory has no record of it for that signer"},
 		{"recorded, for system:masters", withChain(mallory, stepIntermediate.Cert), who{}, "names system:masters, which no login signer issues"},
 		{"recorded for another signer", withChain(bob, stepIntermediate.Cert), who{}, "kcsr's inventory has no record of it for that signer"},
 		{"recorded and revoked", withChain(carol, stepIntermediate.Cert), who{}, "the client certificate has been revoked"},

@@ -26,9 +26,9 @@ type UpstreamSigner struct {
 // upstreamCerts authenticates the certificates of one upstream login signer. The
 // upstream is not trusted for who a certificate names, only for having signed what kcsr
 // asked it to sign: a certificate that chains to its roots logs in only when the
-// inventory holds a record of it (by SHA-256 fingerprint) for this signer, which kcsr
-// writes when it issues through the upstream (and creating one by hand needs "sign" on
-// the signer: KcsrIssuanceAuthority). Anything else the upstream signs, for its other
+// inventory holds a login record of it (spec.login, by SHA-256 fingerprint) for this
+// signer, which kcsr writes when it issues through the upstream as a login signer (and
+// creating one by hand needs "approve" and "sign" on the signer: KcsrIssuanceAuthority). Anything else the upstream signs, for its other
 // clients or by its administrators, is refused. Revocation is checked as for the cluster
 // CA's certificates (withRevocation).
 type upstreamCerts struct {
@@ -68,6 +68,6 @@ func (u upstreamCerts) User(chain []*x509.Certificate) (*authenticator.Response,
 		}
 		return x509request.CommonNameUserConversion.User(chain)
 	}
-	return nil, false, fmt.Errorf("x509: certificate %s (serial %s) chains to the upstream CA of signer %s, but kcsr's inventory has no record of it for that signer: only certificates kcsr issued through the upstream log in",
+	return nil, false, fmt.Errorf("x509: certificate %s (serial %s) chains to the upstream CA of signer %s, but kcsr's inventory has no record of it for that signer issued for login: only certificates kcsr issued through the upstream for login log in",
 		chain[0].Subject, chain[0].SerialNumber.Text(16), u.signerName)
 }

@@ -149,9 +149,9 @@ type Index struct {
 	// OnLoaded, when set, is called once, from Run's goroutine, when the inventory has
 	// been loaded the first time. Set it before Run.
 	OnLoaded func()
-	// FingerprintSigners are the signers whose records ByFingerprint finds: those whose
-	// certificates log in only when recorded (the upstream login signers, pkg/authn).
-	// Only their records hold a fingerprint. Set it before Run.
+	// FingerprintSigners are the signers whose login records (spec.login) ByFingerprint
+	// finds: those whose certificates log in only when recorded (the upstream login
+	// signers, pkg/authn). Only those records hold a fingerprint. Set it before Run.
 	FingerprintSigners map[string]bool
 
 	mu       sync.RWMutex
@@ -215,9 +215,9 @@ func (x *Index) Revoked(fingerprint string) (*Record, error) {
 	return nil, nil
 }
 
-// ByFingerprint returns the records of the certificate with this SHA-256 fingerprint
-// (hex, either case) among those of FingerprintSigners, revoked or not: none when the
-// inventory holds no record of it for them. Until the whole inventory is loaded (Synced)
+// ByFingerprint returns the login records (spec.login) of the certificate with this
+// SHA-256 fingerprint (hex, either case) among those of FingerprintSigners, revoked or
+// not: none when the inventory holds no such record. Until the whole inventory is loaded (Synced)
 // it fails closed with ErrNotLoaded: "no record" must mean none.
 func (x *Index) ByFingerprint(fingerprint string) ([]*Record, error) {
 	if !x.Synced() {
@@ -721,7 +721,7 @@ func (x *Index) newRecord(ic *kcsrv1alpha1.IssuedCertificate) *Record {
 	if rev := ic.Status.Revocation; rev != nil {
 		r.Revocation = &Revocation{Revocation: *rev, Fingerprint: strings.ToLower(sp.SHA256Fingerprint)}
 	}
-	if x.FingerprintSigners[sp.SignerName] {
+	if sp.Login && x.FingerprintSigners[sp.SignerName] {
 		r.fingerprint = strings.ToLower(sp.SHA256Fingerprint)
 	}
 	return r

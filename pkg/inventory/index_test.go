@@ -70,16 +70,19 @@ func TestRevoked(t *testing.T) {
 	}
 }
 
-// TestByFingerprint: the records of the FingerprintSigners are found by fingerprint,
-// revoked or not, through puts and deletes; the other signers' records are not; nothing
+// TestByFingerprint: the login records of the FingerprintSigners are found by
+// fingerprint, revoked or not, through puts and deletes; the other signers' records, and
+// their records not issued for login, are not; nothing
 // is answered until the whole inventory is loaded (the revoked records alone are not
 // enough: "no record" must mean none).
 func TestByFingerprint(t *testing.T) {
 	const upstream = "example.com/step"
 	of := func(ic *kcsrv1alpha1.IssuedCertificate, signerName string) *kcsrv1alpha1.IssuedCertificate {
-		ic.Spec.SignerName = signerName
+		ic.Spec.SignerName, ic.Spec.Login = signerName, true
 		return ic
 	}
+	notLogin := of(record("d", "4", "dddd", false), upstream)
+	notLogin.Spec.Login = false
 	x := NewIndex()
 	x.FingerprintSigners = map[string]bool{upstream: true}
 	if _, err := x.ByFingerprint("aaaa"); !errors.Is(err, ErrNotLoaded) {
@@ -88,6 +91,7 @@ func TestByFingerprint(t *testing.T) {
 	x.ReplaceWith(
 		of(record("a", "1", "AAAA", false), upstream),
 		of(record("b", "2", "bbbb", false), "example.com/local"),
+		notLogin,
 	)
 	want := func(fp string, wantNames ...string) {
 		t.Helper()
@@ -102,6 +106,7 @@ func TestByFingerprint(t *testing.T) {
 	want("aaaa", "a")
 	want("AAAA", "a")
 	want("bbbb") // not a FingerprintSigner's
+	want("dddd") // not issued for login
 	x.Put(of(record("a", "1", "aaaa", true), upstream))
 	x.Put(of(record("c", "3", "aaaa", false), upstream)) // recorded twice
 	want("aaaa", "a", "c")

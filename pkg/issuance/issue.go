@@ -1,7 +1,6 @@
 package issuance
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
@@ -119,25 +118,8 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 		return nil, RefusedError{fmt.Errorf("%s returned a certificate kcsr refuses: %w (serial %s, subject %q, issuer %q)",
 			profile.Upstream.Name(), err, chain[0].SerialNumber.Text(16), chain[0].Subject.String(), chain[0].Issuer.String())}
 	}
-	intermediates := chain[1:]
-	for i, c := range intermediates {
-		if isRoot(c, profile.Upstream.Roots()) {
-			intermediates = intermediates[:i]
-			break
-		}
-	}
-	return &certificate.Issued{Certificate: chain[0], PEM: pemutil.EncodeCertificate(chain[0].Raw), Intermediates: pemutil.EncodeCertificates(intermediates)}, nil
-}
-
-// isRoot reports whether c is one of roots, or self-signed: where the chain a holder
-// presents ends.
-func isRoot(c *x509.Certificate, roots []*x509.Certificate) bool {
-	for _, r := range roots {
-		if c.Equal(r) {
-			return true
-		}
-	}
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	return &certificate.Issued{Certificate: chain[0], PEM: pemutil.EncodeCertificate(chain[0].Raw),
+		Intermediates: pemutil.EncodeCertificates(upstream.Intermediates(chain, profile.Upstream.Roots(), clk.Now()))}, nil
 }
 
 func upstreamResult(err error) string {

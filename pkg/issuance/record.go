@@ -37,6 +37,7 @@ func (i *Issuer) Issue(ctx context.Context, records Records, obj *certificatesv1
 	}
 	rec := inventory.NewRecord(obj, profile.SignerName, signed.Certificate, signed.PEM)
 	rec.Spec.Intermediates = signed.Intermediates
+	rec.Spec.Login = profile.UpstreamLogin
 	if profile.Upstream != nil {
 		if rec.Annotations == nil {
 			rec.Annotations = map[string]string{}

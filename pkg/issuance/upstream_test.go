@@ -56,8 +56,9 @@ func (r records) Get(_ context.Context, name string) (*kcsrv1alpha1.IssuedCertif
 }
 
 // TestIssueUpstream: a certificate an upstream issued through an intermediate is recorded
-// with the intermediate (not the root), annotated with the upstream, and the CSR's
-// status carries the certificate then the intermediate, which its holder presents.
+// with the intermediate (not the root), annotated with the upstream, marked for login
+// only when the signer is configured for it, and the CSR's status carries the
+// certificate then the intermediate, which its holder presents.
 func TestIssueUpstream(t *testing.T) {
 	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256), testkit.Named("upstream root"))
 	up := intermediateCA{t: t, root: root, intermediate: root.NewIntermediate(t, testkit.NewKey(t, testkit.P256))}
@@ -77,6 +78,15 @@ func TestIssueUpstream(t *testing.T) {
 	}
 	if rec.Annotations[kcsrv1alpha1.UpstreamAnnotation] != "test upstream" {
 		t.Errorf("annotations %v; want the upstream named", rec.Annotations)
+	}
+	if rec.Spec.Login {
+		t.Error("a record of a signer without upstream.login is marked for login")
+	}
+	profile.UpstreamLogin = true
+	login := obj.DeepCopy()
+	login.UID = "uid-login"
+	if rec, err := issuer.Issue(context.Background(), inv, login, profile, req); err != nil || !rec.Spec.Login {
+		t.Errorf("a record of a signer with upstream.login: %v, spec.login %v; want it marked", err, rec != nil && rec.Spec.Login)
 	}
 	chain, err := pemutil.ParseCertificates(inventory.Chain(rec))
 	if err != nil || len(chain) != 2 || chain[0].Subject.CommonName != "alice" || !chain[1].Equal(up.intermediate.Cert) {

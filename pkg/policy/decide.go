@@ -32,11 +32,6 @@ type GuardRails struct {
 	// protected groups are protected for them too. The server sets it from its signer
 	// configuration (signer.MarkLoginSigners); it is not a flag.
 	LoginSigners []string `json:"loginSigners,omitempty"`
-	// UpstreamLoginSigners are the login signers whose certificates an upstream CA issues
-	// and that log in only when the inventory records them (upstream.login): for them an
-	// IssuedCertificate is a credential, and creating one needs "sign" on the signer
-	// (KcsrIssuanceAuthority). Set by the server from its signer configuration.
-	UpstreamLoginSigners []string `json:"upstreamLoginSigners,omitempty"`
 }
 
 // The Rule of a guard rail's verdict: the setting that decided.

@@ -184,3 +184,25 @@ func readRoots(file string) ([]*x509.Certificate, error) {
 	}
 	return roots, nil
 }
+
+// Intermediates are the certificates between chain's leaf and roots, issuer first, in
+// the order of a verified chain (an upstream may answer them in any order, with extras,
+// or with the root): what a holder presents with the leaf. None when the leaf does not
+// verify (Check refuses it then).
+func Intermediates(chain, roots []*x509.Certificate, now time.Time) []*x509.Certificate {
+	if len(chain) == 0 {
+		return nil
+	}
+	rootPool, pool := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range roots {
+		rootPool.AddCert(r)
+	}
+	for _, c := range chain[1:] {
+		pool.AddCert(c)
+	}
+	chains, err := chain[0].Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil || len(chains) == 0 || len(chains[0]) < 2 {
+		return nil
+	}
+	return chains[0][1 : len(chains[0])-1]
+}

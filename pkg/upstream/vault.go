@@ -192,12 +192,15 @@ func NewVault(c *VaultConfig) (Signer, error) {
 			return nil, err
 		}
 	}
-	// Nothing comes from the environment (VAULT_SKIP_VERIFY, VAULT_CACERT, VAULT_TOKEN,
-	// VAULT_NAMESPACE, VAULT_RATE_LIMIT…, which DefaultConfig and NewClient read): the
-	// configuration says everything. Only the standard proxy variables apply.
+	// Nothing comes from the environment (VAULT_AGENT_ADDR, VAULT_SKIP_VERIFY,
+	// VAULT_CACERT, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_HEADERS, VAULT_RATE_LIMIT…, which
+	// DefaultConfig and NewClient read): the configuration says everything. Only the
+	// standard proxy variables apply.
 	cfg := vault.DefaultConfig()
-	cfg.Error = nil // a malformed VAULT_* variable: not used
-	cfg.Address = strings.TrimSuffix(c.Address, "/")
+	if cfg.Error != nil {
+		return nil, fmt.Errorf("the environment's VAULT_* variables, which Vault's client reads (kcsr overrides them): %w", cfg.Error)
+	}
+	cfg.Address, cfg.AgentAddress = strings.TrimSuffix(c.Address, "/"), ""
 	cfg.Timeout = 30 * time.Second
 	// The signer controller retries with backoff and reports each failure; the client's
 	// own retries would only hide them.
@@ -219,12 +222,19 @@ func NewVault(c *VaultConfig) (Signer, error) {
 		}
 	}
 	transport.TLSClientConfig = tlsConfig
+	// The standard proxy variables only (VAULT_HTTP_PROXY and VAULT_PROXY_ADDR would
+	// proxy loopback too); none for a loopback dev server.
+	transport.Proxy = http.ProxyFromEnvironment
 	client, err := vault.NewClient(cfg)
 	if err != nil {
 		return nil, err
 	}
 	client.ClearToken()
 	client.ClearNamespace()
+	client.SetHeaders(http.Header{}) // VAULT_HEADERS
+	if client.Address() != cfg.Address {
+		return nil, fmt.Errorf("vault client: address %s instead of %s", client.Address(), cfg.Address)
+	}
 	return &vaultSigner{address: cfg.Address, mount: c.Mount, role: c.Role, byRole: c.Sign == VaultSignRole, roots: roots, auth: c.Auth, client: client}, nil
 }
 
@@ -251,6 +261,9 @@ func (v *vaultSigner) Sign(ctx context.Context, req *x509.CertificateRequest, us
 	}
 	var path string
 	if v.byRole {
+		if req.Subject.CommonName == "" {
+			return nil, &RequestError{Upstream: v.Name(), Err: errors.New("the request has no subject CN, which a Vault role's sign path needs (common_name); request a certificate with a CN")}
+		}
 		path = v.mount + "/sign/" + v.role
 		data["common_name"] = req.Subject.CommonName
 	} else {
@@ -314,7 +327,7 @@ func colonHex(serial *big.Int) string {
 // expired) is replaced by a new login, once.
 func (v *vaultSigner) write(ctx context.Context, path string, data map[string]any) (*vault.Secret, error) {
 	for attempt := 0; ; attempt++ {
-		token, err := v.currentToken(ctx, attempt > 0)
+		token, err := v.currentToken(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -322,7 +335,9 @@ func (v *vaultSigner) write(ctx context.Context, path string, data map[string]an
 		c.SetToken(token)
 		secret, err := c.Logical().WriteWithContext(ctx, path, data)
 		var re *vault.ResponseError
-		if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.auth.TokenFile == "" && attempt == 0 {
+		if errors.As(err, &re) && re.StatusCode == http.StatusForbidden && v.auth.TokenFile == "" && attempt == 0 &&
+			strings.Contains(strings.Join(re.Errors, " "), "invalid token") {
+			v.dropToken(token)
 			continue
 		}
 		if err != nil {
@@ -335,9 +350,19 @@ func (v *vaultSigner) write(ctx context.Context, path string, data map[string]an
 	}
 }
 
+// dropToken forgets the login's token when it is still token, so that the next request
+// logs in again (once, whatever the number of requests that saw it refused).
+func (v *vaultSigner) dropToken(token string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.token == token {
+		v.token = ""
+	}
+}
+
 // currentToken is the token to send: the token file's, or the AppRole or Kubernetes
-// login's (a new login when there is none yet or renew is set).
-func (v *vaultSigner) currentToken(ctx context.Context, renew bool) (string, error) {
+// login's (a new login when there is none).
+func (v *vaultSigner) currentToken(ctx context.Context) (string, error) {
 	if f := v.auth.TokenFile; f != "" {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -351,7 +376,7 @@ func (v *vaultSigner) currentToken(ctx context.Context, renew bool) (string, err
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.token != "" && !renew {
+	if v.token != "" {
 		return v.token, nil
 	}
 	method, mount, data, err := v.loginData()

@@ -97,13 +97,13 @@ func TestVaultProblems(t *testing.T) {
 	}
 }
 
-// TestVaultIgnoresEnvironment: VAULT_SKIP_VERIFY, VAULT_CACERT and VAULT_TOKEN do not
-// weaken or replace the configuration: a Vault whose TLS certificate caFile does not
+// TestVaultIgnoresEnvironment: VAULT_SKIP_VERIFY, VAULT_CACERT, VAULT_AGENT_ADDR,
+// VAULT_HEADERS and VAULT_TOKEN do not weaken or replace the configuration: a Vault whose TLS certificate caFile does not
 // vouch for is refused, and nothing is sent with the environment's token.
 func TestVaultIgnoresEnvironment(t *testing.T) {
 	var sawToken atomic.Bool
 	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sawToken.Store(sawToken.Load() || r.Header.Get("X-Vault-Token") == "from-env")
+		sawToken.Store(sawToken.Load() || r.Header.Get("X-Vault-Token") == "from-env" || r.Header.Get("X-From-Env") != "")
 		w.WriteHeader(http.StatusForbidden)
 	}))
 	defer server.Close()
@@ -115,6 +115,13 @@ func TestVaultIgnoresEnvironment(t *testing.T) {
 	t.Setenv("VAULT_SKIP_VERIFY", "true")
 	t.Setenv("VAULT_CACERT", serverCA)
 	t.Setenv("VAULT_TOKEN", "from-env")
+	t.Setenv("VAULT_HEADERS", `{"X-From-Env": "yes"}`)
+	var agentHit atomic.Bool
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		agentHit.Store(true)
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	defer agent.Close()
 	roots := filepath.Join(dir, "root.crt")
 	token := filepath.Join(dir, "token")
 	if err := os.WriteFile(roots, testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).CertPEM, 0o644); err != nil {
@@ -128,17 +135,25 @@ func TestVaultIgnoresEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := testkit.ParsedRequest(t, testkit.Request(t, "alice"))
-	for _, caFile := range []string{otherCA, ""} { // "": the system's roots
+	for _, caFile := range []string{otherCA, "", serverCA} { // "": the system's roots
+		t.Setenv("VAULT_AGENT_ADDR", agent.URL)
 		v, err := NewVault(&VaultConfig{Address: server.URL, CAFile: caFile, Mount: "pki", RootsFile: roots, Auth: VaultAuth{TokenFile: token}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, err = v.Sign(context.Background(), req, []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth}, time.Hour)
-		if err == nil || !strings.Contains(err.Error(), "certificate signed by unknown authority") {
-			t.Errorf("caFile %q: Sign against a Vault it does not vouch for: %v; want a TLS verification error", caFile, err)
+		want := "certificate signed by unknown authority"
+		if caFile == serverCA {
+			want = "403 Forbidden" // reached the server, with the file's token only
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("caFile %q: Sign: %v; want an error containing %q", caFile, err, want)
 		}
 	}
 	if sawToken.Load() {
 		t.Error("the environment's VAULT_TOKEN reached the server")
+	}
+	if agentHit.Load() {
+		t.Error("the request went to VAULT_AGENT_ADDR instead of the configured address")
 	}
 }

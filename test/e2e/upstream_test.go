@@ -118,7 +118,7 @@ signers:
 			t.Errorf("a certificate step-ca signed outside kcsr (CN=%s, O=%v) logged in: exit %d\n%s", side.cn, side.orgs, r.ExitCode, r.Combined())
 		}
 	}
-	if log := s.Stderr(); !strings.Contains(log, "kcsr's inventory has no record of it for that signer") {
+	if log := s.Stderr(); !strings.Contains(log, "kcsr's inventory has no record of it for that signer issued for login") {
 		t.Errorf("the server's log does not say why the unrecorded certificates were refused:\n%s", log)
 	}
 	// For this signer a record is a login: an inventory keeper (RBAC create on
@@ -129,12 +129,13 @@ signers:
 	keeper := s.UserKubeconfig(t, dir, "keeper", "--client-certificate", filepath.Join(dir, "keeper.crt"), "--client-key", filepath.Join(dir, "keeper.key"))
 	forged := inventory.NewRecord(testkit.CSR("root", testkit.SetSignerName(signer)), signer, sideChains["root"][0], pemutil.EncodeCertificate(sideChains["root"][0].Raw))
 	forged.APIVersion, forged.Kind = "kcsr.dev/v1alpha1", "IssuedCertificate"
+	forged.Spec.Login = true
 	forgedJSON, err := json.Marshal(forged)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := framework.Kubectl(t, keeper, "create", "-f", framework.WriteFile(t, dir, "forged.json", string(forgedJSON)))
-	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `needs the verb "sign" on signers.certificates.k8s.io "example.com/stepca"`) {
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, `needs the verbs "approve" and "sign" on signers.certificates.k8s.io "example.com/stepca"`) {
 		t.Errorf("an inventory keeper recorded a certificate of an upstream login signer: exit %d\n%s", r.ExitCode, r.Combined())
 	}
 	if r := login("root", filepath.Join(dir, "root.crt")); r.ExitCode == 0 {

@@ -17,12 +17,12 @@
 //     kubernetes.io/kube-apiserver-client-kubelet, since its holder's node client CSRs are
 //     approved by the nodeclient rule.
 //
-//   - IssuedCertificate of an upstream login signer (GuardRails.UpstreamLoginSigners):
-//     create needs "sign" on spec.signerName. kcsr server accepts such a signer's
-//     certificates for login only when the inventory records them (pkg/authn), so a
-//     record is what turns a certificate its upstream signed into a login: writing one is
-//     issuing, which is the signer's to do. Records of other signers, created by anyone
-//     RBAC allows, only describe certificates (and make them revocable).
+//   - IssuedCertificate with spec.login (a certificate an upstream login signer issued
+//     for login): create needs "approve" and "sign" on spec.signerName. kcsr server
+//     admits an upstream CA's certificate only when such a record of it exists
+//     (pkg/authn), so writing one is approving and issuing a login at once. Other
+//     records, created by anyone RBAC allows, only describe certificates (and make them
+//     revocable).
 //
 // Deleting a token, and metadata-only updates, need nothing more than RBAC: they cannot
 // cause issuance. The plugin reads no storage.
@@ -141,19 +141,25 @@ func joinTokenSigners(a admission.Attributes) []string {
 	return nil
 }
 
-// checkRecord refuses the create of an upstream login signer's record to a user without
-// "sign" on the signer.
+// checkRecord refuses the create of a login record (spec.login) to a user without both
+// "approve" and "sign" on its signer.
 func (p *Plugin) checkRecord(ctx context.Context, a admission.Attributes) error {
 	obj, ok := a.GetObject().(*kcsrv1alpha1.IssuedCertificate)
-	if !ok || a.GetOperation() != admission.Create || !slices.Contains(p.guardRails.UpstreamLoginSigners, obj.Spec.SignerName) {
+	if !ok || a.GetOperation() != admission.Create || !obj.Spec.Login {
 		return nil
 	}
 	s := obj.Spec.SignerName
-	if certificates.IsAuthorizedForSignerName(ctx, p.authz, a.GetUserInfo(), "sign", s) {
+	var missing []string
+	for _, verb := range []string{"approve", "sign"} {
+		if !certificates.IsAuthorizedForSignerName(ctx, p.authz, a.GetUserInfo(), verb, s) {
+			missing = append(missing, fmt.Sprintf("%q", verb))
+		}
+	}
+	if len(missing) == 0 {
 		return nil
 	}
-	return admission.NewForbidden(a, fmt.Errorf("user %q may not create an IssuedCertificate of signer %q: kcsr server accepts that signer's certificates for login when they are recorded, so a record is an issued login, which needs the verb \"sign\" on signers.certificates.k8s.io %s; kcsr records the certificates it issues itself",
-		a.GetUserInfo().GetName(), s, alternatives([]string{s})))
+	return admission.NewForbidden(a, fmt.Errorf("user %q may not create an IssuedCertificate with spec.login for signer %q: kcsr server admits an upstream CA's certificate for login when such a record of it exists, so the record approves and issues a login, which needs the verbs \"approve\" and \"sign\" on signers.certificates.k8s.io %s (missing: %s); kcsr's signer records the certificates it issues itself",
+		a.GetUserInfo().GetName(), s, alternatives([]string{s}), strings.Join(missing, ", ")))
 }
 
 // checkJoinToken refuses a join token for a protected group.

@@ -55,8 +55,8 @@ func bootstrapToken(description string) *kcsrv1alpha1.BootstrapToken {
 	}
 }
 
-func record(signerName string) *kcsrv1alpha1.IssuedCertificate {
-	return &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName}}
+func record(signerName string, login bool) *kcsrv1alpha1.IssuedCertificate {
+	return &kcsrv1alpha1.IssuedCertificate{ObjectMeta: metav1.ObjectMeta{Name: "p"}, Spec: kcsrv1alpha1.IssuedCertificateSpec{SignerName: signerName, Login: login}}
 }
 
 func TestValidate(t *testing.T) {
@@ -167,28 +167,33 @@ func TestValidate(t *testing.T) {
 			old: bootstrapToken("a"),
 		},
 		{
-			name: "a record of a signer that does not log in through records", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
-			obj: record("example.com/local"),
+			name: "a record that is no login", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step", false),
 		},
 		{
-			name: "a record of an upstream login signer without sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
-			obj: record("example.com/step"), allowed: approvers{"example.com/step": true},
-			wantErr: `user "mallory" may not create an IssuedCertificate of signer "example.com/step": kcsr server accepts that signer's certificates for login when they are recorded, so a record is an issued login, which needs the verb "sign" on signers.certificates.k8s.io "example.com/step" (or "example.com/*")`,
+			name: "a login record without sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step", true), allowed: approvers{"example.com/step": true},
+			wantErr: `user "mallory" may not create an IssuedCertificate with spec.login for signer "example.com/step": kcsr server admits an upstream CA's certificate for login when such a record of it exists, so the record approves and issues a login, which needs the verbs "approve" and "sign" on signers.certificates.k8s.io "example.com/step" (or "example.com/*") (missing: "sign")`,
 		},
 		{
-			name: "a record of an upstream login signer with sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
-			obj: record("example.com/step"), allowed: approvers{"sign:example.com/step": true},
+			name: "a login record without approve", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step", true), allowed: approvers{"sign:example.com/step": true},
+			wantErr: `(missing: "approve")`,
 		},
 		{
-			name: "a record of an upstream login signer with sign on its domain", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
-			obj: record("example.com/step"), allowed: approvers{"sign:example.com/*": true},
+			name: "a login record with approve and sign", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step", true), allowed: approvers{"example.com/step": true, "sign:example.com/step": true},
 		},
 		{
-			name: "a revocation of an upstream login signer's record is another plugin's", resource: "issuedcertificates", kind: "IssuedCertificate", sub: "status", op: admission.Update,
-			obj: record("example.com/step"), old: record("example.com/step"),
+			name: "a login record with approve and sign on its domain", resource: "issuedcertificates", kind: "IssuedCertificate", op: admission.Create,
+			obj: record("example.com/step", true), allowed: approvers{"example.com/*": true, "sign:example.com/*": true},
+		},
+		{
+			name: "a revocation of a login record is another plugin's", resource: "issuedcertificates", kind: "IssuedCertificate", sub: "status", op: admission.Update,
+			obj: record("example.com/step", true), old: record("example.com/step", true),
 		},
 	}
-	guardRails := policy.GuardRails{ProtectedGroups: []string{"platform-admins"}, UpstreamLoginSigners: []string{"example.com/step"}}
+	guardRails := policy.GuardRails{ProtectedGroups: []string{"platform-admins"}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := New(tc.allowed.authorizer(), guardRails)

@@ -157,7 +157,7 @@ func (o *Options) Run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	var upstreams []authn.UpstreamSigner
-	for _, name := range signers.GuardRails.UpstreamLoginSigners {
+	for _, name := range signers.UpstreamLogins() {
 		upstreams = append(upstreams, authn.UpstreamSigner{SignerName: name, Roots: signers.Profiles[name].Upstream.Roots()})
 	}
 	c, err := o.Config(p, signers.GuardRails, upstreams, &etcdOptions)
@@ -395,11 +395,15 @@ func (o *Options) Config(p *pki.PKI, guardRails policy.GuardRails, upstreams []a
 	}); err != nil {
 		return nil, err
 	}
-	// Not ready until tokens and revocations are loaded: authentication depends on them.
+	// Not ready until tokens and revocations are loaded: authentication depends on them;
+	// with upstream login signers, until the whole inventory is (their logins need it).
 	synced := []cache.InformerSynced{
 		revocation.RevocationsLoaded,
 		kcsrFactory.Kcsr().V1alpha1().BootstrapTokens().Informer().HasSynced,
 		kcsrFactory.Kcsr().V1alpha1().JoinTokens().Informer().HasSynced,
+	}
+	if len(upstreams) > 0 {
+		synced = append(synced, revocation.Synced)
 	}
 	generic.AddReadyzChecks(healthz.NamedCheck("kcsr-informers", func(*http.Request) error {
 		for _, s := range synced {

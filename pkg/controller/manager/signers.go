@@ -160,11 +160,17 @@ func (o *Options) OpenSigners(ctx context.Context, cfg *signer.Configuration, cl
 		return nil, err
 	}
 	s.GuardRails.LoginSigners = login
-	for _, name := range login {
-		if s.Profiles[name].UpstreamLogin {
-			s.GuardRails.UpstreamLoginSigners = append(s.GuardRails.UpstreamLoginSigners, name)
-		}
-	}
 	klog.InfoS("Login signers: their certificates log in, so system:masters is refused and the protected groups are left to a person", "signers", login)
 	return s, nil
+}
+
+// UpstreamLogins are the upstream signers configured for login (upstream.login), sorted.
+func (s *Signers) UpstreamLogins() []string {
+	var names []string
+	for _, name := range s.Names() {
+		if s.Profiles[name].UpstreamLogin {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -11,8 +11,10 @@ package upstreamrevoke
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"math/big"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrclient "kcsr.dev/kcsr/pkg/generated/clientset/versioned"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/pemutil"
 	"kcsr.dev/kcsr/pkg/revocation"
 	"kcsr.dev/kcsr/pkg/upstream"
 )
@@ -122,9 +125,12 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if ic.Annotations[kcsrv1alpha1.UpstreamRevocationAnnotation] == done {
 		return nil
 	}
-	serial, ok := new(big.Int).SetString(ic.Spec.SerialNumber, 16)
-	if !ok {
-		return nil // the record's validation refuses such a serial
+	serial, err := issuedBy(ic, up)
+	if err != nil {
+		// Not the upstream's certificate: never revoke a serial kcsr cannot show the
+		// upstream issued (on a real cluster the record is a CRD that nothing validates).
+		klog.FromContext(ctx).Error(err, "Not revoking at the upstream", "issuedCertificate", name, "upstream", up.Name())
+		return c.annotate(ctx, name, "refused: "+err.Error())
 	}
 	reason, err := revocation.ParseReason(rev.Reason)
 	if err != nil {
@@ -142,6 +148,39 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 		klog.FromContext(ctx).Info("Revoked at the upstream", "issuedCertificate", name, "upstream", up.Name(), "serial", ic.Spec.SerialNumber)
 	}
 	return rerr
+}
+
+// issuedBy returns the serial of ic's certificate after checking that the certificate
+// carries the record's serial and chains to up's roots (through the record's
+// intermediates).
+func issuedBy(ic *kcsrv1alpha1.IssuedCertificate, up upstream.Signer) (*big.Int, error) {
+	cert, err := pemutil.FirstCertificate(ic.Spec.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("spec.certificate: %w", err)
+	}
+	if cert.SerialNumber.Text(16) != strings.ToLower(ic.Spec.SerialNumber) {
+		return nil, fmt.Errorf("spec.serialNumber %s is not the certificate's (%s)", ic.Spec.SerialNumber, cert.SerialNumber.Text(16))
+	}
+	roots, intermediates := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range up.Roots() {
+		roots.AddCert(r)
+	}
+	if len(ic.Spec.Intermediates) > 0 {
+		chain, err := pemutil.ParseCertificates(ic.Spec.Intermediates)
+		if err != nil {
+			return nil, fmt.Errorf("spec.intermediates: %w", err)
+		}
+		for _, c := range chain {
+			intermediates.AddCert(c)
+		}
+	}
+	// Checked in the middle of the certificate's life: an expired certificate may be
+	// revoked all the same.
+	mid := cert.NotBefore.Add(cert.NotAfter.Sub(cert.NotBefore) / 2)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: intermediates, CurrentTime: mid, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("the certificate does not chain to %s's roots: %w", up.Name(), err)
+	}
+	return cert.SerialNumber, nil
 }
 
 // annotate records the upstream's answer on the record.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,8 @@ import (
 	kcsrv1alpha1 "kcsr.dev/kcsr/pkg/apis/kcsr/v1alpha1"
 	kcsrfake "kcsr.dev/kcsr/pkg/generated/clientset/versioned/fake"
 	"kcsr.dev/kcsr/pkg/inventory"
+	"kcsr.dev/kcsr/pkg/pemutil"
+	"kcsr.dev/kcsr/pkg/testkit"
 	"kcsr.dev/kcsr/pkg/upstream"
 )
 
@@ -26,10 +29,11 @@ type recorder struct {
 	mu      sync.Mutex
 	down    bool
 	revoked map[string]int
+	root    *x509.Certificate
 }
 
 func (r *recorder) Name() string               { return "step-ca https://ca.test" }
-func (r *recorder) Roots() []*x509.Certificate { return nil }
+func (r *recorder) Roots() []*x509.Certificate { return []*x509.Certificate{r.root} }
 func (r *recorder) Sign(context.Context, *x509.CertificateRequest, []certificatesv1.KeyUsage, time.Duration) ([]*x509.Certificate, error) {
 	return nil, errors.New("not used")
 }
@@ -51,12 +55,20 @@ func (r *recorder) got(serial string) (int, bool) {
 
 // TestRevokeAtUpstream: a revoked record of an upstream signer is revoked at the upstream
 // (with its RFC 5280 code) and annotated; one on hold, one of a local signer and a valid
-// one are not; an upstream that is down is retried, and the annotation says why it waits.
+// one are not, nor one whose certificate the upstream did not issue (a record nothing
+// validated: a CRD on a real cluster), which is annotated as refused; an upstream that is
+// down is retried, and the annotation says why it waits.
 func TestRevokeAtUpstream(t *testing.T) {
-	record := func(name, signer, reason string) runtime.Object {
+	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	other := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
+	serials := map[string]string{}
+	record := func(name, signer, reason string, ca *testkit.CA) runtime.Object {
+		cert, _ := ca.Leaf(t, name)
+		serials[name] = cert.SerialNumber.Text(16)
 		ic := &kcsrv1alpha1.IssuedCertificate{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec:       kcsrv1alpha1.IssuedCertificateSpec{SerialNumber: name, SignerName: signer, NotAfter: metav1.NewTime(time.Now().Add(time.Hour))},
+			Spec: kcsrv1alpha1.IssuedCertificateSpec{SerialNumber: serials[name], SignerName: signer, NotAfter: metav1.NewTime(time.Now().Add(time.Hour)),
+				Certificate: pemutil.EncodeCertificate(cert.Raw)},
 		}
 		if reason != "" {
 			ic.Status.Revocation = &kcsrv1alpha1.Revocation{Reason: reason, Time: metav1.Now()}
@@ -65,12 +77,13 @@ func TestRevokeAtUpstream(t *testing.T) {
 	}
 	const step = "example.com/step"
 	client := kcsrfake.NewSimpleClientset(
-		record("a1", step, "keyCompromise"),
-		record("a2", step, kcsrv1alpha1.ReasonCertificateHold),
-		record("a3", "example.com/local", "keyCompromise"),
-		record("a4", step, ""),
+		record("a1", step, "keyCompromise", root),
+		record("a2", step, kcsrv1alpha1.ReasonCertificateHold, root),
+		record("a3", "example.com/local", "keyCompromise", root),
+		record("a4", step, "", root),
+		record("a5", step, "keyCompromise", other),
 	)
-	up := &recorder{revoked: map[string]int{}}
+	up := &recorder{revoked: map[string]int{}, root: root.Cert}
 	inv := inventory.NewIndex()
 	c := New(client, inv, map[string]upstream.Signer{step: up})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -86,15 +99,21 @@ func TestRevokeAtUpstream(t *testing.T) {
 		}
 		return ic.Annotations[kcsrv1alpha1.UpstreamRevocationAnnotation]
 	}
-	eventually(t, func() bool { _, ok := up.got("a1"); return ok }, "a1 revoked at the upstream")
-	if code, _ := up.got("a1"); code != 1 {
+	eventually(t, func() bool { _, ok := up.got(serials["a1"]); return ok }, "a1 revoked at the upstream")
+	if code, _ := up.got(serials["a1"]); code != 1 {
 		t.Errorf("reason code %d, want 1 (keyCompromise)", code)
 	}
 	eventually(t, func() bool { return annotation("a1") == "revoked at step-ca https://ca.test" }, "a1 annotated")
 	for _, name := range []string{"a2", "a3", "a4"} {
-		if _, ok := up.got(name); ok || annotation(name) != "" {
+		if _, ok := up.got(serials[name]); ok || annotation(name) != "" {
 			t.Errorf("%s was carried to the upstream", name)
 		}
+	}
+	eventually(t, func() bool {
+		return strings.HasPrefix(annotation("a5"), "refused: the certificate does not chain to step-ca https://ca.test's roots")
+	}, "a5 refused")
+	if _, ok := up.got(serials["a5"]); ok {
+		t.Error("a5, a certificate of another CA, was revoked at the upstream")
 	}
 
 	// Down: the annotation says why it waits; back up, it is revoked.

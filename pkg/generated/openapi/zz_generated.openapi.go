@@ -21020,6 +21020,13 @@ func schema_pkg_apis_kcsr_v1alpha1_IssuedCertificateSpec(ref common.ReferenceCal
 							Format:      "byte",
 						},
 					},
+					"login": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Login says the certificate was issued for login by an upstream login signer (upstream.login in kcsr server's signer configuration): kcsr server admits a certificate of an upstream CA only when a record of it says so. Set by the signer when it issues; creating a record with it needs \"approve\" and \"sign\" on the signer.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"intermediates": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Intermediates are the CA certificates, PEM encoded, between the certificate and its issuer's roots, first the one that issued it: an upstream CA's intermediates, which its holder presents with it (the CSR's status.certificate carries them after the certificate). Empty for certificates of kcsr's own CAs.",

@@ -89,6 +89,11 @@ type IssuedCertificateSpec struct {
 
 	// Certificate is the issued certificate, PEM encoded.
 	Certificate []byte `json:"certificate"`
+	// Login says the certificate was issued for login by an upstream login signer
+	// (upstream.login in kcsr server's signer configuration): kcsr server admits a
+	// certificate of an upstream CA only when a record of it says so. Set by the signer
+	// when it issues; creating a record with it needs "approve" and "sign" on the signer.
+	Login bool `json:"login,omitempty"`
 	// Intermediates are the CA certificates, PEM encoded, between the certificate and
 	// its issuer's roots, first the one that issued it: an upstream CA's intermediates,
 	// which its holder presents with it (the CSR's status.certificate carries them after

@@ -19,13 +19,7 @@ import (
 // TestNewStepCA: the files a step-ca signer needs, and what is said when one is wrong.
 func TestNewStepCA(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, data []byte, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte, mode os.FileMode) string { return testkit.WriteFile(t, name, data, mode) }
 	root := testkit.NewCA(t, testkit.NewKey(t, testkit.P256))
 	roots := write("root.crt", root.CertPEM, 0o644)
 	key := testkit.NewKey(t, testkit.P256)

@@ -23,13 +23,7 @@ import (
 // nothing is asked of Vault until a request is signed.
 func TestNewVault(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name string, data []byte, mode os.FileMode) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, data, mode); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, data []byte, mode os.FileMode) string { return testkit.WriteFile(t, name, data, mode) }
 	roots := write("root.crt", testkit.NewCA(t, testkit.NewKey(t, testkit.P256)).CertPEM, 0o644)
 	token := write("token", []byte("hvs.x\n"), 0o600)
 	cfg := func(rootsFile string, auth VaultAuth) *VaultConfig {

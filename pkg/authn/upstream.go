@@ -27,10 +27,10 @@ type UpstreamSigner struct {
 // upstream is not trusted for who a certificate names, only for having signed what kcsr
 // asked it to sign: a certificate that chains to its roots logs in only when the
 // inventory holds a login record of it (spec.login, by SHA-256 fingerprint) for this
-// signer, which kcsr writes when it issues through the upstream as a login signer (and
-// creating one by hand needs "approve" and "sign" on the signer: KcsrIssuanceAuthority). Anything else the upstream signs, for its other
-// clients or by its administrators, is refused. Revocation is checked as for the cluster
-// CA's certificates (withRevocation).
+// signer, which kcsr writes when it issues through the upstream as a login signer
+// (creating one by hand needs "approve" and "sign" on the signer: KcsrIssuanceAuthority).
+// Anything else the upstream signs, for its other clients or by its administrators, is
+// refused. Revocation is checked as for the cluster CA's certificates (withRevocation).
 type upstreamCerts struct {
 	signerName string
 	inventory  *inventory.Index

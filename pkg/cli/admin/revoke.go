@@ -209,12 +209,14 @@ func reportUpstream(ctx context.Context, out io.Writer, kcsr kcsrclient.Interfac
 		if err == nil {
 			answer = ic.Annotations[kcsrv1alpha1.UpstreamRevocationAnnotation]
 		}
-		return strings.HasPrefix(answer, "revoked at "), nil
+		return strings.HasPrefix(answer, "revoked at ") || strings.HasPrefix(answer, "refused: "), nil
 	})
 	switch {
 	case strings.HasPrefix(answer, "revoked at "):
 		fmt.Fprintf(out, "%s\n", cli.Printable(answer))
 		return nil
+	case strings.HasPrefix(answer, "refused: "):
+		return fmt.Errorf("kcsr did not ask %s to revoke the certificate, %s; kcsr refuses it at login already", cli.Printable(up), cli.Printable(answer))
 	case answer != "":
 		return fmt.Errorf("the certificate was issued by %s, which has %s; kcsr refuses it at login already", cli.Printable(up), cli.Printable(answer))
 	default:
@@ -222,8 +224,8 @@ func reportUpstream(ctx context.Context, out io.Writer, kcsr kcsrclient.Interfac
 	}
 }
 
-// RevokeRecord revokes the IssuedCertificate name with reason and message, retrying a
-// conflict; the server records who revoked it and when.
+// RevokeRecord revokes the IssuedCertificate name with reason and message, at this
+// machine's time, retrying a conflict; the server records who revoked it.
 func RevokeRecord(ctx context.Context, kcsr kcsrclient.Interface, name, reason, message string) (*kcsrv1alpha1.IssuedCertificate, error) {
 	var ic *kcsrv1alpha1.IssuedCertificate
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {

@@ -217,8 +217,8 @@ func (x *Index) Revoked(fingerprint string) (*Record, error) {
 
 // ByFingerprint returns the login records (spec.login) of the certificate with this
 // SHA-256 fingerprint (hex, either case) among those of FingerprintSigners, revoked or
-// not: none when the inventory holds no such record. Until the whole inventory is loaded (Synced)
-// it fails closed with ErrNotLoaded: "no record" must mean none.
+// not: none when the inventory holds no such record. Until the whole inventory is
+// loaded (Synced) it fails closed with ErrNotLoaded: "no record" must mean none.
 func (x *Index) ByFingerprint(fingerprint string) ([]*Record, error) {
 	if !x.Synced() {
 		return nil, ErrNotLoaded

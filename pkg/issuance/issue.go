@@ -111,7 +111,8 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 	if err != nil {
 		return nil, UnavailableError{fmt.Errorf("signer %s: %w", profile.SignerName, err)}
 	}
-	if err := upstream.Check(req, obj.Spec.Usages, ttl, chain, profile.Upstream.Roots(), clk.Now()); err != nil {
+	intermediates, err := upstream.Check(req, obj.Spec.Usages, ttl, chain, profile.Upstream.Roots(), clk.Now())
+	if err != nil {
 		if len(chain) == 0 {
 			return nil, RefusedError{fmt.Errorf("%s answered without a certificate", profile.Upstream.Name())}
 		}
@@ -119,7 +120,7 @@ func (i *Issuer) signUpstream(ctx context.Context, obj *certificatesv1.Certifica
 			profile.Upstream.Name(), err, chain[0].SerialNumber.Text(16), chain[0].Subject.String(), chain[0].Issuer.String())}
 	}
 	return &certificate.Issued{Certificate: chain[0], PEM: pemutil.EncodeCertificate(chain[0].Raw),
-		Intermediates: pemutil.EncodeCertificates(upstream.Intermediates(chain, profile.Upstream.Roots(), clk.Now()))}, nil
+		Intermediates: pemutil.EncodeCertificates(intermediates)}, nil
 }
 
 func upstreamResult(err error) string {

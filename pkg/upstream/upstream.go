@@ -78,38 +78,40 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // leaf is for req's public key, has req's subject (compared attribute by attribute: an
 // upstream may re-encode it) and exactly req's SANs, is no CA, carries no extended usage
 // that was not requested, lasts no longer than asked, and chains to roots through the
-// rest of chain.
-func Check(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl time.Duration, chain []*x509.Certificate, roots []*x509.Certificate, now time.Time) error {
+// rest of chain. It returns the intermediates of the verified chain, issuer first: what a
+// holder presents with the leaf (an upstream may answer them in any order, with extras,
+// or with the root).
+func Check(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl time.Duration, chain []*x509.Certificate, roots []*x509.Certificate, now time.Time) ([]*x509.Certificate, error) {
 	if len(chain) == 0 {
-		return errors.New("the upstream answered no certificate")
+		return nil, errors.New("the upstream answered no certificate")
 	}
 	leaf := chain[0]
 	if !publicKeyEqual(leaf.PublicKey, req.PublicKey) {
-		return fmt.Errorf("the certificate is for another key (%s), not the request's (%s)", csr.KeyAlgorithm(leaf.PublicKey), csr.KeyAlgorithm(req.PublicKey))
+		return nil, fmt.Errorf("the certificate is for another key (%s), not the request's (%s)", csr.KeyAlgorithm(leaf.PublicKey), csr.KeyAlgorithm(req.PublicKey))
 	}
 	if got, want := nameAttributes(leaf.Subject), nameAttributes(req.Subject); !slices.Equal(got, want) {
-		return fmt.Errorf("the certificate's subject %q is not the request's %q", leaf.Subject.String(), req.Subject.String())
+		return nil, fmt.Errorf("the certificate's subject %q is not the request's %q", leaf.Subject.String(), req.Subject.String())
 	}
 	if got, want := sans(leaf.DNSNames, leaf.IPAddresses, leaf.EmailAddresses, leaf.URIs), sans(req.DNSNames, req.IPAddresses, req.EmailAddresses, req.URIs); !slices.Equal(got, want) {
-		return fmt.Errorf("the certificate's subject alternative names [%s] are not the request's [%s]", strings.Join(got, ", "), strings.Join(want, ", "))
+		return nil, fmt.Errorf("the certificate's subject alternative names [%s] are not the request's [%s]", strings.Join(got, ", "), strings.Join(want, ", "))
 	}
 	if leaf.IsCA {
-		return errors.New("the certificate is a CA certificate")
+		return nil, errors.New("the certificate is a CA certificate")
 	}
 	_, requested, err := csr.KeyUsages(usages)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, eku := range leaf.ExtKeyUsage {
 		if !slices.Contains(requested, eku) {
-			return fmt.Errorf("the certificate carries an extended key usage (%d, see crypto/x509.ExtKeyUsage) that was not requested (requested: %s)", eku, joinUsages(usages))
+			return nil, fmt.Errorf("the certificate carries an extended key usage (%d, see crypto/x509.ExtKeyUsage) that was not requested (requested: %s)", eku, joinUsages(usages))
 		}
 	}
 	if len(leaf.UnknownExtKeyUsage) > 0 {
-		return fmt.Errorf("the certificate carries extended key usages %v, which were not requested", leaf.UnknownExtKeyUsage)
+		return nil, fmt.Errorf("the certificate carries extended key usages %v, which were not requested", leaf.UnknownExtKeyUsage)
 	}
 	if max := now.Add(ttl + 5*time.Minute); leaf.NotAfter.After(max) {
-		return fmt.Errorf("the certificate is valid until %s, longer than the %s asked", leaf.NotAfter.UTC().Format(time.RFC3339), ttl)
+		return nil, fmt.Errorf("the certificate is valid until %s, longer than the %s asked", leaf.NotAfter.UTC().Format(time.RFC3339), ttl)
 	}
 	pool := x509.NewCertPool()
 	for _, r := range roots {
@@ -119,10 +121,11 @@ func Check(req *x509.CertificateRequest, usages []certificatesv1.KeyUsage, ttl t
 	for _, c := range chain[1:] {
 		intermediates.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-		return fmt.Errorf("the certificate does not chain to the configured roots: %w", err)
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: pool, Intermediates: intermediates, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	if err != nil {
+		return nil, fmt.Errorf("the certificate does not chain to the configured roots: %w", err)
 	}
-	return nil
+	return chains[0][1 : len(chains[0])-1], nil
 }
 
 func publicKeyEqual(a, b crypto.PublicKey) bool {
@@ -183,26 +186,4 @@ func readRoots(file string) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("rootsFile %s holds no PEM certificate", file)
 	}
 	return roots, nil
-}
-
-// Intermediates are the certificates between chain's leaf and roots, issuer first, in
-// the order of a verified chain (an upstream may answer them in any order, with extras,
-// or with the root): what a holder presents with the leaf. None when the leaf does not
-// verify (Check refuses it then).
-func Intermediates(chain, roots []*x509.Certificate, now time.Time) []*x509.Certificate {
-	if len(chain) == 0 {
-		return nil
-	}
-	rootPool, pool := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range roots {
-		rootPool.AddCert(r)
-	}
-	for _, c := range chain[1:] {
-		pool.AddCert(c)
-	}
-	chains, err := chain[0].Verify(x509.VerifyOptions{Roots: rootPool, Intermediates: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	if err != nil || len(chains) == 0 || len(chains[0]) < 2 {
-		return nil
-	}
-	return chains[0][1 : len(chains[0])-1]
 }

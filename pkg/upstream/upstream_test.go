@@ -65,7 +65,7 @@ func TestCheck(t *testing.T) {
 		{name: "no intermediate", chain: issue(good(), key.Public())[:1], roots: roots, wantErr: "does not chain to the configured roots"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check(req, usages, time.Hour, tc.chain, tc.roots, now)
+			_, err := Check(req, usages, time.Hour, tc.chain, tc.roots, now)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
